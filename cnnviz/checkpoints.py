@@ -1,0 +1,202 @@
+"""Safe checkpoints: weights plus what is needed to rebuild the model, written atomically.
+
+A cnnviz checkpoint is a ``torch.save``d dict of tensors and plain values only, so it loads with
+``torch.load(..., weights_only=True)``: a file that would run code when unpickled is refused.
+A bare ``state_dict`` (from any PyTorch script) loads too, given the architecture's name.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from .models import ZOO, build_model
+
+__all__ = ["Checkpoint", "CheckpointError", "load_checkpoint", "model_from_checkpoint", "save_checkpoint"]
+
+FORMAT = "cnnviz-checkpoint-1"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint cannot be used: unsafe, damaged, or not matching the architecture. The message says which."""
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """Weights and the facts needed to rebuild and use them.
+
+    ``model_name`` is a zoo name, ``"stack"`` (a layer stack whose spec is ``meta["spec"]``) or None for
+    a bare state dict. ``meta`` holds plain values only, e.g. ``epoch``, ``dataset``, ``mean``/``std``
+    (per channel, the normalisation used in training), ``history``.
+    """
+
+    state_dict: dict[str, torch.Tensor]
+    model_name: str | None = None
+    num_classes: int | None = None
+    input_shape: tuple[int, int, int] | None = None
+    classes: tuple[str, ...] = ()
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def epoch(self) -> int | None:
+        return self.meta.get("epoch")
+
+
+def save_checkpoint(
+    path: str | Path,
+    model: nn.Module,
+    *,
+    model_name: str,
+    input_shape: tuple[int, int, int],
+    classes: tuple[str, ...] | list[str] = (),
+    meta: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``model``'s weights and metadata to ``path`` atomically (a temp file, then a rename).
+
+    A run stopped mid-write never leaves a half-written checkpoint behind. Returns the path.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    out_features = [m.out_features for m in model.modules() if isinstance(m, nn.Linear)]
+    payload = {
+        "format": FORMAT,
+        "model_name": model_name,
+        "num_classes": len(classes) if classes else (out_features[-1] if out_features else None),
+        "input_shape": list(input_shape),
+        "classes": list(classes),
+        "meta": dict(meta or {}),
+        "state_dict": state,
+    }
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(payload, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(source: str | Path | bytes) -> Checkpoint:
+    """Load a checkpoint from a path or from bytes (an upload) with ``weights_only=True``.
+
+    Raises ``CheckpointError`` for a file that would run code when loaded, an empty, damaged or
+    non-PyTorch file, and one that holds no weights.
+    """
+    if isinstance(source, (bytes, bytearray)):
+        if not source:
+            raise CheckpointError("the checkpoint file is empty (0 bytes)")
+        stream: Any = io.BytesIO(source)
+        label = "the uploaded file"
+    else:
+        path = Path(source)
+        if not path.is_file():
+            raise CheckpointError(f"no checkpoint file at {path}")
+        if path.stat().st_size == 0:
+            raise CheckpointError(f"{path.name} is empty (0 bytes)")
+        stream, label = path, path.name
+    try:
+        obj = torch.load(stream, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise CheckpointError(
+            f"{label} was refused: loading it would run code or build Python objects that are not plain weights "
+            f"({_unsafe_reason(err)}). Save only `model.state_dict()` and load that instead."
+        ) from None
+    except Exception as err:  # torch raises many types for damaged files: RuntimeError, EOFError, struct.error, …
+        raise CheckpointError(f"{label} is not a readable PyTorch checkpoint (damaged or truncated?): {str(err)[:200]}") from None
+    return _from_object(obj, label)
+
+
+def _unsafe_reason(err: Exception) -> str:
+    found = re.search(r"GLOBAL ([\w.]+)", str(err))
+    if found:
+        return f"it asks to import {found.group(1)}"
+    return str(err).splitlines()[0][:160] if str(err) else "unsupported content"
+
+
+def _from_object(obj: Any, label: str) -> Checkpoint:
+    if isinstance(obj, dict) and obj.get("format") == FORMAT:
+        shape = obj.get("input_shape")
+        return Checkpoint(
+            state_dict=obj["state_dict"],
+            model_name=obj.get("model_name"),
+            num_classes=obj.get("num_classes"),
+            input_shape=tuple(shape) if shape else None,
+            classes=tuple(obj.get("classes") or ()),
+            meta=dict(obj.get("meta") or {}),
+        )
+    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
+        obj = obj["state_dict"]  # a common wrapper: {"state_dict": ..., "epoch": ...}
+    if isinstance(obj, dict) and obj and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
+        return Checkpoint(state_dict=obj)
+    raise CheckpointError(f"{label} holds no model weights (expected a state_dict: layer names mapped to tensors)")
+
+
+def model_from_checkpoint(ckpt: Checkpoint, *, model_name: str | None = None) -> nn.Module:
+    """Rebuild the model a checkpoint was saved from and load its weights (strictly), in eval mode.
+
+    ``model_name`` is needed for a bare state dict. Raises ``CheckpointError`` when the weights do not
+    match the architecture, saying which layers are missing, unexpected or of another shape.
+    """
+    name = model_name or ckpt.model_name
+    if name is None:
+        raise CheckpointError("this is a bare state_dict: choose the architecture it belongs to")
+    if name == "stack":
+        from .stack import build_stack  # the convolution lab's layer stacks
+
+        spec, shape = ckpt.meta.get("spec"), ckpt.input_shape
+        if not spec or not shape:
+            raise CheckpointError("a layer-stack checkpoint needs meta['spec'] and input_shape")
+        model = build_stack(spec, tuple(shape))
+    elif name in ZOO:
+        in_channels = ckpt.input_shape[0] if ckpt.input_shape else _guess_in_channels(ckpt)
+        num_classes = ckpt.num_classes or _guess_num_classes(ckpt) or 10
+        try:
+            model = build_model(name, num_classes=num_classes, in_channels=in_channels)
+        except ValueError as err:
+            raise CheckpointError(f"cannot build {name} for this checkpoint: {err}") from None
+    else:
+        raise CheckpointError(f"unknown architecture {name!r}; the zoo has: {', '.join(ZOO)}")
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in ckpt.state_dict]
+    unexpected = [k for k in ckpt.state_dict if k not in expected]
+    wrong = [f"{k} {tuple(ckpt.state_dict[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
+             if k in ckpt.state_dict and ckpt.state_dict[k].shape != v.shape]
+    if missing or unexpected or wrong:
+        parts = []
+        if missing:
+            parts.append(f"missing {len(missing)} ({', '.join(missing[:3])}{', …' if len(missing) > 3 else ''})")
+        if unexpected:
+            parts.append(f"unexpected {len(unexpected)} ({', '.join(unexpected[:3])}{', …' if len(unexpected) > 3 else ''})")
+        if wrong:
+            parts.append(f"other shapes: {'; '.join(wrong[:3])}{'; …' if len(wrong) > 3 else ''}")
+        raise CheckpointError(f"this checkpoint does not match the {name} architecture: " + "; ".join(parts))
+    model.load_state_dict(ckpt.state_dict)
+    return model.eval()
+
+
+def _first_weight(ckpt: Checkpoint, ndim: int) -> torch.Tensor | None:
+    return next((v for k, v in ckpt.state_dict.items() if k.endswith("weight") and v.ndim == ndim), None)
+
+
+def _guess_in_channels(ckpt: Checkpoint) -> int | None:
+    w = _first_weight(ckpt, 4)
+    return int(w.shape[1]) if w is not None else None
+
+
+def _guess_num_classes(ckpt: Checkpoint) -> int | None:
+    last = [v for k, v in ckpt.state_dict.items() if k.endswith("weight") and v.ndim == 2]
+    return int(last[-1].shape[0]) if last else None

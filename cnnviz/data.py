@@ -1,0 +1,352 @@
+"""Datasets and images: the bundled Fashion-MNIST, torchvision's downloads, image folders, photo decoding.
+
+Everything loads into memory as tensors (``ImageData``): uint8 images N×C×H×W and int64 labels. The
+sets taught with are small (70,000 28×28 images are 55 MB), and tensors in memory train several times
+faster than a per-image DataLoader.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import struct
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+__all__ = [
+    "ASSETS",
+    "DATASETS",
+    "DatasetInfo",
+    "DatasetUnavailable",
+    "ImageData",
+    "ImageError",
+    "MAX_IMAGE_PIXELS",
+    "dataset_status",
+    "decode_image",
+    "image_to_tensor",
+    "load_dataset",
+    "load_fashion_mnist",
+    "load_image_folder",
+    "read_idx",
+    "sample_images",
+]
+
+ASSETS = Path(__file__).resolve().parents[1] / "assets"
+FASHION_DIR = ASSETS / "fashion-mnist"
+SAMPLES_DIR = ASSETS / "samples"
+DEFAULT_ROOT = Path(os.environ.get("CNNVIZ_DATA", Path.home() / ".cache" / "cnnviz" / "data"))
+
+FASHION_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)
+MNIST_CLASSES = tuple(str(i) for i in range(10))
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+# Pillow's own bomb guard warns at 89 MP and fails at twice that; a classroom photo needs far less.
+MAX_IMAGE_PIXELS = 40_000_000
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
+
+
+class DatasetUnavailable(RuntimeError):
+    """A dataset is neither on disk nor downloadable now; the message says what to use instead."""
+
+
+class ImageError(ValueError):
+    """An uploaded file is not an image this app can read; the message says why."""
+
+
+@dataclass(frozen=True)
+class ImageData:
+    """A labelled image set held in memory: ``images`` uint8 N×C×H×W, ``labels`` int64 N."""
+
+    name: str
+    images: torch.Tensor
+    labels: torch.Tensor
+    classes: tuple[str, ...]
+    source: str
+
+    def __post_init__(self) -> None:
+        if self.images.ndim != 4 or self.images.dtype != torch.uint8:
+            raise TypeError(f"images must be uint8 N×C×H×W, got {tuple(self.images.shape)} {self.images.dtype}")
+        if len(self.images) != len(self.labels):
+            raise ValueError(f"{len(self.images)} images but {len(self.labels)} labels")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return tuple(self.images.shape[1:])  # type: ignore[return-value]
+
+    def subset(self, n: int | None, *, seed: int = 0) -> "ImageData":
+        """A class-balanced-by-chance random subset of ``n`` images (all of them when ``n`` is None)."""
+        if n is None or n >= len(self):
+            return self
+        if n < 1:
+            raise ValueError(f"subset size must be at least 1, got {n}")
+        idx = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n]
+        return ImageData(self.name, self.images[idx], self.labels[idx], self.classes, self.source)
+
+    def floats(self, *, mean: float | None = None, std: float | None = None) -> torch.Tensor:
+        """Images as float32 in [0, 1], or standardised when ``mean``/``std`` are given."""
+        x = self.images.float().div_(255)
+        if mean is not None and std is not None:
+            x.sub_(mean).div_(std)
+        return x
+
+
+# --------------------------------------------------------------------------- IDX (MNIST-family) files
+
+_IDX_TYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read an IDX file (``.gz`` or raw), the format of MNIST and Fashion-MNIST."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        data = f.read()
+    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_TYPES:
+        raise ValueError(f"{path.name} is not an IDX file (bad magic number)")
+    ndim = data[3]
+    dims = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
+    arr = np.frombuffer(data, dtype=_IDX_TYPES[data[2]], offset=4 + 4 * ndim)
+    if arr.size != int(np.prod(dims)):
+        raise ValueError(f"{path.name} is truncated: header says {dims}, found {arr.size} values")
+    return arr.reshape(dims)
+
+
+def _idx_pair(images: Path, labels: Path, name: str, classes: tuple[str, ...], source: str) -> ImageData:
+    x = torch.from_numpy(read_idx(images).astype(np.uint8, copy=True)).unsqueeze(1)
+    y = torch.from_numpy(read_idx(labels).astype(np.int64))
+    return ImageData(name, x, y, classes, source)
+
+
+def load_fashion_mnist(*, train: bool = True, root: str | Path | None = None) -> ImageData:
+    """The bundled Fashion-MNIST (60,000 train / 10,000 test, 1×28×28), read from the IDX .gz files."""
+    folder = Path(root) if root is not None else FASHION_DIR
+    split = "train" if train else "t10k"
+    images, labels = folder / f"{split}-images-idx3-ubyte.gz", folder / f"{split}-labels-idx1-ubyte.gz"
+    if not images.exists() or not labels.exists():
+        raise DatasetUnavailable(
+            f"Fashion-MNIST files are missing from {folder}; reinstall cnnviz from its repository "
+            "(they ship in assets/fashion-mnist) or run `apt-get install dataset-fashion-mnist`."
+        )
+    return _idx_pair(images, labels, "fashion_mnist", FASHION_CLASSES, f"bundled: {folder}")
+
+
+# --------------------------------------------------------------------------- torchvision datasets
+
+
+@dataclass(frozen=True)
+class DatasetInfo:
+    name: str
+    title: str
+    input_shape: tuple[int, int, int]
+    classes: tuple[str, ...]
+    train_size: int
+    test_size: int
+
+
+DATASETS: dict[str, DatasetInfo] = {
+    "fashion_mnist": DatasetInfo("fashion_mnist", "Fashion-MNIST", (1, 28, 28), FASHION_CLASSES, 60_000, 10_000),
+    "mnist": DatasetInfo("mnist", "MNIST", (1, 28, 28), MNIST_CLASSES, 60_000, 10_000),
+    "cifar10": DatasetInfo("cifar10", "CIFAR-10", (3, 32, 32), CIFAR10_CLASSES, 50_000, 10_000),
+}
+
+
+def _torchvision_class(name: str):
+    from torchvision import datasets
+
+    return {"mnist": datasets.MNIST, "fashion_mnist": datasets.FashionMNIST, "cifar10": datasets.CIFAR10}[name]
+
+
+def _from_torchvision(ds, name: str) -> ImageData:
+    data = ds.data
+    data = torch.as_tensor(np.asarray(data))
+    if data.ndim == 3:  # MNIST family: N×H×W
+        data = data.unsqueeze(1)
+    else:  # CIFAR: N×H×W×C
+        data = data.permute(0, 3, 1, 2)
+    labels = torch.as_tensor(np.asarray(ds.targets), dtype=torch.int64)
+    return ImageData(name, data.contiguous(), labels, DATASETS[name].classes, f"torchvision: {ds.root}")
+
+
+def load_dataset(name: str, *, train: bool = True, root: str | Path | None = None, download: bool = True) -> ImageData:
+    """Load ``fashion_mnist`` (bundled first), ``mnist`` or ``cifar10`` through torchvision.
+
+    Downloads (with torchvision's progress bar) into ``root`` (default ``~/.cache/cnnviz/data`` or
+    ``$CNNVIZ_DATA``) when the files are not there. Raises ``DatasetUnavailable`` with what to do when
+    they are neither on disk nor downloadable, ``ValueError`` for an unknown name.
+    """
+    if name not in DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)} or use a folder of images")
+    if name == "fashion_mnist" and root is None:
+        return load_fashion_mnist(train=train)
+    root = Path(root) if root is not None else DEFAULT_ROOT
+    cls = _torchvision_class(name)
+    try:
+        ds = cls(str(root), train=train, download=False)
+    except RuntimeError:
+        if not download:
+            raise DatasetUnavailable(
+                f"{DATASETS[name].title} is not in {root}. Download it once with network access "
+                f"(`cnnviz data --download {name}`), or use the bundled Fashion-MNIST."
+            ) from None
+        try:
+            ds = cls(str(root), train=train, download=True)
+        except Exception as err:  # URLError, socket errors, HTTP errors, a corrupt download
+            raise DatasetUnavailable(
+                f"Could not download {DATASETS[name].title} into {root} ({type(err).__name__}: {err}). "
+                "There seems to be no network. Use the bundled Fashion-MNIST instead, which needs none, or "
+                f"copy the dataset files into {root} from a machine that has network."
+            ) from None
+    return _from_torchvision(ds, name)
+
+
+def dataset_status(name: str, *, root: str | Path | None = None) -> tuple[bool, str]:
+    """Whether ``name`` can be loaded now without a download, and from where (no download is tried)."""
+    if name == "fashion_mnist" and root is None:
+        ok = all((FASHION_DIR / f).exists() for f in ("train-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"))
+        return ok, f"bundled in {FASHION_DIR}" if ok else f"missing from {FASHION_DIR}"
+    root = Path(root) if root is not None else DEFAULT_ROOT
+    try:
+        _torchvision_class(name)(str(root), train=False, download=False)
+    except RuntimeError:
+        return False, f"not in {root}; downloads with network access"
+    return True, f"on disk in {root}"
+
+
+# --------------------------------------------------------------------------- images
+
+
+def decode_image(data: bytes | str | Path, *, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
+    """Decode an uploaded file into an 8-bit RGB or L (grayscale) PIL image, oriented as shot.
+
+    Handles PNG, JPEG, WebP, BMP, TIFF and GIF (first frame); EXIF rotation; palette, alpha (over
+    white), CMYK and 16-bit images. Raises ``ImageError`` with a plain reason for a non-image, an
+    empty or truncated file, or one with more than ``max_pixels`` pixels (a decompression bomb).
+    """
+    if isinstance(data, (str, Path)):
+        data = Path(data).read_bytes()
+    if not data:
+        raise ImageError("the file is empty (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+            w, h = img.size
+            if w * h > max_pixels:
+                raise ImageError(
+                    f"the image is {w}×{h} = {w * h / 1e6:.0f} megapixels; the limit is {max_pixels / 1e6:.0f} "
+                    "megapixels. Make it smaller first."
+                )
+            img.seek(0)  # first frame of a GIF/TIFF
+            img.load()
+    except ImageError:
+        raise
+    except UnidentifiedImageError:
+        raise ImageError("this file is not an image that can be read (PNG, JPEG, WebP, BMP, GIF or TIFF)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageError("the image is far too large when decompressed (a decompression bomb); refused") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as err:
+        raise ImageError(f"the image file is damaged or truncated ({err})") from None
+    return _normalise_mode(ImageOps.exif_transpose(img) or img)
+
+
+def _normalise_mode(img: Image.Image) -> Image.Image:
+    if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        lo, hi = float(arr.min()), float(arr.max())
+        scaled = (arr - lo) / (hi - lo) * 255 if hi > lo else np.zeros_like(arr)
+        return Image.fromarray(scaled.round().astype(np.uint8), mode="L")
+    if img.mode in ("1", "L"):
+        return img.convert("L")
+    if img.mode == "LA" or img.mode == "PA" or (img.mode == "P" and "transparency" in img.info):
+        img = img.convert("RGBA")
+    if img.mode == "RGBA":
+        background = Image.new("RGB", img.size, (255, 255, 255))
+        background.paste(img, mask=img.getchannel("A"))
+        return background
+    return img.convert("RGB")
+
+
+def image_to_tensor(
+    img: Image.Image,
+    *,
+    channels: int | None = None,
+    size: tuple[int, int] | None = None,
+    max_side: int | None = None,
+) -> torch.Tensor:
+    """A PIL image as float32 C×H×W in [0, 1].
+
+    ``channels`` 1 or 3 converts to grayscale or RGB; ``size`` (H, W) resizes exactly; ``max_side``
+    shrinks (never enlarges) so that the longer side is at most that, keeping the aspect ratio.
+    """
+    if channels not in (None, 1, 3):
+        raise ValueError(f"channels must be 1 or 3, got {channels}")
+    if channels == 1:
+        img = img.convert("L")
+    elif channels == 3:
+        img = img.convert("RGB")
+    if size is not None:
+        img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+    elif max_side is not None and max(img.size) > max_side:
+        scale = max_side / max(img.size)
+        img = img.resize((max(1, round(img.width * scale)), max(1, round(img.height * scale))), Image.Resampling.LANCZOS)
+    arr = np.asarray(img, dtype=np.float32) / 255.0
+    if arr.ndim == 2:
+        arr = arr[None]
+    else:
+        arr = arr.transpose(2, 0, 1)
+    return torch.from_numpy(np.ascontiguousarray(arr))
+
+
+def sample_images() -> dict[str, Path]:
+    """The bundled sample photos, by name (``cat``, ``astronaut``, ...)."""
+    return {p.stem: p for p in sorted(SAMPLES_DIR.iterdir()) if p.suffix.lower() in IMAGE_EXTENSIONS}
+
+
+def load_image_folder(
+    folder: str | Path,
+    *,
+    size: tuple[int, int] = (32, 32),
+    channels: int = 3,
+    max_images: int = 20_000,
+) -> ImageData:
+    """A dataset from a folder with one sub-folder per class (the layout of torchvision's ImageFolder).
+
+    Every image is decoded safely, converted to ``channels`` and resized to ``size``. Unreadable files
+    are skipped and counted in ``source``. Raises ``ValueError`` when there are fewer than two classes
+    or no readable image.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ValueError(f"{folder} is not a folder")
+    class_dirs = sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if len(class_dirs) < 2:
+        raise ValueError(f"{folder} needs one sub-folder per class and at least two classes; found {len(class_dirs)}")
+    images, labels, skipped = [], [], 0
+    for label, d in enumerate(class_dirs):
+        for f in sorted(d.rglob("*")):
+            if f.suffix.lower() not in IMAGE_EXTENSIONS or not f.is_file():
+                continue
+            if len(images) >= max_images:
+                break
+            try:
+                img = decode_image(f)
+            except ImageError:
+                skipped += 1
+                continue
+            images.append((image_to_tensor(img, channels=channels, size=size) * 255).round().to(torch.uint8))
+            labels.append(label)
+    if not images:
+        raise ValueError(f"no readable image in {folder} (looked for {', '.join(IMAGE_EXTENSIONS)})")
+    note = f"folder: {folder}" + (f" ({skipped} unreadable files skipped)" if skipped else "")
+    return ImageData(folder.name, torch.stack(images), torch.tensor(labels), tuple(d.name for d in class_dirs), note)

@@ -1,0 +1,357 @@
+"""The model zoo: every network of the lecture notes, by name, and a Keras-style summary.
+
+Parameter counts (10 classes) are the notes' own and are tested: mnist_cnn 405,898; keras_cifar10
+582,026; simple_convnet 433,890; tf_mnist 3,274,634; lenet5 61,706. torchvision's AlexNet, VGG16,
+MobileNetV2, ResNet-18 and ResNet-50 come through torchvision, with ImageNet weights when they are in
+the torch hub cache (or downloadable).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+__all__ = [
+    "ZOO",
+    "ModelSpec",
+    "ModelSummary",
+    "SummaryRow",
+    "WeightsUnavailable",
+    "build_model",
+    "imagenet_categories",
+    "imagenet_weights_status",
+    "layer_names",
+    "load_imagenet_model",
+    "summarize",
+]
+
+
+class WeightsUnavailable(RuntimeError):
+    """Pretrained weights are neither cached nor downloadable; the message says how to get them."""
+
+
+# ---------------------------------------------------------------------------- the lecture notes' networks
+
+
+class MnistCNN(nn.Module):
+    """The notes' 3-conv PyTorch MNIST net: conv(5×5, pad 2) → max-pool 2 → ReLU, three times; fc 1152→128→10."""
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 1) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        for i, (cin, cout) in enumerate([(in_channels, 32), (32, 64), (64, 128)], start=1):
+            layers += [nn.Conv2d(cin, cout, 5, padding=2), nn.MaxPool2d(2), nn.ReLU()]
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(128 * 3 * 3, 128), nn.ReLU(), nn.Linear(128, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+class KerasCifar10(nn.Module):
+    """The notes' Keras CIFAR-10 net: conv32-pool-conv64-pool-conv64 (3×3 same, ReLU), dense128, dense10."""
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 3) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(),
+        )
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(8 * 8 * 64, 128), nn.ReLU(), nn.Linear(128, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+class SimpleConvNet(nn.Module):
+    """The notes' SimpleConvNet: conv(30 filters, 5×5, no padding) - ReLU - pool 2 - affine 100 - ReLU - affine 10."""
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 1) -> None:
+        super().__init__()
+        self.features = nn.Sequential(nn.Conv2d(in_channels, 30, 5), nn.ReLU(), nn.MaxPool2d(2))
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(30 * 12 * 12, 100), nn.ReLU(), nn.Linear(100, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+class TFMnist(nn.Module):
+    """The notes' TensorFlow MNIST net: conv32 5×5 same - pool - conv64 5×5 same - pool - fc1024 - dropout - fc10."""
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 1) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(7 * 7 * 64, 1024), nn.ReLU(), nn.Dropout(0.5), nn.Linear(1024, num_classes)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+class LeNet5(nn.Module):
+    """LeNet-5 (LeCun 1998): conv6 5×5 - avg-pool - conv16 5×5 - avg-pool - fc120 - fc84 - fc10, tanh.
+
+    ``padding=2`` gives the 28×28 variant (MNIST as it comes); the classic takes 32×32.
+    """
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 1, padding: int = 0) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 6, 5, padding=padding), nn.Tanh(), nn.AvgPool2d(2),
+            nn.Conv2d(6, 16, 5), nn.Tanh(), nn.AvgPool2d(2),
+        )
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(16 * 5 * 5, 120), nn.Tanh(), nn.Linear(120, 84), nn.Tanh(), nn.Linear(84, num_classes)
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+# ---------------------------------------------------------------------------- the registry
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    title: str
+    input_shape: tuple[int, int, int]
+    description: str
+    builder: Callable[..., nn.Module]
+    torchvision: bool = False  # has ImageNet weights through torchvision's weights API
+
+
+def _tv(fn_name: str) -> Callable[..., nn.Module]:
+    def build(num_classes: int = 10, in_channels: int = 3) -> nn.Module:
+        import torchvision.models as tvm
+
+        if in_channels != 3:
+            raise ValueError(f"{fn_name} takes 3-channel (RGB) input; got in_channels={in_channels}")
+        return getattr(tvm, fn_name)(weights=None, num_classes=num_classes)
+
+    return build
+
+
+ZOO: dict[str, ModelSpec] = {
+    s.name: s
+    for s in [
+        ModelSpec("mnist_cnn", "PyTorch MNIST CNN (3 conv)", (1, 28, 28),
+                  "The notes' PyTorch net: three 5×5 convs (32, 64, 128) each with max-pool and ReLU, fc 1152→128→10.",
+                  MnistCNN),
+        ModelSpec("keras_cifar10", "Keras CIFAR-10 CNN", (3, 32, 32),
+                  "The notes' Keras net: conv32, pool, conv64, pool, conv64 (3×3 same), dense 128, dense 10.",
+                  KerasCifar10),
+        ModelSpec("simple_convnet", "SimpleConvNet", (1, 28, 28),
+                  "The notes' from-scratch net: conv(30, 5×5) - ReLU - pool - affine 100 - ReLU - affine 10.",
+                  SimpleConvNet),
+        ModelSpec("tf_mnist", "TensorFlow MNIST CNN (fc1024)", (1, 28, 28),
+                  "The notes' TensorFlow tutorial net: conv32 5×5, pool, conv64 5×5, pool, fc 1024, dropout, fc 10.",
+                  TFMnist),
+        ModelSpec("lenet5", "LeNet-5 (classic, 32×32)", (1, 32, 32),
+                  "LeCun's LeNet-5: conv6, avg-pool, conv16, avg-pool, fc 120, 84, 10 with tanh.", LeNet5),
+        ModelSpec("lenet5_28", "LeNet-5 (28×28 variant)", (1, 28, 28),
+                  "LeNet-5 with padding 2 on the first conv so that 28×28 MNIST fits unchanged.",
+                  lambda num_classes=10, in_channels=1: LeNet5(num_classes, in_channels, padding=2)),
+        ModelSpec("alexnet", "AlexNet", (3, 224, 224), "Krizhevsky et al. 2012, torchvision's version.",
+                  _tv("alexnet"), torchvision=True),
+        ModelSpec("vgg16", "VGG16", (3, 224, 224), "Simonyan & Zisserman 2014: 13 3×3 convs in 5 blocks, 3 fc.",
+                  _tv("vgg16"), torchvision=True),
+        ModelSpec("mobilenet_v2", "MobileNetV2", (3, 224, 224),
+                  "Sandler et al. 2018: inverted residual blocks with depthwise separable convs.",
+                  _tv("mobilenet_v2"), torchvision=True),
+        ModelSpec("resnet18", "ResNet-18", (3, 224, 224), "He et al. 2015: residual blocks with skip connections.",
+                  _tv("resnet18"), torchvision=True),
+        ModelSpec("resnet50", "ResNet-50", (3, 224, 224), "He et al. 2015: bottleneck residual blocks, 50 layers.",
+                  _tv("resnet50"), torchvision=True),
+    ]
+}
+
+
+def _spec(name: str) -> ModelSpec:
+    if name not in ZOO:
+        raise ValueError(f"unknown model {name!r}; the zoo has: {', '.join(ZOO)}")
+    return ZOO[name]
+
+
+def build_model(name: str, *, num_classes: int = 10, in_channels: int | None = None, seed: int | None = None) -> nn.Module:
+    """A freshly initialised (untrained) zoo model. ``seed`` makes the initial weights reproducible.
+
+    Raises ``ValueError`` for an unknown name or a bad class/channel count.
+    """
+    spec = _spec(name)
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be at least 1, got {num_classes}")
+    in_channels = spec.input_shape[0] if in_channels is None else in_channels
+    if in_channels not in (1, 3):
+        raise ValueError(f"in_channels must be 1 (grayscale) or 3 (RGB), got {in_channels}")
+    if seed is not None:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return spec.builder(num_classes=num_classes, in_channels=in_channels)
+    return spec.builder(num_classes=num_classes, in_channels=in_channels)
+
+
+def input_shape_for(name: str, *, in_channels: int | None = None) -> tuple[int, int, int]:
+    """The input shape (C, H, W) a zoo model is built for."""
+    c, h, w = _spec(name).input_shape
+    return (c if in_channels is None else in_channels, h, w)
+
+
+# ---------------------------------------------------------------------------- ImageNet weights
+
+
+def _weights_enum(name: str):
+    import torchvision.models as tvm
+
+    if not _spec(name).torchvision:
+        raise ValueError(f"{name} is one of the lecture notes' small networks; it has no ImageNet weights")
+    return tvm.get_model_weights(name).DEFAULT
+
+
+def imagenet_weights_status(name: str) -> tuple[bool, Path]:
+    """Whether ``name``'s ImageNet weights are in the torch hub cache, and the file they live in."""
+    url = _weights_enum(name).url
+    path = Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
+    return path.exists(), path
+
+
+def load_imagenet_model(name: str, *, download: bool = True, progress: bool = True) -> nn.Module:
+    """A torchvision backbone with its ImageNet weights (1000 classes), in eval mode.
+
+    Weights come from the torch hub cache, or are downloaded there when ``download`` is true and there
+    is network. Raises ``WeightsUnavailable`` saying where to put the file otherwise.
+    """
+    import torchvision.models as tvm
+
+    weights = _weights_enum(name)
+    cached, path = imagenet_weights_status(name)
+    if not cached and not download:
+        raise WeightsUnavailable(_weights_hint(name, path))
+    model = tvm.get_model(name, weights=None)
+    try:
+        state = weights.get_state_dict(progress=progress, check_hash=False)
+    except Exception as err:  # URLError, HTTPError, socket errors, a corrupt file
+        raise WeightsUnavailable(f"{_weights_hint(name, path)} (the download failed: {type(err).__name__}: {err})") from None
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        raise WeightsUnavailable(f"the cached file {path} does not hold {name}'s weights: {str(err)[:300]}") from None
+    return model.eval()
+
+
+def _weights_hint(name: str, path: Path) -> str:
+    url = _weights_enum(name).url
+    return (
+        f"ImageNet weights for {name} are not on this machine. With network they download by themselves "
+        f"(about {_weights_enum(name).meta.get('_file_size', 0):.0f} MB). Without it, copy {url.rsplit('/', 1)[-1]} "
+        f"(from {url}) into {path.parent}, or set TORCH_HOME to a folder that has hub/checkpoints/ with it."
+    )
+
+
+def imagenet_categories() -> tuple[str, ...]:
+    """The 1000 ImageNet class names as torchvision's weights carry them (no download needed)."""
+    import torchvision.models as tvm
+
+    return tuple(tvm.ResNet18_Weights.DEFAULT.meta["categories"])
+
+
+# ---------------------------------------------------------------------------- summary
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    name: str  # dotted module path, e.g. "features.0"
+    kind: str  # class name, e.g. "Conv2d"
+    depth: int
+    output_shape: tuple[int, ...]  # without the batch dimension, PyTorch order (C, H, W)
+    params: int
+    trainable: int
+
+    @property
+    def keras_shape(self) -> str:
+        """The output shape as the notes (Keras) write it: H×W×C for images, plain length for vectors."""
+        s = self.output_shape
+        if len(s) == 3:
+            s = (s[1], s[2], s[0])
+        return "×".join(str(d) for d in s)
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    title: str
+    input_shape: tuple[int, ...]
+    rows: tuple[SummaryRow, ...]
+    total: int
+    trainable: int
+
+    @property
+    def non_trainable(self) -> int:
+        return self.total - self.trainable
+
+    def to_text(self) -> str:
+        """A table like Keras's ``model.summary()``."""
+        header = f"{'Layer (type)':<34}{'Output shape':<18}{'Param #':>12}"
+        lines = [f'Model: "{self.title}"  (input {"×".join(map(str, self.input_shape))})', "=" * len(header), header,
+                 "=" * len(header)]
+        for r in self.rows:
+            label = f"{r.name} ({r.kind})"
+            lines.append(f"{label:<34.34}{r.keras_shape:<18}{r.params:>12,}")
+        lines += ["=" * len(header), f"Total params: {self.total:,}", f"Trainable params: {self.trainable:,}",
+                  f"Non-trainable params: {self.non_trainable:,}", "_" * len(header)]
+        return "\n".join(lines)
+
+
+def summarize(model: nn.Module | str, input_shape: tuple[int, int, int] | None = None, *, depth: int = 3,
+              title: str | None = None) -> ModelSummary:
+    """Each leaf layer's output shape and parameters (via torchinfo), then total/trainable counts.
+
+    ``model`` may be a zoo name. Raises ``ValueError`` when the input shape does not fit the model.
+    """
+    import torchinfo
+
+    if isinstance(model, str):
+        title = title or model
+        input_shape = input_shape or _spec(model).input_shape
+        model = build_model(model, in_channels=input_shape[0])
+    if input_shape is None:
+        raise ValueError("input_shape (C, H, W) is needed to summarise a model that is not a zoo name")
+    was_training = model.training
+    try:
+        stats = torchinfo.summary(model, input_size=(1, *input_shape), depth=depth, verbose=0, device="cpu",
+                                  mode="eval")
+    except Exception as err:  # torchinfo wraps the model's own shape errors
+        raise ValueError(f"the model does not accept input of shape {input_shape}: {str(err).splitlines()[-1][:300]}") from None
+    finally:
+        model.train(was_training)
+    rows = []
+    for info in stats.summary_list:
+        if info.depth == 0 or (info.children and info.depth < depth):
+            continue  # containers: their leaves are listed
+        shape = tuple(info.output_size[1:]) if info.output_size else ()
+        rows.append(SummaryRow(info.var_name if not info.parent_info else _dotted(info), info.class_name, info.depth,
+                               shape, int(info.num_params), int(info.trainable_params)))
+    total = sum(p.numel() for p in model.parameters())
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    return ModelSummary(title or type(model).__name__, tuple(input_shape), tuple(rows), total, trainable)
+
+
+def _dotted(info) -> str:
+    parts = []
+    while info is not None and info.depth > 0:
+        parts.append(info.var_name)
+        info = info.parent_info
+    return ".".join(reversed(parts))
+
+
+def layer_names(model: nn.Module, *, kinds: tuple[type, ...] | None = None) -> list[str]:
+    """Dotted names of the model's leaf modules (optionally only of the given types), in order."""
+    return [n for n, m in model.named_modules() if n and not list(m.children()) and (kinds is None or isinstance(m, kinds))]

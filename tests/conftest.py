@@ -1,0 +1,115 @@
+"""Shared fixtures: the dashboard under AppTest, and a live server + headless Chromium for browser tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "dashboard" / "app.py"
+PAGES = sorted((ROOT / "pages").glob("[0-9]*.py"))
+CHROMIUM = "/usr/bin/chromium"
+# Streamlit marks its root element with the script's state: "running" until the page has been drawn.
+SETTLED = "[data-testid=stApp][data-test-script-state=notRunning][data-test-connection-state=CONNECTED]"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def page_slug(path: Path) -> str:
+    """The URL path dashboard/app.py gives a page file: its name without the leading number ("" for the first)."""
+    return "" if PAGES and path == PAGES[0] else path.stem.split("_", 1)[-1]
+
+
+@pytest.fixture
+def app_at():
+    """Returns a function: page file name (e.g. "10_output_size.py") -> an AppTest already on that page, run once."""
+    from streamlit.testing.v1 import AppTest
+
+    def open_page(name: str | None = None, *, timeout: float = 60):
+        at = AppTest.from_file(str(APP), default_timeout=timeout)
+        at.run()
+        if name is not None:
+            at.switch_page(f"../pages/{name}")
+            at.run()
+        return at
+
+    return open_page
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def dashboard_url():
+    """A running `streamlit run dashboard/app.py` on a free loopback port; yields its base URL."""
+    port = _free_port()
+    env = dict(os.environ, CNNVIZ_RUNS=str(ROOT / ".cache" / f"browser-runs-{port}"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port), "--server.headless", "true",
+         "--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
+                break
+            except OSError:
+                if proc.poll() is not None:
+                    pytest.fail("streamlit exited while starting")
+                time.sleep(0.25)
+        else:
+            pytest.fail("streamlit did not become healthy in 60 s")
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
+        pytest.skip("Debian's chromium is not installed (.ci/run installs it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser_page(chromium, dashboard_url):
+    """A fresh Chromium tab; ``goto(slug)`` opens a dashboard page and waits until it has finished running."""
+    context = chromium.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+
+    def settle(timeout_ms: int = 60_000) -> None:
+        page.wait_for_timeout(300)  # let a rerun triggered by the last action begin
+        page.wait_for_selector(SETTLED, timeout=timeout_ms)
+
+    def goto(slug: str = "") -> None:
+        page.goto(f"{dashboard_url}/{slug}")
+        settle()
+
+    page.goto_page = goto  # type: ignore[attr-defined]
+    page.settle = settle  # type: ignore[attr-defined]
+    page.js_errors = errors  # type: ignore[attr-defined]
+    yield page
+    context.close()

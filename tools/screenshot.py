@@ -1,0 +1,79 @@
+"""Screenshot dashboard pages in headless Chromium (for developers looking at their work).
+
+    python tools/screenshot.py --port 8601 output_size conv_lab ... [--out screenshots] [--upload FILE]
+
+Starts `streamlit run dashboard/app.py` on the port, opens each page (its url_path: the page file's
+name without the number), waits for it to settle and writes OUT/<page>.png (full page).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+def start_server(port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"), "--server.port", str(port),
+         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(120):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
+            return proc
+        except OSError:
+            time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError("streamlit did not start")
+
+
+def wait_settled(page, timeout_ms: int = 60_000) -> None:
+    page.wait_for_timeout(300)
+    page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]"
+                           "[data-test-connection-state=CONNECTED]", timeout=timeout_ms)
+    page.wait_for_timeout(1000)  # plotly draws after the script has finished
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("pages", nargs="+")
+    ap.add_argument("--port", type=int, default=8601)
+    ap.add_argument("--out", default=str(ROOT / "screenshots"))
+    ap.add_argument("--upload", help="a file to put into the page's first file uploader")
+    ap.add_argument("--width", type=int, default=1400)
+    args = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    server = start_server(args.port)
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": args.width, "height": 1000})
+            for name in args.pages:
+                page.goto(f"http://127.0.0.1:{args.port}/{'' if name == 'home' else name}")
+                wait_settled(page)
+                if args.upload:
+                    page.locator("input[type=file]").first.set_input_files(args.upload)
+                    page.wait_for_timeout(1000)
+                    wait_settled(page)
+                path = out / f"{name or 'home'}.png"
+                page.screenshot(path=str(path), full_page=True)
+                print(path)
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
