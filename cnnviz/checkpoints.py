@@ -111,6 +111,8 @@ def load_checkpoint(source: str | Path | bytes) -> Checkpoint:
     try:
         obj = torch.load(stream, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
+        if "GLOBAL" not in str(err) and "global" not in str(err):  # garbage bytes, not a disallowed object
+            raise CheckpointError(f"{label} is not a readable PyTorch checkpoint (damaged, or another kind of file)") from None
         raise CheckpointError(
             f"{label} was refused: loading it would run code or build Python objects that are not plain weights "
             f"({_unsafe_reason(err)}). Save only `model.state_dict()` and load that instead."

@@ -1,0 +1,106 @@
+"""Checkpoints: round trip, refusing files that would run code, damaged files, architecture mismatches."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import torch
+
+import cnnviz
+from cnnviz import checkpoints
+
+
+@pytest.fixture
+def saved(tmp_path):
+    model = cnnviz.build_model("mnist_cnn", seed=0)
+    path = cnnviz.save_checkpoint(tmp_path / "m.pt", model, model_name="mnist_cnn", input_shape=(1, 28, 28),
+                                  classes=[str(i) for i in range(10)], meta={"epoch": 2, "mean": [0.29], "std": [0.35]})
+    return model, path
+
+
+def test_round_trip_keeps_weights_and_facts(saved):
+    model, path = saved
+    ckpt = cnnviz.load_checkpoint(path)
+    assert (ckpt.model_name, ckpt.num_classes, ckpt.input_shape, ckpt.epoch) == ("mnist_cnn", 10, (1, 28, 28), 2)
+    assert ckpt.meta["mean"] == [0.29]
+    again = cnnviz.model_from_checkpoint(ckpt)
+    assert not again.training
+    for a, b in zip(model.state_dict().values(), again.state_dict().values()):
+        assert torch.equal(a, b)
+    assert torch.equal(cnnviz.load_checkpoint(path.read_bytes()).state_dict["features.0.weight"],
+                       model.features[0].weight.detach())
+
+
+class RunsCode:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))  # would create a file when unpickled
+
+
+def test_a_checkpoint_that_would_run_code_is_refused(tmp_path):
+    marker = tmp_path / "pwned"
+    buf = io.BytesIO()
+    torch.save({"state_dict": {"w": torch.zeros(1)}, "x": RunsCode(marker)}, buf)
+    with pytest.raises(cnnviz.CheckpointError, match="refused.*run code"):
+        cnnviz.load_checkpoint(buf.getvalue())
+    assert not marker.exists()
+
+
+def test_a_pickled_whole_model_is_refused_with_advice():
+    buf = io.BytesIO()
+    torch.save(cnnviz.build_model("lenet5"), buf)
+    with pytest.raises(cnnviz.CheckpointError, match="state_dict"):
+        cnnviz.load_checkpoint(buf.getvalue())
+
+
+@pytest.mark.parametrize("payload, message", [(b"", "empty"), (b"not a checkpoint at all", "not a readable")])
+def test_empty_and_foreign_files(payload, message):
+    with pytest.raises(cnnviz.CheckpointError, match=message):
+        cnnviz.load_checkpoint(payload)
+
+
+def test_truncated_checkpoint(saved):
+    _, path = saved
+    with pytest.raises(cnnviz.CheckpointError, match="damaged or truncated"):
+        cnnviz.load_checkpoint(path.read_bytes()[:20_000])
+    with pytest.raises(cnnviz.CheckpointError, match="no checkpoint file"):
+        cnnviz.load_checkpoint(path.with_name("missing.pt"))
+
+
+def test_bare_state_dict_needs_and_checks_the_architecture():
+    model = cnnviz.build_model("simple_convnet")
+    buf = io.BytesIO()
+    torch.save(model.state_dict(), buf)
+    ckpt = cnnviz.load_checkpoint(buf.getvalue())
+    assert ckpt.model_name is None
+    with pytest.raises(cnnviz.CheckpointError, match="choose the architecture"):
+        cnnviz.model_from_checkpoint(ckpt)
+    rebuilt = cnnviz.model_from_checkpoint(ckpt, model_name="simple_convnet")
+    assert torch.equal(rebuilt.features[0].weight, model.features[0].weight)
+    with pytest.raises(cnnviz.CheckpointError, match="does not match the mnist_cnn architecture.*missing"):
+        cnnviz.model_from_checkpoint(ckpt, model_name="mnist_cnn")
+
+
+def test_no_weights_inside():
+    buf = io.BytesIO()
+    torch.save({"epoch": 3, "lr": 0.1}, buf)
+    with pytest.raises(cnnviz.CheckpointError, match="no model weights"):
+        cnnviz.load_checkpoint(buf.getvalue())
+
+
+def test_save_is_atomic(saved, monkeypatch):
+    model, path = saved
+    before = path.read_bytes()
+
+    def dies_half_way(obj, f):
+        f.write(b"half a checkpoint")
+        raise KeyboardInterrupt  # the run was stopped mid-write
+
+    monkeypatch.setattr(checkpoints.torch, "save", dies_half_way)
+    with pytest.raises(KeyboardInterrupt):
+        cnnviz.save_checkpoint(path, model, model_name="mnist_cnn", input_shape=(1, 28, 28))
+    assert path.read_bytes() == before
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left behind
