@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 import cnnviz
-from dashboard import state
+from dashboard import nav, state
 
 st.title("cnnviz: see how a CNN works")
 st.markdown(
@@ -16,23 +16,27 @@ st.markdown(
     "This dashboard lets you see and change every one of those steps. Everything runs on this computer, no network needed."
 )
 
-tour = st.columns(4)
-tour[0].markdown(
-    "#### 1 · Convolution lab\nOutput sizes, padding, stride and dilation; the sliding window step by step; "
-    "pooling; activation functions; im2col; classic kernels on a photo."
-)
-tour[1].markdown(
-    "#### 2 · Inside a CNN\nUpload a photo and see the feature maps of every layer, the filters before and after "
-    "training, the prediction and a Grad-CAM heat map."
-)
-tour[2].markdown(
-    "#### 3 · Training studio\nTrain a network live: loss and accuracy curves, stop and resume, compare runs, "
-    "look at the mistakes in a confusion matrix."
-)
-tour[3].markdown(
-    "#### 4 · Transfer learning\nReuse a trained backbone: frozen features + new head vs fine-tuning vs training "
-    "from scratch, on the same data and budget."
-)
+TOUR = {
+    "Convolution lab": "Output sizes, padding, stride and dilation; the sliding window step by step; pooling; "
+    "activation functions; im2col; classic kernels on a photo.",
+    "Inside a CNN": "Upload a photo and see the feature maps of every layer, the filters before and after training, "
+    "the prediction and a Grad-CAM heat map.",
+    "Training": "Train a network live: loss and accuracy curves, stop and resume, compare runs, look at the "
+    "mistakes in a confusion matrix.",
+    "Transfer learning": "Reuse a trained backbone: frozen features + new head vs fine-tuning vs training from "
+    "scratch, on the same data and budget.",
+}
+by_section: dict[str, list[nav.PageInfo]] = {}
+for page in nav.pages()[1:]:
+    by_section.setdefault(page.section, []).append(page)
+if by_section:
+    for i, (column, (section, pages)) in enumerate(zip(st.columns(len(by_section)), by_section.items()), start=1):
+        with column:
+            st.markdown(f"#### {i} · {section}")
+            if section in TOUR:
+                st.markdown(TOUR[section])
+            for page in pages:
+                st.page_link(str(page.path), label=page.title, icon=page.icon)
 
 st.divider()
 st.subheader("The model zoo of the lecture notes")
