@@ -28,7 +28,7 @@ def navigation_sections() -> dict[str, list[st.Page]]:
 
 
 st.set_page_config(page_title="cnnviz: see how CNNs work", page_icon=":material/grid_view:", layout="wide")
-navigation = st.navigation(navigation_sections())
+navigation = st.navigation(navigation_sections(), expanded=True)  # show every page: a class tours them all
 with st.sidebar:
     st.caption(f"cnnviz {cnnviz.__version__} · runs on the CPU, no network needed")
 navigation.run()

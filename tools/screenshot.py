@@ -49,6 +49,7 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "screenshots"))
     ap.add_argument("--upload", help="a file to put into the page's first file uploader")
     ap.add_argument("--width", type=int, default=1400)
+    ap.add_argument("--max-height", type=int, default=5000, help="cap on the screenshot's height in pixels")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -67,7 +68,14 @@ def main() -> None:
                     page.wait_for_timeout(1000)
                     wait_settled(page)
                 path = out / f"{name or 'home'}.png"
+                # Streamlit scrolls inside its main container, so a "full page" shot needs a tall viewport.
+                height = page.evaluate(
+                    "() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], section.main, "
+                    "[data-testid=stAppViewContainer]')].map(e => e.scrollHeight), 600)")
+                page.set_viewport_size({"width": args.width, "height": min(int(height) + 40, args.max_height)})
+                page.wait_for_timeout(800)
                 page.screenshot(path=str(path), full_page=True)
+                page.set_viewport_size({"width": args.width, "height": 1000})
                 print(path)
             browser.close()
     finally:
