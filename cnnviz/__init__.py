@@ -4,7 +4,16 @@ The backend of the dashboard, the notebooks and the `cnnviz` command. Plain PyTo
 it never imports streamlit.
 """
 
-from .arithmetic import OutputSize, conv_output_size, explain_output_size, pool_output_size
+from . import capture, gradcam, ops, runs, stack, training, transfer
+from .arithmetic import (
+    OutputSize,
+    conv_output_size,
+    explain_output_size,
+    pool_output_size,
+    same_padding,
+    window_cells,
+)
+from .capture import FeatureMaps, FilterGrid, Prediction, feature_maps, filter_grid, predict
 from .checkpoints import Checkpoint, CheckpointError, load_checkpoint, model_from_checkpoint, save_checkpoint
 from .data import (
     DATASETS,
@@ -19,6 +28,7 @@ from .data import (
     load_image_folder,
     sample_images,
 )
+from .gradcam import grad_cam
 from .models import (
     ZOO,
     ModelSpec,
@@ -31,38 +41,70 @@ from .models import (
     load_imagenet_model,
     summarize,
 )
+from .stack import analyze_stack, build_stack, verify_stack
+from .training import EpochRecord, History, StepRecord, TrainJob, fit, pretrained_checkpoints
+from .transfer import ComparisonConfig, ComparisonResult, build_transfer_model, run_comparison
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "analyze_stack",
+    "build_model",
+    "build_stack",
+    "build_transfer_model",
+    "capture",
     "Checkpoint",
     "CheckpointError",
-    "ModelSpec",
-    "ModelSummary",
-    "WeightsUnavailable",
-    "ZOO",
-    "build_model",
+    "ComparisonConfig",
+    "ComparisonResult",
+    "conv_output_size",
+    "dataset_status",
+    "DATASETS",
+    "DatasetUnavailable",
+    "decode_image",
+    "EpochRecord",
+    "explain_output_size",
+    "feature_maps",
+    "FeatureMaps",
+    "filter_grid",
+    "FilterGrid",
+    "fit",
+    "grad_cam",
+    "gradcam",
+    "History",
+    "image_to_tensor",
+    "ImageData",
+    "ImageError",
     "imagenet_categories",
     "imagenet_weights_status",
     "layer_names",
     "load_checkpoint",
-    "load_imagenet_model",
-    "model_from_checkpoint",
-    "save_checkpoint",
-    "summarize",
-    "DATASETS",
-    "DatasetUnavailable",
-    "ImageData",
-    "ImageError",
-    "OutputSize",
-    "conv_output_size",
-    "dataset_status",
-    "decode_image",
-    "explain_output_size",
-    "image_to_tensor",
     "load_dataset",
     "load_fashion_mnist",
     "load_image_folder",
+    "load_imagenet_model",
+    "model_from_checkpoint",
+    "ModelSpec",
+    "ModelSummary",
+    "ops",
+    "OutputSize",
     "pool_output_size",
+    "predict",
+    "Prediction",
+    "pretrained_checkpoints",
+    "run_comparison",
+    "runs",
+    "same_padding",
     "sample_images",
+    "save_checkpoint",
+    "stack",
+    "StepRecord",
+    "summarize",
+    "training",
+    "TrainJob",
+    "transfer",
+    "verify_stack",
+    "WeightsUnavailable",
+    "window_cells",
+    "ZOO",
 ]

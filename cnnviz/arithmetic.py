@@ -47,7 +47,7 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, 
     if span > padded:
         dil = f" (dilation {dilation} makes it span {span} cells)" if dilation > 1 else ""
         raise ValueError(
-            f"kernel {kernel}{dil} does not fit a {size}-wide input with padding {padding}: "
+            f"kernel {kernel}{dil} does not fit an input of {size} cells with padding {padding}: "
             f"need kernel span <= input + 2*padding = {padded}"
         )
     return (padded - span) // stride + 1

@@ -8,10 +8,8 @@ A bare ``state_dict`` (from any PyTorch script) loads too, given the architectur
 from __future__ import annotations
 
 import io
-import os
 import pickle
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .files import atomic_write
 from .models import ZOO, build_model
 
 __all__ = ["Checkpoint", "CheckpointError", "load_checkpoint", "model_from_checkpoint", "save_checkpoint"]
@@ -77,29 +76,7 @@ def save_checkpoint(
         "meta": dict(meta or {}),
         "state_dict": state,
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a checkpoint is an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _umask() -> int:
-    """The process's umask, read without changing it (os.umask would race with other threads)."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("Umask:"):
-                return int(line.split()[1], 8)
-    except OSError:
-        pass
-    return 0o022
+    return atomic_write(path, lambda f: torch.save(payload, f))
 
 
 def load_checkpoint(source: str | Path | bytes) -> Checkpoint:

@@ -65,6 +65,58 @@ def _cmd_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    """Train a zoo model with the dashboard's trainer, a progress bar, and checkpoints in --out."""
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from . import training
+
+    if args.name not in models.ZOO:
+        raise ValueError(f"unknown model {args.name!r}; see `cnnviz models`")
+    shape = models.input_shape_for(args.name)
+    train, test = training.load_train_test(args.dataset, input_shape=shape, train_size=args.train_size,
+                                           test_size=args.test_size, seed=args.seed, root=args.root)
+    out = Path(args.out) if args.out else Path("runs") / f"{args.name}-{Path(args.dataset).name}"
+    model = models.build_model(args.name, num_classes=len(train.classes), in_channels=shape[0], seed=args.seed)
+    print(f"training {args.name} on {train.name}: {len(train):,} training / {len(test):,} test images, "
+          f"{args.optimizer} lr {args.lr:g}, batch {args.batch_size}, {args.epochs} epochs -> {out}")
+    bar = tqdm(total=0, unit="step", dynamic_ncols=True, disable=args.quiet)
+    shown = {"epochs": 0}
+
+    def progress(h: training.History) -> None:
+        bar.total = h.total_steps
+        bar.update(h.step - bar.n)
+        if h.steps:
+            bar.set_postfix(epoch=h.steps[-1].epoch, loss=f"{h.steps[-1].loss:.4f}")
+        for e in h.epochs[shown["epochs"]:]:
+            bar.write(f"epoch {e.epoch:>3}: train loss {e.train_loss:.4f} acc {e.train_acc:.4f} · "
+                      f"test loss {e.test_loss:.4f} acc {e.test_acc:.4f} · {e.images_per_s:,.0f} images/s")
+        shown["epochs"] = len(h.epochs)
+
+    history = training.fit(
+        model, train, test, epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
+        momentum=args.momentum, weight_decay=args.weight_decay, augment=args.augment, seed=args.seed,
+        callback=progress, checkpoint_dir=out, schedule=args.schedule, log_every=args.log_every,
+        model_name=args.name, dataset=train.name, save_initial=args.save_initial, keep_state=False,
+        threads=args.threads, bf16=args.bf16)
+    bar.close()
+    if history.status != "finished":
+        print(f"cnnviz train: {history.message}", file=sys.stderr)
+        return 1
+    last = out / f"epoch_{history.epochs[-1].epoch:02d}.pt"
+    if not args.save_every_epoch:  # keep the last (and the initial one when asked)
+        for path in out.glob("epoch_*.pt"):
+            if path != last and not (args.save_initial and path.name == "epoch_00.pt"):
+                path.unlink()
+    speed = sum(e.images_per_s for e in history.epochs) / len(history.epochs)
+    final = history.epochs[-1]
+    print(f"test accuracy {final.test_acc:.4f} (best {history.best_test_acc:.4f}) · {speed:,.0f} images/s · "
+          f"{history.elapsed_s:.0f} s · checkpoint {last}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cnnviz", description="See how convolutional neural networks work.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -92,7 +144,31 @@ def build_parser() -> argparse.ArgumentParser:
                    help="download this dataset now (needs network)")
     p.set_defaults(func=_cmd_data)
 
-    # `train` subcommand: the training engineer adds its parser block here (same trainer as the dashboard).
+    p = sub.add_parser("train", help="train a zoo model with a progress bar; saves checkpoints and history.json")
+    p.add_argument("name", help="zoo model name (see `cnnviz models`)")
+    p.add_argument("--dataset", default="fashion_mnist",
+                   help="fashion_mnist (bundled), mnist, cifar10, or a folder with one sub-folder per class")
+    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--optimizer", choices=["sgd", "adam"], default="adam")
+    p.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 0.001)")
+    p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--schedule", choices=["constant", "onecycle"], default="constant", help="learning-rate schedule")
+    p.add_argument("--augment", action="store_true", help="random 2-pixel shifts and horizontal flips")
+    p.add_argument("--bf16", action="store_true",
+                   help="bfloat16 autocast: several times faster on CPUs with AMX/AVX-512 BF16, slightly different numbers")
+    p.add_argument("--seed", type=int, default=0, help="fixes the initial weights, the order and the augmentation")
+    p.add_argument("--train-size", type=int, help="train on a random subset of this many images")
+    p.add_argument("--test-size", type=int, help="test on a random subset of this many images")
+    p.add_argument("--out", help="folder for checkpoints and history.json (default runs/NAME-DATASET)")
+    p.add_argument("--save-every-epoch", action="store_true", help="keep epoch_NN.pt for every epoch, not only the last")
+    p.add_argument("--save-initial", action="store_true", help="also keep epoch_00.pt, the untrained weights")
+    p.add_argument("--log-every", type=int, help="steps between progress updates (default 10)")
+    p.add_argument("--threads", type=int, help="at most this many CPU threads")
+    p.add_argument("--root", help="where downloaded datasets live (default ~/.cache/cnnviz/data or $CNNVIZ_DATA)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train)
     return parser
 
 

@@ -27,6 +27,7 @@ __all__ = [
     "layer_names",
     "load_imagenet_model",
     "summarize",
+    "weights_hint",
 ]
 
 
@@ -235,12 +236,12 @@ def load_imagenet_model(name: str, *, download: bool = True, progress: bool = Tr
     weights = _weights_enum(name)
     cached, path = imagenet_weights_status(name)
     if not cached and not download:
-        raise WeightsUnavailable(_weights_hint(name, path))
+        raise WeightsUnavailable(weights_hint(name, path))
     model = tvm.get_model(name, weights=None)
     try:
         state = weights.get_state_dict(progress=progress, check_hash=False)
     except Exception as err:  # URLError, HTTPError, socket errors, a corrupt file
-        raise WeightsUnavailable(f"{_weights_hint(name, path)} (the download failed: {type(err).__name__}: {err})") from None
+        raise WeightsUnavailable(f"{weights_hint(name, path)} (the download failed: {type(err).__name__}: {err})") from None
     try:
         model.load_state_dict(state)
     except RuntimeError as err:
@@ -248,7 +249,8 @@ def load_imagenet_model(name: str, *, download: bool = True, progress: bool = Tr
     return model.eval()
 
 
-def _weights_hint(name: str, path: Path) -> str:
+def weights_hint(name: str, path: Path) -> str:
+    """What to do when ``name``'s ImageNet weights are missing: where the file goes and where it comes from."""
     url = _weights_enum(name).url
     return (
         f"ImageNet weights for {name} are not on this machine. With network they download by themselves "

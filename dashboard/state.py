@@ -74,3 +74,205 @@ def lab_verify_stack(spec_json: str, input_shape: tuple[int, int, int]):
     from cnnviz import stack
 
     return stack.verify_stack(json.loads(spec_json), input_shape)
+
+
+# ---- inside a CNN (issue 4)
+INSIDE_CKPT_ENV = "CNNVIZ_INSIDE_CHECKPOINTS"  # a folder of epoch_*.pt to use instead of the shipped ones (tests)
+INSIDE_TRAINED = "Fashion-MNIST CNN (trained, bundled)"
+INSIDE_UPLOAD = "Uploaded checkpoint (weights only)"
+
+
+def inside_checkpoints() -> list[str]:
+    """The training checkpoints (epoch_00.pt = before training … last), sorted by epoch."""
+    import os
+    from pathlib import Path
+
+    folder = os.environ.get(INSIDE_CKPT_ENV)
+    if folder:
+        paths = sorted(Path(folder).glob("epoch_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
+    else:
+        from cnnviz.training import pretrained_checkpoints
+
+        paths = pretrained_checkpoints()
+    return [str(p) for p in paths]
+
+
+def inside_checkpoint_sets() -> dict[str, list[str]]:
+    """Label -> checkpoint paths (by epoch) of every training run with at least two: the bundled model's,
+    then this session's runs from the training page."""
+    sets = {INSIDE_TRAINED: inside_checkpoints()} if len(inside_checkpoints()) >= 2 else {}
+    try:
+        from cnnviz import runs
+
+        for run in reversed(runs.list_runs(training_runs_folder())):
+            if len(run.checkpoints) >= 2:
+                sets[f"Your run: {run.title} ({run.name})"] = [str(p) for p in run.checkpoints]
+    except (ImportError, OSError, ValueError):  # no runs yet, or an unreadable folder
+        pass
+    return sets
+
+
+def inside_model_options() -> dict[str, tuple[str, str]]:
+    """Label -> (kind, name) of every model the inside-a-CNN pages can show now."""
+    from cnnviz import models
+
+    opts: dict[str, tuple[str, str]] = {}
+    if inside_checkpoints():
+        opts[INSIDE_TRAINED] = ("trained", "")
+    for name, spec in cnnviz.ZOO.items():
+        if spec.torchvision and models.imagenet_weights_status(name)[0]:
+            opts[f"{spec.title} (ImageNet weights)"] = ("imagenet", name)
+    for name, spec in cnnviz.ZOO.items():
+        opts[f"{spec.title} (untrained: random weights)"] = ("zoo", name)
+    opts[INSIDE_UPLOAD] = ("upload", "")
+    return opts
+
+
+@st.cache_resource(max_entries=24, show_spinner="Loading the checkpoint …")
+def inside_checkpoint_model(path: str, mtime: float):
+    """(eval-mode model, ModelCard) of a checkpoint file; shared, read-only. Raises CheckpointError."""
+    from cnnviz import capture
+
+    ckpt = cnnviz.load_checkpoint(path)
+    return cnnviz.model_from_checkpoint(ckpt).eval(), capture.card_for_checkpoint(ckpt)
+
+
+@st.cache_resource(max_entries=4, show_spinner="Building the model …")
+def inside_zoo_model(name: str):
+    from cnnviz import capture
+
+    return cnnviz.build_model(name, seed=0).eval(), capture.card_for_zoo(name)
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading ImageNet weights …")
+def inside_imagenet_model(name: str):
+    from cnnviz import capture
+
+    return cnnviz.load_imagenet_model(name, download=False), capture.card_for_imagenet(name)
+
+
+@st.cache_resource(max_entries=2, show_spinner="Loading the uploaded checkpoint …")
+def inside_uploaded_model(data: bytes, arch: str | None):
+    """(model, card) of an uploaded checkpoint; raises CheckpointError (a ValueError) with the reason."""
+    from cnnviz import capture
+
+    ckpt = cnnviz.load_checkpoint(data)
+    model = cnnviz.model_from_checkpoint(ckpt, model_name=arch or None)
+    return model.eval(), capture.card_for_checkpoint(ckpt, model_name=arch or None, title="Uploaded checkpoint")
+
+
+def inside_model(kind: str, name: str = "", upload: bytes | None = None):
+    """(shared read-only model, ModelCard) for an entry of ``inside_model_options``; raises ValueError."""
+    import os
+
+    if kind == "trained":
+        path = inside_checkpoints()[-1]
+        return inside_checkpoint_model(path, os.path.getmtime(path))
+    if kind == "imagenet":
+        return inside_imagenet_model(name)
+    if kind == "upload":
+        if not upload:
+            raise ValueError("upload a checkpoint file (.pt) first")
+        return inside_uploaded_model(upload, name or None)
+    return inside_zoo_model(name)
+
+
+# ---- training (issue 5)
+TRAIN_JOB_KEY = "cnnviz.training.job"  # the session's cnnviz.training.TrainJob (running or last one)
+TRAIN_SESSION_KEY = "cnnviz.training.session"  # this session's runs sub-folder id
+TRAIN_CELL_KEY = "cnnviz.training.cell"  # (true, predicted) cell chosen in the confusion matrix
+
+
+def training_session_id() -> str:
+    """This browser session's runs id: kept in session state and in the URL (?runs=…), so a reload finds it."""
+    import re
+    import uuid
+
+    if TRAIN_SESSION_KEY not in st.session_state:
+        given = st.query_params.get("runs", "")
+        st.session_state[TRAIN_SESSION_KEY] = given if re.fullmatch(r"[0-9a-f]{12}", given) else uuid.uuid4().hex[:12]
+    sid = st.session_state[TRAIN_SESSION_KEY]
+    if st.query_params.get("runs") != sid:
+        st.query_params["runs"] = sid
+    return sid
+
+
+def training_runs_folder():
+    """This session's runs folder: $CNNVIZ_RUNS (or ./runs) / sessions / <training_session_id()>."""
+    from cnnviz import runs
+
+    return runs.session_folder(training_session_id())
+
+
+@st.cache_resource
+def _training_jobs() -> dict:
+    return {}  # runs id -> that session's latest TrainJob (lets a reloaded page find its running job)
+
+
+def training_job():
+    """This session's latest cnnviz.training.TrainJob, or None."""
+    job = st.session_state.get(TRAIN_JOB_KEY)
+    return job if job is not None else _training_jobs().get(training_session_id())
+
+
+def set_training_job(job) -> None:
+    st.session_state[TRAIN_JOB_KEY] = job
+    _training_jobs()[training_session_id()] = job
+
+
+@st.cache_resource(max_entries=6, show_spinner="Loading the training data …")
+def training_data(dataset: str, input_shape: tuple[int, int, int], train_size: int | None, test_size: int | None,
+                  seed: int):
+    """(train, test) ImageData for a run, converted to the model's input shape; shared, read-only."""
+    from cnnviz import training
+
+    return training.load_train_test(dataset, input_shape=input_shape, train_size=train_size, test_size=test_size,
+                                    seed=seed, download=False)
+
+
+@st.cache_data(max_entries=8, show_spinner="Classifying the test images …")
+def training_confusion(path: str, mtime: float, dataset: str, test_size: int | None):
+    """(ConfusionResult, converted test ImageData) of a checkpoint on a dataset's test set (or a random subset)."""
+    from cnnviz import runs
+
+    test = fashion_mnist(False) if dataset == "fashion_mnist" else cnnviz.load_dataset(dataset, train=False, download=False)
+    return runs.checkpoint_confusion(path, test.subset(test_size, seed=1))
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the checkpoint …")
+def training_checkpoint_model(path: str, mtime: float):
+    """(eval-mode model, mean, std) of a checkpoint; shared, read-only. Raises CheckpointError."""
+    from cnnviz import runs
+
+    ckpt = cnnviz.load_checkpoint(path)
+    model = cnnviz.model_from_checkpoint(ckpt).eval()
+    mean, std = runs.checkpoint_norm(ckpt.meta, (ckpt.input_shape or (1,))[0])
+    return model, mean, std
+
+
+# ---- transfer learning (issue 6)
+TRANSFER_JOB_KEY = "cnnviz.transfer.job"  # the session's cnnviz.transfer.ComparisonJob (running or last one)
+
+
+@st.cache_data(max_entries=16, show_spinner="Building the model to count its parameters …")
+def transfer_strategy_table(arch: str, num_classes: int, input_shape: tuple[int, int, int], head: tuple[int, ...]):
+    """{strategy: TransferSummary} of ``arch`` + a new head; raises ValueError for a shape the base cannot take."""
+    from cnnviz import transfer
+
+    return transfer.strategy_table(arch, num_classes=num_classes, input_shape=input_shape, head=head)
+
+
+@st.cache_data(max_entries=4, show_spinner="Reading your images …")
+def transfer_zip(data: bytes, size: tuple[int, int], channels: int):
+    """A labelled ImageData from an uploaded zip (one folder per class); raises ValueError with a plain reason."""
+    from cnnviz import transfer
+
+    return transfer.load_image_zip(data, size=size, channels=channels)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def transfer_comparison(path: str, mtime: float):
+    """A saved comparison (reloaded when the file changes); raises ValueError."""
+    from cnnviz import transfer
+
+    return transfer.load_comparison(path)

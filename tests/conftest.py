@@ -23,6 +23,29 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
+@pytest.fixture(autouse=True)
+def isolated_torch_hub(tmp_path_factory, monkeypatch):
+    """Each test sees an empty torch hub cache of its own, never the machine's real one.
+
+    Tests that call torch.hub.set_dir() are undone here too, so a later test's TORCH_HOME still counts.
+    """
+    import torch.hub
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path_factory.mktemp("torch-home")))
+    monkeypatch.setattr(torch.hub, "_hub_dir", None)
+
+
+@pytest.fixture
+def one_torch_thread():
+    """PyTorch on one thread for the test: for many tiny tensor ops, where a thread pool only adds overhead."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def page_slug(path: Path) -> str:
     """The URL path dashboard/app.py gives a page file: its name without the leading number ("" for the first)."""
     return "" if PAGES and path == PAGES[0] else path.stem.split("_", 1)[-1]

@@ -1,0 +1,447 @@
+"""Look inside a CNN: feature maps through context-managed hooks, filters, predictions.
+
+Hooks only exist inside ``capture`` and are removed in ``finally`` (also after an exception); every
+module's train/eval flag is restored; captured tensors are detached CPU *clones*, so an in-place ReLU
+that runs after a conv cannot overwrite the conv output you are shown. A per-model lock keeps two
+sessions from seeing each other's hooks on a model shared by the whole app.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+from torch import Tensor, nn
+
+__all__ = [
+    "IMAGENET_MEAN",
+    "IMAGENET_STD",
+    "FeatureMaps",
+    "FilterGrid",
+    "ModelCard",
+    "Prediction",
+    "Prepared",
+    "capture",
+    "card_for_checkpoint",
+    "card_for_imagenet",
+    "card_for_zoo",
+    "conv_layers",
+    "feature_maps",
+    "feature_maps_many",
+    "filter_delta",
+    "filter_grid",
+    "model_lock",
+    "normalise",
+    "overview_layers",
+    "predict",
+    "prepare_image",
+    "run",
+    "viewable_layers",
+]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+ACTIVATIONS = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Tanh, nn.Sigmoid, nn.Hardswish)
+POOLS = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
+
+_LOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def model_lock(model: nn.Module) -> threading.RLock:
+    """The lock held while hooks sit on ``model`` (one per model object)."""
+    with _LOCKS_GUARD:
+        lock = _LOCKS.get(model)
+        if lock is None:
+            lock = _LOCKS[model] = threading.RLock()
+        return lock
+
+
+class _Done(Exception):
+    """Raised by a hook once every wanted layer is captured: the rest of the forward pass is skipped."""
+
+
+@contextmanager
+def capture(model: nn.Module, layers: Sequence[str], *, stop_early: bool = False) -> Iterator[dict[str, Tensor]]:
+    """Hook ``layers`` (dotted module names) and yield a dict that fills with their outputs.
+
+    Outputs are stored as detached CPU clones. A module called several times keeps its last output.
+    With ``stop_early`` the forward pass stops after the last wanted layer (so a conv part runs on an
+    input the classifier would refuse); call the model through ``run`` then. Hooks are removed and each
+    module's train/eval flag restored on exit, also after an exception. Raises ``ValueError`` for
+    unknown layer names.
+    """
+    modules = dict(model.named_modules())
+    if missing := [n for n in layers if n not in modules]:
+        raise ValueError(f"unknown layers {missing}; choose from cnnviz.viewable_layers(model)")
+    wanted = set(layers)
+    store: dict[str, Tensor] = {}
+
+    def keeper(name: str):
+        def hook(_module, _inputs, output):
+            if isinstance(output, Tensor):
+                store[name] = output.detach().to("cpu", copy=True)
+                if stop_early and wanted <= store.keys():
+                    raise _Done
+        return hook
+
+    lock = model_lock(model)
+    with lock:
+        modes = [(m, m.training) for m in model.modules()]
+        handles = [modules[n].register_forward_hook(keeper(n)) for n in dict.fromkeys(layers)]
+        try:
+            yield store
+        finally:
+            for h in handles:
+                h.remove()
+            for m, mode in modes:
+                m.training = mode
+
+
+def run(model: nn.Module, x: Tensor) -> Tensor | None:
+    """``model(x)`` in eval mode without gradients (each module's mode is put back after); None when a
+    ``stop_early`` capture ended it."""
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        with torch.no_grad():
+            return model(x)
+    except _Done:
+        return None
+    finally:
+        for m, mode in modes:
+            m.training = mode
+
+
+def _batch(x: Tensor) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"expected an image tensor C×H×W, got {type(x).__name__}")
+    if x.ndim == 3:
+        x = x.unsqueeze(0)
+    if x.ndim != 4 or x.shape[0] != 1:
+        raise ValueError(f"expected one image C×H×W (or 1×C×H×W), got shape {tuple(x.shape)}")
+    return x.float()
+
+
+def _first_param_device(model: nn.Module) -> torch.device:
+    return next((p.device for p in model.parameters()), torch.device("cpu"))
+
+
+# ---------------------------------------------------------------------------- feature maps
+
+
+@dataclass(frozen=True)
+class FeatureMaps:
+    """One layer's output for one image: ``maps`` C×H×W float32 on the CPU."""
+
+    layer: str
+    kind: str  # the module's class name, e.g. "Conv2d"
+    maps: Tensor
+    input_size: tuple[int, int]  # (H, W) of the image the model was run on
+
+    @property
+    def channels(self) -> int:
+        return int(self.maps.shape[0])
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return int(self.maps.shape[1]), int(self.maps.shape[2])
+
+    def strength(self) -> Tensor:
+        """Each channel's mean activation (how strongly it responded overall)."""
+        return self.maps.mean(dim=(1, 2))
+
+    def top_k(self, k: int) -> list[int]:
+        """The ``k`` channels with the highest mean activation, strongest first."""
+        k = max(1, min(int(k), self.channels))
+        return torch.topk(self.strength(), k).indices.tolist()
+
+
+def _as_maps(name: str, kind: str, t: Tensor, input_size: tuple[int, int]) -> FeatureMaps:
+    t = t[0] if t.ndim >= 1 and t.shape[0] == 1 else t
+    if t.ndim != 3:
+        raise ValueError(f"layer {name} ({kind}) outputs shape {tuple(t.shape)}, not feature maps C×H×W; "
+                         "pick a conv, activation or pooling layer")
+    return FeatureMaps(name, kind, t.float().contiguous(), input_size)
+
+
+def feature_maps_many(model: nn.Module, image: Tensor, layers: Sequence[str], *,
+                      stop_early: bool = True) -> list[FeatureMaps]:
+    """Feature maps of several layers from ONE forward pass, in the order given.
+
+    With ``stop_early`` (default) the pass stops after the last wanted layer, so the conv part of a
+    small net also runs on a photo larger than the net's input. Raises ``ValueError`` for unknown
+    layers, layers without C×H×W output, or an input the layers cannot take.
+    """
+    x = _batch(image).to(_first_param_device(model))
+    kinds = {n: type(m).__name__ for n, m in model.named_modules()}
+    with capture(model, layers, stop_early=stop_early) as store:
+        try:
+            run(model, x)
+        except RuntimeError as err:
+            if not set(layers) <= store.keys():
+                raise ValueError(f"the model cannot take an input of shape {tuple(x.shape[1:])}: "
+                                 f"{str(err).splitlines()[0][:200]}") from None
+    if lost := [n for n in layers if n not in store]:
+        raise ValueError(f"layers {lost} were not run by the model's forward pass")
+    size = (int(x.shape[2]), int(x.shape[3]))
+    return [_as_maps(n, kinds[n], store[n], size) for n in layers]
+
+
+def feature_maps(model: nn.Module, image_tensor: Tensor, layer: str, *, stop_early: bool = True) -> FeatureMaps:
+    """All channels of ``layer``'s output for one (already normalised) image C×H×W.
+
+    Raises ``ValueError``/``TypeError`` as ``feature_maps_many``.
+    """
+    return feature_maps_many(model, image_tensor, [layer], stop_early=stop_early)[0]
+
+
+def viewable_layers(model: nn.Module) -> list[str]:
+    """Layers whose outputs are feature maps, in forward order: leaf conv, batch-norm, activation and
+    pooling layers, plus the stages of ``overview_layers`` (e.g. a ResNet's ``layer1``)."""
+    kinds = (nn.Conv2d, nn.BatchNorm2d, *ACTIVATIONS, *POOLS)
+    head = [n for n, m in model.named_children()
+            if list(m.children()) and not any(isinstance(x, nn.Conv2d) for x in m.modules())]  # e.g. classifier
+    stages = set(overview_layers(model, max_stages=1000))
+    return [n for n, m in model.named_modules() if n in stages or (
+        n and not list(m.children()) and isinstance(m, kinds) and n.split(".")[0] not in head)]
+
+
+def conv_layers(model: nn.Module) -> list[str]:
+    """Dotted names of the model's Conv2d layers, in order (the layers that have filters)."""
+    return [n for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
+
+
+def overview_layers(model: nn.Module, *, max_stages: int = 10) -> list[str]:
+    """The stages for a layer-by-layer overview, first conv to last.
+
+    The model's direct children that contain a conv, with a ``features`` Sequential opened up: the
+    three convs of mnist_cnn, conv1 and layer1-4 of a ResNet, VGG16's 13 convs or MobileNetV2's 19
+    blocks, thinned out evenly (first and last kept) to at most ``max_stages``.
+    """
+    out: list[str] = []
+    for name, child in model.named_children():
+        parts = child.named_children() if name == "features" and isinstance(child, nn.Sequential) else [("", child)]
+        for sub, m in parts:
+            if any(isinstance(x, nn.Conv2d) for x in m.modules()):
+                out.append(f"{name}.{sub}" if sub else name)
+    if len(out) > max_stages >= 2:
+        out = [out[round(i * (len(out) - 1) / (max_stages - 1))] for i in range(max_stages)]
+    return out
+
+
+# ---------------------------------------------------------------------------- predictions
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Softmax probabilities over ``classes`` for one image."""
+
+    probs: tuple[float, ...]
+    classes: tuple[str, ...]
+
+    @property
+    def best(self) -> int:
+        return int(np.argmax(self.probs))
+
+    def top(self, k: int = 5) -> list[tuple[str, float]]:
+        order = np.argsort(self.probs)[::-1][:k]
+        return [(self.classes[i], self.probs[i]) for i in order]
+
+
+def predict(model: nn.Module, image: Tensor, *, classes: Sequence[str] = ()) -> Prediction:
+    """Class probabilities (softmax of the logits) for one image C×H×W at the model's input size.
+
+    Raises ``ValueError`` when the model cannot take the image's shape.
+    """
+    x = _batch(image).to(_first_param_device(model))
+    with capture(model, []):  # the lock and the mode restore
+        try:
+            logits = run(model, x)
+        except RuntimeError as err:
+            raise ValueError(f"the model cannot take an input of shape {tuple(x.shape[1:])}: "
+                             f"{str(err).splitlines()[0][:200]}") from None
+    probs = torch.softmax(logits[0].float().cpu(), dim=0)
+    names = tuple(classes) if len(classes) == len(probs) else tuple(f"class {i}" for i in range(len(probs)))
+    return Prediction(tuple(float(p) for p in probs), names)
+
+
+# ---------------------------------------------------------------------------- filters
+
+
+@dataclass(frozen=True)
+class FilterGrid:
+    """A conv layer's weights, ready to draw.
+
+    ``weights`` is out×in×kH×kW (float32 numpy). ``colour`` when the layer reads 3 channels (RGB
+    filters drawn as colour images); otherwise ``in_channel`` picks which input channel's slice is shown.
+    """
+
+    layer: str
+    weights: np.ndarray
+    in_channel: int = 0
+    label: str = ""
+    signed: bool = True  # weights are; |ΔW| is not
+
+    @property
+    def colour(self) -> bool:
+        return self.weights.shape[1] == 3
+
+    @property
+    def count(self) -> int:
+        return int(self.weights.shape[0])
+
+    def slices(self) -> np.ndarray:
+        """out×kH×kW: the weights that meet input channel ``in_channel``."""
+        return self.weights[:, self.in_channel]
+
+
+def _conv_weight(source: nn.Module | dict, layer: str | None) -> tuple[str, Tensor]:
+    if isinstance(source, nn.Module):
+        convs = {n: m.weight for n, m in source.named_modules() if isinstance(m, nn.Conv2d)}
+    elif isinstance(source, dict):
+        convs = {k[: -len(".weight")]: v for k, v in source.items() if k.endswith(".weight") and v.ndim == 4}
+    else:
+        raise TypeError(f"expected a model or a state_dict, got {type(source).__name__}")
+    if not convs:
+        raise ValueError("this model has no conv layers")
+    layer = layer or next(iter(convs))
+    if layer not in convs:
+        raise ValueError(f"{layer!r} is not a conv layer; choose from {', '.join(convs)}")
+    return layer, convs[layer]
+
+
+def filter_grid(source: nn.Module | dict, layer: str | None = None, *, in_channel: int = 0,
+                label: str = "") -> FilterGrid:
+    """The filters of a conv layer (the first one by default) of a model or a state_dict.
+
+    Raises ``ValueError`` for a layer that is not a conv or an input channel it does not have.
+    """
+    layer, w = _conv_weight(source, layer)
+    if not 0 <= in_channel < w.shape[1]:
+        raise ValueError(f"{layer} reads {w.shape[1]} input channels; in_channel must be 0 … {w.shape[1] - 1}")
+    return FilterGrid(layer, w.detach().float().cpu().numpy().copy(), in_channel, label)
+
+
+def filter_delta(before: FilterGrid, after: FilterGrid) -> FilterGrid:
+    """|after − before|: how much training moved each weight. Raises ``ValueError`` on other shapes."""
+    if before.weights.shape != after.weights.shape:
+        raise ValueError(f"filters of different shapes: {before.weights.shape} vs {after.weights.shape}")
+    return FilterGrid(after.layer, np.abs(after.weights - before.weights), after.in_channel,
+                      "|ΔW|: how far each weight moved", signed=False)
+
+
+# ---------------------------------------------------------------------------- what the model sees
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What a page needs to know about a model besides its weights."""
+
+    title: str
+    input_shape: tuple[int, int, int]
+    classes: tuple[str, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    trained: bool
+    note: str = ""
+    epoch: int | None = None  # of a training checkpoint
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """An image as the model sees it: ``tensor`` normalised C×H×W, ``display`` uint8 H×W or H×W×3."""
+
+    tensor: Tensor
+    display: np.ndarray
+    note: str
+
+
+def normalise(images: Tensor, card: ModelCard) -> Tensor:
+    """uint8 C×H×W (or N×C×H×W) pixels → float, standardised with the card's mean/std."""
+    mean = torch.tensor(card.mean, dtype=torch.float32).view(-1, 1, 1)
+    std = torch.tensor(card.std, dtype=torch.float32).view(-1, 1, 1)
+    return (images.float() / 255 - mean) / std
+
+
+def prepare_image(img: Image.Image, card: ModelCard, *, native: bool = False, max_side: int = 256,
+                  invert: bool = False) -> Prepared:
+    """Preprocess a decoded photo for ``card``'s model: channels, size, normalisation.
+
+    Default: centre-crop to the model's aspect and resize to its input size. ``native`` keeps the
+    photo's own resolution (longer side capped at ``max_side``) for running the conv layers only.
+    ``invert`` turns dark-on-light into light-on-dark (as Fashion-MNIST's clothes are).
+    """
+    from .data import image_to_tensor
+
+    c, h, w = card.input_shape
+    if native:
+        if not 8 <= max_side <= 2048:
+            raise ValueError(f"max_side must be between 8 and 2048, got {max_side}")
+        x = image_to_tensor(img, channels=c, max_side=max_side)
+        how = f"kept at its own resolution {x.shape[2]}×{x.shape[1]} (longer side at most {max_side})"
+    else:
+        fitted = ImageOps.fit(img.convert("L" if c == 1 else "RGB"), (w, h), Image.Resampling.BILINEAR)
+        x = image_to_tensor(fitted, channels=c)
+        how = f"centre-cropped and resized to {w}×{h}"
+    if invert:
+        x = 1.0 - x
+    display = (x * 255).round().to(torch.uint8).numpy()
+    display = display[0] if c == 1 else display.transpose(1, 2, 0)
+    mean = torch.tensor(card.mean, dtype=torch.float32).view(-1, 1, 1)
+    std = torch.tensor(card.std, dtype=torch.float32).view(-1, 1, 1)
+    colour = "grayscale" if c == 1 else "RGB"
+    norm = ", ".join(f"{m:.3g}/{s:.3g}" for m, s in zip(card.mean, card.std))
+    note = f"{colour}, {how}{', inverted' if invert else ''}, then (x − mean)/std with mean/std {norm}"
+    return Prepared(((x - mean) / std).contiguous(), np.ascontiguousarray(display), note)
+
+
+def card_for_checkpoint(ckpt, *, title: str | None = None, model_name: str | None = None) -> ModelCard:
+    """A ``ModelCard`` from a ``cnnviz.Checkpoint``: its input shape, classes and training normalisation.
+
+    A checkpoint without ``mean``/``std`` in its meta is fed plain [0, 1] pixels.
+    """
+    from .models import input_shape_for
+
+    name = model_name or ckpt.model_name
+    shape = tuple(ckpt.input_shape) if ckpt.input_shape else input_shape_for(name)
+    c = shape[0]
+    mean = tuple(float(v) for v in (ckpt.meta.get("mean") or [0.0] * c))
+    std = tuple(float(v) for v in (ckpt.meta.get("std") or [1.0] * c))
+    if len(mean) != c or len(std) != c:
+        mean, std = (float(np.mean(mean)),) * c, (float(np.mean(std)),) * c
+    epoch = ckpt.epoch
+    trained = epoch is None or int(epoch) > 0
+    acc = ckpt.meta.get("test_accuracy")
+    note = (f"epoch {epoch}" if epoch is not None else "") + (f", test accuracy {float(acc):.1%}" if acc else "")
+    dataset = str(ckpt.meta.get("dataset") or "").replace("_", "-").replace("fashion-mnist", "Fashion-MNIST")
+    title = title or (f"{name} trained on {dataset}" if dataset and trained else f"{name} (checkpoint)")
+    return ModelCard(title, shape, tuple(ckpt.classes), mean, std, trained, note.strip(", "),
+                     None if epoch is None else int(epoch))
+
+
+def card_for_zoo(name: str) -> ModelCard:
+    """A ``ModelCard`` for an untrained zoo model (random weights; its outputs mean nothing yet)."""
+    from .models import ZOO
+
+    if name not in ZOO:
+        raise ValueError(f"unknown model {name!r}; the zoo has: {', '.join(ZOO)}")
+    spec = ZOO[name]
+    c = spec.input_shape[0]
+    mean, std = (IMAGENET_MEAN, IMAGENET_STD) if c == 3 else ((0.5,), (0.5,))
+    return ModelCard(f"{spec.title} (untrained: random weights)", spec.input_shape,
+                     tuple(f"class {i}" for i in range(10)), mean, std, False, spec.description)
+
+
+def card_for_imagenet(name: str) -> ModelCard:
+    """A ``ModelCard`` for a torchvision backbone with ImageNet weights (1000 classes, 224×224 RGB)."""
+    from .models import ZOO, imagenet_categories
+
+    return ModelCard(f"{ZOO[name].title} (ImageNet weights)", (3, 224, 224), imagenet_categories(),
+                     IMAGENET_MEAN, IMAGENET_STD, True, ZOO[name].description)

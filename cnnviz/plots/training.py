@@ -1,0 +1,126 @@
+"""Plotly figures of training: live curves, several runs overlaid, a confusion matrix, labelled image tiles."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from ..training import History
+
+__all__ = ["METRICS", "cam_overlay", "compare_figure", "confusion_figure", "curves_figure", "tiles"]
+
+METRICS = {
+    "test_acc": "Test accuracy",
+    "test_loss": "Test loss",
+    "train_loss": "Training loss (per epoch)",
+    "train_acc": "Training accuracy (per epoch)",
+    "step_loss": "Training loss (every few steps)",
+}
+_COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22")
+
+
+def _epoch_x(history: History, step: int) -> float:
+    return step / history.steps_per_epoch if history.steps_per_epoch else float(step)
+
+
+def curves_figure(history: History, *, height: int = 380) -> go.Figure:
+    """Loss (left) and accuracy (right) against epochs: training every few steps, test after each epoch."""
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss (cross-entropy)", "Accuracy"), horizontal_spacing=0.1)
+    xs = [_epoch_x(history, s.step) for s in history.steps]
+    fig.add_trace(go.Scatter(x=xs, y=[s.loss for s in history.steps], mode="lines", name="training loss (recent steps)",
+                             line={"color": _COLORS[0], "width": 1.5}, legendgroup="train",
+                             hovertemplate="epoch %{x:.2f}<br>loss %{y:.4f}<extra>training</extra>"), row=1, col=1)
+    fig.add_trace(go.Scatter(x=xs, y=[s.accuracy for s in history.steps], mode="lines", name="training accuracy (recent steps)",
+                             line={"color": _COLORS[0], "width": 1.5}, legendgroup="train", showlegend=False,
+                             hovertemplate="epoch %{x:.2f}<br>accuracy %{y:.3f}<extra>training</extra>"), row=1, col=2)
+    ex = [e.epoch for e in history.epochs]
+    fig.add_trace(go.Scatter(x=ex, y=[e.test_loss for e in history.epochs], mode="lines+markers", name="test (each epoch)",
+                             line={"color": _COLORS[1], "width": 2.5}, marker={"size": 8}, legendgroup="test",
+                             hovertemplate="epoch %{x}<br>test loss %{y:.4f}<extra></extra>"), row=1, col=1)
+    fig.add_trace(go.Scatter(x=ex, y=[e.test_acc for e in history.epochs], mode="lines+markers", name="test accuracy",
+                             line={"color": _COLORS[1], "width": 2.5}, marker={"size": 8}, legendgroup="test",
+                             showlegend=False, hovertemplate="epoch %{x}<br>test accuracy %{y:.4f}<extra></extra>"),
+                  row=1, col=2)
+    right = max(1, history.total_epochs or (ex[-1] if ex else 1))
+    for col in (1, 2):
+        fig.update_xaxes(title_text="epoch", range=[0, right * 1.02], row=1, col=col)
+    fig.update_yaxes(rangemode="tozero", row=1, col=1)
+    fig.update_yaxes(range=[0, 1.01], tickformat=".0%", row=1, col=2)
+    fig.update_layout(height=height, margin={"l": 50, "r": 20, "t": 60, "b": 40},
+                      legend={"orientation": "h", "y": -0.2, "x": 0}, hovermode="closest")
+    return fig
+
+
+def compare_figure(runs: Sequence[tuple[str, History]], *, metric: str = "test_acc", height: int = 420) -> go.Figure:
+    """Several runs' ``metric`` overlaid against epochs (one colour per run)."""
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+    fig = go.Figure()
+    for i, (label, h) in enumerate(runs):
+        color = _COLORS[i % len(_COLORS)]
+        if metric == "step_loss":
+            x = [_epoch_x(h, s.step) for s in h.steps]
+            y = [s.loss for s in h.steps]
+            mode = "lines"
+        else:
+            x = [e.epoch for e in h.epochs]
+            y = [getattr(e, metric) for e in h.epochs]
+            mode = "lines+markers"
+        fig.add_trace(go.Scatter(x=x, y=y, mode=mode, name=label, line={"color": color, "width": 2},
+                                 hovertemplate=f"{label}<br>epoch %{{x:.2f}}<br>%{{y:.4f}}<extra></extra>"))
+    fig.update_layout(height=height, xaxis_title="epoch", yaxis_title=METRICS[metric],
+                      margin={"l": 60, "r": 20, "t": 30, "b": 40}, legend={"orientation": "h", "y": -0.18, "x": 0})
+    if metric.endswith("acc"):
+        fig.update_yaxes(tickformat=".0%")
+    return fig
+
+
+def confusion_figure(matrix: np.ndarray, classes: Sequence[str], *, normalize: bool = False,
+                     highlight: tuple[int, int] | None = None, height: int = 560) -> go.Figure:
+    """A confusion-matrix heatmap: rows = true class, columns = predicted class, counts written in the cells.
+
+    ``normalize`` colours by the share of each true class (row); ``highlight`` outlines one cell.
+    """
+    m = np.asarray(matrix, dtype=float)
+    rows = m.sum(axis=1, keepdims=True)
+    share = np.divide(m, rows, out=np.zeros_like(m), where=rows > 0)
+    z = share if normalize else m
+    labels = list(classes)
+    text = [[f"{int(m[i, j])}" for j in range(m.shape[1])] for i in range(m.shape[0])]
+    fig = go.Figure(go.Heatmap(
+        z=z, x=labels, y=labels, text=text, texttemplate="%{text}", colorscale="Blues",
+        customdata=share, colorbar={"title": "share of row" if normalize else "images"},
+        hovertemplate="true %{y}<br>predicted %{x}<br>%{text} images (%{customdata:.1%} of the row)<extra></extra>"))
+    if highlight is not None:
+        t, p = highlight
+        fig.add_shape(type="rect", x0=p - 0.5, x1=p + 0.5, y0=t - 0.5, y1=t + 0.5, line={"color": "#d62728", "width": 3})
+    fig.update_layout(height=height, xaxis_title="predicted class", yaxis_title="true class",
+                      yaxis={"autorange": "reversed"}, margin={"l": 100, "r": 20, "t": 20, "b": 90})
+    fig.update_xaxes(tickangle=-35, type="category")
+    fig.update_yaxes(type="category")
+    return fig
+
+
+def tiles(images: np.ndarray, *, size: int = 96) -> list[np.ndarray]:
+    """uint8 N×C×H×W images as a list of H'×W'(×3) uint8 arrays enlarged (nearest) to about ``size`` pixels."""
+    out = []
+    for img in np.asarray(images):
+        arr = img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0)
+        k = max(1, size // max(arr.shape[0], arr.shape[1]))
+        out.append(np.ascontiguousarray(arr.repeat(k, axis=0).repeat(k, axis=1)))
+    return out
+
+
+def cam_overlay(image: np.ndarray, cam: np.ndarray, *, alpha: float = 0.5, size: int = 96) -> np.ndarray:
+    """A uint8 C×H×W image with a Grad-CAM heat map (H×W in [0, 1]) blended on top, enlarged to ~``size`` px."""
+    img = np.asarray(image, dtype=np.float32)
+    rgb = np.repeat(img[:1], 3, axis=0) if img.shape[0] == 1 else img[:3]
+    c = np.clip(np.asarray(cam, dtype=np.float32), 0, 1)
+    # a compact "jet": blue → cyan → yellow → red
+    heat = np.stack([np.clip(1.5 - abs(4 * c - 3), 0, 1), np.clip(1.5 - abs(4 * c - 2), 0, 1),
+                     np.clip(1.5 - abs(4 * c - 1), 0, 1)]) * 255
+    out = ((1 - alpha) * rgb + alpha * heat).round().clip(0, 255).astype(np.uint8)
+    return tiles(out[None], size=size)[0]

@@ -1,0 +1,350 @@
+"""Training runs kept on disk: config, history and checkpoints per run, listing, deleting, error analysis.
+
+A runs folder holds one sub-folder per run::
+
+    runs/                               $CNNVIZ_RUNS, or ./runs
+      sessions/<session id>/            one per dashboard session: a session sees only its own runs
+        20261122-071502-simple_convnet/
+          config.json                   the RunConfig
+          history.json                  the training History (updated each epoch, on stop and at the end)
+          epoch_00.pt … epoch_NN.pt     cnnviz checkpoints (epoch 0 = the initial weights)
+          trainer_state.pt              weights + optimizer + position, to resume with no step lost
+
+The CLI's ``cnnviz train --out DIR`` writes the same files (minus config.json).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .data import ImageData
+from .training import HISTORY_FILE, OPTIMIZERS, SCHEDULES, History, TrainJob, load_train_test, predict_proba
+
+__all__ = [
+    "ConfusionResult",
+    "RunConfig",
+    "RunInfo",
+    "checkpoint_confusion",
+    "checkpoint_norm",
+    "confusion",
+    "delete_run",
+    "list_runs",
+    "load_run",
+    "new_run_job",
+    "resume_run_job",
+    "runs_root",
+    "session_folder",
+]
+
+CONFIG_FILE = "config.json"
+_SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def runs_root() -> Path:
+    """The runs folder: ``$CNNVIZ_RUNS`` or ``./runs``."""
+    return Path(os.environ.get("CNNVIZ_RUNS") or "runs")
+
+
+def session_folder(session_id: str, *, root: str | Path | None = None) -> Path:
+    """The runs folder of one dashboard session. Raises ValueError for an id that is not a plain name."""
+    if not _SESSION_ID.match(session_id):
+        raise ValueError(f"session id {session_id!r} must be 1-64 letters, digits, '-' or '_'")
+    return (Path(root) if root is not None else runs_root()) / "sessions" / session_id
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything needed to start (or restart) a run. ``model`` is a zoo name, or "stack" with ``spec``."""
+
+    model: str = "simple_convnet"
+    dataset: str = "fashion_mnist"
+    train_size: int | None = 10_000
+    test_size: int | None = None
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    batch_size: int = 64
+    epochs: int = 3
+    augment: bool = False
+    seed: int = 0
+    schedule: str = "constant"
+    bf16: bool = False  # bfloat16 autocast ("fast math")
+    log_every: int | None = None  # None: every 10 steps, more often for short epochs
+    spec: tuple | None = None  # layer-stack spec (list of dicts) when model == "stack"
+    input_shape: tuple[int, int, int] | None = None  # the stack's input shape
+    label: str = ""
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
+        if self.model == "stack" and (not self.spec or not self.input_shape):
+            raise ValueError("a layer-stack run needs spec and input_shape (build one in the convolution lab)")
+        if self.model != "stack":
+            from .models import ZOO
+
+            if self.model not in ZOO:
+                raise ValueError(f"unknown model {self.model!r}; the zoo has: {', '.join(ZOO)}")
+
+    @property
+    def model_input_shape(self) -> tuple[int, int, int]:
+        if self.model == "stack":
+            return tuple(int(v) for v in self.input_shape)  # type: ignore[arg-type,return-value]
+        from .models import input_shape_for
+
+        return input_shape_for(self.model)
+
+    @property
+    def title(self) -> str:
+        """A short description, e.g. "simple_convnet · adam 0.001 · batch 64 · 3 ep"."""
+        text = f"{self.model} · {self.optimizer} {self.lr:g} · batch {self.batch_size} · {self.epochs} ep"
+        if self.augment:
+            text += " · aug"
+        if self.bf16:
+            text += " · bf16"
+        return f"{self.label}: {text}" if self.label else text
+
+    def build_model(self, num_classes: int) -> nn.Module:
+        """A fresh model for this run (the seed fixes its initial weights)."""
+        if self.model == "stack":
+            from .stack import build_stack  # the convolution lab's layer stacks
+
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(self.seed)
+                return build_stack([dict(layer) for layer in self.spec], self.model_input_shape)  # type: ignore[union-attr]
+        from .models import build_model
+
+        return build_model(self.model, num_classes=num_classes, in_channels=self.model_input_shape[0], seed=self.seed)
+
+    def fit_options(self) -> dict[str, Any]:
+        """Keyword options of ``cnnviz.training.fit`` for this run."""
+        opts: dict[str, Any] = {
+            "epochs": self.epochs, "batch_size": self.batch_size, "optimizer": self.optimizer, "lr": self.lr,
+            "momentum": self.momentum, "weight_decay": self.weight_decay, "augment": self.augment, "seed": self.seed,
+            "schedule": self.schedule, "log_every": self.log_every, "model_name": self.model, "bf16": self.bf16,
+            "dataset": Path(self.dataset).name,
+        }
+        if self.model == "stack":
+            opts["spec"] = [dict(layer) for layer in self.spec]  # type: ignore[union-attr]
+        return opts
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["spec"] = [dict(layer) for layer in self.spec] if self.spec else None
+        d["input_shape"] = list(self.input_shape) if self.input_shape else None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunConfig:
+        known = {f.name for f in fields(cls)}
+        kw = {k: v for k, v in d.items() if k in known}
+        if kw.get("spec"):
+            kw["spec"] = tuple(dict(layer) for layer in kw["spec"])
+        if kw.get("input_shape"):
+            kw["input_shape"] = tuple(kw["input_shape"])
+        return cls(**kw)
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """A run on disk: its folder, config (None for a CLI run), history (None before the first epoch)."""
+
+    path: Path
+    config: RunConfig | None
+    history: History | None
+    created: float
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def title(self) -> str:
+        return self.config.title if self.config else self.name
+
+    @property
+    def status(self) -> str:
+        return self.history.status if self.history else "new"
+
+    @property
+    def checkpoints(self) -> list[Path]:
+        """epoch_NN.pt files sorted by epoch."""
+        return sorted(self.path.glob("epoch_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
+
+
+def load_run(path: str | Path) -> RunInfo:
+    """Read a run folder. Raises ValueError if it is not one (no config.json nor history.json)."""
+    path = Path(path)
+    cfg_file, hist_file = path / CONFIG_FILE, path / HISTORY_FILE
+    if not cfg_file.is_file() and not hist_file.is_file():
+        raise ValueError(f"{path} is not a training run (no {CONFIG_FILE} or {HISTORY_FILE})")
+    config = None
+    if cfg_file.is_file():
+        try:
+            config = RunConfig.from_dict(json.loads(cfg_file.read_text(encoding="utf-8")))
+        except (json.JSONDecodeError, TypeError, ValueError) as err:
+            raise ValueError(f"{cfg_file} is damaged: {err}") from None
+    history = History.load(hist_file) if hist_file.is_file() else None
+    created = (cfg_file if cfg_file.is_file() else hist_file).stat().st_mtime
+    return RunInfo(path, config, history, created)
+
+
+def list_runs(folder: str | Path) -> list[RunInfo]:
+    """The runs in ``folder``, oldest first; unreadable sub-folders are skipped."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    out = []
+    for sub in folder.iterdir():
+        if sub.is_dir() and not sub.name.startswith("."):
+            try:
+                out.append(load_run(sub))
+            except ValueError:
+                continue
+    return sorted(out, key=lambda r: (r.created, r.name))
+
+
+def delete_run(path: str | Path, *, folder: str | Path) -> None:
+    """Delete one run folder, which must lie inside ``folder``. Raises ValueError otherwise."""
+    path, folder = Path(path).resolve(), Path(folder).resolve()
+    if path.parent != folder:
+        raise ValueError(f"{path} is not a run of {folder}")
+    load_run(path)  # raises if it is not a run
+    shutil.rmtree(path)
+
+
+def _new_run_dir(folder: Path, config: RunConfig) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", config.label or config.model).strip("-")[:40] or "run"
+    path = folder / f"{stamp}-{slug}"
+    i = 1
+    while path.exists():
+        i += 1
+        path = folder / f"{stamp}-{slug}-{i}"
+    path.mkdir(parents=True)
+    return path
+
+
+def new_run_job(folder: str | Path, config: RunConfig, *, train: ImageData | None = None,
+                test: ImageData | None = None, threads: int | None = None) -> TrainJob:
+    """Create a run folder (config.json), build the model and return its ``TrainJob`` (not started yet).
+
+    ``train``/``test`` default to ``load_train_test`` of the config (already converted to the model's
+    input shape when given). Raises ValueError for a bad config or data.
+    """
+    if train is None or test is None:
+        train, test = load_train_test(config.dataset, input_shape=config.model_input_shape,
+                                      train_size=config.train_size, test_size=config.test_size, seed=config.seed)
+    if train.input_shape != config.model_input_shape:
+        raise ValueError(f"images are {train.input_shape} but {config.model} takes {config.model_input_shape}")
+    model = config.build_model(len(train.classes))
+    run_dir = _new_run_dir(Path(folder), config)
+    (run_dir / CONFIG_FILE).write_text(json.dumps(config.to_dict(), indent=1), encoding="utf-8")
+    return TrainJob(model, train, test, checkpoint_dir=run_dir, threads=threads, **config.fit_options())
+
+
+def resume_run_job(run_dir: str | Path, *, train: ImageData | None = None, test: ImageData | None = None,
+                   threads: int | None = None) -> TrainJob:
+    """A ``TrainJob`` for a run on disk (e.g. after a server restart); ``job.resume()`` continues it."""
+    info = load_run(run_dir)
+    if info.config is None:
+        raise ValueError(f"{run_dir} has no {CONFIG_FILE}; it cannot be resumed here")
+    config = info.config
+    if train is None or test is None:
+        train, test = load_train_test(config.dataset, input_shape=config.model_input_shape,
+                                      train_size=config.train_size, test_size=config.test_size, seed=config.seed)
+    model = config.build_model(len(train.classes))
+    job = TrainJob(model, train, test, checkpoint_dir=info.path, threads=threads, **config.fit_options())
+    if info.history is not None:
+        job._publish(info.history)
+    return job
+
+
+# ---------------------------------------------------------------------------- error analysis
+
+
+@dataclass(frozen=True)
+class ConfusionResult:
+    """Predictions of a model on a labelled set: ``matrix[true, predicted]`` counts and every probability."""
+
+    matrix: np.ndarray  # K×K int
+    probs: np.ndarray  # N×K float32
+    labels: np.ndarray  # N int
+    preds: np.ndarray  # N int
+    classes: tuple[str, ...]
+
+    @property
+    def accuracy(self) -> float:
+        return float((self.preds == self.labels).mean()) if len(self.labels) else float("nan")
+
+    def cell(self, true: int, predicted: int, *, limit: int | None = None) -> np.ndarray:
+        """Indices of the images of class ``true`` predicted as ``predicted``, most confident first."""
+        k = len(self.classes)
+        if not (0 <= true < k and 0 <= predicted < k):
+            raise ValueError(f"classes are 0..{k - 1}; got true={true}, predicted={predicted}")
+        idx = np.flatnonzero((self.labels == true) & (self.preds == predicted))
+        idx = idx[np.argsort(-self.probs[idx, predicted], kind="stable")]
+        return idx[:limit] if limit is not None else idx
+
+    def top_confusions(self, n: int = 5) -> list[tuple[int, int, int]]:
+        """The ``n`` largest off-diagonal cells as (true, predicted, count), largest first."""
+        off = self.matrix.copy()
+        np.fill_diagonal(off, 0)
+        flat = np.argsort(-off, axis=None, kind="stable")[:n]
+        k = off.shape[0]
+        return [(int(i // k), int(i % k), int(off.flat[i])) for i in flat if off.flat[i] > 0]
+
+
+def confusion(model: nn.Module, data: ImageData, *, mean: list[float] | tuple[float, ...],
+              std: list[float] | tuple[float, ...], batch_size: int = 1000) -> ConfusionResult:
+    """The confusion matrix of ``model`` on ``data`` (normalised with ``mean``/``std``) and all probabilities."""
+    probs = predict_proba(model, data, mean=mean, std=std, batch_size=batch_size).numpy()
+    k = len(data.classes) if data.classes else probs.shape[1]
+    if probs.shape[1] != k:
+        raise ValueError(f"the model predicts {probs.shape[1]} classes but the data has {k}")
+    labels = data.labels.numpy().astype(np.int64)
+    preds = probs.argmax(1).astype(np.int64) if len(probs) else np.zeros(0, dtype=np.int64)
+    matrix = np.zeros((k, k), dtype=np.int64)
+    np.add.at(matrix, (labels, preds), 1)
+    return ConfusionResult(matrix, probs.astype(np.float32), labels, preds, tuple(data.classes))
+
+
+def checkpoint_norm(meta: dict[str, Any], channels: int) -> tuple[list[float], list[float]]:
+    """The mean/std a checkpoint was trained with (its meta), or 0.5/0.5 per channel when it does not say."""
+    mean, std = meta.get("mean"), meta.get("std")
+    if isinstance(mean, (list, tuple)) and isinstance(std, (list, tuple)) and len(mean) == len(std) == channels:
+        return [float(v) for v in mean], [float(v) for v in std]
+    return [0.5] * channels, [0.5] * channels
+
+
+def checkpoint_confusion(path: str | Path, data: ImageData) -> tuple[ConfusionResult, ImageData]:
+    """Load a cnnviz checkpoint, convert ``data`` to its input shape and compute the confusion matrix.
+
+    Returns the result and the converted data (the images the indices refer to). Raises
+    ``cnnviz.CheckpointError`` for a bad file and ``ValueError`` when the classes do not match.
+    """
+    from .checkpoints import load_checkpoint, model_from_checkpoint
+    from .training import fit_images
+
+    ckpt = load_checkpoint(path)
+    model = model_from_checkpoint(ckpt)
+    shape = ckpt.input_shape or data.input_shape
+    data = fit_images(data, shape)
+    if ckpt.classes and tuple(ckpt.classes) != tuple(data.classes):
+        raise ValueError(f"this checkpoint was trained on other classes ({', '.join(ckpt.classes[:4])}, …) "
+                         f"than {data.name}'s ({', '.join(data.classes[:4])}, …)")
+    mean, std = checkpoint_norm(ckpt.meta, shape[0])
+    return confusion(model, data, mean=mean, std=std), data

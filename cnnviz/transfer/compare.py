@@ -1,0 +1,170 @@
+"""The comparison runner: every strategy trained on the same target data and budget, in a row or in a background job."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from ..data import ImageData
+from .config import ComparisonConfig
+from .data import prepare_target
+from .params import count_parameters, weight_change
+from .results import ComparisonResult, EpochPoint, StrategyResult, save_comparison
+from .sources import load_source
+from .strategies import STRATEGIES, build_transfer_model
+
+
+@dataclass(frozen=True)
+class ComparisonProgress:
+    """Where a running comparison stands: the phase, the strategy being trained and its live history."""
+
+    phase: str  # "source", "data", "training", "done"
+    strategy: str | None = None
+    index: int = 0  # 0-based index of the strategy being trained
+    total: int = 0
+    history: Any = None  # cnnviz.training.History of the current fit
+    done: tuple[StrategyResult, ...] = ()
+    message: str = ""
+    initial_test_acc: float = float("nan")  # of the strategy being trained, before its first step
+
+
+def run_comparison(
+    config: ComparisonConfig,
+    *,
+    train: ImageData | None = None,
+    test: ImageData | None = None,
+    user_data: ImageData | None = None,
+    source_model: nn.Module | None = None,
+    source_meta: dict[str, Any] | None = None,
+    progress: Callable[[ComparisonProgress], None] | None = None,
+    stop: threading.Event | None = None,
+    download: bool = False,
+) -> ComparisonResult:
+    """Train every strategy of ``config`` on the same target data and budget, one after the other.
+
+    The source model and the target data are prepared from ``config`` unless given. Each strategy's
+    network is built by ``build_transfer_model`` and trained by ``cnnviz.training.fit``. Returns a
+    ``ComparisonResult`` (status "stopped" when ``stop`` was set). Raises ``ValueError`` for bad
+    settings, ``cnnviz.WeightsUnavailable``/``DatasetUnavailable`` when weights/data are missing.
+    """
+    from ..training import evaluate, fit
+
+    config.validate()
+    say = progress or (lambda p: None)
+    say(ComparisonProgress("data", message="preparing the target images"))
+    if train is None or test is None:
+        train, test = prepare_target(config, user_data=user_data, download=download)
+    if source_model is None:
+        say(ComparisonProgress("source", message="loading the pretrained source"))
+        source_model, source_meta = load_source(
+            config.source, config=config, download=download, stop=stop,
+            callback=lambda h: say(ComparisonProgress("source", history=h, message="pretraining the source model")))
+    meta = source_meta or {}
+    mean = meta.get("mean") or ([0.5] * config.input_shape[0])
+    std = meta.get("std") or ([0.25] * config.input_shape[0])
+    if len(mean) != config.input_shape[0]:
+        mean, std = [mean[0]] * config.input_shape[0], [std[0]] * config.input_shape[0]
+    done: list[StrategyResult] = []
+    status, message = "finished", ""
+    for i, key in enumerate(config.strategies):
+        if stop is not None and stop.is_set():
+            status, message = "stopped", f"stopped before {STRATEGIES[key].title}"
+            break
+        say(ComparisonProgress("training", key, i, len(config.strategies), None, tuple(done),
+                               f"building {STRATEGIES[key].title}"))
+        model = build_transfer_model(config.arch, key, num_classes=len(train.classes), input_shape=config.input_shape,
+                                     source=source_model, head=config.head, seed=config.seed)
+        before = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        _, acc0 = evaluate(model, test, mean=mean, std=std)
+
+        def live(h: Any, key: str = key, i: int = i, acc0: float = acc0) -> None:
+            say(ComparisonProgress("training", key, i, len(config.strategies), h, tuple(done), initial_test_acc=acc0))
+
+        hist = fit(model, train, test, epochs=config.epochs, batch_size=config.batch_size, optimizer=config.optimizer,
+                   lr=config.lr, seed=config.seed, mean=mean, std=std, callback=live, stop=stop)
+        points = tuple(EpochPoint(e.epoch, e.train_loss, e.train_acc, e.test_loss, e.test_acc, e.elapsed_s)
+                       for e in hist.epochs)
+        done.append(StrategyResult(key, hist.status, hist.message, points, count_parameters(model),
+                                   weight_change(before, model), acc0))
+        if hist.status == "stopped":
+            status, message = "stopped", f"stopped during {STRATEGIES[key].title}"
+            break
+    result = ComparisonResult(config, tuple(done), train.classes, len(train), len(test),
+                              str(meta.get("info", config.source)), status, message,
+                              datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    say(ComparisonProgress("done", None, len(done), len(config.strategies), None, tuple(done), status))
+    return result
+
+
+class ComparisonJob:
+    """``run_comparison`` in a daemon thread, then ``save_comparison``; a page polls ``snapshot()``.
+
+    (A thin wrapper: ``cnnviz.training.TrainJob`` runs one ``fit``; a comparison runs several in a row.)
+    """
+
+    def __init__(self, config: ComparisonConfig, *, user_data: ImageData | None = None, root: str | Path | None = None,
+                 download: bool = False, save: bool = True) -> None:
+        config.validate()
+        self.config = config
+        self._user_data = user_data
+        self._root = root
+        self._download = download
+        self._save = save
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._progress = ComparisonProgress("data", total=len(config.strategies), message="starting …")
+        self._thread: threading.Thread | None = None
+        self.result: ComparisonResult | None = None
+        self.error: str | None = None
+        self.started = time.time()
+
+    def start(self) -> ComparisonJob:
+        if self._thread is not None:
+            raise RuntimeError("this comparison has already been started")
+        self._thread = threading.Thread(target=self._run, name="cnnviz-transfer", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Ask the comparison to stop after the current training step."""
+        self._stop.set()
+
+    def join(self, timeout: float | None = None) -> bool:
+        if self._thread is not None:
+            self._thread.join(timeout)
+        return not self.running
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def snapshot(self) -> ComparisonProgress:
+        with self._lock:
+            return self._progress
+
+    def _publish(self, p: ComparisonProgress) -> None:
+        with self._lock:
+            self._progress = p
+
+    def _run(self) -> None:
+        try:
+            result = run_comparison(self.config, user_data=self._user_data, progress=self._publish, stop=self._stop,
+                                    download=self._download)
+            if self._save and result.runs:
+                result = replace(result, path=str(save_comparison(result, root=self._root)))
+            self.result = result
+        except Exception as err:  # shown on the page, never lost in the thread
+            if self._stop.is_set():
+                self.error = "stopped before any strategy was trained; nothing was saved"
+            else:
+                self.error = str(err) if isinstance(err, (ValueError, RuntimeError)) else f"{type(err).__name__}: {err}"
+        finally:
+            with self._lock:
+                self._progress = replace(self._progress, phase="done")

@@ -1,0 +1,150 @@
+"""Comparison results (frozen dataclasses, JSON round trip) and saving / reopening them under the runs folder."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ..runs import runs_root
+from ..files import atomic_write_text, json_safe, num_or_nan
+from .config import SHORT_NAMES, ComparisonConfig
+from .params import LayerChange, ParamCounts
+from .strategies import STRATEGIES
+
+
+@dataclass(frozen=True)
+class EpochPoint:
+    epoch: int
+    train_loss: float
+    train_acc: float
+    test_loss: float
+    test_acc: float
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class StrategyResult:
+    strategy: str
+    status: str  # finished, stopped, failed
+    message: str
+    epochs: tuple[EpochPoint, ...]
+    counts: ParamCounts
+    changes: tuple[LayerChange, ...] = ()
+    initial_test_acc: float = float("nan")
+
+    @property
+    def title(self) -> str:
+        return STRATEGIES[self.strategy].title if self.strategy in STRATEGIES else self.strategy
+
+    @property
+    def final_acc(self) -> float:
+        return self.epochs[-1].test_acc if self.epochs else float("nan")
+
+    @property
+    def best_acc(self) -> float:
+        return max((e.test_acc for e in self.epochs), default=float("nan"))
+
+    @property
+    def elapsed_s(self) -> float:
+        return self.epochs[-1].elapsed_s if self.epochs else 0.0
+
+
+@dataclass(frozen=True)
+class ComparisonResult:
+    config: ComparisonConfig
+    runs: tuple[StrategyResult, ...]
+    classes: tuple[str, ...]
+    train_size: int
+    test_size: int
+    source_info: str
+    status: str  # finished, stopped, failed
+    message: str = ""
+    created: str = ""
+    path: str | None = None  # where it was saved
+
+    @property
+    def title(self) -> str:
+        c = self.config
+        return (f"{SHORT_NAMES.get(c.source, c.source)} → {SHORT_NAMES.get(c.target, c.target)}, "
+                f"{c.shots or 'all'} per class, {c.epochs} epochs")
+
+    def to_dict(self) -> dict[str, Any]:
+        return json_safe({
+            "format": "cnnviz-transfer-1",
+            "config": self.config.to_dict(),
+            "runs": [{"strategy": r.strategy, "status": r.status, "message": r.message,
+                      "epochs": [asdict(e) for e in r.epochs], "counts": asdict(r.counts),
+                      "changes": [asdict(ch) for ch in r.changes], "initial_test_acc": r.initial_test_acc}
+                     for r in self.runs],
+            "classes": list(self.classes), "train_size": self.train_size, "test_size": self.test_size,
+            "source_info": self.source_info, "status": self.status, "message": self.message, "created": self.created,
+        })
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], *, path: str | None = None) -> ComparisonResult:
+        """Rebuild a result from ``to_dict()``'s output. Raises ``ValueError`` if it is not one."""
+        if not isinstance(d, dict) or d.get("format") != "cnnviz-transfer-1":
+            raise ValueError("not a cnnviz transfer-learning comparison (format cnnviz-transfer-1)")
+        try:
+            runs = tuple(StrategyResult(
+                r["strategy"], r["status"], r.get("message", ""),
+                tuple(EpochPoint(int(e["epoch"]), *(num_or_nan(e[k]) for k in ("train_loss", "train_acc", "test_loss",
+                                                                          "test_acc", "elapsed_s"))) for e in r["epochs"]),
+                ParamCounts(int(r["counts"]["total"]), int(r["counts"]["trainable"])),
+                tuple(LayerChange(ch["name"], ch["kind"], int(ch["params"]), num_or_nan(ch["relative"]), bool(ch["trainable"]))
+                      for ch in r.get("changes", ())),
+                num_or_nan(r.get("initial_test_acc"))) for r in d["runs"])
+            return cls(ComparisonConfig.from_dict(d["config"]), runs, tuple(d["classes"]), int(d["train_size"]),
+                       int(d["test_size"]), d.get("source_info", ""), d["status"], d.get("message", ""),
+                       d.get("created", ""), path)
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"the comparison file is damaged: {type(err).__name__}: {err}") from None
+
+
+def result_rows(result: ComparisonResult) -> list[dict[str, Any]]:
+    """One plain row per strategy: parameters (total/trainable/frozen), accuracy before/after, time."""
+    return [{"strategy": r.title, "total params": r.counts.total, "trainable": r.counts.trainable,
+             "frozen": r.counts.frozen, "trainable %": round(100 * r.counts.trainable / max(r.counts.total, 1), 2),
+             "test acc. before": r.initial_test_acc, "test acc. final": r.final_acc, "test acc. best": r.best_acc,
+             "time (s)": round(r.elapsed_s, 1), "status": r.status} for r in result.runs]
+
+
+def _comparisons_dir(root: str | Path | None) -> Path:
+    return (Path(root) if root is not None else runs_root()) / "transfer"
+
+
+def save_comparison(result: ComparisonResult, *, root: str | Path | None = None, name: str | None = None) -> Path:
+    """Write ``result`` as ``<runs>/transfer/<time>-<source>-<target>/comparison.json`` (atomically); returns the path."""
+    stamp = (result.created or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    slug = name or f"{re.sub(r'[^0-9]', '', stamp)[:14]}-{result.config.source}-{result.config.target}"
+    folder = _comparisons_dir(root) / re.sub(r"[^A-Za-z0-9_.-]", "_", slug)
+    n = 1
+    while (folder / "comparison.json").exists():
+        n += 1
+        folder = folder.with_name(f"{folder.name.rsplit('~', 1)[0]}~{n}")
+    return atomic_write_text(folder / "comparison.json", json.dumps(result.to_dict(), indent=1))
+
+
+def load_comparison(path: str | Path) -> ComparisonResult:
+    """Reopen a saved comparison (a comparison.json or its folder). Raises ``ValueError`` if unreadable."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "comparison.json"
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"cannot read the comparison {path}: {err}") from None
+    return ComparisonResult.from_dict(d, path=str(path))
+
+
+def list_comparisons(*, root: str | Path | None = None, everywhere: bool = False) -> list[Path]:
+    """Saved comparison files under ``root/transfer`` (``everywhere``: anywhere under ``root``), newest first."""
+    base = Path(root) if root is not None else runs_root()
+    if not base.is_dir():
+        return []
+    found = base.rglob("comparison.json") if everywhere else _comparisons_dir(base).glob("*/comparison.json")
+    return sorted((p for p in found if p.is_file()), key=lambda p: p.stat().st_mtime, reverse=True)

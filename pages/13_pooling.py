@@ -1,0 +1,96 @@
+"""Convolution lab | Pooling | :material/filter_center_focus:
+
+Max vs average pooling on a small grid and on a photo; shifting the input by a pixel; no parameters.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import cnnviz
+from cnnviz import ops
+from cnnviz.plots import conv as plots
+from dashboard import state
+
+MAX_SIDE = 256
+
+st.title("Pooling: max vs average")
+st.caption("Pooling slides a window like a convolution, but has no weights: it keeps the largest number (max) or "
+           "the mean (average) of each window, channel by channel.")
+
+c1, c2, c3, c4 = st.columns(4)
+size = c1.slider("Grid size", 4, 10, 6, key="pl_size")
+kernel = c2.slider("Pool size k", 2, 4, 2, key="pl_k")
+stride = c3.slider("Stride", 1, 4, 2, key="pl_s")
+seed = c4.number_input("Random grid #", 0, 999, 0, key="pl_seed")
+grid = ops.example_grid(size, size, pattern="random digits", seed=int(seed))
+try:
+    pmax = ops.pool2d(grid, mode="max", kernel=kernel, stride=stride)
+    pavg = ops.pool2d(grid, mode="avg", kernel=kernel, stride=stride)
+except ValueError as err:
+    st.error(f"Impossible pooling: {err}")
+    st.stop()
+a, b, c = st.columns(3)
+a.plotly_chart(plots.matrix_figure(grid, title=f"Input {size}×{size}", signed=False, height=330), key="pl_in")
+b.plotly_chart(plots.matrix_figure(pmax, title=f"Max pool → {pmax.shape[0]}×{pmax.shape[1]}", signed=False,
+                                   height=330), key="pl_max")
+c.plotly_chart(plots.matrix_figure(pavg, title=f"Average pool → {pavg.shape[0]}×{pavg.shape[1]}", signed=False,
+                                   height=330), key="pl_avg")
+m1, m2, m3 = st.columns(3)
+m1.metric("Output size", f"{pmax.shape[0]} × {pmax.shape[1]}")
+m2.metric("Parameters", 0, help="Nothing to learn: max and mean are fixed rules.")
+m3.metric("Top-left max / average", f"{pmax[0, 0]:g} / {pavg[0, 0]:.2f}")
+
+st.subheader("Shift the input by one pixel")
+direction = st.radio("Shift", ["right", "down"], horizontal=True, key="pl_dir")
+dx, dy = (1, 0) if direction == "right" else (0, 1)
+test = ops.shift_test(grid, dx=dx, dy=dy, kernel=kernel, stride=stride)
+a, b, c = st.columns(3)
+a.plotly_chart(plots.matrix_figure(test.shifted, title=f"Input shifted {direction} by 1", signed=False,
+                                   height=330), key="pl_shift_in")
+b.plotly_chart(plots.matrix_figure(test.max_after, title="Max pool of the shifted input", signed=False,
+                                   height=330), key="pl_shift_max")
+c.plotly_chart(plots.matrix_figure(test.avg_after, title="Average pool of the shifted input", signed=False,
+                                   height=330), key="pl_shift_avg")
+m1, m2 = st.columns(2)
+m1.metric("Max-pool outputs unchanged", f"{test.max_unchanged:.0%}")
+m2.metric("Average-pool outputs unchanged", f"{test.avg_unchanged:.0%}")
+st.caption("The largest number of a window often stays inside the window after a small shift, so max pooling "
+           "gives a little tolerance to where exactly a feature is (a little translation invariance).")
+
+st.subheader("On a photo")
+samples = list(cnnviz.sample_images())
+s1, s2, s3 = st.columns([2, 2, 1])
+sample = s1.selectbox("Sample photo", samples, index=samples.index("cat") if "cat" in samples else 0, key="pl_sample")
+upload = s2.file_uploader("…or upload your own", type=None, key="pl_upload")
+colour = s3.toggle("Colour", True, key="pl_colour")
+try:
+    data = upload.getvalue() if upload is not None else state.sample_bytes(sample)
+    photo = state.lab_photo(data, 3 if colour else 1, MAX_SIDE)
+except cnnviz.ImageError as err:
+    st.error(f"Cannot use this file: {err}")
+    st.stop()
+big_k = st.slider("Photo pool size (stride = size)", 2, 16, 4, key="pl_photo_k")
+try:
+    pmax_img = ops.pool2d(photo, mode="max", kernel=big_k)
+    pavg_img = ops.pool2d(photo, mode="avg", kernel=big_k)
+except ValueError as err:
+    st.error(f"Impossible pooling on this photo: {err}")
+    st.stop()
+
+
+def shape(a) -> str:
+    return " × ".join(map(str, a.shape))
+
+
+a, b, c = st.columns(3)
+a.plotly_chart(plots.image_figure(photo, title=f"Photo {shape(photo)}"), key="pl_photo")
+b.plotly_chart(plots.image_figure(pmax_img, title=f"Max pool → {shape(pmax_img)}"), key="pl_photo_max")
+c.plotly_chart(plots.image_figure(pavg_img, title=f"Average pool → {shape(pavg_img)}"), key="pl_photo_avg")
+photo_test = ops.shift_test(photo, dx=1, kernel=big_k)
+m1, m2, m3 = st.columns(3)
+m1.metric("Channels in → out", f"{photo.shape[0]} → {pmax_img.shape[0]}")
+m2.metric("Max pool unchanged after a 1-pixel shift", f"{photo_test.max_unchanged:.0%}")
+m3.metric("Average pool unchanged after a 1-pixel shift", f"{photo_test.avg_unchanged:.0%}")
+st.caption("Max pooling keeps bright details (edges, highlights); average pooling blurs. Both keep the channel "
+           "count and cut each side by the pool size.")

@@ -1,0 +1,219 @@
+"""Transfer learning | Compare strategies | :material/compare_arrows:
+
+Reuse a pretrained backbone: from scratch vs frozen base + new head vs fine-tuning the last block or
+everything, on the same target data with the same budget. Runs in the background; results are saved.
+"""
+
+import pandas as pd
+import streamlit as st
+
+import cnnviz
+from cnnviz import transfer
+from cnnviz.plots import transfer as tplots
+from dashboard import state
+
+st.title("Transfer learning: compare strategies")
+st.markdown(
+    "A network trained on one task has learnt filters (edges, textures, parts) that are useful for other tasks. "
+    "**Transfer learning** keeps that trained *convolutional base* and puts a **new head** (here dense 128 → 64 → "
+    "classes, as in the lecture notes) on top for the new classes. How much of the base should keep learning? "
+    "Try the four answers on the same images, the same number of epochs and the same learning rate:"
+)
+cols = st.columns(4)
+for col, s in zip(cols, transfer.STRATEGIES.values()):
+    col.markdown(f"**{s.title}**  \n{s.description}")
+
+job = st.session_state.get(state.TRANSFER_JOB_KEY)
+busy = job is not None and job.running
+IMAGENET = list(transfer.IMAGENET_BACKBONES)
+TARGETS_FOR = {"heldout_cnn": ["fashion_heldout", "folder"], "shipped_cnn": ["folder"]}
+
+# ---------------------------------------------------------------------------- 1 · source and target
+st.subheader("1 · Source and target")
+left, right = st.columns(2)
+with left:
+    source = st.radio("Pretrained source (the backbone)", list(transfer.SOURCES), key="tl.source",
+                      format_func=lambda s: transfer.SOURCES[s][0], disabled=busy)
+    missing = False
+    if source in IMAGENET:
+        ok, msg = transfer.imagenet_status(source)
+        if ok:
+            st.success(msg, icon=":material/check_circle:")
+        else:
+            st.warning(msg, icon=":material/cloud_off:")
+            missing = True
+    elif source == "heldout_cnn":
+        st.caption("The project's 3-conv CNN is trained **here**, on the Fashion-MNIST classes you pick below, before "
+                   "the comparison (about a minute the first time, then reused from the runs folder). It never sees "
+                   "the other classes, so transferring to them is an honest test.")
+    else:
+        st.caption("The CNN shipped with cnnviz was trained on all 10 Fashion-MNIST classes, so it is offered only "
+                   "for your own images (on Fashion-MNIST it would have seen the 'new' classes already).")
+with right:
+    targets = TARGETS_FOR.get(source, ["cifar10", "mnist", "fashion_mnist", "folder"])
+    if st.session_state.get("tl.target") not in targets:
+        st.session_state["tl.target"] = targets[0]
+    target = st.selectbox("Target data (the new task)", targets, key="tl.target",
+                          format_func=lambda t: transfer.TARGETS[t], disabled=busy)
+    source_classes: tuple[int, ...] = (0, 1, 2, 3, 4)
+    user_data = None
+    arch = transfer.SOURCES[source][1]
+    if source == "heldout_cnn" and target == "fashion_heldout":
+        fashion = cnnviz.DATASETS["fashion_mnist"].classes
+        picked = st.multiselect("Classes the source is pretrained on", list(range(10)), default=[0, 1, 2, 3, 4],
+                                format_func=lambda i: fashion[i], key="tl.source_classes", disabled=busy)
+        source_classes = tuple(sorted(picked))
+        held = [fashion[i] for i in range(10) if i not in source_classes]
+        st.caption("Held-out target classes: " + (", ".join(held) if held else "none: leave some classes out"))
+    if target == "folder":
+        upload = st.file_uploader("A zip with one folder per class (e.g. cats/…, dogs/…)", type=["zip"],
+                                  key="tl.zip", disabled=busy)
+        if upload is not None:
+            c = 3 if arch in IMAGENET else 1
+            side = int(st.session_state.get("tl.image_size", 32)) if arch in IMAGENET else 28
+            try:
+                user_data = state.transfer_zip(upload.getvalue(), (side, side), c)
+                counts = user_data.labels.bincount(minlength=len(user_data.classes)).tolist()
+                st.caption(f"{len(user_data)} images in {len(user_data.classes)} classes: "
+                           + ", ".join(f"{n} ({k})" for n, k in zip(user_data.classes, counts)))
+            except ValueError as err:
+                st.error(str(err))
+        else:
+            st.caption("30 % of each class is kept aside for testing; the rest (up to the number of labels per class "
+                       "below) is for training.")
+    elif target in ("cifar10", "mnist"):
+        ok, where = cnnviz.dataset_status(target)
+        if not ok:
+            st.warning(f"{cnnviz.DATASETS[target].title} is {where}. Tick *Download what is missing* (needs network), "
+                       "or copy it there from a machine that has network, or use the bundled Fashion-MNIST or your own images.",
+                       icon=":material/cloud_off:")
+            missing = True
+download = missing and st.checkbox("Download what is missing (needs network)", key="tl.download", disabled=busy)
+
+# ---------------------------------------------------------------------------- 2 · budget
+st.subheader("2 · Budget: the same for every strategy")
+b = st.columns(5)
+shots = b[0].select_slider("Labelled images per class", [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000], value=20,
+                           key="tl.shots", disabled=busy)
+epochs = b[1].slider("Epochs", 1, 30, 10, key="tl.epochs", disabled=busy)
+lr = b[2].select_slider("Learning rate (Adam)", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], value=1e-3, key="tl.lr",
+                        format_func=lambda v: f"{v:g}", disabled=busy)
+batch = b[3].select_slider("Batch size", [8, 16, 32, 64, 128], value=16, key="tl.batch", disabled=busy,
+                           help="With few labelled images an epoch is only a few steps: small batches give more steps.")
+image_size = 28
+if arch in IMAGENET:
+    image_size = b[4].select_slider("Image size (pixels)", [32, 64, 96, 128, 160, 224], value=32,
+                                    key="tl.image_size", disabled=busy,
+                                    help="The notes use 32×32 (CIFAR-10's size). Bigger is closer to ImageNet's "
+                                         "224×224 but much slower on a CPU.")
+else:
+    b[4].metric("Image size", "28×28")
+strategies = st.multiselect("Strategies", list(transfer.STRATEGIES), default=list(transfer.STRATEGIES),
+                            format_func=lambda s: transfer.STRATEGIES[s].title, key="tl.strategies", disabled=busy)
+
+config = transfer.ComparisonConfig(
+    source=source, target=target, strategies=tuple(strategies), source_classes=source_classes, shots=shots,
+    test_per_class=100, epochs=epochs, batch_size=batch, lr=lr, image_size=image_size)
+
+run_col, stop_col, _ = st.columns([1, 1, 4])
+if run_col.button("Run comparison", type="primary", icon=":material/play_arrow:", disabled=busy):
+    try:
+        config.validate()
+        if source in IMAGENET and not download and not transfer.imagenet_status(source)[0]:
+            raise ValueError(transfer.imagenet_status(source)[1])
+        if target == "folder" and user_data is None:
+            raise ValueError("upload a zip of your images first (one folder per class)")
+        job = transfer.ComparisonJob(config, user_data=user_data, root=state.training_runs_folder(),
+                                     download=download).start()
+        st.session_state[state.TRANSFER_JOB_KEY] = job
+    except ValueError as err:
+        st.error(str(err))
+    else:
+        st.rerun()  # draw the page again with the settings locked and the live view on
+if stop_col.button("Stop", icon=":material/stop:", disabled=not busy):
+    job.stop()
+    st.toast("Stopping after the current step …")
+
+
+# ---------------------------------------------------------------------------- 3 · results
+def draw_result(result: transfer.ComparisonResult) -> None:
+    st.caption(f"Source: {result.source_info}. Target: {len(result.classes)} classes "
+               f"({', '.join(result.classes)}), {result.train_size} training and {result.test_size} test images.")
+    if result.status != "finished":
+        st.warning(f"This comparison was {result.status}: {result.message}")
+    if not result.runs:
+        return
+    m = st.columns(len(result.runs))
+    best = max(r.final_acc for r in result.runs)
+    for col, r in zip(m, result.runs):
+        col.metric(r.title, f"{r.final_acc:.1%}", help=f"test accuracy after {len(r.epochs)} epoch(s); "
+                   f"{r.counts.trainable:,} of {r.counts.total:,} parameters trained",
+                   delta="best" if r.final_acc == best and len(result.runs) > 1 else None, delta_color="off")
+    by_epoch, by_time = st.tabs(["Accuracy vs epoch", "Accuracy vs wall time"])
+    by_epoch.plotly_chart(tplots.accuracy_figure(result, x="epoch"), width="stretch")
+    by_time.plotly_chart(tplots.accuracy_figure(result, x="time"), width="stretch")
+    st.markdown("**Parameters and results per strategy** (frozen = kept from the source, not trained)")
+    st.dataframe(pd.DataFrame(transfer.result_rows(result)), hide_index=True, width="stretch",
+                 column_config={"test acc. before": st.column_config.NumberColumn(format="percent"),
+                                "test acc. final": st.column_config.NumberColumn(format="percent"),
+                                "test acc. best": st.column_config.NumberColumn(format="percent"),
+                                "total params": st.column_config.NumberColumn(format="localized"),
+                                "trainable": st.column_config.NumberColumn(format="localized"),
+                                "frozen": st.column_config.NumberColumn(format="localized")})
+    if any(r.changes for r in result.runs):
+        st.plotly_chart(tplots.weight_change_figure(result), width="stretch")
+        st.latex(r"\text{moved} = \frac{\lVert W_\text{after} - W_\text{before} \rVert}{\lVert W_\text{before} \rVert}")
+        st.caption("Each cell compares a layer's weights after training with where they started (the pretrained "
+                   "weights, or random ones for *from scratch*). Frozen layers stay at exactly 0. When fine-tuning, "
+                   "the first layers usually move least: general edge/texture filters are kept, the last layers adapt.")
+    if result.path:
+        st.caption(f"Saved as `{result.path}`: reopen and compare it on *Saved comparisons*.")
+
+
+def draw_job() -> None:
+    job = st.session_state.get(state.TRANSFER_JOB_KEY)
+    if job is None:
+        st.info("Choose a source, a target and a budget, then press **Run comparison**. The strategies train one "
+                "after the other in the background; you can keep using the other pages.", icon=":material/info:")
+        return
+    p = job.snapshot()
+    if job.running:
+        st.session_state["tl.was_running"] = True
+        h = p.history
+        if p.phase == "source":
+            st.progress(h.progress if h is not None else 0.0,
+                        text="Pretraining the source CNN on its classes (first time only, then reused)"
+                        + (f": {h.progress:.0%}" if h is not None else " …"))
+        elif p.phase == "training" and p.strategy:
+            frac = (p.index + (h.progress if h is not None else 0.0)) / max(p.total, 1)
+            st.progress(frac, text=f"Strategy {p.index + 1} of {p.total}: {transfer.STRATEGIES[p.strategy].title}"
+                        + (f", epoch {len(h.epochs) + 1 if h.progress < 1 else len(h.epochs)}" if h is not None else ""))
+        else:
+            st.progress(0.0, text=p.message or "starting …")
+        runs = tplots.live_results(p)
+        if runs:
+            st.plotly_chart(tplots.accuracy_figure(runs, x="epoch"), width="stretch")
+        return
+    if st.session_state.pop("tl.was_running", False):
+        st.rerun()  # the whole page: enable the settings again
+    if job.error:
+        st.error(job.error)
+    elif job.result is not None:
+        draw_result(job.result)
+
+
+st.subheader("3 · Results")
+st.fragment(run_every=1.0 if busy else None)(draw_job)()
+
+with st.expander("What to expect, and why"):
+    st.markdown(
+        "- **Few labels per class**: a frozen pretrained base with a new head usually beats training from scratch by "
+        "far: only the head's few weights must be fitted, and the base already turns images into useful features.\n"
+        "- **Fine-tuning** can do better still, when there are enough labels and the learning rate is small; with "
+        "very few labels or a large learning rate it may *forget* what the base knew.\n"
+        "- **Many labels**: training from scratch catches up, because the data alone is then enough.\n"
+        "- **Wall time**: a frozen base needs no gradients for its weights, so each epoch is cheaper; the *vs wall "
+        "time* tab shows what that buys.\n"
+        "- The right backbone and strategy depend on the task: how close the new images are to the source's, and "
+        "how many labels you have. That is the notes' conclusion; here you can check it."
+    )

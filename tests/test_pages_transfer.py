@@ -1,0 +1,261 @@
+"""The transfer-learning pages under AppTest: the notes' parameter table, a comparison run from the page
+(background job, then results), a zip of the user's images, and reopening saved comparisons."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+
+import pytest
+import torch
+from PIL import Image
+
+import cnnviz
+from cnnviz import transfer
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch):
+    """An empty runs folder with a cached held-out source (random weights), so no page pretrains for a minute."""
+    root = tmp_path / "runs"
+    monkeypatch.setenv("CNNVIZ_RUNS", str(root))
+    c = transfer.ComparisonConfig()
+    tag = (f"mnist_cnn-fashion-c{''.join(map(str, c.source_classes))}-e{c.source_epochs}-n{c.source_images}-s{c.seed}")
+    model = cnnviz.build_model("mnist_cnn", num_classes=5, seed=0)
+    cnnviz.save_checkpoint(root / "transfer" / "sources" / f"{tag}.pt", model, model_name="mnist_cnn",
+                           input_shape=(1, 28, 28), classes=cnnviz.DATASETS["fashion_mnist"].classes[:5],
+                           meta={"mean": [0.286], "std": [0.353], "epoch": 2, "test_accuracy": 0.5,
+                                 "source_classes": [0, 1, 2, 3, 4], "train_images": 12000})
+    return root
+
+
+def _metrics(at) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_backbones_page_shows_the_notes_vgg16_numbers(app_at):
+    at = app_at("41_transfer_backbones.py", timeout=120)
+    assert not at.exception, [e.value for e in at.exception]
+    m = _metrics(at)
+    assert m["Total params"] == "14,789,258"
+    assert m["Trainable params"] == "74,570"
+    assert m["Frozen (non-trainable) params"] == "14,714,688"
+    assert "Trainable params: 74,570" in at.code[0].value
+    at.radio(key="tlb.strategy").set_value("full").run()
+    assert not at.exception
+    assert _metrics(at)["Trainable params"] == "14,789,258"
+    at.selectbox(key="tlb.arch").set_value("mnist_cnn").run()
+    at.radio(key="tlb.strategy").set_value("frozen").run()
+    assert not at.exception
+    model = transfer.build_transfer_model("mnist_cnn", "frozen", num_classes=10, input_shape=(1, 28, 28))
+    assert _metrics(at)["Trainable params"] == f"{sum(p.numel() for p in model.head.parameters()):,}"
+    at.text_input(key="tlb.head").set_value("64, x").run()
+    assert not at.exception and at.error
+
+
+def _wait_and_rerun(at):
+    from dashboard import state
+
+    job = at.session_state[state.TRANSFER_JOB_KEY]
+    assert job.join(240), "the comparison did not finish"
+    at.run()
+    at.run()  # the first run notices the job ended and reruns the page
+    assert not at.exception, [e.value for e in at.exception]
+    return job
+
+
+def _compare(at, *, strategies: list[str], epochs: int = 1, shots: int | None = None):
+    """Set the budget and strategies, press the button, wait for the job; return it (checked to have no error)."""
+    if shots is not None:
+        at.select_slider(key="tl.shots").set_value(shots)
+    at.slider(key="tl.epochs").set_value(epochs)
+    at.multiselect(key="tl.strategies").set_value(strategies)
+    at.button[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    job = _wait_and_rerun(at)
+    assert job.error is None, job.error
+    return job
+
+
+def test_compare_page_runs_a_held_out_comparison(app_at, runs):
+    at = app_at("40_transfer_compare.py", timeout=120)
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("Press" in i.value or "press" in i.value for i in at.info)
+    job = _compare(at, shots=2, strategies=["frozen", "full"])
+    assert job.result.status == "finished"
+    m = _metrics(at)
+    assert set(m) >= {"Frozen backbone + new head", "Fine-tune everything"}
+    assert all(m[r.title] == f"{r.final_acc:.1%}" for r in job.result.runs)
+    charts = at.get("plotly_chart")
+    assert len(charts) >= 3  # accuracy vs epoch, vs time, weight changes
+    spec = json.loads(charts[0].proto.spec)
+    assert {t["name"] for t in spec["data"]} == {"Frozen backbone + new head", "Fine-tune everything"}
+    table = at.dataframe[0].value
+    assert list(table["trainable"]) == [r.counts.trainable for r in job.result.runs]
+    assert job.result.path and str(runs) in job.result.path
+
+
+def test_compare_page_transfers_to_a_zip_of_images(app_at, runs):
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for cls, colour in (("red", (220, 30, 30)), ("blue", (30, 30, 220))):
+            for i in range(4):
+                img = io.BytesIO()
+                Image.new("RGB", (20, 20), tuple(min(255, c + 5 * i) for c in colour)).save(img, format="PNG")
+                zf.writestr(f"mine/{cls}/{i}.png", img.getvalue())
+    at = app_at("40_transfer_compare.py", timeout=120)
+    at.selectbox(key="tl.target").set_value("folder").run()
+    assert not at.exception
+    at.button[0].click().run()
+    assert any("upload a zip" in e.value for e in at.error)  # nothing uploaded yet
+    at.file_uploader(key="tl.zip").upload("mine.zip", buf.getvalue(), "application/zip").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("8 images in 2 classes" in c.value for c in at.caption)
+    job = _compare(at, strategies=["frozen"])
+    assert job.result.classes == ("blue", "red")
+    assert (job.result.train_size, job.result.test_size) == (6, 2)  # 30 % of each class (1 of 4) for testing
+
+
+def test_compare_page_says_how_to_get_missing_imagenet_weights(app_at, runs, tmp_path):
+    old = torch.hub.get_dir()
+    torch.hub.set_dir(str(tmp_path / "hub"))
+    try:
+        at = app_at("40_transfer_compare.py", timeout=120)
+        at.radio(key="tl.source").set_value("vgg16").run()
+        assert not at.exception
+        assert any("vgg16-397923af.pth" in w.value for w in at.warning)
+        at.button[0].click().run()
+        assert not at.exception
+        assert any("not on this machine" in e.value for e in at.error)
+    finally:
+        torch.hub.set_dir(old)
+
+
+def test_saved_page_reopens_and_overlays_comparisons(app_at, runs):
+    pts = (transfer.EpochPoint(1, 1.0, 0.5, 1.0, 0.6, 2.0),)
+    for shots in (5, 50):
+        run = transfer.StrategyResult("frozen", "finished", "", pts, transfer.ParamCounts(100, 10),
+                                      (transfer.LayerChange("head.1", "Linear", 10, 0.2, True),), 0.2)
+        result = transfer.ComparisonResult(transfer.ComparisonConfig(shots=shots), (run,), ("a", "b"), 4, 4, "toy",
+                                           "finished", created=f"2026-01-0{1 + shots // 50}T00:00:00Z")
+        transfer.save_comparison(result, root=runs / "sessions" / "someone")
+    at = app_at("42_transfer_saved.py", timeout=60)
+    assert not at.exception
+    assert at.info  # this session has none
+    at.toggle(key="tls.everywhere").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert len(charts[0]["data"]) == 2  # the frozen curve of each comparison
+    assert [list(t["x"]) for t in charts[1]["data"]] == [[5, 50]]  # final accuracy against labels per class
+    assert sorted(at.dataframe[0].value["comparison"]) == ["#1", "#2"]
+
+
+# ---------------------------------------------------------------------------- in a real browser
+
+
+def _browser_runs(dashboard_url: str):
+    """The runs folder of conftest's live server (CNNVIZ_RUNS is set per port there)."""
+    from conftest import ROOT
+
+    return ROOT / ".cache" / f"browser-runs-{dashboard_url.rsplit(':', 1)[-1]}"
+
+
+def _seed_source(root) -> None:
+    c = transfer.ComparisonConfig()
+    tag = f"mnist_cnn-fashion-c{''.join(map(str, c.source_classes))}-e{c.source_epochs}-n{c.source_images}-s{c.seed}"
+    path = root / "transfer" / "sources" / f"{tag}.pt"
+    if not path.exists():
+        cnnviz.save_checkpoint(path, cnnviz.build_model("mnist_cnn", num_classes=5, seed=0), model_name="mnist_cnn",
+                               input_shape=(1, 28, 28), classes=cnnviz.DATASETS["fashion_mnist"].classes[:5],
+                               meta={"mean": [0.286], "std": [0.353], "epoch": 2, "test_accuracy": 0.5,
+                                     "source_classes": [0, 1, 2, 3, 4], "train_images": 12000})
+
+
+@pytest.mark.browser
+def test_browser_compare_page_runs_on_an_uploaded_zip(browser_page, dashboard_url, tmp_path):
+    _seed_source(_browser_runs(dashboard_url))
+    archive = tmp_path / "mine.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for cls, colour in (("red", (220, 30, 30)), ("blue", (30, 30, 220))):
+            for i in range(4):
+                img = io.BytesIO()
+                Image.new("RGB", (20, 20), colour).save(img, format="PNG")
+                zf.writestr(f"mine/{cls}/{i}.png", img.getvalue())
+    page = browser_page
+    page.goto_page("transfer_compare")
+    page.locator("[data-testid=stSelectbox]").filter(has_text="Target data").locator("input").first.click()
+    page.get_by_role("option", name="Your own images (a zip of one folder per class)").click()
+    page.settle()
+    page.locator("input[type=file]").first.set_input_files(str(archive))
+    page.get_by_text("8 images in 2 classes").wait_for(timeout=60_000)
+    page.get_by_role("button", name="Run comparison").click()
+    page.get_by_text("Saved as").wait_for(timeout=240_000)
+    page.settle()
+    assert page.locator("[data-testid=stException]").count() == 0
+    page.locator(".js-plotly-plot").nth(1).wait_for(timeout=30_000)  # plotly draws after the script has finished
+    assert page.locator(".js-plotly-plot").count() >= 2  # accuracy curves (first tab) and the weight heat map
+    assert page.get_by_text("How far each layer's weights moved").count() >= 1
+
+
+@pytest.mark.browser
+def test_browser_backbones_page_switches_strategy(browser_page):
+    page = browser_page
+    page.goto_page("transfer_backbones")
+    page.get_by_text("74,570").first.wait_for(timeout=30_000)
+    page.get_by_test_id("stRadioGroup").get_by_text("Fine-tune the last block").click()
+    page.settle()
+    page.get_by_text("7,153,994").first.wait_for(timeout=30_000)  # block 5 + the head now learn
+    assert page.locator("[data-testid=stException]").count() == 0
+
+
+@pytest.mark.browser
+def test_browser_saved_page_overlays_saved_comparisons(browser_page, dashboard_url):
+    root = _browser_runs(dashboard_url)
+    pts = (transfer.EpochPoint(1, 1.0, 0.5, 1.0, 0.6, 2.0),)
+    run = transfer.StrategyResult("frozen", "finished", "", pts, transfer.ParamCounts(100, 10),
+                                  (transfer.LayerChange("head.1", "Linear", 10, 0.2, True),), 0.2)
+    transfer.save_comparison(transfer.ComparisonResult(transfer.ComparisonConfig(), (run,), ("a", "b"), 4, 4, "toy",
+                                                       "finished", created="2026-01-01T00:00:00Z"),
+                             root=root / "sessions" / "browser-test")
+    page = browser_page
+    page.goto_page("transfer_saved")
+    page.get_by_text("Show the comparisons of every session").click()
+    page.settle()
+    page.get_by_text("Test accuracy against epoch").first.wait_for(timeout=30_000)
+    assert page.locator("[data-testid=stException]").count() == 0
+
+
+def test_backbones_page_compares_all_backbones(app_at):
+    at = app_at("41_transfer_backbones.py", timeout=120)
+    at.toggle(key="tlb.all").set_value(True).run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = at.dataframe[1].value
+    assert list(table["backbone"]) == ["VGG16", "MobileNetV2", "ResNet-18", "ResNet-50"]
+    assert table["total"][0] == 14_789_258 and table["trainable (frozen base)"][0] == 74_570
+    for name, total in zip(["mobilenet_v2", "resnet18", "resnet50"], table["total"][1:]):
+        model = transfer.build_transfer_model(name, "frozen", num_classes=10, input_shape=(3, 32, 32))
+        assert total == sum(p.numel() for p in model.parameters())
+
+
+def test_compare_page_runs_an_imagenet_backbone_from_the_hub_cache(app_at, runs, tmp_path):
+    import torchvision
+
+    old = torch.hub.get_dir()
+    torch.hub.set_dir(str(tmp_path / "hub"))
+    try:
+        (tmp_path / "hub" / "checkpoints").mkdir(parents=True)
+        torch.manual_seed(0)
+        torch.save(torchvision.models.resnet18(weights=None).state_dict(),
+                   tmp_path / "hub" / "checkpoints" / "resnet18-f37072fd.pth")
+        at = app_at("40_transfer_compare.py", timeout=120)
+        at.radio(key="tl.source").set_value("resnet18").run()
+        assert any("found" in s.value for s in at.success)
+        at.selectbox(key="tl.target").set_value("fashion_mnist").run()  # bundled: no network needed
+        job = _compare(at, shots=1, strategies=["frozen", "last_block"])
+        assert job.result.status == "finished" and job.result.train_size == 10
+        assert "ResNet-18" in job.result.title
+        by = {r.strategy: r for r in job.result.runs}
+        assert by["frozen"].counts.trainable == 74_570  # 512 → 128 → 64 → 10, as for VGG16
+    finally:
+        torch.hub.set_dir(old)
