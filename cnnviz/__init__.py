@@ -4,7 +4,7 @@ The backend of the dashboard, the notebooks and the `cnnviz` command. Plain PyTo
 it never imports streamlit.
 """
 
-from . import capture, gradcam, ops, runs, stack, training, transfer
+from . import capture, cards, gradcam, ops, runs, stack, training, transfer
 from .arithmetic import (
     OutputSize,
     conv_output_size,
@@ -53,6 +53,7 @@ __all__ = [
     "build_stack",
     "build_transfer_model",
     "capture",
+    "cards",
     "Checkpoint",
     "CheckpointError",
     "ComparisonConfig",

@@ -131,34 +131,34 @@ def inside_model_options() -> dict[str, tuple[str, str]]:
 @st.cache_resource(max_entries=24, show_spinner="Loading the checkpoint …")
 def inside_checkpoint_model(path: str, mtime: float):
     """(eval-mode model, ModelCard) of a checkpoint file; shared, read-only. Raises CheckpointError."""
-    from cnnviz import capture
+    from cnnviz import cards
 
     ckpt = cnnviz.load_checkpoint(path)
-    return cnnviz.model_from_checkpoint(ckpt).eval(), capture.card_for_checkpoint(ckpt)
+    return cnnviz.model_from_checkpoint(ckpt).eval(), cards.card_for_checkpoint(ckpt)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Building the model …")
 def inside_zoo_model(name: str):
-    from cnnviz import capture
+    from cnnviz import cards
 
-    return cnnviz.build_model(name, seed=0).eval(), capture.card_for_zoo(name)
+    return cnnviz.build_model(name, seed=0).eval(), cards.card_for_zoo(name)
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading ImageNet weights …")
 def inside_imagenet_model(name: str):
-    from cnnviz import capture
+    from cnnviz import cards
 
-    return cnnviz.load_imagenet_model(name, download=False), capture.card_for_imagenet(name)
+    return cnnviz.load_imagenet_model(name, download=False), cards.card_for_imagenet(name)
 
 
 @st.cache_resource(max_entries=2, show_spinner="Loading the uploaded checkpoint …")
 def inside_uploaded_model(data: bytes, arch: str | None):
     """(model, card) of an uploaded checkpoint; raises CheckpointError (a ValueError) with the reason."""
-    from cnnviz import capture
+    from cnnviz import cards
 
     ckpt = cnnviz.load_checkpoint(data)
     model = cnnviz.model_from_checkpoint(ckpt, model_name=arch or None)
-    return model.eval(), capture.card_for_checkpoint(ckpt, model_name=arch or None, title="Uploaded checkpoint")
+    return model.eval(), cards.card_for_checkpoint(ckpt, model_name=arch or None, title="Uploaded checkpoint")
 
 
 def inside_model(kind: str, name: str = "", upload: bytes | None = None):

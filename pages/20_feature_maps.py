@@ -7,7 +7,7 @@ channels, one channel enlarged, the layers one after another, and the model's pr
 import streamlit as st
 
 import cnnviz
-from cnnviz import capture
+from cnnviz import capture, cards
 from cnnviz.plots import maps
 from dashboard import state, widgets
 
@@ -55,8 +55,8 @@ with right:
         "other way round.")
 
 try:
-    seen = capture.prepare_image(img, card, invert=invert)
-    shown = capture.prepare_image(img, card, native=True, max_side=max_side, invert=invert) if native else seen
+    seen = cards.prepare_image(img, card, invert=invert)
+    shown = cards.prepare_image(img, card, native=True, max_side=max_side, invert=invert) if native else seen
     prediction = capture.predict(model, seen.tensor, classes=card.classes)
 except ValueError as err:
     st.error(str(err))

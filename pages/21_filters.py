@@ -9,7 +9,7 @@ import os
 import streamlit as st
 from PIL import Image
 
-from cnnviz import capture
+from cnnviz import capture, cards
 from cnnviz.plots import maps
 from dashboard import state
 
@@ -79,7 +79,7 @@ i = st.number_input("Test image number", 0, len(test) - 1, 0, help="A Fashion-MN
                     "model's input); it stays fixed while you move the epoch slider.")
 label = test.classes[int(test.labels[i])]
 try:
-    seen = capture.prepare_image(Image.fromarray(test.images[i, 0].numpy()), card)
+    seen = cards.prepare_image(Image.fromarray(test.images[i, 0].numpy()), card)
 except ValueError as err:
     st.error(str(err))
     st.stop()

@@ -7,7 +7,7 @@ towards the predicted class, or a class you choose.
 import streamlit as st
 
 import cnnviz
-from cnnviz import capture, gradcam
+from cnnviz import capture, cards, gradcam
 from cnnviz.plots import maps
 from dashboard import state, widgets
 
@@ -42,7 +42,7 @@ with right:
         "Invert brightness", help="Fashion-MNIST's clothes are light on a black background.")
 
 try:
-    seen = capture.prepare_image(img, card, invert=invert)
+    seen = cards.prepare_image(img, card, invert=invert)
     prediction = capture.predict(model, seen.tensor, classes=card.classes)
 except ValueError as err:
     st.error(str(err))

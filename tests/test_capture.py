@@ -1,4 +1,5 @@
-"""cnnviz.capture and cnnviz.plots.maps: hooks, feature maps, filters, predictions, preprocessing, mosaics."""
+"""cnnviz.capture, cnnviz.cards and cnnviz.plots.maps: hooks, feature maps, filters, predictions, preprocessing,
+mosaics."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from PIL import Image
 from torch import nn
 
 import cnnviz
-from cnnviz import capture
+from cnnviz import capture, cards
 from cnnviz.plots import maps
 
 
@@ -179,20 +180,20 @@ def test_prepare_image_and_cards(tmp_path):
     path = cnnviz.save_checkpoint(tmp_path / "epoch_03.pt", model, model_name="mnist_cnn", input_shape=(1, 28, 28),
                                   classes=[str(i) for i in range(10)],
                                   meta={"epoch": 3, "mean": [0.25], "std": [0.5], "dataset": "fashion_mnist"})
-    card = capture.card_for_checkpoint(cnnviz.load_checkpoint(path))
+    card = cards.card_for_checkpoint(cnnviz.load_checkpoint(path))
     assert card.epoch == 3 and card.trained and card.mean == (0.25,) and "Fashion-MNIST" in card.title
     gray = Image.new("RGB", (300, 150), (102, 102, 102))  # 0.4 after /255
-    p = capture.prepare_image(gray, card)
+    p = cards.prepare_image(gray, card)
     assert p.tensor.shape == (1, 28, 28) and p.display.shape == (28, 28)
     torch.testing.assert_close(p.tensor, torch.full((1, 28, 28), (0.4 - 0.25) / 0.5))
-    inv = capture.prepare_image(gray, card, invert=True)
+    inv = cards.prepare_image(gray, card, invert=True)
     torch.testing.assert_close(inv.tensor, torch.full((1, 28, 28), (0.6 - 0.25) / 0.5))
-    native = capture.prepare_image(gray, card, native=True, max_side=200)
+    native = cards.prepare_image(gray, card, native=True, max_side=200)
     assert native.tensor.shape == (1, 100, 200) and "own resolution" in native.note
-    rgb = capture.prepare_image(gray, capture.card_for_zoo("resnet18"))
+    rgb = cards.prepare_image(gray, cards.card_for_zoo("resnet18"))
     assert rgb.tensor.shape == (3, 224, 224) and rgb.display.shape == (224, 224, 3)
-    assert not capture.card_for_zoo("resnet18").trained
-    x = capture.normalise(torch.full((1, 2, 2), 51, dtype=torch.uint8), card)
+    assert not cards.card_for_zoo("resnet18").trained
+    x = cards.normalise(torch.full((1, 2, 2), 51, dtype=torch.uint8), card)
     torch.testing.assert_close(x, torch.full((1, 2, 2), (0.2 - 0.25) / 0.5))
 
 

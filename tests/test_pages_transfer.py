@@ -193,7 +193,7 @@ def test_browser_compare_page_runs_on_an_uploaded_zip(browser_page, dashboard_ur
     page.get_by_text("Saved as").wait_for(timeout=240_000)
     page.settle()
     assert page.locator("[data-testid=stException]").count() == 0
-    page.locator(".js-plotly-plot").nth(1).wait_for(timeout=30_000)  # plotly draws after the script has finished
+    page.locator(".js-plotly-plot").nth(1).wait_for(state="attached", timeout=30_000)  # drawn after the script ends; may sit in a hidden tab
     assert page.locator(".js-plotly-plot").count() >= 2  # accuracy curves (first tab) and the weight heat map
     assert page.get_by_text("How far each layer's weights moved").count() >= 1
 

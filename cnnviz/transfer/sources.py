@@ -10,15 +10,13 @@ from typing import Any
 
 from torch import nn
 
+from ..cards import IMAGENET_MEAN, IMAGENET_STD
 from ..data import FASHION_CLASSES
 from ..models import build_model
 from ..runs import runs_root
 from .config import SOURCES, ComparisonConfig
 from .data import few_shot_split
 from .strategies import IMAGENET_BACKBONES
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def heldout_source(classes: Sequence[int] = (0, 1, 2, 3, 4), *, epochs: int = 2, images: int | None = 12_000,

@@ -1,0 +1,66 @@
+"""The training loop, a background training job and a live history: one trainer for the CLI and the studio.
+
+``fit`` trains any ``nn.Module`` on an ``ImageData`` held in memory. It converts and normalises one
+batch at a time (uint8 → float, per-channel mean/std), so there is no per-image ``DataLoader`` and no
+per-image Python transform: that is where the lecture notes' loop spends much of its time.
+
+Runs are reproducible (the seed fixes the order of the images and the augmentation), can be stopped
+and resumed with no step lost (``checkpoint_dir`` holds ``epoch_NN.pt`` per epoch, ``history.json``
+and ``trainer_state.pt``, all written atomically), and stop with a clear message when the loss turns
+NaN or infinite.
+
+``TrainJob`` runs ``fit`` in a background thread: a dashboard page keeps the job in its session state
+and draws ``job.history`` (a frozen snapshot) while the thread trains. Running jobs share the CPU: the
+number of PyTorch threads is the machine's cores divided by the jobs running, so two classroom
+sessions training at once both make progress.
+
+The modules, one idea each:
+
+- ``records``: ``StepRecord``, ``EpochRecord`` and ``History`` (a run's snapshot, as JSON);
+- ``presets``: ``TrainPreset`` and ``PRESETS`` (the notes' runs, the fast and accurate ones);
+- ``cpu``: the thread budget shared by running fits, and ``bf16_fast``;
+- ``tensors``: statistics, normalisation, augmentation, evaluation, datasets fitted to a model;
+- ``rundir``: a run's files on disk, ``resume_point`` and the shipped checkpoints;
+- ``loop``: ``fit`` and its private helpers;
+- ``job``: ``TrainJob``, ``fit`` in a background thread.
+"""
+
+from .cpu import bf16_fast
+from .job import TrainJob
+from .loop import OPTIMIZERS, SCHEDULES, fit
+from .presets import PRESETS, TrainPreset
+from .records import EpochRecord, History, StepRecord
+from .rundir import HISTORY_FILE, PRETRAINED_DIR, pretrained_checkpoints, resume_point
+from .tensors import (
+    augment_batch,
+    channel_stats,
+    evaluate,
+    fit_images,
+    load_train_test,
+    normalize,
+    predict_proba,
+)
+
+__all__ = [
+    "HISTORY_FILE",
+    "OPTIMIZERS",
+    "PRESETS",
+    "PRETRAINED_DIR",
+    "SCHEDULES",
+    "EpochRecord",
+    "History",
+    "StepRecord",
+    "TrainJob",
+    "TrainPreset",
+    "augment_batch",
+    "bf16_fast",
+    "channel_stats",
+    "evaluate",
+    "fit",
+    "fit_images",
+    "load_train_test",
+    "normalize",
+    "predict_proba",
+    "pretrained_checkpoints",
+    "resume_point",
+]

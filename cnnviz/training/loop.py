@@ -1,0 +1,370 @@
+"""The training loop: ``fit`` trains any ``nn.Module`` on an ``ImageData`` held in memory, one batch at a time,
+reproducibly, with atomic per-epoch checkpoints, stop and resume with no step lost, and a clear message when
+the loss turns NaN or infinite. Its private helpers check the settings and the model, and set the learning rate."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..checkpoints import load_checkpoint, save_checkpoint
+from ..data import ImageData
+from ..files import atomic_torch_save
+from .cpu import THREADS
+from .records import EpochRecord, History, StepRecord
+from .rundir import HISTORY_FILE, STATE_FILE
+from .tensors import affine, augment_batch, channel_stats, evaluate, to_float
+
+__all__ = ["OPTIMIZERS", "SCHEDULES", "fit"]
+
+OPTIMIZERS = ("sgd", "adam")
+SCHEDULES = ("constant", "onecycle")
+
+
+@dataclass(frozen=True)
+class _Options:
+    log_every: int | None = None
+    eval_batch_size: int = 1000
+    threads: int | None = None
+    resume: bool = False
+    schedule: str = "constant"
+    flip: bool | None = None
+    model_name: str | None = None
+    spec: list | None = None
+    dataset: str | None = None
+    meta: dict = field(default_factory=dict)
+    keep_state: bool = True
+    save_initial: bool = True
+    channels_last: bool | None = None
+    bf16: bool = False
+
+
+def fit(
+    model: nn.Module,
+    train: ImageData,
+    test: ImageData,
+    *,
+    epochs: int,
+    batch_size: int = 64,
+    optimizer: str = "adam",
+    lr: float = 1e-3,
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+    augment: bool = False,
+    seed: int = 0,
+    mean: Sequence[float] | None = None,
+    std: Sequence[float] | None = None,
+    callback: Callable[[History], None] | None = None,
+    stop: threading.Event | None = None,
+    checkpoint_dir: str | Path | None = None,
+    start_epoch: int = 0,
+    **more_keyword_options: Any,
+) -> History:
+    """Train ``model`` in place on ``train`` and test it on ``test`` after every epoch.
+
+    Only parameters with ``requires_grad=True`` are trained (frozen layers, including their batch-norm
+    statistics, stay as they are). ``epochs`` is the run's total: a resumed run continues up to it.
+    ``mean``/``std`` (per channel, [0, 1] units) default to the training set's statistics.
+    ``callback`` gets a ``History`` snapshot every ``log_every`` steps and after each epoch; setting
+    ``stop`` ends the run cleanly (status "stopped"); a NaN/infinite loss ends it with status "failed"
+    and a message saying why.
+
+    With ``checkpoint_dir``: ``epoch_00.pt`` (initial weights), ``epoch_NN.pt`` after each epoch
+    (cnnviz checkpoints whose meta has epoch, dataset, mean, std, test_accuracy), ``history.json`` and
+    ``trainer_state.pt`` (weights, optimizer and position, also written on stop) — all atomic.
+    ``start_epoch=k`` restarts from ``epoch_k.pt`` (with a fresh optimizer state unless
+    trainer_state.pt was written at that epoch); ``resume=True`` continues exactly where a stopped
+    run left off, mid-epoch included.
+
+    More options: ``log_every`` (steps between step records; default 10, fewer in short epochs),
+    ``eval_batch_size`` (1000), ``threads`` (a cap on PyTorch threads), ``schedule`` ("constant" or
+    "onecycle"), ``flip`` (horizontal flips when augmenting; default: yes except for digits), ``model_name`` and ``spec`` (recorded in checkpoints; "stack"
+    runs need ``spec``), ``dataset`` (its name for the checkpoints), ``meta`` (extra plain values for
+    the checkpoints), ``keep_state`` (False deletes trainer_state.pt when the run finishes),
+    ``save_initial`` (write epoch_00.pt, default True), ``channels_last`` (NHWC memory layout, the
+    same arithmetic and often much faster convolutions on the CPU; default: on for models with 2-D
+    convolutions), ``bf16`` (bfloat16 autocast for the forward pass: faster on CPUs with AMX/AVX-512
+    BF16, slightly different numbers; default off).
+
+    Raises ``ValueError`` for bad settings or data that does not fit the model, ``TypeError`` for an
+    unknown option.
+    """
+    try:
+        opts = _Options(**more_keyword_options)
+    except TypeError:
+        unknown = sorted(set(more_keyword_options) - set(_Options.__dataclass_fields__))
+        raise TypeError(f"unknown fit option(s) {unknown}; known: {sorted(_Options.__dataclass_fields__)}") from None
+    _check_settings(train, test, epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
+                    momentum=momentum, weight_decay=weight_decay, start_epoch=start_epoch, opts=opts)
+    if mean is None or std is None:
+        mean, std = channel_stats(train)
+    mean, std = [float(m) for m in mean], [float(s) for s in std]
+    scale, shift = affine(mean, std, train.images.shape[1])
+    _check_model_fits(model, train, scale, shift)
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("the model has no trainable parameters (every parameter has requires_grad=False)")
+    opt = (torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay) if optimizer == "sgd"
+           else torch.optim.Adam(params, lr=lr, weight_decay=weight_decay))
+    flip = opts.flip if opts.flip is not None else train.name not in ("mnist", "digits")
+    n = len(train)
+    steps_per_epoch = n // batch_size if n % batch_size == 1 else math.ceil(n / batch_size)
+    total_steps = epochs * steps_per_epoch
+    log_every = opts.log_every or max(1, min(10, steps_per_epoch // 10))
+    folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
+    model_name = opts.model_name or ("stack" if opts.spec else _guess_model_name(model))
+    meta_base = {"dataset": opts.dataset or train.name, "mean": mean, "std": std, "optimizer": optimizer, "lr": lr,
+                 "batch_size": batch_size, "seed": seed, "augment": augment, **opts.meta}
+    if opts.spec is not None:
+        meta_base["spec"] = opts.spec
+
+    def save_epoch(epoch: int, extra: dict[str, Any]) -> None:
+        if folder is not None:
+            save_checkpoint(folder / f"epoch_{epoch:02d}.pt", model, model_name=model_name,
+                            input_shape=train.input_shape, classes=train.classes,
+                            meta={**meta_base, "epoch": epoch, **extra})
+
+    # ---- where to start
+    first_epoch, first_batch, step, elapsed_before = 0, 0, 0, 0.0
+    prior = History((), (), "running")
+    if opts.resume or start_epoch > 0:
+        if folder is None:
+            raise ValueError("resuming needs checkpoint_dir, the folder of the run to resume")
+        prior = History.load(folder / HISTORY_FILE) if (folder / HISTORY_FILE).is_file() else prior
+        state = _load_state(folder)
+        if opts.resume:
+            if state is None:
+                raise ValueError(f"nothing to resume in {folder}: no {STATE_FILE}")
+            model.load_state_dict(state["model"])
+            _load_optimizer(opt, state["optimizer"])
+            first_epoch, first_batch, step = int(state["epoch"]), int(state["batch"]), int(state["step"])
+            elapsed_before = float(state["elapsed_s"])
+        else:
+            ckpt = load_checkpoint(folder / f"epoch_{start_epoch:02d}.pt")
+            model.load_state_dict(ckpt.state_dict)
+            if state is not None and int(state["epoch"]) == start_epoch and int(state["batch"]) == 0:
+                _load_optimizer(opt, state["optimizer"])
+            first_epoch, step = start_epoch, start_epoch * steps_per_epoch
+            done = [e for e in prior.epochs if e.epoch <= start_epoch]
+            elapsed_before = done[-1].elapsed_s if done else 0.0
+        prior = replace(prior, steps=tuple(s for s in prior.steps if s.step <= step),
+                        epochs=tuple(e for e in prior.epochs if e.epoch <= first_epoch))
+        if first_epoch >= epochs:
+            return replace(prior, status="finished", total_epochs=epochs, steps_per_epoch=steps_per_epoch, step=step,
+                           batch_size=batch_size, train_size=n, message="nothing left to train")
+
+    steps = list(prior.steps)
+    epoch_records = list(prior.epochs)
+    status, message = "running", ""
+    t_start = time.perf_counter()
+
+    def elapsed() -> float:
+        return elapsed_before + time.perf_counter() - t_start
+
+    def snapshot(st: str = "running", msg: str = "") -> History:
+        return History(tuple(steps), tuple(epoch_records), st, msg, total_epochs=epochs, steps_per_epoch=steps_per_epoch,
+                       step=step, elapsed_s=elapsed(), batch_size=batch_size, train_size=n)
+
+    def save_state(epoch: int, batch: int) -> None:
+        if folder is None:
+            return
+        atomic_torch_save({"epoch": epoch, "batch": batch, "step": step, "elapsed_s": elapsed(),
+                            "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
+                            "optimizer": opt.state_dict()}, folder / STATE_FILE)
+        snapshot().save(folder / HISTORY_FILE)
+
+    was_training = model.training
+    channels_last = opts.channels_last if opts.channels_last is not None else any(
+        isinstance(m, nn.Conv2d) for m in model.modules())
+    key = id(threading.current_thread()) ^ id(model)
+    THREADS.enter(key, opts.threads)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    try:
+        if folder is not None and first_epoch == 0 and first_batch == 0 and step == 0 and opts.save_initial:
+            test_loss, test_acc = evaluate(model, test, mean=mean, std=std, batch_size=opts.eval_batch_size)
+            save_epoch(0, {"test_accuracy": test_acc, "test_loss": test_loss})
+        for epoch in range(first_epoch, epochs):
+            _mode_train(model)
+            order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+            run_loss = run_correct = run_count = 0.0
+            win_loss = win_correct = win_count = win_steps = 0.0
+            t_epoch = time.perf_counter()
+            start_b = first_batch if epoch == first_epoch else 0
+            for b in range(start_b, steps_per_epoch):
+                if stop is not None and stop.is_set():
+                    if win_steps:  # keep the partial window's loss, so the resumed curve has no hole
+                        steps.append(StepRecord(step, epoch + 1, win_loss / win_count, elapsed(), win_correct / win_count))
+                    save_state(epoch, b)
+                    status = "stopped"
+                    message = f"stopped at step {step} (epoch {epoch + 1}, batch {b}/{steps_per_epoch}); resume continues here"
+                    return snapshot(status, message)
+                idx = order[b * batch_size : (b + 1) * batch_size] if b < steps_per_epoch - 1 else order[b * batch_size :]
+                xb = train.images[idx]
+                if augment:
+                    gen = torch.Generator().manual_seed((seed * 1_000_003 + epoch) * 100_003 + b)
+                    xb = augment_batch(xb, generator=gen, flip=flip)
+                xb = to_float(xb, scale, shift)
+                if channels_last:
+                    xb = xb.contiguous(memory_format=torch.channels_last)
+                yb = train.labels[idx]
+                if opts.schedule == "onecycle":
+                    for group in opt.param_groups:
+                        group["lr"] = _one_cycle(step, total_steps, lr)
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=opts.bf16):
+                    logits = model(xb)
+                loss = F.cross_entropy(logits.float(), yb)
+                value = float(loss.detach())
+                if not math.isfinite(value):
+                    status = "failed"
+                    kind = "NaN" if math.isnan(value) else "infinite"
+                    message = (f"the loss became {kind} at step {step + 1} (epoch {epoch + 1}): the learning rate "
+                               f"{lr:g} is probably too high for {optimizer.upper()}; try {lr / 10:g}")
+                    return snapshot(status, message)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                step += 1
+                k = len(yb)
+                correct = float((logits.detach().argmax(1) == yb).sum())
+                run_loss += value * k
+                run_correct += correct
+                run_count += k
+                win_loss += value * k
+                win_correct += correct
+                win_count += k
+                win_steps += 1
+                if win_steps >= log_every or b == steps_per_epoch - 1:
+                    steps.append(StepRecord(step, epoch + 1, win_loss / win_count, elapsed(), win_correct / win_count))
+                    win_loss = win_correct = win_count = win_steps = 0.0
+                    if callback is not None:
+                        callback(snapshot())
+            train_time = time.perf_counter() - t_epoch
+            ips = run_count / train_time if train_time > 0 else float("nan")
+            test_loss, test_acc = evaluate(model, test, mean=mean, std=std, batch_size=opts.eval_batch_size)
+            _mode_train(model)
+            epoch_records.append(EpochRecord(epoch + 1, run_loss / max(run_count, 1), run_correct / max(run_count, 1),
+                                             test_loss, test_acc, elapsed(), ips))
+            save_epoch(epoch + 1, {"test_accuracy": test_acc, "test_loss": test_loss,
+                                   "train_accuracy": run_correct / max(run_count, 1)})
+            save_state(epoch + 1, 0)
+            if callback is not None:
+                callback(snapshot())
+        status = "finished"
+        best = max(e.test_acc for e in epoch_records) if epoch_records else float("nan")
+        message = f"finished {epochs} epochs; best test accuracy {best:.4f}"
+        if folder is not None:
+            snapshot(status, message).save(folder / HISTORY_FILE)
+            if not opts.keep_state:
+                (folder / STATE_FILE).unlink(missing_ok=True)
+        return snapshot(status, message)
+    except Exception as err:  # recorded on disk too, so the run is not shown as running forever
+        status, message = "failed", f"{type(err).__name__}: {err}"
+        raise
+    finally:
+        THREADS.leave(key)
+        model.train(was_training)
+        if channels_last:
+            model.to(memory_format=torch.contiguous_format)
+        if folder is not None and status in ("stopped", "failed"):
+            snapshot(status, message).save(folder / HISTORY_FILE)
+
+
+def _check_model_fits(model: nn.Module, data: ImageData, scale: torch.Tensor, shift: torch.Tensor) -> None:
+    """One image through the model (eval mode, no grad): its output must be one score per class."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(to_float(data.images[:1], scale, shift))
+    except RuntimeError as err:
+        raise ValueError(f"the model cannot take {data.input_shape} images: {str(err).splitlines()[0][:200]}") from None
+    finally:
+        model.train(was_training)
+    k = max(len(data.classes), int(data.labels.max()) + 1)
+    if out.ndim != 2 or out.shape[1] < k:
+        raise ValueError(f"the model outputs {tuple(out.shape[1:])} per image but the data has {k} classes: "
+                         f"its last layer needs {k} outputs")
+
+
+def _one_cycle(step: int, total: int, peak: float) -> float:
+    """A one-cycle learning rate: warm up linearly over 25 % of the steps to ``peak``, then cosine down to ~0."""
+    warm = max(1, int(0.25 * total))
+    if step < warm:
+        return peak * (0.04 + 0.96 * step / warm)
+    t = (step - warm) / max(1, total - warm)
+    return peak * (0.5 * (1 + math.cos(math.pi * min(1.0, t)))) + peak * 1e-3
+
+
+def _load_state(folder: Path) -> dict[str, Any] | None:
+    path = folder / STATE_FILE
+    if not path.is_file():
+        return None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ValueError(f"{path} is damaged ({str(err)[:120]}); restart the run from an epoch checkpoint") from None
+
+
+def _load_optimizer(opt: torch.optim.Optimizer, state: dict[str, Any]) -> None:
+    try:
+        opt.load_state_dict(state)
+    except (ValueError, KeyError) as err:
+        raise ValueError(f"the saved optimizer state does not fit this run ({err}); choose the same optimizer") from None
+
+
+def _check_settings(train: ImageData, test: ImageData, *, epochs: int, batch_size: int, optimizer: str, lr: float,
+                    momentum: float, weight_decay: float, start_epoch: int, opts: _Options) -> None:
+    if not isinstance(train, ImageData) or not isinstance(test, ImageData):
+        raise TypeError("train and test must be cnnviz.ImageData (see cnnviz.load_dataset)")
+    if len(train) == 0:
+        raise ValueError("the training set is empty")
+    if train.input_shape[0] != test.input_shape[0] or train.input_shape[1:] != test.input_shape[1:]:
+        raise ValueError(f"train images are {train.input_shape} but test images are {test.input_shape}")
+    if int(epochs) != epochs or epochs < 1:
+        raise ValueError(f"epochs must be a whole number of at least 1, got {epochs}")
+    if int(batch_size) != batch_size or batch_size < 1:
+        raise ValueError(f"batch size must be at least 1, got {batch_size}")
+    if optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+    if not (lr > 0 and math.isfinite(lr)):
+        raise ValueError(f"learning rate must be a positive number, got {lr}")
+    if not 0 <= momentum < 1:
+        raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+    if weight_decay < 0:
+        raise ValueError(f"weight decay must be >= 0, got {weight_decay}")
+    if start_epoch < 0 or start_epoch > epochs:
+        raise ValueError(f"start_epoch must be between 0 and epochs ({epochs}), got {start_epoch}")
+    if opts.schedule not in SCHEDULES:
+        raise ValueError(f"unknown schedule {opts.schedule!r}; choose one of {', '.join(SCHEDULES)}")
+    if opts.log_every is not None and opts.log_every < 1:
+        raise ValueError(f"log_every must be at least 1, got {opts.log_every}")
+    labels = train.labels
+    if len(labels) and (int(labels.min()) < 0):
+        raise ValueError("labels must be class indices 0..K-1")
+
+
+def _mode_train(model: nn.Module) -> None:
+    """Train mode, except batch-norm layers whose parameters are all frozen: their running statistics stay put."""
+    model.train()
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.affine and not any(p.requires_grad for p in m.parameters()):
+            m.eval()
+
+
+def _guess_model_name(model: nn.Module) -> str:
+    from ..models import ZOO
+
+    for name, spec in ZOO.items():
+        if isinstance(spec.builder, type) and type(model) is spec.builder:
+            return name
+    return type(model).__name__

@@ -1,0 +1,116 @@
+"""What a run records: ``StepRecord`` (a few steps), ``EpochRecord`` (one epoch) and ``History`` (a snapshot of
+the run, saved as and read from ``history.json``)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from ..files import atomic_write_text, json_safe, num_or_nan
+
+__all__ = ["EpochRecord", "History", "StepRecord"]
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """The mean training loss (and accuracy) over the last few steps, at global ``step`` (1-based)."""
+
+    step: int
+    epoch: int
+    loss: float
+    elapsed_s: float
+    accuracy: float = float("nan")
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """One finished epoch (1-based): mean training loss/accuracy over it, test loss/accuracy after it."""
+
+    epoch: int
+    train_loss: float
+    train_acc: float
+    test_loss: float
+    test_acc: float
+    elapsed_s: float
+    images_per_s: float
+
+
+@dataclass(frozen=True)
+class History:
+    """A snapshot of a run: step records, epoch records and where it stands.
+
+    ``status`` is "running", "finished", "stopped" or "failed" (``message`` says why).
+    """
+
+    steps: tuple[StepRecord, ...]
+    epochs: tuple[EpochRecord, ...]
+    status: str
+    message: str = ""
+    total_epochs: int = 0
+    steps_per_epoch: int = 0
+    step: int = 0  # global steps done so far
+    elapsed_s: float = 0.0
+    batch_size: int = 0
+    train_size: int = 0
+
+    @property
+    def total_steps(self) -> int:
+        return self.total_epochs * self.steps_per_epoch
+
+    @property
+    def progress(self) -> float:
+        """Fraction of the run's steps done (0..1)."""
+        return min(1.0, self.step / self.total_steps) if self.total_steps else 0.0
+
+    @property
+    def eta_s(self) -> float | None:
+        """Estimated seconds left, from the pace so far (None before the first step)."""
+        if not self.step or not self.total_steps or self.elapsed_s <= 0:
+            return None
+        return max(0.0, (self.total_steps - self.step) * self.elapsed_s / self.step)
+
+    @property
+    def images_per_s(self) -> float | None:
+        """Training throughput: the last epoch's, or the pace of the steps so far."""
+        if self.epochs:
+            return self.epochs[-1].images_per_s
+        if self.step and self.elapsed_s > 0:
+            return self.step * self.batch_size / self.elapsed_s
+        return None
+
+    @property
+    def best_test_acc(self) -> float | None:
+        return max((e.test_acc for e in self.epochs), default=None)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["steps"] = [[s.step, s.epoch, s.loss, s.elapsed_s, s.accuracy] for s in self.steps]  # compact
+        return json_safe(d)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> History:
+        """Rebuild a History from ``to_dict()``'s output (e.g. a history.json). Raises ValueError if malformed."""
+        try:
+            steps = tuple(StepRecord(int(s[0]), int(s[1]), num_or_nan(s[2]), float(s[3]), num_or_nan(s[4] if len(s) > 4 else None))
+                          for s in d.get("steps", ()))
+            epochs = tuple(EpochRecord(**{k: num_or_nan(v) if k != "epoch" else int(v) for k, v in e.items()})
+                           for e in d.get("epochs", ()))
+            known = {f for f in cls.__dataclass_fields__} - {"steps", "epochs"}
+            rest = {k: v for k, v in d.items() if k in known}
+            return cls(steps=steps, epochs=epochs, **rest)
+        except (TypeError, KeyError, IndexError) as err:
+            raise ValueError(f"not a cnnviz training history: {err}") from None
+
+    def save(self, path: str | Path) -> Path:
+        """Write the history as JSON, atomically."""
+        return atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=1))
+
+    @classmethod
+    def load(cls, path: str | Path) -> History:
+        """Read a history.json. Raises ValueError if it is not one."""
+        try:
+            return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError) as err:
+            raise ValueError(f"cannot read the training history {path}: {err}") from None
