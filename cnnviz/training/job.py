@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 from typing import Any
 
 from torch import nn
 
+from ..background import BackgroundWork
 from ..data import ImageData
 from .loop import fit
 from .records import History
@@ -15,7 +15,7 @@ from .records import History
 __all__ = ["TrainJob"]
 
 
-class TrainJob:
+class TrainJob(BackgroundWork):
     """``fit`` in a background thread, with a lock-protected latest ``History`` and a stop button.
 
     The thread never touches the UI: a page keeps the job (e.g. in ``st.session_state``) and reads
@@ -30,9 +30,7 @@ class TrainJob:
         self.train = train
         self.test = test
         self.options = dict(fit_options)
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        super().__init__()
         self._history = History((), (), "running", "starting …", total_epochs=int(fit_options.get("epochs", 0)))
         self.error: BaseException | None = None
 
@@ -50,8 +48,7 @@ class TrainJob:
             options.pop("start_epoch", None)
         with self._lock:
             self._history = replace(self._history, status="running", message="starting …")
-        self._thread = threading.Thread(target=self._run, args=(options,), name="cnnviz-train", daemon=True)
-        self._thread.start()
+        self._launch("cnnviz-train", options)
         return self
 
     def resume(self) -> TrainJob:
@@ -64,17 +61,7 @@ class TrainJob:
         if wait is not None:
             self.join(wait)
 
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait for the thread; True when it has ended."""
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return not self.running
-
     # ---- state
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
     @property
     def history(self) -> History:
         with self._lock:

@@ -12,6 +12,7 @@ from typing import Any
 
 from torch import nn
 
+from ..background import BackgroundWork
 from ..data import ImageData
 from .config import ComparisonConfig
 from .data import prepare_target
@@ -103,7 +104,7 @@ def run_comparison(
     return result
 
 
-class ComparisonJob:
+class ComparisonJob(BackgroundWork):
     """``run_comparison`` in a daemon thread, then ``save_comparison``; a page polls ``snapshot()``.
 
     (A thin wrapper: ``cnnviz.training.TrainJob`` runs one ``fit``; a comparison runs several in a row.)
@@ -117,10 +118,8 @@ class ComparisonJob:
         self._root = root
         self._download = download
         self._save = save
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
+        super().__init__()
         self._progress = ComparisonProgress("data", total=len(config.strategies), message="starting …")
-        self._thread: threading.Thread | None = None
         self.result: ComparisonResult | None = None
         self.error: str | None = None
         self.started = time.time()
@@ -128,22 +127,12 @@ class ComparisonJob:
     def start(self) -> ComparisonJob:
         if self._thread is not None:
             raise RuntimeError("this comparison has already been started")
-        self._thread = threading.Thread(target=self._run, name="cnnviz-transfer", daemon=True)
-        self._thread.start()
+        self._launch("cnnviz-transfer")
         return self
 
     def stop(self) -> None:
         """Ask the comparison to stop after the current training step."""
         self._stop.set()
-
-    def join(self, timeout: float | None = None) -> bool:
-        if self._thread is not None:
-            self._thread.join(timeout)
-        return not self.running
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
 
     def snapshot(self) -> ComparisonProgress:
         with self._lock:
