@@ -1,6 +1,7 @@
 """cnnviz dashboard: `streamlit run dashboard/app.py` from the project's root.
 
-Page scripts live in the top-level pages/ folder; dashboard/nav.py reads their titles and sections.
+Page scripts live in the top-level pages/ folder; dashboard/nav.py lists them. The language (한국어 / English) is
+chosen first, from the URL (?lang=ko), the session or the browser, so every page draws in it.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ if str(ROOT) not in sys.path:  # works without `pip install -e .` too
 import streamlit as st  # noqa: E402
 
 import cnnviz  # noqa: E402
-from dashboard import nav  # noqa: E402
+from cnnviz.i18n import _  # noqa: E402
+from dashboard import nav, state  # noqa: E402
 
 
 def navigation_sections() -> dict[str, list[st.Page]]:
@@ -27,8 +29,10 @@ def navigation_sections() -> dict[str, list[st.Page]]:
     return sections
 
 
-st.set_page_config(page_title="cnnviz: see how CNNs work", page_icon=":material/grid_view:", layout="wide")
+state.use_language()
+st.set_page_config(page_title=_("cnnviz: see how CNNs work"), page_icon=":material/grid_view:", layout="wide")
 navigation = st.navigation(navigation_sections(), expanded=True)  # show every page: a class tours them all
 with st.sidebar:
-    st.caption(f"cnnviz {cnnviz.__version__} · runs on the CPU, no network needed")
+    state.language_switch()
+    st.caption(_("cnnviz {version} · runs on the CPU, no network needed").format(version=cnnviz.__version__))
 navigation.run()

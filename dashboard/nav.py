@@ -1,40 +1,111 @@
-"""The dashboard's page catalogue, read from the page scripts in the top-level pages/ folder.
+"""The dashboard's page catalogue: one entry per script in the top-level pages/ folder, in order.
 
-Each ``pages/NN_slug.py`` opens with a docstring whose first line is ``Section | Title | :material/icon:``;
-the number orders the pages and the first one is the default (Home).
+Titles, sections and summaries are marked for translation here (``N_``) and translated where shown, so the catalogue
+is built once per process, never parsed per rerun. A test checks that every page file has exactly one entry.
 """
 
 from __future__ import annotations
 
-import ast
 from dataclasses import dataclass
 from pathlib import Path
+
+from cnnviz.i18n import N_, _
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES_DIR = ROOT / "pages"
 
+# Sections, in the order the sidebar shows them.
+START, CONV_LAB, INSIDE, TRAINING, TRANSFER, CLASS = (
+    N_("Start"), N_("Convolution lab"), N_("Inside a CNN"), N_("Training"), N_("Transfer learning"), N_("Class"))
+
 
 @dataclass(frozen=True)
 class PageInfo:
-    path: Path
-    section: str
-    title: str
+    file: str  # the script's name in pages/
+    section_id: str  # the English section (untranslated), for grouping
+    title_id: str  # the English title (untranslated)
     icon: str | None
-    slug: str  # the URL path
-    summary: str  # the docstring's second paragraph, for the Home page's tour
+    summary_id: str  # one sentence for the Home page's tour (untranslated)
+
+    @property
+    def path(self) -> Path:
+        return PAGES_DIR / self.file
+
+    @property
+    def slug(self) -> str:
+        """The URL path: the file's name without its number."""
+        return Path(self.file).stem.split("_", 1)[-1]
+
+    @property
+    def section(self) -> str:
+        return _(self.section_id)
+
+    @property
+    def title(self) -> str:
+        return _(self.title_id)
+
+    @property
+    def summary(self) -> str:
+        return _(self.summary_id)
 
 
-def _read(path: Path) -> PageInfo:
-    doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
-    head, _, rest = doc.partition("\n")
-    parts = [p.strip() for p in head.split("|")]
-    slug = path.stem.split("_", 1)[-1]
-    if len(parts) < 2:
-        parts = ["Pages", slug.replace("_", " ").title()]
-    icon = parts[2] if len(parts) > 2 and parts[2] else None
-    return PageInfo(path, parts[0], parts[1], icon, slug, " ".join(rest.strip().split("\n\n")[0].split()))
+PAGES: tuple[PageInfo, ...] = (
+    PageInfo("00_home.py", START, N_("Home"), ":material/home:",
+             N_("The tour of the dashboard and the model zoo of the lecture notes, with Keras-style summaries.")),
+    PageInfo("10_output_size.py", CONV_LAB, N_("Output size"), ":material/straighten:",
+             N_("How big is the output of a convolution or pooling layer? The rule with your numbers, and the "
+                "window positions on the padded input grid.")),
+    PageInfo("11_sliding_window.py", CONV_LAB, N_("Sliding window"), ":material/grid_on:",
+             N_("One output cell of a convolution, multiplied and added by hand: a small editable input and "
+                "kernel.")),
+    PageInfo("12_layer_stack.py", CONV_LAB, N_("Layer stack"), ":material/stacks:",
+             N_("Stack conv / pool / flatten / linear layers and follow the shape, the parameters and the "
+                "receptive field through the network; PyTorch checks every number.")),
+    PageInfo("13_pooling.py", CONV_LAB, N_("Pooling"), ":material/filter_center_focus:",
+             N_("Max vs average pooling on a small grid and on a photo; shifting the input by a pixel; no "
+                "parameters.")),
+    PageInfo("14_activations.py", CONV_LAB, N_("Activation functions"), ":material/show_chart:",
+             N_("Sigmoid, tanh, ReLU, leaky ReLU and ELU with their derivatives, and why deep sigmoid networks "
+                "stop learning.")),
+    PageInfo("15_softmax_losses.py", CONV_LAB, N_("Softmax and losses"), ":material/functions:",
+             N_("Softmax with temperature on example logits; binary cross-entropy, cross-entropy and MSE, and "
+                "which task each is for.")),
+    PageInfo("16_im2col.py", CONV_LAB, N_("im2col"), ":material/table_rows:",
+             N_("How libraries really compute a convolution: unroll every window into a row (im2col) and do one "
+                "matrix product.")),
+    PageInfo("17_classic_kernels.py", CONV_LAB, N_("Classic kernels"), ":material/photo_filter:",
+             N_("Hand-made kernels (Sobel, Laplacian, blur, sharpen, your own) on a photo, channel by channel.")),
+    PageInfo("20_feature_maps.py", INSIDE, N_("Feature maps"), ":material/layers:",
+             N_("Upload a photo (or pick a sample) and see every channel a layer computes from it, the strongest "
+                "channels, one channel enlarged, the layers one after another, and the model's prediction.")),
+    PageInfo("21_filters.py", INSIDE, N_("Filters during training"), ":material/filter_vintage:",
+             N_("The filters (conv weights) before training, after, and how much each weight moved; an epoch "
+                "scrubber shows the filters and one fixed image's feature maps at every checkpoint a training run "
+                "saved.")),
+    PageInfo("22_grad_cam.py", INSIDE, N_("Grad-CAM: where it looks"), ":material/center_focus_strong:",
+             N_("Grad-CAM lays a heat map over the image: the places that pushed the model towards the predicted "
+                "class, or a class you choose.")),
+    PageInfo("30_training_studio.py", TRAINING, N_("Training studio"), ":material/model_training:",
+             N_("Set up a run, start it and watch the loss and accuracy curves move while it trains in the "
+                "background. Stop and resume with no step lost.")),
+    PageInfo("31_compare_runs.py", TRAINING, N_("Compare runs"), ":material/stacked_line_chart:",
+             N_("Overlay the curves of several runs (SGD against Adam, a high learning rate against a low one, "
+                "augmentation on and off) and delete the runs you no longer need.")),
+    PageInfo("32_errors.py", TRAINING, N_("Errors & confusion"), ":material/grid_on:",
+             N_("The confusion matrix of a trained network on the test images: which classes it mixes up, and the "
+                "misclassified images of any cell with their probabilities.")),
+    PageInfo("40_transfer_compare.py", TRANSFER, N_("Compare strategies"), ":material/compare_arrows:",
+             N_("Reuse a pretrained backbone: from scratch vs frozen base + new head vs fine-tuning the last block "
+                "or everything, on the same target data with the same budget.")),
+    PageInfo("41_transfer_backbones.py", TRANSFER, N_("Backbones and parameters"), ":material/account_tree:",
+             N_("The notes' summaries of a pretrained base + new 128-64-10 head: total, trainable and frozen "
+                "parameters per strategy.")),
+    PageInfo("42_transfer_saved.py", TRANSFER, N_("Saved comparisons"), ":material/folder_open:",
+             N_("Reopen saved transfer-learning comparisons and overlay them: e.g. the same strategies with 5, 20 "
+                "and 100 labels per class.")),
+)
 
 
 def pages() -> list[PageInfo]:
-    """Every page, in order."""
-    return [_read(p) for p in sorted(PAGES_DIR.glob("[0-9]*.py"))]
+    """Every page, in order (the first is the default, Home), that exists on disk."""
+    return [p for p in PAGES if p.path.exists()]

@@ -7,19 +7,86 @@ edits a model takes ``copy.deepcopy`` of it first (see ``private_copy``).
 from __future__ import annotations
 
 import copy
+import functools
 
 import streamlit as st
 
 import cnnviz
+from cnnviz import i18n
+from cnnviz.i18n import N_, _
 
 # ---------------------------------------------------------------------------- session-state keys
 STACK_KEY = "cnnviz.stack"  # (spec: list[dict], input_shape: tuple[int, int, int]) sent from the layer-stack page
+LANG_KEY = "cnnviz.lang"  # the session's language code, "ko" or "en"
+LANG_SWITCH_KEY = "cnnviz.lang_switch"  # the sidebar's language widget
+
+
+# ---------------------------------------------------------------------------- language
+
+
+def spinner(message: str):
+    """Decorator: show ``_(message)`` while a cached function computes.
+
+    Streamlit's ``show_spinner="…"`` text is fixed when the module is imported, before a session's language is
+    known; this one is translated at call time. (st.spinner shows only after a short delay, so cache hits stay quiet.)
+    """
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def inner(*args, **kwargs):
+            with st.spinner(_(message)):
+                return fn(*args, **kwargs)
+
+        inner.clear = fn.clear  # type: ignore[attr-defined]
+        return inner
+
+    return wrap
+
+
+def _session_language() -> str | None:
+    """The language of the Streamlit session this thread runs for (None outside a script run)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    if get_script_run_ctx(suppress_warning=True) is None:
+        return None
+    return st.session_state.get(LANG_KEY)
+
+
+def use_language() -> str:
+    """Decide this run's language (?lang= in the URL, else the session's choice, else the browser's) and use it.
+
+    Keeps the choice in the URL, so a reload or a shared link keeps the language. Call first in every script run.
+    """
+    lang = i18n.normalize(st.query_params.get("lang"))
+    if lang is None:
+        lang = st.session_state.get(LANG_KEY) or i18n.normalize(st.context.locale) or i18n.DEFAULT_LANGUAGE
+    st.session_state[LANG_KEY] = lang
+    if st.query_params.get("lang") != lang:
+        st.query_params["lang"] = lang
+    i18n.set_resolver(_session_language)  # fragments re-run without the app script: they ask the session
+    i18n.set_language(lang)
+    return lang
+
+
+def _on_language_switch() -> None:
+    choice = st.session_state.get(LANG_SWITCH_KEY)
+    if choice in i18n.LANGUAGES:
+        st.session_state[LANG_KEY] = choice
+        st.query_params["lang"] = choice
+
+
+def language_switch() -> None:
+    """The sidebar's 한국어 / English switch (the label stays bilingual, so either reader finds it)."""
+    st.session_state[LANG_SWITCH_KEY] = st.session_state.get(LANG_KEY, i18n.DEFAULT_LANGUAGE)
+    st.segmented_control("언어 · Language", list(i18n.LANGUAGES), format_func=i18n.LANGUAGES.get,
+                         key=LANG_SWITCH_KEY, on_change=_on_language_switch)
 
 
 # ---------------------------------------------------------------------------- data
 
 
-@st.cache_resource(show_spinner="Loading Fashion-MNIST …")
+@spinner(N_("Loading Fashion-MNIST …"))
+@st.cache_resource(show_spinner=False)
 def fashion_mnist(train: bool) -> cnnviz.ImageData:
     return cnnviz.load_fashion_mnist(train=train)
 
@@ -43,7 +110,8 @@ def private_copy(model):
 # ---- home / models (lead)
 
 
-@st.cache_data(max_entries=16, show_spinner="Summarising the model …")
+@spinner(N_("Summarising the model …"))
+@st.cache_data(max_entries=16, show_spinner=False)
 def model_summary(name: str) -> cnnviz.ModelSummary:
     return cnnviz.summarize(name)
 
@@ -66,7 +134,8 @@ def lab_gradient_flow(depth: int, activation: str):
     return ops.gradient_flow(depth, activation=activation)
 
 
-@st.cache_data(max_entries=32, show_spinner="Building the stack in PyTorch …")
+@spinner(N_("Building the stack in PyTorch …"))
+@st.cache_data(max_entries=32, show_spinner=False)
 def lab_verify_stack(spec_json: str, input_shape: tuple[int, int, int]):
     """``cnnviz.stack.verify_stack`` on a JSON-encoded spec (hashable); raises ValueError."""
     import json
@@ -128,7 +197,8 @@ def inside_model_options() -> dict[str, tuple[str, str]]:
     return opts
 
 
-@st.cache_resource(max_entries=24, show_spinner="Loading the checkpoint …")
+@spinner(N_("Loading the checkpoint …"))
+@st.cache_resource(max_entries=24, show_spinner=False)
 def inside_checkpoint_model(path: str, mtime: float):
     """(eval-mode model, ModelCard) of a checkpoint file; shared, read-only. Raises CheckpointError."""
     from cnnviz import cards
@@ -137,21 +207,24 @@ def inside_checkpoint_model(path: str, mtime: float):
     return cnnviz.model_from_checkpoint(ckpt).eval(), cards.card_for_checkpoint(ckpt)
 
 
-@st.cache_resource(max_entries=4, show_spinner="Building the model …")
+@spinner(N_("Building the model …"))
+@st.cache_resource(max_entries=4, show_spinner=False)
 def inside_zoo_model(name: str):
     from cnnviz import cards
 
     return cnnviz.build_model(name, seed=0).eval(), cards.card_for_zoo(name)
 
 
-@st.cache_resource(max_entries=2, show_spinner="Loading ImageNet weights …")
+@spinner(N_("Loading ImageNet weights …"))
+@st.cache_resource(max_entries=2, show_spinner=False)
 def inside_imagenet_model(name: str):
     from cnnviz import cards
 
     return cnnviz.load_imagenet_model(name, download=False), cards.card_for_imagenet(name)
 
 
-@st.cache_resource(max_entries=2, show_spinner="Loading the uploaded checkpoint …")
+@spinner(N_("Loading the uploaded checkpoint …"))
+@st.cache_resource(max_entries=2, show_spinner=False)
 def inside_uploaded_model(data: bytes, arch: str | None):
     """(model, card) of an uploaded checkpoint; raises CheckpointError (a ValueError) with the reason."""
     from cnnviz import cards
@@ -220,7 +293,8 @@ def set_training_job(job) -> None:
     _training_jobs()[training_session_id()] = job
 
 
-@st.cache_resource(max_entries=6, show_spinner="Loading the training data …")
+@spinner(N_("Loading the training data …"))
+@st.cache_resource(max_entries=6, show_spinner=False)
 def training_data(dataset: str, input_shape: tuple[int, int, int], train_size: int | None, test_size: int | None,
                   seed: int):
     """(train, test) ImageData for a run, converted to the model's input shape; shared, read-only."""
@@ -230,7 +304,8 @@ def training_data(dataset: str, input_shape: tuple[int, int, int], train_size: i
                                     seed=seed, download=False)
 
 
-@st.cache_data(max_entries=8, show_spinner="Classifying the test images …")
+@spinner(N_("Classifying the test images …"))
+@st.cache_data(max_entries=8, show_spinner=False)
 def training_confusion(path: str, mtime: float, dataset: str, test_size: int | None):
     """(ConfusionResult, converted test ImageData) of a checkpoint on a dataset's test set (or a random subset)."""
     from cnnviz import runs
@@ -239,7 +314,8 @@ def training_confusion(path: str, mtime: float, dataset: str, test_size: int | N
     return runs.checkpoint_confusion(path, test.subset(test_size, seed=1))
 
 
-@st.cache_resource(max_entries=4, show_spinner="Loading the checkpoint …")
+@spinner(N_("Loading the checkpoint …"))
+@st.cache_resource(max_entries=4, show_spinner=False)
 def training_checkpoint_model(path: str, mtime: float):
     """(eval-mode model, mean, std) of a checkpoint; shared, read-only. Raises CheckpointError."""
     from cnnviz import runs
@@ -254,7 +330,8 @@ def training_checkpoint_model(path: str, mtime: float):
 TRANSFER_JOB_KEY = "cnnviz.transfer.job"  # the session's cnnviz.transfer.ComparisonJob (running or last one)
 
 
-@st.cache_data(max_entries=16, show_spinner="Building the model to count its parameters …")
+@spinner(N_("Building the model to count its parameters …"))
+@st.cache_data(max_entries=16, show_spinner=False)
 def transfer_strategy_table(arch: str, num_classes: int, input_shape: tuple[int, int, int], head: tuple[int, ...]):
     """{strategy: TransferSummary} of ``arch`` + a new head; raises ValueError for a shape the base cannot take."""
     from cnnviz import transfer
@@ -262,7 +339,8 @@ def transfer_strategy_table(arch: str, num_classes: int, input_shape: tuple[int,
     return transfer.strategy_table(arch, num_classes=num_classes, input_shape=input_shape, head=head)
 
 
-@st.cache_data(max_entries=4, show_spinner="Reading your images …")
+@spinner(N_("Reading your images …"))
+@st.cache_data(max_entries=4, show_spinner=False)
 def transfer_zip(data: bytes, size: tuple[int, int], channels: int):
     """A labelled ImageData from an uploaded zip (one folder per class); raises ValueError with a plain reason."""
     from cnnviz import transfer

@@ -1,0 +1,154 @@
+"""Korean and English: the catalogs are complete, the markers are used right, and the language switches."""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from cnnviz import i18n
+from visible_text import english_words, untranslated
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import i18n as catalog_tool  # noqa: E402  (tools/i18n.py)
+
+PLACEHOLDER = re.compile(r"\{(\w*)(?:[:!][^}]*)?\}")
+
+
+@pytest.fixture(scope="module")
+def template():
+    return catalog_tool.extract()
+
+
+@pytest.fixture(scope="module")
+def korean():
+    return catalog_tool.read_catalog()
+
+
+def test_every_message_has_a_korean_translation(template, korean):
+    missing = catalog_tool.untranslated(korean, template)
+    listing = "\n".join(f"{m.locations[0][0]}:{m.locations[0][1]}: {m.id!r}" for m in missing[:40])
+    assert not missing, (f"{len(missing)} messages have no Korean translation (python tools/i18n.py missing; "
+                         f"then add):\n{listing}")
+
+
+def test_translations_keep_every_placeholder(template, korean):
+    wrong = []
+    for msg in template:
+        have = korean.get(msg.id)
+        if not msg.id or have is None or not have.string:
+            continue
+        ids = msg.id if isinstance(msg.id, tuple) else (msg.id,)
+        strings = have.string if isinstance(have.string, tuple) else (have.string,)
+        want = set(PLACEHOLDER.findall(ids[-1]))
+        for s in strings:
+            if s and set(PLACEHOLDER.findall(s)) != want:
+                wrong.append((ids[0], s))
+    assert not wrong, f"placeholders differ between English and Korean: {wrong[:10]}"
+
+
+def test_korean_translations_are_korean(template, korean):
+    """A msgstr copied from the msgid is not a translation (names and formulas excepted by the word check)."""
+    lazy = []
+    for msg in template:
+        have = korean.get(msg.id)
+        if not msg.id or have is None or not have.string:
+            continue
+        text = have.string[0] if isinstance(have.string, tuple) else have.string
+        if not i18n.has_hangul(text) and english_words(text):
+            lazy.append((msg.id, text))
+    assert not lazy, f"Korean entries with English words and no Hangul: {lazy[:10]}"
+
+
+def _marker_calls(tree: ast.AST):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in {"_", "N_", "ngettext"}:
+            yield node
+
+
+def test_markers_take_literal_strings():
+    """_("…{n}…").format(n=…), never _(f"…") or _("…" + x): a translator can only translate a whole literal."""
+    bad = []
+    for path in catalog_tool.source_files():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for call in _marker_calls(tree):
+            for arg in call.args[: 2 if call.func.id == "ngettext" else 1]:
+                if isinstance(arg, (ast.JoinedStr, ast.BinOp)) or (
+                        isinstance(arg, ast.Call) and isinstance(arg.func, ast.Attribute)
+                        and arg.func.attr == "format"):
+                    bad.append(f"{path.relative_to(ROOT)}:{call.lineno}")
+            if call.func.id == "N_" and not (call.args and isinstance(call.args[0], ast.Constant)):
+                bad.append(f"{path.relative_to(ROOT)}:{call.lineno} (N_ needs a literal)")
+    assert not bad, f"translation markers around computed strings: {bad}"
+
+
+def test_language_follows_context_and_environment(monkeypatch):
+    for var in ("CNNVIZ_LANG", "LC_ALL", "LC_MESSAGES", "LANG"):
+        monkeypatch.delenv(var, raising=False)
+    assert i18n.language_from_environment() == "en"
+    monkeypatch.setenv("LANG", "ko_KR.UTF-8")
+    assert i18n.language_from_environment() == "ko"
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")  # LC_ALL wins over LANG, and C means English
+    assert i18n.language_from_environment() == "en"
+    monkeypatch.setenv("CNNVIZ_LANG", "ko")
+    assert i18n.language_from_environment() == "ko"
+    with i18n.language("en"):
+        assert i18n.get_language() == "en"
+        with i18n.language("ko"):
+            assert i18n.get_language() == "ko"
+        assert i18n.get_language() == "en"
+    with pytest.raises(ValueError, match="unknown language"):
+        i18n.set_language("fr")
+
+
+def test_korean_catalog_translates_at_run_time(template, korean):
+    msg = next(m for m in template if isinstance(m.id, str) and m.id and korean.get(m.id) is not None
+               and korean.get(m.id).string)
+    with i18n.language("ko"):
+        assert i18n.gettext(msg.id) == korean.get(msg.id).string
+    with i18n.language("en"):
+        assert i18n.gettext(msg.id) == msg.id
+
+
+def test_ngettext_in_both_languages():
+    with i18n.language("en"):
+        assert i18n.ngettext("{n} epoch", "{n} epochs", 1).format(n=1) == "1 epoch"
+        assert i18n.ngettext("{n} epoch", "{n} epochs", 3).format(n=3) == "3 epochs"
+
+
+def test_languages_do_not_leak_between_threads():
+    import threading
+
+    seen = {}
+
+    def worker(lang):
+        with i18n.language(lang):
+            threading.Event().wait(0.05)
+            seen[lang] = i18n.get_language()
+
+    threads = [threading.Thread(target=worker, args=(lang,)) for lang in ("ko", "en")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen == {"ko": "ko", "en": "en"}
+
+
+def test_the_english_detector():
+    assert untranslated("Output size")
+    assert not untranslated("출력 크기")
+    assert not untranslated("conv1 · 32×28×28")
+    assert not untranslated("ReLU 뒤의 특성 맵 (features.3)")
+    assert untranslated("특성 맵: the strongest channels of this layer")
+    assert not untranslated("VGG16 / MobileNetV2 / ResNet-18")
+    assert not untranslated("$N_{out} = \\lfloor (N + 2p - k)/s \\rfloor + 1$")
+
+
+def test_catalog_check_command_runs():
+    out = subprocess.run([sys.executable, str(ROOT / "tools" / "i18n.py"), "check"], capture_output=True, text=True)
+    assert "messages without a Korean translation" in out.stdout
