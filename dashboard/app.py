@@ -30,9 +30,13 @@ def navigation_sections() -> dict[str, list[st.Page]]:
 
 
 state.use_language()
-st.set_page_config(page_title=_("cnnviz: see how CNNs work"), page_icon=":material/grid_view:", layout="wide")
+# A local icon: a material-symbol page icon makes the browser fetch the favicon from a font server.
+st.set_page_config(page_title=_("cnnviz: see how CNNs work"), page_icon=str(ROOT / "assets" / "icon.png"),
+                   layout="wide")
+state.use_presenter()
 navigation = st.navigation(navigation_sections(), expanded=True)  # show every page: a class tours them all
 with st.sidebar:
     state.language_switch()
+    state.presenter_switch()
     st.caption(_("cnnviz {version} · runs on the CPU, no network needed").format(version=cnnviz.__version__))
 navigation.run()

@@ -7,45 +7,48 @@ import pandas as pd
 import streamlit as st
 
 import cnnviz
+from cnnviz.i18n import N_, _
 from dashboard import nav, state
 
-st.title("cnnviz: see how a CNN works")
-st.markdown(
+st.title(_("cnnviz: see how a CNN works"))
+st.markdown(_(
     "A convolutional neural network slides small **filters** over an image, keeps what each filter finds in "
-    "**feature maps**, shrinks them with **pooling**, and finally **classifies** with ordinary fully connected layers. "
-    "This dashboard lets you see and change every one of those steps. Everything runs on this computer, no network needed."
-)
+    "**feature maps**, shrinks them with **pooling**, and finally **classifies** with ordinary fully connected "
+    "layers. This dashboard lets you see and change every one of those steps. Everything runs on this computer, no "
+    "network needed."
+))
 
 TOUR = {
-    "Convolution lab": "Output sizes, padding, stride and dilation; the sliding window step by step; pooling; "
-    "activation functions; im2col; classic kernels on a photo.",
-    "Inside a CNN": "Upload a photo and see the feature maps of every layer, the filters before and after training, "
-    "the prediction and a Grad-CAM heat map.",
-    "Training": "Train a network live: loss and accuracy curves, stop and resume, compare runs, look at the "
-    "mistakes in a confusion matrix.",
-    "Transfer learning": "Reuse a trained backbone: frozen features + new head vs fine-tuning vs training from "
-    "scratch, on the same data and budget.",
+    nav.CONV_LAB: N_("Output sizes, padding, stride and dilation; the sliding window step by step; pooling; "
+                     "activation functions; im2col; classic kernels on a photo."),
+    nav.INSIDE: N_("Upload a photo and see the feature maps of every layer, the filters before and after training, "
+                   "the prediction and a Grad-CAM heat map."),
+    nav.TRAINING: N_("Train a network live: loss and accuracy curves, stop and resume, compare runs, look at the "
+                     "mistakes in a confusion matrix."),
+    nav.TRANSFER: N_("Reuse a trained backbone: frozen features + new head vs fine-tuning vs training from scratch, "
+                     "on the same data and budget."),
 }
 by_section: dict[str, list[nav.PageInfo]] = {}
 for page in nav.pages()[1:]:
-    by_section.setdefault(page.section, []).append(page)
+    by_section.setdefault(page.section_id, []).append(page)
 if by_section:
     for i, (column, (section, pages)) in enumerate(zip(st.columns(len(by_section)), by_section.items()), start=1):
         with column:
-            st.markdown(f"#### {i} · {section}")
+            st.markdown(f"#### {i} · {_(section)}")
             if section in TOUR:
-                st.markdown(TOUR[section])
+                st.markdown(_(TOUR[section]))
             for page in pages:
                 st.page_link(str(page.path), label=page.title, icon=page.icon)
 
 st.divider()
-st.subheader("The model zoo of the lecture notes")
+st.subheader(_("The model zoo of the lecture notes"))
 names = list(cnnviz.ZOO)
 name = st.selectbox(
-    "Model", names, index=names.index("keras_cifar10"), format_func=lambda n: f"{cnnviz.ZOO[n].title} ({n})"
+    _("Model"), names, index=names.index("keras_cifar10"),
+    format_func=lambda n: "{title} ({name})".format(title=_(cnnviz.ZOO[n].title), name=n),
 )
 spec = cnnviz.ZOO[name]
-st.caption(spec.description)
+st.caption(_(spec.description))
 try:
     summary = state.model_summary(name)
 except ValueError as err:
@@ -53,24 +56,26 @@ except ValueError as err:
     st.stop()
 
 cols = st.columns(4)
-cols[0].metric("Input (C×H×W)", "×".join(map(str, summary.input_shape)))
-cols[1].metric("Total params", f"{summary.total:,}")
-cols[2].metric("Trainable params", f"{summary.trainable:,}")
-cols[3].metric("Non-trainable params", f"{summary.non_trainable:,}")
+cols[0].metric(_("Input (C×H×W)"), "×".join(map(str, summary.input_shape)))
+cols[1].metric(_("Total params"), f"{summary.total:,}")
+cols[2].metric(_("Trainable params"), f"{summary.trainable:,}")
+cols[3].metric(_("Non-trainable params"), f"{summary.non_trainable:,}")
 
+LAYER, TYPE, SHAPE, PARAMS = _("Layer"), _("Type"), _("Output shape (Keras: H×W×C)"), _("Params")
 table = pd.DataFrame(
-    [{"Layer": r.name, "Type": r.kind, "Output shape (H×W×C)": r.keras_shape, "Params": r.params} for r in summary.rows]
+    [{LAYER: r.name, TYPE: r.kind, SHAPE: r.keras_shape, PARAMS: r.params} for r in summary.rows]
 )
 st.dataframe(
     table,
     hide_index=True,
     width="stretch",
     height=min(38 * (len(table) + 1), 560),
-    column_config={"Params": st.column_config.NumberColumn(format="localized")},
+    column_config={PARAMS: st.column_config.NumberColumn(format="localized")},
 )
-with st.expander("As text, like Keras's model.summary()"):
+with st.expander(_("As text, like Keras's model.summary()")):
     st.code(summary.to_text(), language=None)
-st.caption(
-    "Shapes are written as the notes (Keras) write them: height × width × channels. PyTorch itself orders them "
-    "channels × height × width. A conv layer has (k·k·C_in + 1)·C_out parameters; pooling, ReLU and flatten have none."
-)
+st.caption(_(
+    "This table is the lecture notes' Keras summary, so shapes are written as Keras writes them: height × width × "
+    "channels. Everywhere else the dashboard writes PyTorch's order, channels × height × width (C×H×W). A conv "
+    "layer has (k·k·C_in + 1)·C_out parameters; pooling, ReLU and flatten have none."
+))

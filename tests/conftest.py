@@ -74,10 +74,12 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def dashboard_url():
-    """A running `streamlit run dashboard/app.py` on a free loopback port; yields its base URL."""
+def dashboard_url(tmp_path_factory):
+    """A running `streamlit run dashboard/app.py` on a free loopback port; yields its base URL.
+
+    Its runs folder is a temporary one (removed by pytest), never a folder in the repository."""
     port = _free_port()
-    env = dict(os.environ, CNNVIZ_RUNS=str(ROOT / ".cache" / f"browser-runs-{port}"))
+    env = dict(os.environ, CNNVIZ_RUNS=str(tmp_path_factory.mktemp(f"browser-runs-{port}")))
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port), "--server.headless", "true",
          "--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1"],
@@ -103,6 +105,15 @@ def dashboard_url():
             proc.kill()
 
 
+def _leaves_machine(url: str) -> bool:
+    from urllib.parse import urlparse
+
+    parts = urlparse(url)
+    if parts.scheme in ("data", "blob", "about", "chrome", "chrome-extension"):
+        return False
+    return parts.hostname not in ("127.0.0.1", "localhost", "::1")
+
+
 @pytest.fixture(scope="session")
 def chromium():
     if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
@@ -121,7 +132,9 @@ def browser_page(chromium, dashboard_url):
     context = chromium.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     errors: list[str] = []
+    outside: list[str] = []  # requests to anywhere but this machine: there must be none (no network in class)
     page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: outside.append(r.url) if _leaves_machine(r.url) else None)
 
     def settle(timeout_ms: int = 60_000) -> None:
         page.wait_for_timeout(300)  # let a rerun triggered by the last action begin
@@ -134,5 +147,6 @@ def browser_page(chromium, dashboard_url):
     page.goto_page = goto  # type: ignore[attr-defined]
     page.settle = settle  # type: ignore[attr-defined]
     page.js_errors = errors  # type: ignore[attr-defined]
+    page.outside_requests = outside  # type: ignore[attr-defined]
     yield page
     context.close()

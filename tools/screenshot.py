@@ -1,14 +1,17 @@
 """Screenshot dashboard pages in headless Chromium (for developers looking at their work).
 
-    python tools/screenshot.py --port 8601 output_size conv_lab ... [--out screenshots] [--upload FILE]
+    python tools/screenshot.py --port 8601 output_size "pooling?lang=ko" home?lang=ko ... [--out screenshots]
+                               [--upload FILE] [--width 1400] [--height 1000] [--first-screen]
 
 Starts `streamlit run dashboard/app.py` on the port, opens each page (its url_path: the page file's
-name without the number), waits for it to settle and writes OUT/<page>.png (full page).
+name without the number, "home" for the first; a query such as ?lang=ko&present=1 may follow), waits for it to
+settle and writes OUT/<page>.png (full page, or only the first screen with --first-screen).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 import time
@@ -49,6 +52,8 @@ def main() -> None:
     ap.add_argument("--out", default=str(ROOT / "screenshots"))
     ap.add_argument("--upload", help="a file to put into the page's first file uploader")
     ap.add_argument("--width", type=int, default=1400)
+    ap.add_argument("--height", type=int, default=1000, help="the browser window's height")
+    ap.add_argument("--first-screen", action="store_true", help="only what shows without scrolling")
     ap.add_argument("--max-height", type=int, default=5000, help="cap on the screenshot's height in pixels")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
@@ -59,15 +64,21 @@ def main() -> None:
     try:
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": args.width, "height": 1000})
+            page = browser.new_page(viewport={"width": args.width, "height": args.height})
             for name in args.pages:
-                page.goto(f"http://127.0.0.1:{args.port}/{'' if name == 'home' else name}")
+                slug = name[4:] if name.startswith("home") else name
+                page.goto(f"http://127.0.0.1:{args.port}/{slug}")
                 wait_settled(page)
                 if args.upload:
                     page.locator("input[type=file]").first.set_input_files(args.upload)
                     page.wait_for_timeout(1000)
                     wait_settled(page)
-                path = out / f"{name or 'home'}.png"
+                path = out / (re.sub(r"[?&=]+", "_", name).strip("_") + ".png")
+                if args.first_screen:
+                    page.wait_for_timeout(800)
+                    page.screenshot(path=str(path))
+                    print(path)
+                    continue
                 # Streamlit scrolls inside its main container, so a "full page" shot needs a tall viewport.
                 height = page.evaluate(
                     "() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], section.main, "
@@ -75,7 +86,7 @@ def main() -> None:
                 page.set_viewport_size({"width": args.width, "height": min(int(height) + 40, args.max_height)})
                 page.wait_for_timeout(800)
                 page.screenshot(path=str(path), full_page=True)
-                page.set_viewport_size({"width": args.width, "height": 1000})
+                page.set_viewport_size({"width": args.width, "height": args.height})
                 print(path)
             browser.close()
     finally:
