@@ -75,6 +75,64 @@ def _on_language_switch() -> None:
         st.query_params["lang"] = choice
 
 
+PRESENTER_KEY = "cnnviz.presenter"  # presenter mode on/off (also ?present=1 in the URL)
+PRESENTER_SWITCH_KEY = "cnnviz.presenter_switch"
+PRESENTER_FONT = 20  # figure text in presenter mode (plotly's default is 12)
+PRESENTER_CSS = """<style>
+html, body, [data-testid="stAppViewContainer"] { font-size: 20px; }
+[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li,
+[data-testid="stWidgetLabel"] p, [data-testid="stCaptionContainer"] { font-size: 1.15rem; }
+[data-testid="stMetricValue"] { font-size: 2.6rem; }
+h1 { font-size: 2.4rem !important; padding-top: 0 !important; }
+[data-testid="stMainBlockContainer"] { padding-top: 2.2rem; }
+</style>"""
+
+
+def use_presenter() -> bool:
+    """Presenter mode (larger text and figure labels, for a projector) from the session or ?present=1."""
+    given = st.query_params.get("present")
+    on = given == "1" if given in ("0", "1") else bool(st.session_state.get(PRESENTER_KEY, False))
+    st.session_state[PRESENTER_KEY] = on
+    if on:
+        st.query_params["present"] = "1"
+        st.html(PRESENTER_CSS)
+    elif "present" in st.query_params:
+        del st.query_params["present"]
+    return on
+
+
+def presenter() -> bool:
+    """True in presenter mode: pages may choose larger views."""
+    return bool(st.session_state.get(PRESENTER_KEY, False))
+
+
+def _on_presenter_switch() -> None:
+    on = bool(st.session_state.get(PRESENTER_SWITCH_KEY))
+    st.session_state[PRESENTER_KEY] = on
+    st.query_params["present"] = "1" if on else "0"
+
+
+def presenter_switch() -> None:
+    st.session_state[PRESENTER_SWITCH_KEY] = presenter()
+    st.toggle(_("Presenter mode"), key=PRESENTER_SWITCH_KEY, on_change=_on_presenter_switch,
+              help=_("Larger text and figure labels, for a projector. Kept in the page's address."))
+
+
+def chart(fig, *, key: str | None = None, **kwargs):
+    """``st.plotly_chart`` with the dashboard's figure defaults: the toolbar beside the plot (never over a title, also
+    on a phone), and larger labels in presenter mode. Returns what st.plotly_chart returns (selection events)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure(fig)  # a copy: cached figures stay as they are
+    fig.update_layout(modebar={"orientation": "v"})
+    if presenter():
+        fig.update_layout(font={"size": PRESENTER_FONT}, title_font_size=PRESENTER_FONT + 4,
+                          legend_font_size=PRESENTER_FONT - 2)
+        fig.update_annotations(font_size=PRESENTER_FONT - 2)
+    kwargs.setdefault("config", {"displaylogo": False})
+    return st.plotly_chart(fig, key=key, **kwargs)
+
+
 def language_switch() -> None:
     """The sidebar's 한국어 / English switch (the label stays bilingual, so either reader finds it)."""
     st.session_state[LANG_SWITCH_KEY] = st.session_state.get(LANG_KEY, i18n.DEFAULT_LANGUAGE)

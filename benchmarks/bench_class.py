@@ -1,0 +1,257 @@
+"""A class on one server: N students' browsers against one `streamlit run dashboard/app.py`, measured.
+
+    .venv/bin/python benchmarks/bench_class.py [--sessions 30] [--train 10] [--short]
+
+Starts a real server on a free loopback port (its own runs folder), then:
+1. cold start: seconds from `streamlit run` to a healthy server, to the first page drawn, to Feature maps drawn;
+2. one session alone: the time of a page rerun (a slider step on Output size; an upload on Feature maps);
+3. N sessions at once (headless Debian Chromium, one browser context per student): each opens Home, Feature maps
+   with a photo upload, and Output size with a slider step; the first --train of them start a small training run
+   in the studio. Reports errors (must be 0), the median and 95th percentile of each rerun against the single
+   session's, the server's peak resident memory (VmHWM) against the 3 GB budget, and whether every run finished;
+4. a fault: the server is killed during training and started again; the runs that were running must show as
+   interrupted (or finished), and every checkpoint on disk must load.
+Only loopback traffic; every wait is bounded. Prints the CPU's capability with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+                 "--disable-dev-shm-usage"]
+SETTLED = "[data-testid=stApp][data-test-script-state=notRunning][data-test-connection-state=CONNECTED]"
+BUDGET_BYTES = 3 * 1024**3
+PHOTO = ROOT / "assets" / "samples" / "cat.png"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(port: int, runs: Path) -> tuple[subprocess.Popen, float]:
+    """The server and the seconds it took to answer /_stcore/health."""
+    env = dict(os.environ, CNNVIZ_RUNS=str(runs))
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"), "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    for _ in range(600):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
+            return proc, time.perf_counter() - t0
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError("the server exited while starting") from None
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("the server did not answer in 60 s")
+
+
+def peak_rss(pid: int) -> int:
+    """The process's peak resident memory (VmHWM), bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(q * (len(s) - 1))))]
+
+
+class Student:
+    """One browser context: a student's laptop."""
+
+    def __init__(self, browser, base: str, index: int, timeout_ms: int):
+        self.browser, self.base, self.index, self.timeout = browser, base, index, timeout_ms
+        self.times: dict[str, float] = {}
+        self.errors: list[str] = []
+
+    async def settle(self, page) -> None:
+        await page.wait_for_timeout(300)
+        await page.wait_for_selector(SETTLED, timeout=self.timeout)
+
+    async def timed(self, name: str, page, action) -> None:
+        t = time.perf_counter()
+        await action()
+        await self.settle(page)
+        self.times[name] = time.perf_counter() - t
+        if await page.locator("[data-testid=stException]").count():
+            self.errors.append(f"{name}: " + (await page.locator("[data-testid=stException]").first.inner_text())[:200])
+
+    async def run(self, *, train: bool) -> None:
+        context = await self.browser.new_context(viewport={"width": 1280, "height": 800})
+        page = await context.new_page()
+        page.on("pageerror", lambda e: self.errors.append(f"js: {e}"))
+        try:
+            await self.timed("home", page, lambda: page.goto(f"{self.base}/?lang=ko"))
+            await self.timed("feature_maps", page, lambda: page.goto(f"{self.base}/feature_maps?lang=ko"))
+            await self.timed("upload", page,
+                             lambda: page.locator("input[type=file]").first.set_input_files(str(PHOTO)))
+            await self.timed("output_size", page, lambda: page.goto(f"{self.base}/output_size?lang=ko"))
+
+            async def slide():
+                thumb = page.locator("[data-testid=stSlider] input[type=range]").first
+                await thumb.focus()
+                await thumb.press("ArrowRight")
+
+            await self.timed("slider", page, slide)
+            if train:
+                await self.timed("studio", page, lambda: page.goto(f"{self.base}/training_studio?lang=en"))
+                await self.timed("start_training", page,
+                                 lambda: page.get_by_role("button", name="Start training").first.click())
+        except Exception as err:  # a timeout or a missing element: that student's run failed
+            self.errors.append(f"{type(err).__name__}: {str(err).splitlines()[0][:200]}")
+        finally:
+            await context.close()
+
+
+async def drive(base: str, n: int, n_train: int, timeout_ms: int) -> list[Student]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        students = [Student(browser, base, i, timeout_ms) for i in range(n)]
+        await asyncio.gather(*(s.run(train=s.index < n_train) for s in students))
+        await browser.close()
+    return students
+
+
+def run_statuses(runs: Path) -> dict[str, str]:
+    out = {}
+    for config in runs.glob("sessions/*/*/config.json"):
+        status_file = config.parent / "status.json"
+        status = "unknown"
+        for f in (status_file, config.parent / "history.json"):
+            if f.exists():
+                try:
+                    status = json.loads(f.read_text()).get("status", status)
+                except (ValueError, OSError):
+                    status = "unreadable"
+        out[str(config.parent.relative_to(runs))] = status
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    import torch
+
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sessions", type=int, default=30)
+    ap.add_argument("--train", type=int, default=10, help="how many of the sessions start a training run")
+    ap.add_argument("--short", action="store_true", help="5 sessions, 2 training (the CI test's mode)")
+    ap.add_argument("--timeout", type=float, default=240, help="seconds one page may take to draw")
+    ap.add_argument("--no-fault", action="store_true", help="skip the kill-and-restart step")
+    args = ap.parse_args(argv)
+    if args.short:
+        args.sessions, args.train = 5, 2
+    timeout_ms = int(args.timeout * 1000)
+    print(f"CPU capability: {torch.backends.cpu.get_cpu_capability()}, {os.cpu_count()} cores")
+
+    runs = Path(tempfile.mkdtemp(prefix="cnnviz-class-"))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    server, healthy = start_server(port, runs)
+    ok = True
+    try:
+        # 1 + 2: cold start and one session alone
+        alone = asyncio.run(drive(base, 1, 0, timeout_ms))[0]
+        print(f"cold start: healthy {healthy:.1f} s; first page {alone.times.get('home', float('nan')):.1f} s "
+              f"after that; Feature maps {alone.times.get('feature_maps', float('nan')):.1f} s")
+        single = asyncio.run(drive(base, 1, 0, timeout_ms))[0]
+        print("one session alone (warm): " + ", ".join(f"{k} {v:.2f} s" for k, v in single.times.items()))
+
+        # 3: the class
+        t0 = time.perf_counter()
+        students = asyncio.run(drive(base, args.sessions, args.train, timeout_ms))
+        wall = time.perf_counter() - t0
+        errors = [f"student {s.index}: {e}" for s in students for e in s.errors]
+        print(f"\n{args.sessions} sessions at once ({args.train} start training): {wall:.0f} s, "
+              f"{len(errors)} errors")
+        for e in errors[:10]:
+            print("  " + e)
+        for name in ("home", "feature_maps", "upload", "output_size", "slider"):
+            values = [s.times[name] for s in students if name in s.times]
+            base_t = single.times.get(name, float("nan"))
+            print(f"  {name:<13} median {statistics.median(values) if values else float('nan'):6.2f} s  "
+                  f"p95 {pct(values, 0.95):6.2f} s  alone {base_t:5.2f} s  "
+                  f"ratio {statistics.median(values) / base_t if values and base_t else float('nan'):5.1f}x")
+        rss = peak_rss(server.pid)
+        print(f"server peak resident memory: {rss / 1024**3:.2f} GB (budget {BUDGET_BYTES / 1024**3:.0f} GB)")
+        ok = ok and not errors and rss < BUDGET_BYTES
+
+        # the training runs: wait until none is running (bounded), then count
+        deadline = time.time() + (120 if args.short else 900)
+        statuses = run_statuses(runs)
+        while time.time() < deadline and any(s in ("running", "queued", "waiting") for s in statuses.values()):
+            time.sleep(2)
+            statuses = run_statuses(runs)
+        print(f"training runs: {len(statuses)} on disk; statuses: "
+              f"{json.dumps(dict(sorted(_count(statuses.values()).items())))}")
+
+        # 4: a fault during training
+        if not args.no_fault and args.train:
+            asyncio.run(drive(base, 1, 1, timeout_ms))
+            time.sleep(3)
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait(timeout=10)
+            server, _ = start_server(port, runs)
+            asyncio.run(drive(base, 1, 0, timeout_ms))  # a page load lets the dashboard look at the runs
+            statuses = run_statuses(runs)
+            bad = _unloadable_checkpoints(runs)
+            print(f"after a kill and a restart: statuses {json.dumps(dict(_count(statuses.values())))}; "
+                  f"{len(bad)} checkpoints that do not load; {len(list(runs.rglob('*.tmp')))} stray .tmp files")
+            ok = ok and not bad
+    finally:
+        try:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=10)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(server.pid, signal.SIGKILL)
+    print("OK" if ok else "FAILED")
+    return 0 if ok else 1
+
+
+def _count(values) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for v in values:
+        out[v] = out.get(v, 0) + 1
+    return out
+
+
+def _unloadable_checkpoints(runs: Path) -> list[Path]:
+    import cnnviz
+
+    bad = []
+    for path in runs.rglob("epoch_*.pt"):
+        try:
+            cnnviz.load_checkpoint(path)
+        except Exception:  # noqa: BLE001 - any failure to load is what is counted
+            bad.append(path)
+    return bad
+
+
+if __name__ == "__main__":
+    sys.exit(main())
