@@ -103,6 +103,9 @@ PAGES: tuple[PageInfo, ...] = (
     PageInfo("42_transfer_saved.py", TRANSFER, N_("Saved comparisons"), ":material/folder_open:",
              N_("Reopen saved transfer-learning comparisons and overlay them: e.g. the same strategies with 5, 20 "
                 "and 100 labels per class.")),
+    PageInfo("50_class.py", CLASS, N_("Class"), ":material/groups:",
+             N_("The teacher's view: every student's runs on this server, a leaderboard, chosen runs on one chart, "
+                "stop and delete. Opens with the teacher's password.")),
 )
 
 

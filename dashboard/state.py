@@ -412,3 +412,66 @@ def transfer_comparison(path: str, mtime: float):
     from cnnviz import transfer
 
     return transfer.load_comparison(path)
+
+
+# ---- class: the teacher's view (issue 12)
+TEACHER_KEY = "cnnviz.class.teacher"  # True once this session gave the teacher's password
+
+
+def teacher_password() -> str | None:
+    """The teacher's password from $CNNVIZ_TEACHER_PASSWORD or .streamlit/secrets.toml; None when unset."""
+    from cnnviz import classroom
+
+    try:
+        secrets = dict(st.secrets) if st.secrets.load_if_toml_exists() else {}
+    except Exception:  # no secrets file, or one that does not parse: no password from there
+        secrets = {}
+    return classroom.teacher_password(secrets)
+
+
+def teacher_signed_in() -> bool:
+    return bool(st.session_state.get(TEACHER_KEY))
+
+
+def sign_in_teacher(given: str, password: str) -> bool:
+    from cnnviz import classroom
+
+    ok = classroom.check_password(given, password)
+    st.session_state[TEACHER_KEY] = ok
+    return ok
+
+
+def class_runs():
+    """Every session's runs (read from disk on each rerun: the list changes while students train)."""
+    from cnnviz import classroom
+
+    return classroom.class_runs()
+
+
+def _job_for(path) -> object | None:
+    from pathlib import Path
+
+    for job in list(_training_jobs().values()):
+        folder = getattr(job, "options", {}).get("checkpoint_dir")
+        if folder is not None and Path(folder).resolve() == Path(path).resolve():
+            return job
+    return None
+
+
+def stop_class_run(run) -> bool:
+    """Ask a running run (any session's, in this server) to stop; False when no job of this server runs it."""
+    job = _job_for(run.info.path)
+    if job is None or not getattr(job, "running", False):
+        return False
+    job.stop()
+    return True
+
+
+def delete_class_run(run) -> None:
+    """Delete a run of any session (not while it runs); raises ValueError."""
+    from cnnviz import runs
+
+    job = _job_for(run.info.path)
+    if job is not None and getattr(job, "running", False):
+        raise ValueError(_("Stop the run before deleting it."))
+    runs.delete_run(run.info.path, folder=run.info.path.parent)

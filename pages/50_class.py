@@ -1,0 +1,99 @@
+"""Class | Class | :material/groups:
+
+The teacher's view: every student's training runs on this server, a leaderboard, chosen runs on one chart, and
+stop/delete for any run. Open only with the teacher's password.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from cnnviz import classroom
+from cnnviz.i18n import _
+from cnnviz.plots import classroom as plots
+from dashboard import state
+
+st.title(_("Class"))
+try:
+    password = state.teacher_password()
+except ValueError as err:
+    st.error(str(err))
+    st.stop()
+if password is None:
+    st.info(_("This page is for the teacher, and it is closed. To open it, start the server with a password, e.g. "
+              "`CNNVIZ_TEACHER_PASSWORD=… streamlit run dashboard/app.py`, or put `teacher_password = \"…\"` into "
+              "`.streamlit/secrets.toml`."))
+    st.stop()
+if not state.teacher_signed_in():
+    with st.form("class_login"):
+        given = st.text_input(_("Teacher's password"), type="password")
+        if st.form_submit_button(_("Open the class view")):
+            if state.sign_in_teacher(given, password):
+                st.rerun()
+            st.error(_("That is not the password."))
+    st.stop()
+
+runs = state.class_runs()
+statuses = [r.status for r in runs]
+c1, c2, c3, c4 = st.columns(4)
+c1.metric(_("Students with runs"), len({r.session for r in runs}))
+c2.metric(_("Runs"), len(runs))
+c3.metric(_("Running now"), statuses.count("running"))
+c4.metric(_("Finished"), statuses.count("finished"))
+if not runs:
+    st.info(_("No training runs yet. Students start runs in the Training studio; they appear here."))
+    st.stop()
+
+STATUS = {"running": _("running"), "finished": _("finished"), "stopped": _("stopped"), "failed": _("failed"),
+          "interrupted": _("interrupted"), "new": _("new"), "queued": _("waiting")}
+
+
+def row(run: classroom.ClassRun) -> dict:
+    return {
+        _("Student"): run.label or run.student, _("Model"): run.model, _("Settings"): run.settings,
+        _("Status"): STATUS.get(run.status, run.status), _("Epochs"): run.epochs_done,
+        _("Best test accuracy"): run.best_accuracy,
+        _("Updated"): dt.datetime.fromtimestamp(run.updated).strftime("%H:%M:%S"),
+    }
+
+
+st.subheader(_("Leaderboard"))
+best = classroom.leaderboard(runs)
+if best:
+    board = pd.DataFrame([{_("Rank"): i, **row(r)} for i, r in enumerate(best, start=1)])
+    st.dataframe(board, hide_index=True, width="stretch",
+                 column_config={_("Best test accuracy"): st.column_config.NumberColumn(format="percent")})
+else:
+    st.caption(_("No run has finished an epoch yet."))
+
+st.subheader(_("Runs on one chart"))
+labels = {f"{r.label or r.student} · {r.info.name}": r for r in runs}
+chosen = st.multiselect(_("Runs"), list(labels), default=[k for k in labels if labels[k] in best[:5]],
+                        key="class_runs")
+metric = st.segmented_control(_("Show"), list(plots.CLASS_METRICS), default="test_acc",
+                              format_func=lambda m: _(plots.CLASS_METRICS[m]), key="class_metric") or "test_acc"
+if chosen:
+    state.chart(plots.class_overlay_figure([labels[k] for k in chosen], metric), key="class_chart")
+
+st.subheader(_("Every run"))
+table = pd.DataFrame([row(r) for r in runs])
+st.dataframe(table, hide_index=True, width="stretch",
+             column_config={_("Best test accuracy"): st.column_config.NumberColumn(format="percent")})
+
+st.subheader(_("Stop or delete a run"))
+target_label = st.selectbox(_("Run"), list(labels), key="class_target")
+target = labels[target_label]
+b1, b2 = st.columns(2)
+if b1.button(_("Stop it"), disabled=target.status != "running", icon=":material/stop:"):
+    st.toast(_("Asked the run to stop.") if state.stop_class_run(target) else _("That run is not running here."))
+if b2.button(_("Delete it"), icon=":material/delete:", disabled=target.status == "running",
+             help=_("Deletes the run's folder with its checkpoints. Stop a running run first.")):
+    try:
+        state.delete_class_run(target)
+    except ValueError as err:
+        st.error(str(err))
+    else:
+        st.rerun()
