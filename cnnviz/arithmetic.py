@@ -7,67 +7,131 @@ Pure integer math, no torch needed. The rule taught in the lecture notes is
 and with dilation d the kernel spans d*(k-1)+1 cells, which is what PyTorch computes:
 
     N_out = floor((N + 2p - d*(k-1) - 1) / s) + 1
+
+Beyond the notes (the convolution-arithmetic paper): uneven 'same' padding as Keras/TensorFlow do it, pooling with
+``ceil_mode``, transposed convolution, and the parameters and cost of grouped and depthwise convolution.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["conv_output_size", "pool_output_size", "OutputSize", "explain_output_size", "same_padding", "window_cells"]
+import numpy as np
+
+from .i18n import _
+
+__all__ = [
+    "ConvCost",
+    "OutputSize",
+    "conv_cost",
+    "conv_output_size",
+    "describe_ranges",
+    "explain_output_size",
+    "pool_output_size",
+    "same_padding",
+    "same_padding_tf",
+    "transposed_output_size",
+    "window_cells",
+]
+
+MAX_LISTED_RANGES = 12  # never-read ranges listed by name; the rest are counted
+_BRUTE_FORCE_CELLS = 4_000_000  # up to this many input cells the never-read ones are found directly
+
+
+def _hint(name: str) -> str:
+    return {
+        "size": _("an input needs at least one row and column"),
+        "kernel": _("a kernel covers at least one cell"),
+        "stride": _("the window moves at least one cell at a time"),
+        "padding": _("padding adds zeros around the input; it cannot remove any"),
+        "dilation": _("dilation 1 means an ordinary, dense kernel"),
+        "groups": _("groups split the channels into that many parts"),
+    }.get(name, "")
 
 
 def _check_int(name: str, value: object, *, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be a whole number, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(_("{name} must be a whole number, got {value!r}").format(name=name, value=value))
+    value = int(value)
     if value < minimum:
-        hint = {
-            "size": "an input needs at least one row and column",
-            "kernel": "a kernel covers at least one cell",
-            "stride": "the window moves at least one cell at a time",
-            "padding": "padding adds zeros around the input; it cannot remove any",
-            "dilation": "dilation 1 means an ordinary, dense kernel",
-        }.get(name, "")
-        raise ValueError(f"{name} must be >= {minimum}, got {value}" + (f": {hint}" if hint else ""))
+        raise ValueError(_("{name} must be at least {minimum}, got {value}: {hint}").format(
+            name=name, minimum=minimum, value=value, hint=_hint(name)))
     return value
 
 
-def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
+def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1, *,
+                     padding_after: int | None = None) -> int:
     """Output length of a convolution along one axis, exactly as ``nn.Conv2d`` computes it.
 
-    Raises ``ValueError`` (with a hint) for anything PyTorch would reject: a kernel wider than the
-    padded input, stride or dilation below 1, negative padding; ``TypeError`` for non-integers.
+    ``padding`` zeros go before the input and ``padding_after`` (default: the same) after it. Raises ``ValueError``
+    (with a hint) for anything PyTorch would reject: a kernel wider than the padded input, stride or dilation below
+    1, negative padding; ``TypeError`` for non-integers.
     """
     size = _check_int("size", size, minimum=1)
     kernel = _check_int("kernel", kernel, minimum=1)
     stride = _check_int("stride", stride, minimum=1)
     padding = _check_int("padding", padding, minimum=0)
+    after = padding if padding_after is None else _check_int("padding", padding_after, minimum=0)
     dilation = _check_int("dilation", dilation, minimum=1)
     span = dilation * (kernel - 1) + 1
-    padded = size + 2 * padding
+    padded = size + padding + after
     if span > padded:
-        dil = f" (dilation {dilation} makes it span {span} cells)" if dilation > 1 else ""
-        raise ValueError(
-            f"kernel {kernel}{dil} does not fit an input of {size} cells with padding {padding}: "
-            f"need kernel span <= input + 2*padding = {padded}"
-        )
+        if dilation > 1:
+            msg = _("kernel {k} with dilation {d} spans {span} cells and does not fit an input of {n} cells with "
+                    "padding {p}: the span must be at most input + padding on both sides = {padded}")
+        else:
+            msg = _("kernel {k} does not fit an input of {n} cells with padding {p}: the kernel must be at most "
+                    "input + padding on both sides = {padded}")
+        raise ValueError(msg.format(k=kernel, d=dilation, span=span, n=size, p=padding, padded=padded))
     return (padded - span) // stride + 1
 
 
-def pool_output_size(size: int, kernel: int, stride: int | None = None, padding: int = 0, dilation: int = 1) -> int:
-    """Output length of ``nn.MaxPool2d``/``nn.AvgPool2d`` (floor mode); stride defaults to the kernel.
+def pool_output_size(size: int, kernel: int, stride: int | None = None, padding: int = 0, dilation: int = 1, *,
+                     ceil_mode: bool = False) -> int:
+    """Output length of ``nn.MaxPool2d``/``nn.AvgPool2d``; stride defaults to the kernel.
 
-    PyTorch also demands padding <= kernel // 2 for pooling; that is checked here too.
+    ``ceil_mode=True`` rounds up instead of down, as PyTorch does, except that the last window must start inside
+    the input or the left padding. PyTorch also demands padding <= kernel // 2 for pooling; that is checked here.
     """
     stride = kernel if stride is None else stride
     out = conv_output_size(size, kernel, stride=stride, padding=padding, dilation=dilation)
     if padding > kernel // 2:
-        raise ValueError(f"pooling padding {padding} is too large for kernel {kernel}: PyTorch allows at most kernel//2 = {kernel // 2}")
+        raise ValueError(_("pooling padding {p} is too large for kernel {k}: PyTorch allows at most kernel // 2 = "
+                           "{limit}").format(p=padding, k=kernel, limit=kernel // 2))
+    if ceil_mode:
+        span = dilation * (kernel - 1) + 1
+        out = -(-(size + 2 * padding - span) // stride) + 1
+        if (out - 1) * stride >= size + padding:  # the last window would start in the right padding
+            out -= 1
+    return out
+
+
+def transposed_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1,
+                           output_padding: int = 0) -> int:
+    """Output length of ``nn.ConvTranspose2d``: (N − 1)·s − 2p + d·(k − 1) + output_padding + 1."""
+    size = _check_int("size", size, minimum=1)
+    kernel = _check_int("kernel", kernel, minimum=1)
+    stride = _check_int("stride", stride, minimum=1)
+    padding = _check_int("padding", padding, minimum=0)
+    dilation = _check_int("dilation", dilation, minimum=1)
+    output_padding = _check_int("output_padding", output_padding, minimum=0)
+    if output_padding >= max(stride, dilation):
+        raise ValueError(_("output_padding {op} must be smaller than the stride or the dilation ({limit})").format(
+            op=output_padding, limit=max(stride, dilation)))
+    out = (size - 1) * stride - 2 * padding + dilation * (kernel - 1) + output_padding + 1
+    if out < 1:
+        raise ValueError(_("padding {p} removes more than the transposed convolution produces: the output would "
+                           "have {out} cells").format(p=padding, out=out))
     return out
 
 
 @dataclass(frozen=True)
 class OutputSize:
-    """One axis of a convolution, worked out the way the lecture notes write it."""
+    """One axis of a convolution, worked out the way the lecture notes write it.
+
+    ``unread`` lists the input cells (0-based, unpadded) that no window reads, as inclusive ranges: the first
+    ``MAX_LISTED_RANGES`` of ``unread_ranges`` ranges, ``unread_count`` cells in all.
+    """
 
     size: int
     kernel: int
@@ -76,51 +140,216 @@ class OutputSize:
     dilation: int
     span: int  # cells one window covers: dilation*(kernel-1)+1
     output: int
-    remainder: int  # (N + 2p - span) mod s: padded cells past the last window
-    uncovered: tuple[int, ...]  # input indices (0-based, unpadded) that no window reads
+    remainder: int  # (N + p_before + p_after - span) mod s: padded cells past the last window
+    unread: tuple[tuple[int, int], ...]
+    unread_count: int
+    unread_ranges: int
+    padding_after: int | None = None  # None: the same as ``padding``
+
+    @property
+    def after(self) -> int:
+        return self.padding if self.padding_after is None else self.padding_after
 
     @property
     def exact(self) -> bool:
         return self.remainder == 0
 
     @property
+    def uncovered(self) -> tuple[int, ...]:
+        """Every never-read input cell (only for a modest number of them; else ValueError: see ``unread``)."""
+        if self.unread_ranges > len(self.unread) or self.unread_count > 100_000:
+            raise ValueError(_("{n:,} input cells are never read: too many to list").format(n=self.unread_count))
+        return tuple(i for a, b in self.unread for i in range(a, b + 1))
+
+    @property
     def formula(self) -> str:
-        """The rule with the numbers substituted, e.g. ⌊(28 + 2·2 − 5)/1⌋ + 1 = 28."""
+        """The rule with the numbers substituted, e.g. ⌊(28 + 2·2 − 5)/1⌋ + 1 = 28; a dilated kernel's span in
+        brackets: ⌊(7 + 2·3 − (2·(4−1)+1))/2⌋ + 1 = 4."""
         k = str(self.kernel) if self.dilation == 1 else f"({self.dilation}·({self.kernel}−1)+1)"
-        return f"⌊({self.size} + 2·{self.padding} − {k})/{self.stride}⌋ + 1 = {self.output}"
+        pad = f"2·{self.padding}" if self.after == self.padding else f"{self.padding} + {self.after}"
+        return f"⌊({self.size} + {pad} − {k})/{self.stride}⌋ + 1 = {self.output}"
+
+    @property
+    def latex(self) -> str:
+        """The same substitution as LaTeX (for st.latex)."""
+        k = str(self.kernel) if self.dilation == 1 else rf"\left({self.dilation}\cdot({self.kernel}-1)+1\right)"
+        pad = rf"2\cdot {self.padding}" if self.after == self.padding else f"{self.padding} + {self.after}"
+        return (rf"\left\lfloor \frac{{{self.size} + {pad} - {k}}}{{{self.stride}}} \right\rfloor + 1 "
+                rf"= {self.output}")
 
 
-def explain_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> OutputSize:
-    """``conv_output_size`` plus the working: formula text, remainder and the never-read input cells."""
-    out = conv_output_size(size, kernel, stride=stride, padding=padding, dilation=dilation)
+def explain_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1, *,
+                        padding_after: int | None = None) -> OutputSize:
+    """``conv_output_size`` plus the working: formula, remainder and the never-read input cells (as ranges).
+
+    Works for any size (a billion cells included): the never-read cells are found arithmetically, never listed
+    one by one. Raises ValueError like ``conv_output_size``.
+    """
+    out = conv_output_size(size, kernel, stride=stride, padding=padding, dilation=dilation,
+                           padding_after=padding_after)
+    after = padding if padding_after is None else padding_after
     span = dilation * (kernel - 1) + 1
-    remainder = (size + 2 * padding - span) % stride
-    read: set[int] = set()
-    for o in range(out):
-        start = o * stride - padding
-        read.update(start + dilation * i for i in range(kernel))
-    uncovered = tuple(i for i in range(size) if i not in read)
-    return OutputSize(size, kernel, stride, padding, dilation, span, out, remainder, uncovered)
+    remainder = (size + padding + after - span) % stride
+    listed, count, n_ranges = _unread(size, kernel, stride, padding, dilation, out)
+    return OutputSize(size, kernel, stride, padding, dilation, span, out, remainder, listed, count, n_ranges,
+                      padding_after)
+
+
+def _ranges_of(mask_unread: np.ndarray, offset: int = 0) -> list[tuple[int, int]]:
+    """Inclusive (start, end) runs of True in a boolean array."""
+    if not mask_unread.any():
+        return []
+    padded = np.concatenate(([False], mask_unread, [False])).astype(np.int8)
+    edges = np.flatnonzero(np.diff(padded))
+    return [(int(a) + offset, int(b) - 1 + offset) for a, b in zip(edges[::2], edges[1::2])]
+
+
+def _unread(size: int, kernel: int, stride: int, padding: int, dilation: int, out: int
+            ) -> tuple[tuple[tuple[int, int], ...], int, int]:
+    """(listed ranges, cells never read, number of ranges). Window o reads x = o·s − p + d·i, i < k."""
+    if size <= _BRUTE_FORCE_CELLS:
+        read = np.zeros(size, dtype=bool)
+        for i in range(kernel):
+            first = dilation * i - padding  # the cell window 0's tap i reads
+            o0 = max(0, -(-(-first) // stride)) if first < 0 else 0  # first window whose tap lands at x >= 0
+            start = first + o0 * stride
+            if o0 < out and start < size:
+                stop = min(size, first + (out - 1) * stride + 1)
+                read[start:stop:stride] = True
+        ranges = _ranges_of(~read)
+        return tuple(ranges[:MAX_LISTED_RANGES]), int(size - read.sum()), len(ranges)
+    if dilation == 1:
+        return _unread_dense_kernel(size, kernel, stride, padding, out)
+    raise ValueError(_("the input is too long ({n:,} cells) to work out which cells a dilated kernel skips; "
+                       "the output size is {out:,}").format(n=size, out=out))
+
+
+def _unread_dense_kernel(size: int, kernel: int, stride: int, padding: int, out: int
+                         ) -> tuple[tuple[tuple[int, int], ...], int, int]:
+    """Never-read cells for a kernel without holes: the gaps between windows when the stride is longer than the
+    kernel (the same gap after every window, clipped at the input's ends), and the cells after the last window."""
+    listed: list[tuple[int, int]] = []
+    count = n_ranges = 0
+
+    def add(a: int, b: int) -> None:
+        nonlocal count, n_ranges
+        if a > b:
+            return
+        if len(listed) < MAX_LISTED_RANGES:
+            listed.append((a, b))
+        count += b - a + 1
+        n_ranges += 1
+
+    if stride > kernel:  # the gap after window o: [o·s − p + k, (o+1)·s − p − 1], for o = 0 … out − 2
+        s, p, k = stride, padding, kernel
+        o_lo = max(0, -(-(p + 1) // s) - 1)  # first gap that reaches cell 0
+        o_full_lo = max(o_lo, -(-(p - k) // s))  # first gap that starts at or after cell 0
+        o_full_hi = min(out - 2, (size + p) // s - 1)  # last gap that ends inside the input
+        for o in range(o_lo, min(o_full_lo, out - 1)):  # a gap across cell 0 (at most one)
+            add(max(0, o * s - p + k), min(size - 1, (o + 1) * s - p - 1))
+        if o_full_hi >= o_full_lo:
+            first = o_full_lo * s - p + k
+            for j in range(min(o_full_hi - o_full_lo + 1, MAX_LISTED_RANGES - len(listed))):
+                listed.append((first + j * s, first + j * s + s - k - 1))
+            full = o_full_hi - o_full_lo + 1
+            count += full * (s - k)
+            n_ranges += full
+        o = max(o_full_hi + 1, o_full_lo)
+        if o <= out - 2:  # a gap that runs past the input's end
+            add(o * s - p + k, size - 1)
+    tail = (out - 1) * stride - padding + kernel  # first cell after the last window
+    if tail < size:
+        add(max(0, tail), size - 1)
+    return tuple(listed), count, n_ranges
+
+
+def describe_ranges(info: OutputSize) -> str:
+    """The never-read cells as text: "7", "2–3, 7–8, … (400 ranges, 800 cells in all)"."""
+    parts = [str(a) if a == b else f"{a:,}–{b:,}" for a, b in info.unread]
+    text = ", ".join(parts)
+    if info.unread_ranges > len(info.unread):
+        text += " … " + _("({ranges:,} ranges, {cells:,} cells in all)").format(ranges=info.unread_ranges,
+                                                                                cells=info.unread_count)
+    return text
 
 
 def same_padding(kernel: int, *, dilation: int = 1) -> int:
     """Padding that keeps the size unchanged at stride 1 ("same"): (span − 1) / 2 with span = d·(k−1)+1.
 
-    Raises ``ValueError`` when the window spans an even number of cells: equal padding on both sides
-    cannot keep the size then (PyTorch's ``padding="same"`` pads one side more in that case).
+    Raises ``ValueError`` when the window spans an even number of cells: equal padding on both sides cannot keep
+    the size then (see ``same_padding_tf`` for what Keras, TensorFlow and PyTorch do instead).
     """
     kernel = _check_int("kernel", kernel, minimum=1)
     dilation = _check_int("dilation", dilation, minimum=1)
     span = dilation * (kernel - 1) + 1
     if span % 2 == 0:
-        raise ValueError(
-            f"'same' needs an odd window: kernel {kernel} with dilation {dilation} spans {span} cells, so equal "
-            "padding on both sides cannot keep the size; use an odd kernel"
-        )
+        raise ValueError(_("'same' with equal padding needs an odd window: kernel {k} with dilation {d} spans {span} "
+                           "cells").format(k=kernel, d=dilation, span=span))
     return (span - 1) // 2
+
+
+def same_padding_tf(size: int, kernel: int, stride: int = 1, dilation: int = 1) -> tuple[int, int]:
+    """(before, after) zeros of Keras/TensorFlow ``padding='same'``: the output has ⌈N / s⌉ cells, and when the
+    padding needed is odd the extra zero goes after (right, bottom). PyTorch's ``padding='same'`` (stride 1) pads the
+    same way."""
+    size = _check_int("size", size, minimum=1)
+    kernel = _check_int("kernel", kernel, minimum=1)
+    stride = _check_int("stride", stride, minimum=1)
+    dilation = _check_int("dilation", dilation, minimum=1)
+    span = dilation * (kernel - 1) + 1
+    out = -(-size // stride)
+    total = max((out - 1) * stride + span - size, 0)
+    return total // 2, total - total // 2
+
+
+@dataclass(frozen=True)
+class ConvCost:
+    """Parameters and multiply-adds of one 2-D convolution layer (``groups`` splits the channels)."""
+
+    in_channels: int
+    out_channels: int
+    kernel: tuple[int, int]
+    groups: int
+    output_hw: tuple[int, int]
+    weights: int
+    biases: int
+
+    @property
+    def params(self) -> int:
+        return self.weights + self.biases
+
+    @property
+    def macs(self) -> int:
+        """Multiply-adds for one image: every weight once per output position."""
+        return self.weights * self.output_hw[0] * self.output_hw[1]
+
+
+def conv_cost(in_channels: int, out_channels: int, kernel: int | tuple[int, int], output_hw: tuple[int, int], *,
+              groups: int = 1, bias: bool = True) -> ConvCost:
+    """Parameters and multiply-adds of ``nn.Conv2d(in, out, kernel, groups=groups)`` producing ``output_hw``.
+
+    ``groups == in_channels == out_channels`` is a depthwise convolution (MobileNet). Raises ValueError when the
+    channels do not divide into the groups (PyTorch's rule).
+    """
+    kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
+    for name, v in (("in_channels", in_channels), ("out_channels", out_channels), ("kernel", kh), ("kernel", kw)):
+        _check_int(name, v, minimum=1)
+    groups = _check_int("groups", groups, minimum=1)
+    if in_channels % groups or out_channels % groups:
+        raise ValueError(_("{cin} input and {cout} output channels do not split into {g} groups: both must be "
+                           "multiples of the groups").format(cin=in_channels, cout=out_channels, g=groups))
+    weights = out_channels * (in_channels // groups) * kh * kw
+    return ConvCost(in_channels, out_channels, (kh, kw), groups, tuple(output_hw), weights,
+                    out_channels if bias else 0)
 
 
 def window_cells(out_index: int, *, kernel: int, stride: int = 1, dilation: int = 1) -> tuple[int, ...]:
     """Padded-grid positions (0-based, padding included) that output cell ``out_index`` reads along one axis."""
     start = out_index * stride
     return tuple(start + dilation * i for i in range(kernel))
+
+
+def divides_evenly(size: int, kernel: int, stride: int, padding: int, dilation: int = 1) -> bool:
+    """True when (N + 2p − span) is a multiple of the stride: every padded cell up to the end is used."""
+    return (size + 2 * padding - (dilation * (kernel - 1) + 1)) % stride == 0
+

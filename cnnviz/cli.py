@@ -39,13 +39,15 @@ def _cmd_summary(args: argparse.Namespace) -> int:
 
 
 def _cmd_outsize(args: argparse.Namespace) -> int:
+    from .i18n import _
+
     work = arithmetic.explain_output_size(args.size, args.kernel, stride=args.stride, padding=args.padding,
                                           dilation=args.dilation)
     print(work.formula)
     if not work.exact:
-        cells = ", ".join(map(str, work.uncovered)) or "none (only padding is left over)"
-        print(f"warning: (N + 2p - k) is not divisible by the stride (remainder {work.remainder}); "
-              f"input cells never read: {cells}")
+        cells = arithmetic.describe_ranges(work) or _("none (only padding is left over)")
+        print(_("warning: (N + 2p - k) is not divisible by the stride (remainder {r}); input cells never read: "
+                "{cells}").format(r=work.remainder, cells=cells))
     return 0
 
 

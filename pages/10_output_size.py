@@ -10,103 +10,189 @@ import streamlit as st
 
 import cnnviz
 from cnnviz import arithmetic
+from cnnviz.i18n import N_, _
 from cnnviz.plots import conv as plots
+from dashboard import state
 
 GRID_LIMIT = 40  # padded cells per side we still draw
+KINDS = {"conv": N_("Convolution"), "pool": N_("Pooling"), "transposed": N_("Transposed convolution")}
+PAD_MODES = {"valid": N_("valid (none)"), "same": N_("same"), "custom": N_("custom")}
 
-st.title("Output size of a convolution")
-st.caption("A kernel slides over the (padded) input in steps of the stride. How many positions fit is the output size.")
+st.title(_("Output size of a convolution"))
+st.caption(_("A kernel slides over the (padded) input in steps of the stride. How many positions fit is the output "
+             "size."))
 
 left, right = st.columns([2, 3], gap="large")
 with left:
-    kind = st.radio("Layer", ["Convolution", "Pooling"], horizontal=True, key="os_kind")
-    pooling = kind == "Pooling"
+    kind = st.radio(_("Layer"), list(KINDS), format_func=lambda k: _(KINDS[k]), horizontal=True, key="os_kind")
+    pooling, transposed = kind == "pool", kind == "transposed"
     c1, c2 = st.columns(2)
-    height = c1.number_input("Input height H", 1, 1024, 7, key="os_h")
-    width = c2.number_input("Input width W", 1, 1024, 7, key="os_w")
-    kernel = st.slider("Kernel size k", 1, 11, 2 if pooling else 3, key="os_k")
-    stride = st.slider("Stride s", 1, 6, 2 if pooling else 1, key="os_s")
-    dilation = 1 if pooling else st.slider("Dilation d", 1, 4, 1, key="os_d",
-                                           help="Spreads the kernel's taps apart: a 3×3 kernel with d=2 spans 5×5.")
-    pad_mode = st.radio("Padding", ["valid", "same", "custom"], index=1, horizontal=True, key="os_pad_mode",
-                        help="valid: no padding. same: (span−1)/2 zeros on each side, keeps the size at stride 1.")
-    padding = 0
-    if pad_mode == "custom":
-        padding = st.slider("Padding p", 0, 6, 1, key="os_p")
-    elif pad_mode == "same":
-        try:
-            padding = arithmetic.same_padding(kernel, dilation=dilation)
-        except ValueError as err:
-            st.warning(f"{err}. Using padding 0 (valid) instead.")
-        if stride > 1:
-            st.info(f"'same' gives padding {padding}; with stride {stride} the output is still about H/{stride}.")
+    height = c1.number_input(_("Input height H"), 1, 1024, 7, key="os_h")
+    width = c2.number_input(_("Input width W"), 1, 1024, 7, key="os_w")
+    square = st.checkbox(_("Square kernel"), value=True, key="os_square",
+                         help=_("A kernel may be taller than it is wide (e.g. 1×7): each axis follows the same rule."))
+    if square:
+        kernel_h = kernel_w = st.slider(_("Kernel size k"), 1, 11, 2 if pooling else 3, key="os_k")
+    else:
+        k1, k2 = st.columns(2)
+        kernel_h = k1.slider(_("Kernel height"), 1, 11, 3, key="os_kh")
+        kernel_w = k2.slider(_("Kernel width"), 1, 11, 5, key="os_kw")
+    stride = st.slider(_("Stride s"), 1, 6, 2 if pooling else 1, key="os_s")
+    dilation = 1 if pooling else st.slider(
+        _("Dilation d"), 1, 4, 1, key="os_d", help=_("Spreads the kernel's taps apart: a 3×3 kernel with d=2 spans 5×5."))
+    ceil_mode = pooling and st.checkbox(
+        _("ceil_mode (round up)"), key="os_ceil",
+        help=_("PyTorch's ceil_mode=True keeps a last, partial window, as long as it starts inside the input."))
+    output_padding = 0
+    if transposed:
+        pad_mode = "custom"
+        padding = st.slider(_("Padding p"), 0, 6, 0, key="os_tp")
+        if max(stride, dilation) > 1:
+            output_padding = st.slider(_("Output padding"), 0, max(stride, dilation) - 1, 0, key="os_op",
+                                       help=_("Adds cells on one side of the output, to pick among the sizes that "
+                                              "the same stride can produce."))
+    else:
+        pad_mode = st.radio(_("Padding"), list(PAD_MODES), index=1, horizontal=True, key="os_pad_mode",
+                            format_func=lambda m: _(PAD_MODES[m]),
+                            help=_("valid: no padding. same: zeros around the input so that the output has ⌈N/s⌉ "
+                                   "cells (N at stride 1), as in Keras and TensorFlow."))
+        padding = st.slider(_("Padding p"), 0, 6, 1, key="os_p") if pad_mode == "custom" else 0
 
-    explain = cnnviz.pool_output_size if pooling else cnnviz.conv_output_size
+if transposed:
     try:
-        explain(height, kernel, stride=stride, padding=padding, dilation=dilation)
-        explain(width, kernel, stride=stride, padding=padding, dilation=dilation)
-        rows = cnnviz.explain_output_size(height, kernel, stride=stride, padding=padding, dilation=dilation)
-        cols = cnnviz.explain_output_size(width, kernel, stride=stride, padding=padding, dilation=dilation)
+        out_h = arithmetic.transposed_output_size(height, kernel_h, stride=stride, padding=padding, dilation=dilation,
+                                                  output_padding=output_padding)
+        out_w = arithmetic.transposed_output_size(width, kernel_w, stride=stride, padding=padding, dilation=dilation,
+                                                  output_padding=output_padding)
     except ValueError as err:
-        st.error(f"Impossible combination: {err}")
+        st.error(_("Impossible combination: {reason}").format(reason=err))
         st.stop()
-
-    st.latex(r"N_{out} = \left\lfloor \frac{N + 2p - d\,(k-1) - 1}{s} \right\rfloor + 1")
-    span = rf"{kernel}" if dilation == 1 else rf"{dilation}\cdot({kernel}-1)+1"
-    for axis, info in (("H", rows), ("W", cols)):
-        st.latex(rf"{axis}_{{out}} = \left\lfloor \frac{{{info.size} + 2\cdot{padding} - {span}}}{{{stride}}} "
-                 rf"\right\rfloor + 1 = {info.output}")
-    st.markdown(f"Height: `{rows.formula}`  \nWidth: `{cols.formula}`")
-    m1, m2, m3 = st.columns(3)
-    m1.metric("Output height", rows.output)
-    m2.metric("Output width", cols.output)
-    m3.metric("Positions", rows.output * cols.output)
-
-    for axis, info in (("rows", rows), ("columns", cols)):
-        if info.exact:
-            continue
-        top = info.size + 2 * padding - info.span
-        msg = (f"Along the {axis} the division is not exact: ({info.size} + 2·{padding} − {info.span}) = {top} "
-               f"is not a multiple of {stride} (remainder {info.remainder}). ")
-        if info.uncovered:
-            msg += f"Input {axis} never read by any window (0-based): {', '.join(map(str, info.uncovered))}."
+    with right:
+        st.latex(r"N_{out} = (N - 1)\cdot s - 2p + d\,(k-1) + \mathit{output\_padding} + 1")
+        for axis, n, k, out in (("H", height, kernel_h, out_h), ("W", width, kernel_w, out_w)):
+            st.latex(rf"{axis}_{{out}} = ({n} - 1)\cdot {stride} - 2\cdot {padding} + {dilation}\cdot({k}-1) + "
+                     rf"{output_padding} + 1 = {out}")
+        m1, m2 = st.columns(2)
+        m1.metric(_("Output height"), out_h)
+        m2.metric(_("Output width"), out_w)
+        st.markdown(_("A transposed convolution makes a small map bigger (e.g. in a decoder). The same result as an "
+                      "ordinary stride-1 convolution over the input with **s − 1 zeros inserted between its cells** "
+                      "and **d·(k − 1) − p zeros around it**, as the convolution-arithmetic paper draws it:"))
+        side = (max(height, width) - 1) * stride + 1 + 2 * (dilation * (kernel_h - 1) - padding) + output_padding
+        if not square or height != width:
+            st.info(_("The drawing shows a square input: make H = W and the kernel square to see it."))
+        elif side > GRID_LIMIT or dilation * (kernel_h - 1) < padding:
+            st.info(_("This combination is too large to draw cell by cell, or its padding is larger than d·(k−1)."))
         else:
-            msg += "Only padding is skipped at the end; every input cell is still read."
-        st.warning(msg)
-    for axis, info in (("rows", rows), ("columns", cols)):
-        if info.exact and info.uncovered:
-            st.info(f"Dilation leaves gaps: input {axis} {', '.join(map(str, info.uncovered))} are never read.")
+            state.chart(plots.transposed_grid(height, kernel_h, stride=stride, padding=padding, dilation=dilation,
+                                              output_padding=output_padding,
+                                              title=_("Input {n}×{n} spread out: output {out}×{out}").format(
+                                                  n=height, out=out_h)), key="os_transposed")
+            st.caption(_("Blue: the input's cells. Grey: zeros (inserted between the cells and around them). Orange: "
+                         "the cells the first output cell's window reads."))
+    st.stop()
+
+# Padding per side: (before, after) for the height and for the width
+if pad_mode == "same":
+    pads_h = arithmetic.same_padding_tf(height, kernel_h, stride=stride, dilation=dilation)
+    pads_w = arithmetic.same_padding_tf(width, kernel_w, stride=stride, dilation=dilation)
+    if pooling:  # PyTorch pools with equal padding of at most k // 2 on both sides
+        pads_h = (min(max(pads_h), kernel_h // 2),) * 2
+        pads_w = (min(max(pads_w), kernel_w // 2),) * 2
+else:
+    pads_h = pads_w = (padding, padding)
+
+try:
+    rows = cnnviz.explain_output_size(height, kernel_h, stride=stride, padding=pads_h[0], padding_after=pads_h[1],
+                                      dilation=dilation)
+    cols = cnnviz.explain_output_size(width, kernel_w, stride=stride, padding=pads_w[0], padding_after=pads_w[1],
+                                      dilation=dilation)
+    if pooling:
+        pool_h = cnnviz.pool_output_size(height, kernel_h, stride=stride, padding=pads_h[0], ceil_mode=ceil_mode)
+        pool_w = cnnviz.pool_output_size(width, kernel_w, stride=stride, padding=pads_w[0], ceil_mode=ceil_mode)
+except ValueError as err:
+    st.error(_("Impossible combination: {reason}").format(reason=err))
+    st.stop()
+out_h, out_w = (pool_h, pool_w) if pooling else (rows.output, cols.output)
 
 with right:
-    hp, wp = height + 2 * padding, width + 2 * padding
+    if ceil_mode and (pool_h, pool_w) != (rows.output, cols.output):
+        st.latex(r"N_{out} = \left\lceil \frac{N + 2p - d\,(k-1) - 1}{s} \right\rceil + 1")
+        st.caption(_("ceil_mode rounds up: one more, partial window at the end ({h}×{w} instead of "
+                     "{fh}×{fw}).").format(h=pool_h, w=pool_w, fh=rows.output, fw=cols.output))
+    else:
+        st.latex(r"N_{out} = \left\lfloor \frac{N + 2p - d\,(k-1) - 1}{s} \right\rfloor + 1")
+        for axis, info in (("H", rows), ("W", cols)):
+            st.latex(rf"{axis}_{{out}} = " + info.latex)
+    m1, m2, m3 = st.columns(3)
+    m1.metric(_("Output height"), out_h)
+    m2.metric(_("Output width"), out_w)
+    m3.metric(_("Window positions"), out_h * out_w)
+
+    if pad_mode == "same":
+        uneven = [(name, p) for name, p in ((_("top / bottom"), pads_h), (_("left / right"), pads_w)) if p[0] != p[1]]
+        if uneven:
+            st.info(_("'same' needs {total} zeros here, an odd number: Keras and TensorFlow (and PyTorch's "
+                      "padding='same') put the extra zero after the input, on the right and at the bottom.").format(
+                total=sum(uneven[0][1])) + " " + " · ".join(
+                _("{where}: {before} and {after}").format(where=name, before=p[0], after=p[1]) for name, p in uneven))
+        else:
+            st.caption(_("'same' pads {ph} zeros on each side vertically and {pw} horizontally.").format(
+                ph=pads_h[0], pw=pads_w[0]))
+
+    axis_names = {"rows": _("rows"), "columns": _("columns")}
+    for axis, info in (("rows", rows), ("columns", cols)):
+        where = axis_names[axis]
+        if not info.exact:
+            top = info.size + info.padding + info.after - info.span
+            msg = _("Along the {axis} the division is not exact: {top} is not a multiple of the stride {s} "
+                    "(remainder {r}).").format(axis=where, top=top, s=stride, r=info.remainder)
+            if info.unread_count:
+                msg += " " + _("Input {axis} never read by any window (counting from 0): {cells}.").format(
+                    axis=where, cells=arithmetic.describe_ranges(info))
+            else:
+                msg += " " + _("Only padding is skipped at the end; every input cell is still read.")
+            st.warning(msg)
+        elif info.unread_count:
+            st.info(_("The window skips cells: input {axis} {cells} are never read.").format(
+                axis=where, cells=arithmetic.describe_ranges(info)))
+
+    hp, wp = height + sum(pads_h), width + sum(pads_w)
     if max(hp, wp) > GRID_LIMIT:
-        st.info(f"The padded input is {hp}×{wp}: too large to draw cell by cell (limit {GRID_LIMIT}). "
-                "Make H and W smaller to see the window move.")
+        st.info(_("The padded input is {h}×{w}: too large to draw cell by cell (at most {limit}). Make H and W "
+                  "smaller to see the window move.").format(h=hp, w=wp, limit=GRID_LIMIT))
         st.stop()
     n_pos = rows.output * cols.output
     if st.session_state.get("os_pos", 1) > n_pos:
         st.session_state["os_pos"] = 1
-    playing = st.toggle("Play", key="os_play", help="Move the window by itself, one position at a time.")
+    playing = st.toggle(_("Play"), key="os_play", help=_("Move the window by itself, one position at a time."))
 
     @st.fragment(run_every=0.8 if playing and n_pos > 1 else None)
     def window_view() -> None:
         if playing and n_pos > 1:
             st.session_state["os_pos"] = st.session_state.get("os_pos", 1) % n_pos + 1
-        pos = st.slider("Window position", 1, max(n_pos, 2), key="os_pos", disabled=n_pos == 1) if n_pos > 1 else 1
+        pos = (st.slider(_("Window position"), 1, max(n_pos, 2), key="os_pos", disabled=n_pos == 1)
+               if n_pos > 1 else 1)
         r, c = divmod(pos - 1, cols.output)
-        r_cells = arithmetic.window_cells(r, kernel=kernel, stride=stride, dilation=dilation)
-        c_cells = arithmetic.window_cells(c, kernel=kernel, stride=stride, dilation=dilation)
-        st.plotly_chart(plots.window_grid(height, width, padding=padding, rows=r_cells, cols=c_cells,
-                                          unread_rows=rows.uncovered, unread_cols=cols.uncovered,
-                                          title=f"Padded input {hp}×{wp}: window for output cell ({r}, {c})"),
-                        key="os_grid")
-        ri = [v - padding for v in r_cells]
-        ci = [v - padding for v in c_cells]
-        st.markdown(f"Output cell **({r}, {c})** reads input rows {ri[0]}…{ri[-1]} and columns {ci[0]}…{ci[-1]}"
-                    f"{' (an index below 0 or past the last row/column is a padding zero)' if padding else ''}"
-                    f"{f', taking every {dilation}-th cell (dilation)' if dilation > 1 else ''}.")
-        st.plotly_chart(plots.window_grid(rows.output, cols.output, rows=[r], cols=[c], cell_px=34,
-                                          title=f"Output {rows.output}×{cols.output}"), key="os_out")
+        r_cells = arithmetic.window_cells(r, kernel=kernel_h, stride=stride, dilation=dilation)
+        c_cells = arithmetic.window_cells(c, kernel=kernel_w, stride=stride, dilation=dilation)
+        state.chart(plots.window_grid(height, width, padding=(*pads_h, *pads_w), rows=r_cells, cols=c_cells,
+                                      unread_rows=rows.uncovered, unread_cols=cols.uncovered,
+                                      title=_("Padded input {h}×{w}: the window of output cell ({r}, {c})").format(
+                                          h=hp, w=wp, r=r, c=c)), key="os_grid")
+        ri = [v - pads_h[0] for v in r_cells]
+        ci = [v - pads_w[0] for v in c_cells]
+        text = _("Output cell **({r}, {c})** reads input rows {r0}…{r1} and columns {c0}…{c1}.").format(
+            r=r, c=c, r0=ri[0], r1=ri[-1], c0=ci[0], c1=ci[-1])
+        if max(pads_h + pads_w):
+            text += " " + _("An index below 0 or past the last row or column is a padding zero.")
+        if dilation > 1:
+            text += " " + _("With dilation {d} the window reads one cell, then skips {skip}.").format(
+                d=dilation, skip=dilation - 1)
+        st.markdown(text)
+        state.chart(plots.window_grid(rows.output, cols.output, rows=[r], cols=[c], cell_px=34,
+                                      title=_("Output {h}×{w}").format(h=rows.output, w=cols.output)), key="os_out")
 
     window_view()
-    st.caption("Grey: padding (zeros). Blue: input. Orange: the cells this window reads. Red: never read by any window.")
+    st.caption(_("Grey: padding (zeros). Blue: input. Orange: the cells this window reads. Red: never read by any "
+                 "window."))

@@ -45,6 +45,11 @@ def png_bytes(w: int = 40, h: int = 30) -> bytes:
 # ---------------------------------------------------------------------------- output size
 
 
+def latex(at) -> list[str]:
+    """The typeset formulas as written (st.latex wraps them in $$ … $$)."""
+    return [el.value.strip().strip("$").strip() for el in at.get("latex")]
+
+
 def test_output_size_page_shows_the_rule_with_the_numbers(app_at):
     at = app_at("10_output_size.py")
     assert not at.exception
@@ -54,13 +59,34 @@ def test_output_size_page_shows_the_rule_with_the_numbers(app_at):
     at = run(at.radio(key="os_pad_mode").set_value("same"))
     m = metrics(at)
     assert (m["Output height"], m["Output width"]) == ("28", "20")
-    assert any("⌊(28 + 2·2 − 5)/1⌋ + 1 = 28" in md.value for md in at.markdown)
-    at = run(at.radio(key="os_kind").set_value("Pooling"))
+    shown = latex(at)
+    assert sum("H_{out}" in t for t in shown) == 1 and sum("W_{out}" in t for t in shown) == 1  # each once
+    assert any(r"\frac{28 + 2\cdot 2 - 5}{1}" in t and t.endswith("= 28") for t in shown)
+    at = run(at.radio(key="os_kind").set_value("pool"))
     at = run(at.radio(key="os_pad_mode").set_value("valid"))
     k, s = at.slider(key="os_k").value, at.slider(key="os_s").value
     expected = F.max_pool2d(torch.zeros(1, 1, 28, 20), k, s).shape[-2:]
     m = metrics(at)
     assert (int(m["Output height"]), int(m["Output width"])) == tuple(expected)
+    at = run(at.checkbox(key="os_ceil").check())  # ceil_mode, against PyTorch
+    expected = F.max_pool2d(torch.zeros(1, 1, 28, 20), k, s, ceil_mode=True).shape[-2:]
+    m = metrics(at)
+    assert (int(m["Output height"]), int(m["Output width"])) == tuple(expected)
+
+
+def test_dilated_formula_keeps_its_brackets_as_rendered(app_at):
+    """N=7, p=3, k=4, d=2, s=2: (7 + 6 − 7)/2 = 3 → 4; without the brackets it would read as 5."""
+    at = app_at("10_output_size.py")
+    run(at.radio(key="os_pad_mode").set_value("custom"))
+    run(at.slider(key="os_p").set_value(3))
+    run(at.slider(key="os_k").set_value(4))
+    run(at.slider(key="os_d").set_value(2))
+    at = run(at.slider(key="os_s").set_value(2))
+    h = next(t for t in latex(at) if "H_{out}" in t)
+    assert r"- \left(2\cdot(4-1)+1\right)" in h and h.endswith("= 4")
+    assert metrics(at)["Output height"] == str(cnnviz.conv_output_size(7, 4, stride=2, padding=3, dilation=2)) == "4"
+    assert not any("-th" in md.value for md in at.markdown)
+    assert any("reads one cell, then skips 1" in md.value for md in at.markdown)
 
 
 def test_output_size_page_names_never_read_rows_and_impossible_combinations(app_at):
@@ -70,14 +96,41 @@ def test_output_size_page_names_never_read_rows_and_impossible_combinations(app_
     run(at.slider(key="os_k").set_value(5))
     at = run(at.slider(key="os_s").set_value(2))
     assert metrics(at)["Output height"] == str(cnnviz.conv_output_size(8, 5, stride=2))
-    assert any("never read" in w.value and ": 7" in w.value for w in at.warning)
+    assert any("never read" in w.value and ": 7." in w.value for w in at.warning)
     at = run(at.slider(key="os_k").set_value(11))
     assert at.error and "Impossible" in at.error[0].value
     at = run(at.slider(key="os_k").set_value(4))  # and the page recovers
     assert not at.error
-    at = run(at.radio(key="os_pad_mode").set_value("same"))  # k=4 is even: 'same' cannot be symmetric
-    assert any("odd" in w.value and "padding 0" in w.value for w in at.warning)
-    assert metrics(at)["Output height"] == str(cnnviz.conv_output_size(8, 4, stride=2))
+
+
+def test_same_padding_with_an_even_kernel_pads_one_more_after_like_keras(app_at):
+    at = app_at("10_output_size.py")
+    run(at.number_input(key="os_h").set_value(7))
+    run(at.slider(key="os_k").set_value(4))
+    at = run(at.radio(key="os_pad_mode").set_value("same"))
+    assert metrics(at)["Output height"] == "7"  # 'same' at stride 1 keeps the size, as torch's padding='same'
+    ref = torch.nn.Conv2d(1, 1, 4, padding="same")(torch.zeros(1, 1, 7, 7))
+    assert ref.shape[-1] == 7
+    notes = [i.value for i in at.info]
+    assert any("right and at the bottom" in n and "1 and 2" in n for n in notes)
+    assert len(at.warning) + len(at.info) <= 2  # one explanation, not a stack of messages
+    at = run(at.slider(key="os_s").set_value(2))  # stride 2: ceil(7 / 2) = 4, as in TensorFlow
+    assert metrics(at)["Output height"] == "4"
+
+
+def test_transposed_convolution_matches_torch(app_at):
+    at = app_at("10_output_size.py")
+    at = run(at.radio(key="os_kind").set_value("transposed"))
+    run(at.number_input(key="os_h").set_value(4))
+    run(at.number_input(key="os_w").set_value(4))
+    run(at.slider(key="os_k").set_value(3))
+    at = run(at.slider(key="os_s").set_value(2))
+    ref = torch.nn.ConvTranspose2d(1, 1, 3, stride=2)(torch.zeros(1, 1, 4, 4)).shape[-2:]
+    m = metrics(at)
+    assert (int(m["Output height"]), int(m["Output width"])) == tuple(ref)
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    z = plotly_array(spec["data"][0]["z"])
+    assert z.shape == (4 * 2 - 1 + 2 * 2,) * 2  # (N−1)s+1 cells with d(k−1) − p = 2 zeros around
 
 
 def test_output_size_window_steps_and_plays(app_at):
