@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .i18n import N_, _
+
 __all__ = [
     "ASSETS",
     "DATASETS",
@@ -311,6 +313,15 @@ def image_to_tensor(
 def sample_images() -> dict[str, Path]:
     """The bundled sample photos, by name (``cat``, ``astronaut``, ...)."""
     return {p.stem: p for p in sorted(SAMPLES_DIR.iterdir()) if p.suffix.lower() in IMAGE_EXTENSIONS}
+
+
+SAMPLE_TITLES = {"astronaut": N_("astronaut"), "cameraman": N_("cameraman"), "cat": N_("cat"), "coffee": N_("coffee"),
+                 "rocket": N_("rocket")}
+
+
+def sample_title(name: str) -> str:
+    """A sample photo's name in the current language (the file's name for photos with no title)."""
+    return _(SAMPLE_TITLES[name]) if name in SAMPLE_TITLES else name
 
 
 def load_image_folder(

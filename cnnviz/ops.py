@@ -13,11 +13,12 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .arithmetic import conv_output_size, pool_output_size
+from .i18n import N_, _
 
 __all__ = [
     "ACTIVATIONS", "EXAMPLE_PATTERNS", "KERNELS", "GradientFlow", "Im2Col", "KernelResult", "ShiftTest", "Window",
     "activation", "apply_kernel", "binary_cross_entropy", "conv2d", "conv_window", "cross_entropy",
-    "example_grid", "gradient_flow", "im2col", "im2col_conv", "mse", "pad2d", "photo_to_array", "pool2d", "shift_test", "softmax",
+    "example_grid", "gradient_flow", "im2col", "im2col_conv", "mse", "mse_onehot_curve", "pad2d", "photo_to_array", "pool2d", "shift_test", "softmax",
 ]
 
 
@@ -25,18 +26,18 @@ def _array(x: object, *, name: str, ndim: tuple[int, ...]) -> np.ndarray:
     arr = np.asarray(x, dtype=np.float64)
     if arr.ndim not in ndim:
         want = " or ".join(f"{n}-D" for n in ndim)
-        raise ValueError(f"{name} must be a {want} array, got shape {arr.shape}")
+        raise ValueError(_("{name} must be a {want} array, got shape {arr_shape}").format(name=name, want=want, arr_shape=arr.shape))
     if arr.size == 0:
-        raise ValueError(f"{name} is empty")
+        raise ValueError(_("{name} is empty").format(name=name))
     if not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
+        raise ValueError(_("{name} contains NaN or infinite values").format(name=name))
     return arr
 
 
 def pad2d(x: np.ndarray, padding: int, *, value: float = 0.0) -> np.ndarray:
     """Pad the last two axes with ``padding`` cells of ``value`` on every side."""
     if padding < 0:
-        raise ValueError(f"padding must be >= 0, got {padding}")
+        raise ValueError(_("padding must be >= 0, got {padding}").format(padding=padding))
     x = np.asarray(x, dtype=np.float64)
     width = [(0, 0)] * (x.ndim - 2) + [(padding, padding)] * 2
     return np.pad(x, width, constant_values=value)
@@ -95,12 +96,12 @@ def conv_window(x: np.ndarray, kernel: np.ndarray, *, out_row: int, out_col: int
     x = _array(x, name="input", ndim=(2,))
     kernel = _array(kernel, name="kernel", ndim=(2,))
     if kernel.shape[0] != kernel.shape[1]:
-        raise ValueError(f"the kernel must be square, got {kernel.shape}")
+        raise ValueError(_("the kernel must be square, got {kernel_shape}").format(kernel_shape=kernel.shape))
     k = kernel.shape[0]
     h_out = conv_output_size(x.shape[0], k, stride=stride, padding=padding, dilation=dilation)
     w_out = conv_output_size(x.shape[1], k, stride=stride, padding=padding, dilation=dilation)
     if not (0 <= out_row < h_out and 0 <= out_col < w_out):
-        raise ValueError(f"output cell ({out_row}, {out_col}) is outside the {h_out}×{w_out} output")
+        raise ValueError(_("output cell ({out_row}, {out_col}) is outside the {h_out}×{w_out} output").format(out_row=out_row, out_col=out_col, h_out=h_out, w_out=w_out))
     rows = tuple(out_row * stride + dilation * i for i in range(k))
     cols = tuple(out_col * stride + dilation * j for j in range(k))
     patch = pad2d(x, padding)[np.ix_(rows, cols)]
@@ -122,10 +123,9 @@ def conv2d(x: np.ndarray, weight: np.ndarray, *, stride: int = 1, padding: int =
     if weight.ndim == 2:
         weight = weight[None, None]
     if weight.shape[1] != x.shape[0]:
-        raise ValueError(f"each filter has {weight.shape[1]} channels but the input has {x.shape[0]}: "
-                         "a filter needs as many channels as its input")
+        raise ValueError(_("each filter has {weight_shape_1} channels but the input has {x_shape_0}: a filter needs as many channels as its input").format(weight_shape_1=weight.shape[1], x_shape_0=x.shape[0]))
     if weight.shape[2] != weight.shape[3]:
-        raise ValueError(f"kernels must be square, got {weight.shape[2]}×{weight.shape[3]}")
+        raise ValueError(_("kernels must be square, got {weight_shape_2}×{weight_shape_3}").format(weight_shape_2=weight.shape[2], weight_shape_3=weight.shape[3]))
     win = _windows(x, weight.shape[2], stride, padding, dilation)  # C×H'×W'×k×k
     out = np.einsum("chwij,ocij->ohw", win, weight, optimize=True)
     if bias is not None:
@@ -134,12 +134,14 @@ def conv2d(x: np.ndarray, weight: np.ndarray, *, stride: int = 1, padding: int =
 
 
 EXAMPLE_PATTERNS = ("vertical edge", "horizontal edge", "diagonal", "random digits")
+PATTERN_LABELS = {"vertical edge": N_("vertical edge"), "horizontal edge": N_("horizontal edge"),
+                  "diagonal": N_("diagonal"), "random digits": N_("random digits")}  # shown as _(PATTERN_LABELS[p])
 
 
 def example_grid(height: int, width: int, *, pattern: str = "vertical edge", seed: int = 0) -> np.ndarray:
     """A small integer grid to convolve by hand: an edge, a diagonal line or random digits 0-9."""
     if height < 1 or width < 1:
-        raise ValueError(f"the grid needs at least 1×1 cells, got {height}×{width}")
+        raise ValueError(_("the grid needs at least 1×1 cells, got {height}×{width}").format(height=height, width=width))
     if pattern == "vertical edge":
         return np.tile((np.arange(width) >= width // 2) * 9.0, (height, 1))
     if pattern == "horizontal edge":
@@ -148,7 +150,7 @@ def example_grid(height: int, width: int, *, pattern: str = "vertical edge", see
         return np.eye(height, width) * 9.0
     if pattern == "random digits":
         return np.random.default_rng(seed).integers(0, 10, size=(height, width)).astype(np.float64)
-    raise ValueError(f"unknown pattern {pattern!r}; choose one of {', '.join(EXAMPLE_PATTERNS)}")
+    raise ValueError(_("unknown pattern {pattern!r}; choose one of {join_example_patterns}").format(pattern=pattern, join_example_patterns=', '.join(EXAMPLE_PATTERNS)))
 
 
 # ---------------------------------------------------------------------------- im2col
@@ -201,7 +203,7 @@ def im2col_conv(x: np.ndarray, weights: np.ndarray, *, stride: int = 1, padding:
     x = _array(x, name="input", ndim=(3,))
     weights = _array(weights, name="weights", ndim=(4,))
     if weights.shape[1] != x.shape[0]:
-        raise ValueError(f"each kernel has {weights.shape[1]} channels but the input has {x.shape[0]}")
+        raise ValueError(_("each kernel has {weights_shape_1} channels but the input has {x_shape_0}").format(weights_shape_1=weights.shape[1], x_shape_0=x.shape[0]))
     k = weights.shape[2]
     cols = im2col(x, k, stride=stride, padding=padding, dilation=dilation)
     wmat = weights.reshape(weights.shape[0], -1).T
@@ -225,7 +227,7 @@ def pool2d(x: np.ndarray, *, mode: str = "max", kernel: int = 2, stride: int | N
     mode or an impossible size combination.
     """
     if mode not in ("max", "avg"):
-        raise ValueError(f"mode must be 'max' or 'avg', got {mode!r}")
+        raise ValueError(_("mode must be 'max' or 'avg', got {mode!r}").format(mode=mode))
     x = _array(x, name="input", ndim=(2, 3))
     stride = kernel if stride is None else stride
     for n in x.shape[-2:]:
@@ -258,7 +260,7 @@ def shift_test(x: np.ndarray, *, dx: int = 1, dy: int = 0, kernel: int = 2, stri
     x = _array(x, name="input", ndim=(2, 3))
     h, w = x.shape[-2:]
     if abs(dx) >= w or abs(dy) >= h:
-        raise ValueError(f"a shift of ({dy}, {dx}) moves the {h}×{w} input out of view")
+        raise ValueError(_("a shift of ({dy}, {dx}) moves the {h}×{w} input out of view").format(dy=dy, dx=dx, h=h, w=w))
     pad = [(0, 0)] * (x.ndim - 2) + [(max(dy, 0), max(-dy, 0)), (max(dx, 0), max(-dx, 0))]
     big = np.pad(x, pad, mode="edge")
     shifted = big[..., max(-dy, 0):max(-dy, 0) + h, max(-dx, 0):max(-dx, 0) + w]
@@ -270,6 +272,8 @@ def shift_test(x: np.ndarray, *, dx: int = 1, dy: int = 0, kernel: int = 2, stri
 # ---------------------------------------------------------------------------- activations, softmax, losses
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "elu")
+ACTIVATION_LABELS = {"sigmoid": N_("sigmoid"), "tanh": "tanh", "relu": "ReLU", "leaky_relu": "Leaky ReLU",
+                     "elu": "ELU"}  # shown as _(ACTIVATION_LABELS[name])
 
 
 def activation(name: str, x: np.ndarray, *, slope: float = 0.01, alpha: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
@@ -291,7 +295,7 @@ def activation(name: str, x: np.ndarray, *, slope: float = 0.01, alpha: float = 
     if name == "elu":
         e = alpha * np.expm1(np.minimum(x, 0))
         return np.where(x > 0, x, e), np.where(x > 0, 1.0, e + alpha)
-    raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")
+    raise ValueError(_("unknown activation {name!r}; choose one of {join_activations}").format(name=name, join_activations=', '.join(ACTIVATIONS)))
 
 
 @dataclass(frozen=True)
@@ -321,12 +325,12 @@ def gradient_flow(depth: int, *, activation: str = "sigmoid", width: int = 32, b
 
     acts = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU, "leaky_relu": nn.LeakyReLU, "elu": nn.ELU}
     if activation not in acts:
-        raise ValueError(f"unknown activation {activation!r}; choose one of {', '.join(acts)}")
+        raise ValueError(_("unknown activation {activation!r}; choose one of {join_acts}").format(activation=activation, join_acts=', '.join(acts)))
     if depth < 1:
-        raise ValueError(f"depth must be at least 1, got {depth}")
+        raise ValueError(_("depth must be at least 1, got {depth}").format(depth=depth))
     gen = torch.Generator().manual_seed(seed)
     layers = []
-    for _ in range(depth):
+    for _layer in range(depth):
         lin = nn.Linear(width, width)
         with torch.no_grad():
             lin.weight.copy_(torch.randn(width, width, generator=gen) * (2 / width) ** 0.5)
@@ -342,7 +346,7 @@ def gradient_flow(depth: int, *, activation: str = "sigmoid", width: int = 32, b
 def softmax(logits: np.ndarray, *, temperature: float = 1.0) -> np.ndarray:
     """softmax(z / T) along the last axis. Raises ``ValueError`` for T <= 0."""
     if not temperature > 0:
-        raise ValueError(f"temperature must be > 0, got {temperature}: it divides the logits")
+        raise ValueError(_("temperature must be > 0, got {temperature}: it divides the logits").format(temperature=temperature))
     z = _array(logits, name="logits", ndim=(1, 2)) / temperature
     z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
@@ -356,7 +360,7 @@ def binary_cross_entropy(p: np.ndarray, y: np.ndarray) -> float:
     """Mean −[y·log p + (1−y)·log(1−p)]: binary classification with a sigmoid output (p clipped to [1e-12, 1−1e-12])."""
     p, y = np.asarray(p, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if ((p < 0) | (p > 1)).any() or ((y < 0) | (y > 1)).any():
-        raise ValueError("probabilities and targets must lie in [0, 1]")
+        raise ValueError(_("probabilities and targets must lie in [0, 1]"))
     p = np.clip(p, _EPS, 1 - _EPS)
     return float(-(y * np.log(p) + (1 - y) * np.log(1 - p)).mean())
 
@@ -367,18 +371,36 @@ def cross_entropy(logits: np.ndarray, target: int | np.ndarray) -> float:
     z2 = z[None] if z.ndim == 1 else z
     t = np.atleast_1d(np.asarray(target, dtype=np.int64))
     if len(t) != len(z2) or (t < 0).any() or (t >= z2.shape[1]).any():
-        raise ValueError(f"target must hold one class index in 0..{z2.shape[1] - 1} per row")
+        raise ValueError(_("target must hold one class index in 0..{z2_shape_1_1} per row").format(z2_shape_1_1=z2.shape[1] - 1))
     shifted = z2 - z2.max(axis=1, keepdims=True)
     logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    return float(-logp[np.arange(len(t)), t].mean())
+    return float(-logp[np.arange(len(t)), t].mean()) + 0.0  # + 0.0 turns −0.0 (a certain answer) into 0.0
 
 
 def mse(pred: np.ndarray, target: np.ndarray) -> float:
     """Mean squared error: regression (predicting numbers)."""
     pred, target = np.asarray(pred, dtype=np.float64), np.asarray(target, dtype=np.float64)
     if pred.shape != target.shape:
-        raise ValueError(f"prediction {pred.shape} and target {target.shape} must have the same shape")
+        raise ValueError(_("prediction {pred_shape} and target {target_shape} must have the same shape").format(pred_shape=pred.shape, target_shape=target.shape))
     return float(((pred - target) ** 2).mean())
+
+
+def mse_onehot_curve(probs: np.ndarray, target: int, p: np.ndarray) -> np.ndarray:
+    """MSE against the one-hot target (the mean over all K classes, as ``mse``) when the correct class gets
+    probability ``p`` and the other classes share 1 − p in the proportions they have in ``probs``.
+
+    At ``p = probs[target]`` this is exactly ``mse(probs, onehot)``: the curve and the number agree.
+    """
+    probs = _array(probs, name="probabilities", ndim=(1,))
+    k = len(probs)
+    if not 0 <= target < k:
+        raise ValueError(_("the correct class must be one of 0..{last}").format(last=k - 1))
+    others = np.delete(probs, target)
+    share = others / others.sum() if others.sum() > 0 else np.full(k - 1, 1.0 / (k - 1))
+    p = np.asarray(p, dtype=np.float64)
+    rest = (1 - p)[..., None] * share  # the other classes' probabilities
+    out = ((1 - p) ** 2 + (rest ** 2).sum(axis=-1)) / k
+    return out if out.ndim else float(out)
 
 
 # ---------------------------------------------------------------------------- classic kernels on photos
@@ -392,6 +414,10 @@ KERNELS: dict[str, np.ndarray] = {
     "Box blur": np.full((3, 3), 1 / 9),
     "Identity": np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]], dtype=np.float64),
 }
+KERNEL_LABELS = {"Sobel x (vertical edges)": N_("Sobel x (vertical edges)"),
+                 "Sobel y (horizontal edges)": N_("Sobel y (horizontal edges)"),
+                 "Laplacian (all edges)": N_("Laplacian (all edges)"), "Gaussian blur": N_("Gaussian blur"),
+                 "Sharpen": N_("Sharpen"), "Box blur": N_("Box blur"), "Identity": N_("Identity")}
 
 
 @dataclass(frozen=True)
@@ -420,7 +446,7 @@ def apply_kernel(image: np.ndarray, kernel: np.ndarray, *, stride: int = 1, padd
         image = image[None]
     kernel = _array(kernel, name="kernel", ndim=(2,))
     if kernel.shape[0] != kernel.shape[1]:
-        raise ValueError(f"the kernel must be square, got {kernel.shape}")
+        raise ValueError(_("the kernel must be square, got {kernel_shape}").format(kernel_shape=kernel.shape))
     k = kernel.shape[0]
     h_out = conv_output_size(image.shape[1], k, stride=stride, padding=padding)
     w_out = conv_output_size(image.shape[2], k, stride=stride, padding=padding)

@@ -20,12 +20,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from .arithmetic import conv_output_size, pool_output_size, same_padding
+from .i18n import N_, _
 
 __all__ = ["LAYER_TYPES", "STACK_ACTIVATIONS", "PRESETS", "LayerInfo", "LayerProblem", "StackAnalysis", "StackPreset",
            "TABLE_COLUMNS", "Verification", "analyze_stack", "build_stack", "from_table", "preset", "to_table",
            "torch_failure", "verify_stack"]
 
 LAYER_TYPES = ("conv", "pool", "flatten", "linear", "dropout")
+# A shared server trains these stacks for a whole class: refuse, before anything is built, a stack whose weights
+# (with their gradients and Adam's two moments: 4 copies) or whose activations for a batch of 64 would not fit.
+MAX_STACK_PARAMS = 20_000_000  # 320 MB with gradients and Adam's moments
+MAX_STACK_ACTIVATIONS = 4_000_000  # numbers all layers output for one image: ~2 GB for a batch of 64 (+ backward)
 STACK_ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "elu")
 Shape = tuple[int, ...]
 
@@ -53,7 +58,8 @@ class LayerProblem:
     reason: str
 
     def __str__(self) -> str:
-        return f"layer {self.index + 1} ({self.type}) is impossible: {self.reason}"
+        return _("layer {n} ({type}) is impossible: {reason}").format(n=self.index + 1, type=self.type,
+                                                                      reason=self.reason)
 
 
 @dataclass(frozen=True)
@@ -78,13 +84,13 @@ class StackAnalysis:
 def _int(layer: dict, key: str, default: int | None, minimum: int) -> int:
     value = layer.get(key, default)
     if value is None:
-        raise ValueError(f"needs '{key}'")
+        raise ValueError(_("needs '{key}'").format(key=key))
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"'{key}' must be a whole number, got {value!r}")
+        raise ValueError(_("'{key}' must be a whole number, got {value!r}").format(key=key, value=value))
     if value < minimum:
-        raise ValueError(f"'{key}' must be >= {minimum}, got {value}")
+        raise ValueError(_("'{key}' must be >= {minimum}, got {value}").format(key=key, minimum=minimum, value=value))
     return value
 
 
@@ -93,7 +99,7 @@ def _activation(layer: dict) -> str | None:
     if act in (None, "", "none", "None"):
         return None
     if act not in STACK_ACTIVATIONS:
-        raise ValueError(f"unknown activation {act!r}; choose one of {', '.join(STACK_ACTIVATIONS)} or None")
+        raise ValueError(_("unknown activation {act!r}; choose one of {join_stack_activations} or None").format(act=act, join_stack_activations=', '.join(STACK_ACTIVATIONS)))
     return act
 
 
@@ -106,7 +112,7 @@ def _conv_geometry(layer: dict, *, pool: bool) -> tuple[int, int, int, int]:
         padding = 0
     elif padding == "same":
         if stride != 1:
-            raise ValueError("padding 'same' keeps the size only at stride 1; give a number instead")
+            raise ValueError(_("padding 'same' keeps the size only at stride 1; give a number instead"))
         padding = same_padding(kernel, dilation=dilation)
     padding = _int({"padding": padding}, "padding", 0, 0)
     return kernel, stride, padding, dilation
@@ -115,16 +121,14 @@ def _conv_geometry(layer: dict, *, pool: bool) -> tuple[int, int, int, int]:
 def _normalise(layer: Any, shape: Shape) -> tuple[dict, Shape, int, str]:
     """Check one layer against the incoming shape: (normalised layer, output shape, params, label)."""
     if not isinstance(layer, dict):
-        raise ValueError(f"each layer must be a dict, got {type(layer).__name__}")
+        raise ValueError(_("each layer must be a dict, got {type_layer_name}").format(type_layer_name=type(layer).__name__))
     kind = layer.get("type")
     if kind not in LAYER_TYPES:
-        raise ValueError(f"unknown type {kind!r}; choose one of {', '.join(LAYER_TYPES)}")
+        raise ValueError(_("unknown type {kind!r}; choose one of {join_layer_types}").format(kind=kind, join_layer_types=', '.join(LAYER_TYPES)))
     if kind in ("conv", "pool") and len(shape) != 3:
-        raise ValueError(f"a {kind} layer needs a C×H×W input but gets a flat vector of {shape[0]}: "
-                         "put it before the flatten layer")
+        raise ValueError(_("a {kind} layer needs a C×H×W input but gets a flat vector of {shape_0}: put it before the flatten layer").format(kind=kind, shape_0=shape[0]))
     if kind == "linear" and len(shape) != 1:
-        raise ValueError(f"a linear layer needs a flat vector but gets {'×'.join(map(str, shape))}: "
-                         "add a flatten layer before it")
+        raise ValueError(_("a linear layer needs a flat vector but gets {join_map_str_shape}: add a flatten layer before it").format(join_map_str_shape='×'.join(map(str, shape))))
     if kind == "conv":
         out = _int(layer, "out_channels", None, 1)
         k, s, p, d = _conv_geometry(layer, pool=False)
@@ -133,57 +137,78 @@ def _normalise(layer: Any, shape: Shape) -> tuple[dict, Shape, int, str]:
         w = conv_output_size(shape[2], k, stride=s, padding=p, dilation=d)
         norm = {"type": "conv", "out_channels": out, "kernel": k, "stride": s, "padding": p, "dilation": d,
                 "activation": act}
-        dil = f", dilation {d}" if d > 1 else ""
-        label = f"conv {k}×{k} → {out}, stride {s}, padding {p}{dil}" + (f", {act}" if act else "")
+        label = _("conv {k}×{k} → {out}, stride {s}, padding {p}").format(k=k, out=out, s=s, p=p)
+        if d > 1:
+            label += ", " + _("dilation {d}").format(d=d)
+        label += f", {act}" if act else ""
         return norm, (out, h, w), out * shape[0] * k * k + out, label
     if kind == "pool":
         mode = layer.get("mode", "max")
         if mode not in ("max", "avg"):
-            raise ValueError(f"pool mode must be 'max' or 'avg', got {mode!r}")
-        k, s, p, _ = _conv_geometry(layer, pool=True)
+            raise ValueError(_("pool mode must be 'max' or 'avg', got {mode!r}").format(mode=mode))
+        k, s, p, _dilation = _conv_geometry(layer, pool=True)
         h = pool_output_size(shape[1], k, stride=s, padding=p)
         w = pool_output_size(shape[2], k, stride=s, padding=p)
         norm = {"type": "pool", "mode": mode, "kernel": k, "stride": s, "padding": p}
-        return norm, (shape[0], h, w), 0, f"{mode}-pool {k}×{k}, stride {s}" + (f", padding {p}" if p else "")
+        label = (_("max pool {k}×{k}, stride {s}") if mode == "max" else _("average pool {k}×{k}, stride {s}")).format(
+            k=k, s=s)
+        return norm, (shape[0], h, w), 0, label + (", " + _("padding {p}").format(p=p) if p else "")
     if kind == "flatten":
         n = 1
         for v in shape:
             n *= v
-        return {"type": "flatten"}, (n,), 0, "flatten"
+        return {"type": "flatten"}, (n,), 0, _("flatten")
     if kind == "dropout":
         prob = layer.get("p", 0.5)
         if isinstance(prob, bool) or not isinstance(prob, (int, float)) or not 0 <= prob < 1:
-            raise ValueError(f"dropout 'p' must be a number in [0, 1), got {prob!r}")
-        return {"type": "dropout", "p": float(prob)}, shape, 0, f"dropout p={prob}"
+            raise ValueError(_("dropout 'p' must be a number in [0, 1), got {prob!r}").format(prob=prob))
+        return {"type": "dropout", "p": float(prob)}, shape, 0, _("dropout p={p}").format(p=prob)
     out = _int(layer, "out_features", None, 1)
     act = _activation(layer)
     norm = {"type": "linear", "out_features": out, "activation": act}
-    return norm, (out,), shape[0] * out + out, f"linear {shape[0]} → {out}" + (f", {act}" if act else "")
+    return norm, (out,), shape[0] * out + out, _("linear {n_in} → {n_out}").format(n_in=shape[0], n_out=out) + (
+        f", {act}" if act else "")
 
 
 def _check_input(input_shape: Any) -> Shape:
     try:
         shape = tuple(int(v) for v in input_shape)
     except (TypeError, ValueError):
-        raise ValueError(f"input shape must be (C, H, W) whole numbers, got {input_shape!r}") from None
+        raise ValueError(_("input shape must be (C, H, W) whole numbers, got {input_shape!r}").format(input_shape=input_shape)) from None
     if len(shape) != 3 or min(shape) < 1:
-        raise ValueError(f"input shape must be three positive numbers (C, H, W), got {input_shape!r}")
+        raise ValueError(_("input shape must be three positive numbers (C, H, W), got {input_shape!r}").format(input_shape=input_shape))
     return shape
 
 
 def _walk(spec: Any, input_shape: Any) -> tuple[Shape, list[tuple[dict, LayerInfo]], LayerProblem | None]:
     shape = _check_input(input_shape)
     if not isinstance(spec, (list, tuple)) or not spec:
-        raise ValueError("a stack is a non-empty list of layer dicts")
+        raise ValueError(_("a stack is a non-empty list of layer dicts"))
     done: list[tuple[dict, LayerInfo]] = []
     rf, jump = 1, 1
     current = shape
+    total_params = 0
+    total_acts = 0
     for i, layer in enumerate(spec):
+        kind = layer.get("type", "?") if isinstance(layer, dict) else "?"
         try:
             norm, out, params, label = _normalise(layer, current)
         except (ValueError, TypeError) as err:
-            kind = layer.get("type", "?") if isinstance(layer, dict) else "?"
             return shape, done, LayerProblem(i, str(kind), str(err))
+        total_params += params
+        acts = 1
+        for v in out:
+            acts *= v
+        total_acts += acts
+        if total_params > MAX_STACK_PARAMS:
+            return shape, done, LayerProblem(i, str(kind), _(
+                "it brings the stack to {n:,} parameters, more than the {limit:,} this shared server trains (make "
+                "the layer smaller, or pool before it)").format(n=total_params, limit=MAX_STACK_PARAMS))
+        if total_acts > MAX_STACK_ACTIVATIONS:
+            return shape, done, LayerProblem(i, str(kind), _(
+                "the layers up to here output {n:,} numbers per image, more than the {limit:,} a batch can hold in "
+                "this shared server's memory (use fewer channels, a stride or pooling)").format(
+                n=total_acts, limit=MAX_STACK_ACTIVATIONS))
         if norm["type"] in ("conv", "pool") and rf is not None:
             span = norm.get("dilation", 1) * (norm["kernel"] - 1) + 1
             rf, jump = rf + (span - 1) * jump, jump * norm["stride"]
@@ -279,7 +304,7 @@ def verify_stack(spec: list[dict], input_shape: tuple[int, int, int]) -> Verific
     with torch.device("meta"), torch.no_grad():
         mods = _modules(spec, input_shape)
         x = torch.zeros(1, *analysis.input_shape)
-        for i, _, mod in mods:
+        for i, _name, mod in mods:
             mod.eval()
             x = mod(x)
             shapes[i] = tuple(x.shape[1:])
@@ -287,9 +312,11 @@ def verify_stack(spec: list[dict], input_shape: tuple[int, int, int]) -> Verific
     mismatches = []
     for info in analysis.layers:
         if shapes[info.index] != info.output_shape:
-            mismatches.append(f"layer {info.index + 1}: shape {info.output_shape} vs PyTorch {shapes[info.index]}")
+            mismatches.append(_("layer {n}: shape {ours} vs PyTorch {theirs}").format(
+                n=info.index + 1, ours=info.output_shape, theirs=shapes[info.index]))
         if params[info.index] != info.params:
-            mismatches.append(f"layer {info.index + 1}: {info.params} parameters vs PyTorch {params[info.index]}")
+            mismatches.append(_("layer {n}: {ours} parameters vs PyTorch {theirs}").format(
+                n=info.index + 1, ours=info.params, theirs=params[info.index]))
     order = [info.index for info in analysis.layers]
     return Verification(tuple(shapes[i] for i in order), tuple(params[i] for i in order), not mismatches,
                         tuple(mismatches))
@@ -325,33 +352,33 @@ _LENET = (_conv(6, 5, 0, "tanh"), _pool("avg"), _conv(16, 5, 0, "tanh"), _pool("
           _fc(84, "tanh"), _fc(10, None))
 
 PRESETS: dict[str, StackPreset] = {p.name: p for p in [
-    StackPreset("mnist_cnn", "PyTorch MNIST CNN (3 conv)", (1, 28, 28),
+    StackPreset("mnist_cnn", N_("PyTorch MNIST CNN (3 conv)"), (1, 28, 28),
                 (_conv(32, 5, 2), _pool(), _conv(64, 5, 2), _pool(), _conv(128, 5, 2), _pool(), FLAT, _fc(128),
                  _fc(10, None)),
-                "The notes apply max-pool then ReLU; ReLU then max-pool gives the same numbers (both keep the largest)."),
-    StackPreset("keras_cifar10", "Keras CIFAR-10 CNN", (3, 32, 32),
+                N_("The notes apply max-pool then ReLU; ReLU then max-pool gives the same numbers (both keep the largest).")),
+    StackPreset("keras_cifar10", N_("Keras CIFAR-10 CNN"), (3, 32, 32),
                 (_conv(32, 3, 1), _pool(), _conv(64, 3, 1), _pool(), _conv(64, 3, 1), FLAT, _fc(128),
                  _fc(10, None)),
-                "Keras's padding='same' with a 3×3 kernel is padding 1."),
+                N_("Keras's padding='same' with a 3×3 kernel is padding 1.")),
     StackPreset("simple_convnet", "SimpleConvNet", (1, 28, 28),
                 (_conv(30, 5, 0), _pool(), FLAT, _fc(100), _fc(10, None)),
-                "conv(30 filters, 5×5, no padding) - ReLU - pool - affine 100 - ReLU - affine 10."),
-    StackPreset("tf_mnist", "TensorFlow MNIST CNN (fc1024)", (1, 28, 28),
+                N_("conv(30 filters, 5×5, no padding) - ReLU - pool - affine 100 - ReLU - affine 10.")),
+    StackPreset("tf_mnist", N_("TensorFlow MNIST CNN (fc1024)"), (1, 28, 28),
                 (_conv(32, 5, 2), _pool(), _conv(64, 5, 2), _pool(), FLAT, _fc(1024),
                  {"type": "dropout", "p": 0.5}, _fc(10, None)),
-                "Almost all of its 3.3 million parameters sit in the 3136 → 1024 fully connected layer."),
-    StackPreset("lenet5", "LeNet-5 (classic, 32×32)", (1, 32, 32), _LENET,
-                "LeCun 1998: tanh and average pooling, on 32×32 input."),
-    StackPreset("lenet5_28", "LeNet-5 (28×28 variant)", (1, 28, 28),
+                N_("Almost all of its 3.3 million parameters sit in the 3136 → 1024 fully connected layer.")),
+    StackPreset("lenet5", N_("LeNet-5 (classic, 32×32)"), (1, 32, 32), _LENET,
+                N_("LeCun 1998: tanh and average pooling, on 32×32 input.")),
+    StackPreset("lenet5_28", N_("LeNet-5 (28×28 variant)"), (1, 28, 28),
                 (_conv(6, 5, 2, "tanh"),) + _LENET[1:],
-                "Padding 2 on the first conv lets 28×28 MNIST in unchanged."),
+                N_("Padding 2 on the first conv lets 28×28 MNIST in unchanged.")),
 ]}
 
 
 def preset(name: str) -> tuple[list[dict], tuple[int, int, int]]:
     """A fresh copy of a preset's (spec, input_shape). Raises ``ValueError`` for an unknown name."""
     if name not in PRESETS:
-        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}")
+        raise ValueError(_("unknown preset {name!r}; choose one of {join_presets}").format(name=name, join_presets=', '.join(PRESETS)))
     p = PRESETS[name]
     return copy.deepcopy(list(p.spec)), p.input_shape
 
@@ -437,7 +464,7 @@ def torch_failure(spec: list[dict], input_shape: tuple[int, int, int], *,
                 elif t == "dropout":
                     mod = nn.Dropout(layer.get("p", 0.5)).eval()
                 else:
-                    return i, f"PyTorch has no layer type {t!r}"
+                    return i, _("PyTorch has no layer type {t!r}").format(t=t)
                 x = mod(x)
         except Exception as err:  # noqa: BLE001 - PyTorch raises RuntimeError/ValueError/TypeError
             return i, str(err).splitlines()[0]

@@ -118,7 +118,12 @@ def presenter_switch() -> None:
               help=_("Larger text and figure labels, for a projector. Kept in the page's address."))
 
 
-def chart(fig, *, key: str | None = None, **kwargs):
+def chart_in(where, fig, *, key: str | None = None, **kwargs):
+    """``chart`` drawn in a column or container: ``chart_in(col, fig, key=…)``."""
+    return chart(fig, key=key, where=where, **kwargs)
+
+
+def chart(fig, *, key: str | None = None, where=None, **kwargs):
     """``st.plotly_chart`` with the dashboard's figure defaults: the toolbar beside the plot (never over a title, also
     on a phone), and larger labels in presenter mode. Returns what st.plotly_chart returns (selection events)."""
     import plotly.graph_objects as go
@@ -130,7 +135,7 @@ def chart(fig, *, key: str | None = None, **kwargs):
                           legend_font_size=PRESENTER_FONT - 2)
         fig.update_annotations(font_size=PRESENTER_FONT - 2)
     kwargs.setdefault("config", {"displaylogo": False})
-    return st.plotly_chart(fig, key=key, **kwargs)
+    return (where if where is not None else st).plotly_chart(fig, key=key, **kwargs)
 
 
 def language_switch() -> None:

@@ -13,42 +13,44 @@ import pandas as pd
 import streamlit as st
 
 from cnnviz import stack
+from cnnviz.i18n import _
 from cnnviz.plots import conv as plots
 from dashboard import state
 
-st.title("Layer stack: shapes, parameters, receptive field")
-st.caption("Pick a network from the lecture notes or build your own; edit any cell, add or delete rows. "
-           "Blank cells take PyTorch's defaults (pool stride = kernel).")
+st.title(_("Layer stack: shapes, parameters, receptive field"))
+st.caption(_("Pick a network from the lecture notes or build your own; edit any cell, add or delete rows. "
+           "Blank cells take PyTorch's defaults (pool stride = kernel)."))
 
 names = list(stack.PRESETS)
 top = st.columns([2, 1, 1, 1])
-choice = top[0].selectbox("Start from", names, format_func=lambda n: stack.PRESETS[n].title, key="ls_preset")
+choice = top[0].selectbox(_("Start from"), names, format_func=lambda n: _(stack.PRESETS[n].title), key="ls_preset")
 spec0, shape0 = stack.preset(choice)
-c = top[1].number_input("Input channels C", 1, 512, shape0[0], key=f"ls_c_{choice}")
-h = top[2].number_input("Input height H", 1, 1024, shape0[1], key=f"ls_h_{choice}")
-w = top[3].number_input("Input width W", 1, 1024, shape0[2], key=f"ls_w_{choice}")
+c = top[1].number_input(_("Input channels C"), 1, 512, shape0[0], key=f"ls_c_{choice}")
+h = top[2].number_input(_("Input height H"), 1, 1024, shape0[1], key=f"ls_h_{choice}")
+w = top[3].number_input(_("Input width W"), 1, 1024, shape0[2], key=f"ls_w_{choice}")
 input_shape = (int(c), int(h), int(w))
-st.caption(stack.PRESETS[choice].note)
+st.caption(_(stack.PRESETS[choice].note))
 
 acts = [None, *stack.STACK_ACTIVATIONS]
 edited = st.data_editor(
     pd.DataFrame(stack.to_table(spec0), columns=list(stack.TABLE_COLUMNS)),
     key=f"ls_table_{choice}", num_rows="dynamic", width="stretch", hide_index=True,
     column_config={
-        "type": st.column_config.SelectboxColumn("type", options=list(stack.LAYER_TYPES), required=True),
-        "out": st.column_config.NumberColumn("out channels / features", min_value=1, step=1),
-        "kernel": st.column_config.NumberColumn("kernel", min_value=1, step=1),
-        "stride": st.column_config.NumberColumn("stride", min_value=1, step=1),
-        "padding": st.column_config.NumberColumn("padding", min_value=0, step=1),
-        "dilation": st.column_config.NumberColumn("dilation", min_value=1, step=1),
-        "mode": st.column_config.SelectboxColumn("pool mode", options=["max", "avg"]),
-        "activation": st.column_config.SelectboxColumn("activation", options=acts[1:]),
-        "p": st.column_config.NumberColumn("dropout p", min_value=0.0, max_value=0.99, step=0.1),
+        "type": st.column_config.SelectboxColumn(_("layer type"), options=list(stack.LAYER_TYPES), required=True,
+                                                 help=_("conv, pool, flatten, linear or dropout")),
+        "out": st.column_config.NumberColumn(_("out channels / features"), min_value=1, step=1),
+        "kernel": st.column_config.NumberColumn(_("kernel"), min_value=1, step=1),
+        "stride": st.column_config.NumberColumn(_("stride"), min_value=1, step=1),
+        "padding": st.column_config.NumberColumn(_("padding"), min_value=0, step=1),
+        "dilation": st.column_config.NumberColumn(_("dilation"), min_value=1, step=1),
+        "mode": st.column_config.SelectboxColumn(_("pool mode"), options=["max", "avg"]),
+        "activation": st.column_config.SelectboxColumn(_("activation"), options=acts[1:]),
+        "p": st.column_config.NumberColumn(_("dropout p"), min_value=0.0, max_value=0.99, step=0.1),
     },
 )
 spec = stack.from_table(edited.to_dict("records"))
 if not spec:
-    st.warning("The stack is empty: add a row (the + under the table).")
+    st.warning(_("The stack is empty: add a row (the + under the table)."))
     st.stop()
 try:
     analysis = stack.analyze_stack(spec, input_shape)
@@ -56,34 +58,34 @@ except ValueError as err:
     st.error(str(err))
     st.stop()
 
-rows = [{"layer": "input", "output shape": " × ".join(map(str, analysis.input_shape)), "parameters": 0,
-         "receptive field": "1 × 1"}]
+LAYER, SHAPE, PARAMS, FIELD = _("layer"), _("output shape (C×H×W)"), _("parameters"), _("receptive field")
+rows = [{LAYER: _("input"), SHAPE: " × ".join(map(str, analysis.input_shape)), PARAMS: 0, FIELD: "1 × 1"}]
 for info in analysis.layers:
-    rf = "whole input" if info.receptive_field is None else f"{info.receptive_field} × {info.receptive_field}"
-    rows.append({"layer": f"{info.index + 1}. {info.label}", "output shape": " × ".join(map(str, info.output_shape)),
-                 "parameters": info.params, "receptive field": rf})
+    rf = _("whole input") if info.receptive_field is None else f"{info.receptive_field} × {info.receptive_field}"
+    rows.append({LAYER: f"{info.index + 1}. {info.label}", SHAPE: " × ".join(map(str, info.output_shape)),
+                 PARAMS: info.params, FIELD: rf})
 if analysis.problem is not None:
     p = analysis.problem
-    rows.append({"layer": f"{p.index + 1}. {p.type}  ✖ impossible", "output shape": "—", "parameters": None,
-                 "receptive field": "—"})
+    rows.append({LAYER: "{n}. {type}  ✖ {what}".format(n=p.index + 1, type=p.type, what=_("impossible")),
+                 SHAPE: "—", PARAMS: None, FIELD: "—"})
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
-             column_config={"parameters": st.column_config.NumberColumn(format="localized")})
+             column_config={PARAMS: st.column_config.NumberColumn(format="localized")})
 
 m1, m2, m3 = st.columns(3)
-m1.metric("Total parameters", f"{analysis.total_params:,}")
-m2.metric("Output shape", " × ".join(map(str, analysis.output_shape)))
-m3.metric("Layers", len(spec))
+m1.metric(_("Total parameters"), f"{analysis.total_params:,}")
+m2.metric(_("Output shape"), " × ".join(map(str, analysis.output_shape)))
+m3.metric(_("Layers"), len(spec))
 
 if analysis.problem is not None:
     st.error(str(analysis.problem))
     failure = stack.torch_failure(spec, input_shape)
     if failure is not None and failure[0] == analysis.problem.index:
-        st.caption(f"PyTorch fails at the same layer: “{failure[1]}”")
+        st.caption(_("PyTorch fails at the same layer: {message}").format(message=f"`{failure[1]}`"))
     elif failure is not None:
-        st.caption(f"PyTorch fails at layer {failure[0] + 1}: “{failure[1]}”")
+        st.caption(_("PyTorch fails at layer {n}: {message}").format(n=failure[0] + 1, message=f"`{failure[1]}`"))
     else:
-        st.caption("PyTorch would run this layer, but not as you mean it (e.g. a linear layer on an image acts on "
-                   "its last axis only).")
+        st.caption(_("PyTorch would run this layer, but not as you mean it (e.g. a linear layer on an image acts on "
+                   "its last axis only)."))
     st.stop()
 
 try:
@@ -92,30 +94,35 @@ except ValueError as err:
     st.error(str(err))
     st.stop()
 if check.agrees:
-    st.success(f"Verified by PyTorch: nn.Sequential gives the same shape after every layer and "
-               f"{check.total_params:,} parameters.", icon=":material/verified:")
+    st.success(_("Verified by PyTorch: nn.Sequential gives the same shape after every layer and {n:,} "
+                 "parameters.").format(n=check.total_params), icon=":material/verified:")
 else:
-    st.error("PyTorch disagrees: " + "; ".join(check.mismatches))
+    st.error(_("PyTorch disagrees: {details}").format(details="; ".join(check.mismatches)))
 
-with st.expander("Where do the parameters sit?", expanded=True):
+with st.expander(_("Where do the parameters sit?"), expanded=True):
     labels = [f"{i.index + 1}. {i.type}" for i in analysis.layers]
-    st.plotly_chart(plots.bars_figure(labels, [i.params for i in analysis.layers], y_title="parameters",
-                                      title="Parameters per layer", fmt="{:,}"), key="ls_params")
-    st.markdown("A conv layer has **C_out·(C_in·k·k + 1)** parameters whatever the image size; a linear layer has "
-                "**in·out + out**: that is why the first linear layer after flatten usually holds most of them. "
-                "Pooling, flatten and dropout have none.")
-with st.expander("Receptive field"):
+    state.chart(plots.bars_figure(labels, [i.params for i in analysis.layers], y_title=_("parameters"),
+                                  title=_("Parameters per layer"), fmt="{:,}"), key="ls_params")
+    heaviest = max(analysis.layers, key=lambda i: i.params)
+    share = heaviest.params / analysis.total_params if analysis.total_params else 0.0
+    st.markdown(_("In this stack, layer **{n} ({type})** holds the most parameters: {params:,} of {total:,} "
+                  "({share:.0%}).").format(n=heaviest.index + 1, type=heaviest.type, params=heaviest.params,
+                                           total=analysis.total_params, share=share))
+    st.markdown(_("A conv layer has **C_out·(C_in·k·k + 1)** parameters whatever the image size; a linear layer has "
+                  "**in·out + out**, so a linear layer right after flatten grows with the size of the image that "
+                  "reaches it. Pooling, flatten and dropout have none."))
+with st.expander(_("Receptive field")):
     st.latex(r"r_{l} = r_{l-1} + (k_l^{\mathrm{eff}} - 1)\, j_{l-1}, \qquad j_l = j_{l-1}\, s_l, \qquad r_0 = j_0 = 1")
-    st.markdown("The receptive field is how many input pixels (per side) one output cell of a layer depends on; "
+    st.markdown(_("The receptive field is how many input pixels (per side) one output cell of a layer depends on; "
                 "*j* is how far apart (in input pixels) neighbouring cells of the layer are. After flatten, every "
-                "number depends on the whole input.")
+                "number depends on the whole input."))
 
-with st.expander("The spec (for the training studio or your own code)"):
+with st.expander(_("The spec (for the training studio or your own code)")):
     st.code(f"spec = {json.dumps(spec, indent=1)}\ninput_shape = {input_shape}\n"
             "model = cnnviz.stack.build_stack(spec, input_shape)", language="python")
-if st.button("Send to training", icon=":material/send:", key="ls_send"):
+if st.button(_("Send to training"), icon=":material/send:", key="ls_send"):
     st.session_state[state.STACK_KEY] = (spec, input_shape)
-    st.success("Stack sent. Open the **Training studio** page in the sidebar to train it.")
+    st.success(_("Stack sent. Open the **Training studio** page in the sidebar to train it."))
     studio = sorted(Path(__file__).resolve().parent.glob("3*_training_studio.py"))
     if studio:
-        st.page_link(str(studio[0]), label="Open the Training studio", icon=":material/model_training:")
+        st.page_link(str(studio[0]), label=_("Open the Training studio"), icon=":material/model_training:")

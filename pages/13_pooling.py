@@ -11,71 +11,85 @@ import cnnviz
 from cnnviz import ops
 from cnnviz.plots import conv as plots
 from dashboard import state
+from cnnviz.i18n import N_, _
 
 MAX_SIDE = 256
 
-st.title("Pooling: max vs average")
-st.caption("Pooling slides a window like a convolution, but has no weights: it keeps the largest number (max) or "
-           "the mean (average) of each window, channel by channel.")
+st.title(_("Pooling: max vs average"))
+st.caption(_("Pooling slides a window like a convolution, but has no weights: it keeps the largest number (max) or "
+           "the mean (average) of each window, channel by channel."))
 
 c1, c2, c3, c4 = st.columns(4)
-size = c1.slider("Grid size", 4, 10, 6, key="pl_size")
-kernel = c2.slider("Pool size k", 2, 4, 2, key="pl_k")
-stride = c3.slider("Stride", 1, 4, 2, key="pl_s")
-seed = c4.number_input("Random grid #", 0, 999, 0, key="pl_seed")
+size = c1.slider(_("Grid size"), 4, 10, 6, key="pl_size")
+kernel = c2.slider(_("Pool size k"), 2, 4, 2, key="pl_k")
+stride = c3.slider(_("Stride"), 1, 4, 2, key="pl_s")
+seed = c4.number_input(_("Random grid #"), 0, 999, 0, key="pl_seed")
 grid = ops.example_grid(size, size, pattern="random digits", seed=int(seed))
 try:
     pmax = ops.pool2d(grid, mode="max", kernel=kernel, stride=stride)
     pavg = ops.pool2d(grid, mode="avg", kernel=kernel, stride=stride)
 except ValueError as err:
-    st.error(f"Impossible pooling: {err}")
+    st.error(_("Impossible pooling: {err}").format(err=err))
     st.stop()
 a, b, c = st.columns(3)
-a.plotly_chart(plots.matrix_figure(grid, title=f"Input {size}×{size}", signed=False, height=330), key="pl_in")
-b.plotly_chart(plots.matrix_figure(pmax, title=f"Max pool → {pmax.shape[0]}×{pmax.shape[1]}", signed=False,
-                                   height=330), key="pl_max")
-c.plotly_chart(plots.matrix_figure(pavg, title=f"Average pool → {pavg.shape[0]}×{pavg.shape[1]}", signed=False,
-                                   height=330), key="pl_avg")
+# One colour scale for the whole row (pooled values lie within the input's range), with its colour bar at the end:
+# the same colour means the same number in the input, the max pool and the average pool.
+row_range = (float(grid.min()), float(grid.max()))
+with a:
+    state.chart(plots.matrix_figure(grid, title=_("Input {n}×{n}").format(n=size), signed=False, height=330,
+                                    zrange=row_range), key="pl_in")
+with b:
+    state.chart(plots.matrix_figure(pmax, title=_("Max pool → {h}×{w}").format(h=pmax.shape[0], w=pmax.shape[1]),
+                                    signed=False, height=330, zrange=row_range), key="pl_max")
+with c:
+    state.chart(plots.matrix_figure(pavg, title=_("Average pool → {h}×{w}").format(h=pavg.shape[0], w=pavg.shape[1]),
+                                    signed=False, height=330, zrange=row_range, colorbar=True), key="pl_avg")
 m1, m2, m3 = st.columns(3)
-m1.metric("Output size", f"{pmax.shape[0]} × {pmax.shape[1]}")
-m2.metric("Parameters", 0, help="Nothing to learn: max and mean are fixed rules.")
-m3.metric("Top-left max / average", f"{pmax[0, 0]:g} / {pavg[0, 0]:.2f}")
+m1.metric(_("Output size"), f"{pmax.shape[0]} × {pmax.shape[1]}")
+m2.metric(_("Parameters"), 0, help=_("Nothing to learn: max and mean are fixed rules."))
+m3.metric(_("Top-left max / average"), f"{pmax[0, 0]:g} / {pavg[0, 0]:.2f}")
 
-st.subheader("Shift the input by one pixel")
-direction = st.radio("Shift", ["right", "down"], horizontal=True, key="pl_dir")
+st.subheader(_("Shift the input by one pixel"))
+SHIFTS = {"right": N_("right"), "down": N_("down")}
+SHIFTED = {"right": N_("Input shifted right by 1"), "down": N_("Input shifted down by 1")}
+direction = st.radio(_("Shift"), list(SHIFTS), horizontal=True, key="pl_dir", format_func=lambda d: _(SHIFTS[d]))
 dx, dy = (1, 0) if direction == "right" else (0, 1)
 test = ops.shift_test(grid, dx=dx, dy=dy, kernel=kernel, stride=stride)
 a, b, c = st.columns(3)
-a.plotly_chart(plots.matrix_figure(test.shifted, title=f"Input shifted {direction} by 1", signed=False,
-                                   height=330), key="pl_shift_in")
-b.plotly_chart(plots.matrix_figure(test.max_after, title="Max pool of the shifted input", signed=False,
-                                   height=330), key="pl_shift_max")
-c.plotly_chart(plots.matrix_figure(test.avg_after, title="Average pool of the shifted input", signed=False,
-                                   height=330), key="pl_shift_avg")
+with a:
+    state.chart(plots.matrix_figure(test.shifted, title=_(SHIFTED[direction]), signed=False, height=330,
+                                    zrange=row_range), key="pl_shift_in")
+with b:
+    state.chart(plots.matrix_figure(test.max_after, title=_("Max pool of the shifted input"), signed=False,
+                                    height=330, zrange=row_range), key="pl_shift_max")
+with c:
+    state.chart(plots.matrix_figure(test.avg_after, title=_("Average pool of the shifted input"), signed=False,
+                                    height=330, zrange=row_range, colorbar=True), key="pl_shift_avg")
 m1, m2 = st.columns(2)
-m1.metric("Max-pool outputs unchanged", f"{test.max_unchanged:.0%}")
-m2.metric("Average-pool outputs unchanged", f"{test.avg_unchanged:.0%}")
-st.caption("The largest number of a window often stays inside the window after a small shift, so max pooling "
-           "gives a little tolerance to where exactly a feature is (a little translation invariance).")
+m1.metric(_("Max-pool outputs unchanged"), f"{test.max_unchanged:.0%}")
+m2.metric(_("Average-pool outputs unchanged"), f"{test.avg_unchanged:.0%}")
+st.caption(_("The largest number of a window often stays inside the window after a small shift, so max pooling "
+           "gives a little tolerance to where exactly a feature is (a little translation invariance)."))
 
-st.subheader("On a photo")
+st.subheader(_("On a photo"))
 samples = list(cnnviz.sample_images())
 s1, s2, s3 = st.columns([2, 2, 1])
-sample = s1.selectbox("Sample photo", samples, index=samples.index("cat") if "cat" in samples else 0, key="pl_sample")
-upload = s2.file_uploader("…or upload your own", type=None, key="pl_upload")
-colour = s3.toggle("Colour", True, key="pl_colour")
+sample = s1.selectbox(_("Sample photo"), samples, index=samples.index("cat") if "cat" in samples else 0,
+                      key="pl_sample", format_func=cnnviz.data.sample_title)
+upload = s2.file_uploader(_("…or upload your own"), type=None, key="pl_upload")
+colour = s3.toggle(_("Colour"), True, key="pl_colour")
 try:
     data = upload.getvalue() if upload is not None else state.sample_bytes(sample)
     photo = state.lab_photo(data, 3 if colour else 1, MAX_SIDE)
 except cnnviz.ImageError as err:
-    st.error(f"Cannot use this file: {err}")
+    st.error(_("Cannot use this file: {err}").format(err=err))
     st.stop()
-big_k = st.slider("Photo pool size (stride = size)", 2, 16, 4, key="pl_photo_k")
+big_k = st.slider(_("Photo pool size (stride = size)"), 2, 16, 4, key="pl_photo_k")
 try:
     pmax_img = ops.pool2d(photo, mode="max", kernel=big_k)
     pavg_img = ops.pool2d(photo, mode="avg", kernel=big_k)
 except ValueError as err:
-    st.error(f"Impossible pooling on this photo: {err}")
+    st.error(_("Impossible pooling on this photo: {err}").format(err=err))
     st.stop()
 
 
@@ -84,13 +98,18 @@ def shape(a) -> str:
 
 
 a, b, c = st.columns(3)
-a.plotly_chart(plots.image_figure(photo, title=f"Photo {shape(photo)}"), key="pl_photo")
-b.plotly_chart(plots.image_figure(pmax_img, title=f"Max pool → {shape(pmax_img)}"), key="pl_photo_max")
-c.plotly_chart(plots.image_figure(pavg_img, title=f"Average pool → {shape(pavg_img)}"), key="pl_photo_avg")
+with a:
+    state.chart(plots.image_figure(photo, title=_("Photo {shape}").format(shape=shape(photo))), key="pl_photo")
+with b:
+    state.chart(plots.image_figure(pmax_img, title=_("Max pool → {shape}").format(shape=shape(pmax_img))),
+                key="pl_photo_max")
+with c:
+    state.chart(plots.image_figure(pavg_img, title=_("Average pool → {shape}").format(shape=shape(pavg_img))),
+                key="pl_photo_avg")
 photo_test = ops.shift_test(photo, dx=1, kernel=big_k)
 m1, m2, m3 = st.columns(3)
-m1.metric("Channels in → out", f"{photo.shape[0]} → {pmax_img.shape[0]}")
-m2.metric("Max pool unchanged after a 1-pixel shift", f"{photo_test.max_unchanged:.0%}")
-m3.metric("Average pool unchanged after a 1-pixel shift", f"{photo_test.avg_unchanged:.0%}")
-st.caption("Max pooling keeps bright details (edges, highlights); average pooling blurs. Both keep the channel "
-           "count and cut each side by the pool size.")
+m1.metric(_("Channels in → out"), f"{photo.shape[0]} → {pmax_img.shape[0]}")
+m2.metric(_("Max pool unchanged after a 1-pixel shift"), f"{photo_test.max_unchanged:.0%}")
+m3.metric(_("Average pool unchanged after a 1-pixel shift"), f"{photo_test.avg_unchanged:.0%}")
+st.caption(_("Max pooling keeps bright details (edges, highlights); average pooling blurs. Both keep the channel "
+           "count and cut each side by the pool size."))

@@ -9,12 +9,18 @@ import numpy as np
 import streamlit as st
 
 from cnnviz import ops
+from cnnviz.i18n import _
 from cnnviz.plots import conv as plots
 from dashboard import state
 
-st.title("Activation functions")
-st.caption("After each conv or linear layer comes a non-linear function; without it, a stack of layers would be "
-           "one big linear map. Backpropagation multiplies by its derivative at every layer.")
+
+def label(name: str) -> str:
+    return _(ops.ACTIVATION_LABELS[name])
+
+
+st.title(_("Activation functions"))
+st.caption(_("After each conv or linear layer comes a non-linear function; without it, a stack of layers would be "
+           "one big linear map. Backpropagation multiplies by its derivative at every layer."))
 
 FORMULAS = {
     "sigmoid": r"\sigma(x) = \frac{1}{1+e^{-x}},\quad \sigma'(x) = \sigma(x)\,(1-\sigma(x)) \le 0.25",
@@ -25,40 +31,44 @@ FORMULAS = {
 }
 
 c1, c2, c3 = st.columns([3, 1, 1])
-chosen = c1.multiselect("Functions", list(ops.ACTIVATIONS), default=list(ops.ACTIVATIONS), key="ac_names")
-slope = c2.slider("Leaky ReLU slope a", 0.0, 0.5, 0.1, 0.01, key="ac_slope")
-alpha = c3.slider("ELU α", 0.1, 3.0, 1.0, 0.1, key="ac_alpha")
-x_range = st.slider("x range", -10.0, 10.0, (-5.0, 5.0), 0.5, key="ac_range")
+chosen = c1.multiselect(_("Functions"), list(ops.ACTIVATIONS), default=list(ops.ACTIVATIONS), key="ac_names",
+                        format_func=label)
+slope = c2.slider(_("Leaky ReLU slope a"), 0.0, 0.5, 0.1, 0.01, key="ac_slope")
+alpha = c3.slider(_("ELU α"), 0.1, 3.0, 1.0, 0.1, key="ac_alpha")
+x_range = st.slider(_("x range"), -10.0, 10.0, (-5.0, 5.0), 0.5, key="ac_range")
 if x_range[0] >= x_range[1]:
-    st.error("The x range needs a left end smaller than its right end.")
+    st.error(_("The x range needs a left end smaller than its right end."))
     st.stop()
 x = np.linspace(*x_range, 401)
 curves = {name: ops.activation(name, x, slope=slope, alpha=alpha) for name in chosen}
 if not curves:
-    st.info("Pick at least one function.")
+    st.info(_("Pick at least one function."))
 else:
-    st.plotly_chart(plots.activation_figure(x, curves), key="ac_curves")
-    probe = st.slider("Evaluate at x =", float(x_range[0]), float(x_range[1]), 0.5, 0.1, key="ac_probe")
+    state.chart(plots.activation_figure(x, curves, labels={n: label(n) for n in curves}), key="ac_curves")
+    probe = st.slider(_("Evaluate at x ="), float(x_range[0]), float(x_range[1]), 0.5, 0.1, key="ac_probe")
     cols = st.columns(len(curves))
     for col, name in zip(cols, curves):
         y, dy = ops.activation(name, np.array([probe]), slope=slope, alpha=alpha)
-        col.metric(name, f"{y[0]:.4f}", f"slope {dy[0]:.4f}", delta_color="off")
-    with st.expander("Formulas"):
+        # the slope as a plain number: a metric's delta badge (↑ 0.2350) would read as an increase
+        col.metric(label(name), f"f = {y[0]:.4f}")
+        col.caption(_("slope f′ = {slope:.4f}").format(slope=dy[0]))
+    with st.expander(_("Formulas")):
         for name in curves:
             st.latex(FORMULAS[name])
 
-st.subheader("Vanishing gradient")
-st.markdown("A gradient is multiplied by the activation's derivative at every layer on its way back to the first "
+st.subheader(_("Vanishing gradient"))
+st.markdown(_("A gradient is multiplied by the activation's derivative at every layer on its way back to the first "
             "layer. The sigmoid's derivative is at most 0.25, so N sigmoid layers shrink it by up to 0.25ᴺ (the "
-            "weights multiply it too); ReLU's derivative is 1 wherever the unit is active.")
+            "weights multiply it too); ReLU's derivative is 1 wherever the unit is active."))
 d1, d2 = st.columns([3, 1])
-depth = d1.slider("Depth N (layers)", 1, 40, 10, key="ac_depth")
-compare = d2.selectbox("Compare with", ["relu", "tanh", "leaky_relu", "elu"], key="ac_compare")
+depth = d1.slider(_("Depth N (layers)"), 1, 40, 10, key="ac_depth")
+compare = d2.selectbox(_("Compare with"), ["relu", "tanh", "leaky_relu", "elu"], key="ac_compare", format_func=label)
 flows = [state.lab_gradient_flow(depth, "sigmoid"), state.lab_gradient_flow(depth, compare)]
-st.plotly_chart(plots.gradient_flow_figure(flows), key="ac_flow")
+state.chart(plots.gradient_flow_figure(flows, labels={n: label(n) for n in ("sigmoid", compare)}), key="ac_flow")
 m1, m2, m3 = st.columns(3)
-m1.metric("Layer 1 ÷ layer N gradient, sigmoid", f"{flows[0].first_to_last:.1e}")
-m2.metric(f"Layer 1 ÷ layer N gradient, {compare}", f"{flows[1].first_to_last:.1e}")
-m3.metric("Best case of N−1 sigmoid slopes: 0.25ᴺ⁻¹", f"{0.25 ** (depth - 1):.1e}")
-st.caption(f"{depth} fully connected layers of width 32 with He-initialised weights, a batch of 64 random inputs, "
-           "loss = sum of the outputs; the norm of ∂loss/∂W is measured in each layer by PyTorch's autograd.")
+m1.metric(_("Layer 1 ÷ layer N gradient, sigmoid"), f"{flows[0].first_to_last:.1e}")
+m2.metric(_("Layer 1 ÷ layer N gradient, {name}").format(name=label(compare)), f"{flows[1].first_to_last:.1e}")
+m3.metric(_("Best case of N−1 sigmoid slopes: 0.25ᴺ⁻¹"), f"{0.25 ** (depth - 1):.1e}")
+st.caption(_("{depth} fully connected layers of width 32 with He-initialised weights, a batch of 64 random inputs, "
+             "loss = sum of the outputs; the norm of ∂loss/∂W is measured in each layer by PyTorch's "
+             "autograd.").format(depth=depth))

@@ -12,48 +12,52 @@ import cnnviz
 from cnnviz import ops
 from cnnviz.plots import conv as plots
 from dashboard import state
+from cnnviz.i18n import _
 
-st.title("Classic kernels on a photo")
-st.caption("Before CNNs learned their kernels, people designed them by hand. A CNN's first layer learns kernels "
-           "much like these.")
+st.title(_("Classic kernels on a photo"))
+st.caption(_("Before CNNs learned their kernels, people designed them by hand. A CNN's first layer learns kernels "
+           "much like these."))
 
 samples = list(cnnviz.sample_images())
 s1, s2, s3, s4 = st.columns([2, 3, 1, 1])
-sample = s1.selectbox("Sample photo", samples, index=samples.index("cat") if "cat" in samples else 0, key="ck_sample")
-upload = s2.file_uploader("…or upload a photo", key="ck_upload")
-colour = s3.toggle("Colour", True, key="ck_colour", help="Colour: 3 channels (R, G, B). Off: 1 grey channel.")
-max_side = s4.select_slider("Work size", [64, 128, 192, 256, 384], 256, key="ck_side",
-                            help="The photo is shrunk so its longer side is at most this many pixels.")
+sample = s1.selectbox(_("Sample photo"), samples, index=samples.index("cat") if "cat" in samples else 0,
+                      key="ck_sample", format_func=cnnviz.data.sample_title)
+upload = s2.file_uploader(_("…or upload a photo"), key="ck_upload")
+colour = s3.toggle(_("Colour"), True, key="ck_colour", help=_("Colour: 3 channels (R, G, B). Off: 1 grey channel."))
+max_side = s4.select_slider(_("Work size"), [64, 128, 192, 256, 384], 256, key="ck_side",
+                            help=_("The photo is shrunk so its longer side is at most this many pixels."))
 try:
     data = upload.getvalue() if upload is not None else state.sample_bytes(sample)
     photo = state.lab_photo(data, 3 if colour else 1, max_side)
 except cnnviz.ImageError as err:
-    st.error(f"Cannot use this file: {err}. Showing nothing until you pick a sample or another file.")
+    st.error(_("Cannot use this file: {err}. Showing nothing until you pick a sample or another file.").format(err=err))
     st.stop()
 
 k1, k2, k3 = st.columns([2, 1, 1])
-name = k1.selectbox("Kernel", [*ops.KERNELS, "Custom"], key="ck_kernel")
-stride = k2.slider("Stride", 1, 8, 1, key="ck_stride")
-padding = k3.slider("Padding", 0, 4, 0, key="ck_padding")
+name = k1.selectbox(_("Kernel"), [*ops.KERNELS, "Custom"], key="ck_kernel",
+                    format_func=lambda k: _("Custom") if k == "Custom" else _(ops.KERNEL_LABELS[k]))
+stride = k2.slider(_("Stride"), 1, 8, 1, key="ck_stride")
+padding = k3.slider(_("Padding"), 0, 4, 0, key="ck_padding")
 start = ops.KERNELS.get(name, np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]], dtype=float))
 e1, e2 = st.columns([1, 2])
 with e1:
-    st.markdown("**Kernel** (editable)")
+    st.markdown(_("**Kernel** (editable)"))
     kernel = st.data_editor(np.round(start, 4), key=f"ck_edit_{name}", width="stretch")
 with e2:
     try:
         kernel = np.asarray(kernel, dtype=np.float64)
         result = ops.apply_kernel(photo, kernel, stride=stride, padding=padding)
     except (ValueError, TypeError) as err:
-        st.error(f"Cannot apply this kernel: {err}")
+        st.error(_("Cannot apply this kernel: {err}").format(err=err))
         st.stop()
     rows = cnnviz.explain_output_size(photo.shape[1], kernel.shape[0], stride=stride, padding=padding)
     cols = cnnviz.explain_output_size(photo.shape[2], kernel.shape[0], stride=stride, padding=padding)
     m1, m2 = st.columns(2)
-    m1.metric("Input", " × ".join(map(str, photo.shape)))
-    m2.metric("Output", f"{rows.output} × {cols.output}")
-    st.markdown(f"Height `{rows.formula}`  \nWidth `{cols.formula}`")
-    st.caption("Mid-grey in the results means 0, white the largest positive, black the most negative value.")
+    m1.metric(_("Input"), " × ".join(map(str, photo.shape)))
+    m2.metric(_("Output"), f"{rows.output} × {cols.output}")
+    st.markdown(_("Height: {formula_h}").format(formula_h=f"`{rows.formula}`") + "  \n" +
+                _("Width: {formula_w}").format(formula_w=f"`{cols.formula}`"))
+    st.caption(_("Mid-grey in the results means 0, white the largest positive, black the most negative value."))
 
 scale = 300 / photo.shape[1]  # same pixels per cell for input and outputs: the size change is visible
 
@@ -64,19 +68,19 @@ def height(h: int) -> int:
 
 out_h = result.total.shape[0]
 left, right = st.columns(2)
-left.plotly_chart(plots.image_figure(photo, title=f"Input {photo.shape[1]}×{photo.shape[2]}",
+state.chart_in(left, plots.image_figure(photo, title=_("Input {photo_shape_1}×{photo_shape_2}").format(photo_shape_1=photo.shape[1], photo_shape_2=photo.shape[2]),
                                      height=height(photo.shape[1])), key="ck_in")
-right.plotly_chart(plots.image_figure(result.total, signed=True, title=f"Output {out_h}×{result.total.shape[1]}",
+state.chart_in(right, plots.image_figure(result.total, signed=True, title=_("Output {out_h}×{result_total_shape_1}").format(out_h=out_h, result_total_shape_1=result.total.shape[1]),
                                       height=height(out_h)), key="ck_total")
 
 if photo.shape[0] == 3:
-    st.subheader("A filter has as many channels as its input")
-    st.markdown("On a colour photo a 3×3 filter is really **3×3×3**: one 3×3 slice per channel. Each slice "
-                "convolves its own channel, and the three results are **added** into one feature map (plus a bias).")
+    st.subheader(_("A filter has as many channels as its input"))
+    st.markdown(_("On a colour photo a 3×3 filter is really **3×3×3**: one 3×3 slice per channel. Each slice "
+                "convolves its own channel, and the three results are **added** into one feature map (plus a bias)."))
     st.latex(r"y = \sum_{c \in \{R,G,B\}} x_c * w_c + b")
     cols_ = st.columns(4)
     for i, (col, ch) in enumerate(zip(cols_, "RGB")):
-        col.plotly_chart(plots.image_figure(result.per_channel[i], signed=True, title=f"{ch} channel * kernel",
+        state.chart_in(col, plots.image_figure(result.per_channel[i], signed=True, title=_("{ch} channel * kernel").format(ch=ch),
                                             height=height(out_h) // 2 + 60), key=f"ck_ch{i}")
-    cols_[3].plotly_chart(plots.image_figure(result.total, signed=True, title="sum = the filter's output",
+    state.chart_in(cols_[3], plots.image_figure(result.total, signed=True, title=_("sum = the filter's output"),
                                              height=height(out_h) // 2 + 60), key="ck_sum")

@@ -152,3 +152,32 @@ def test_the_english_detector():
 def test_catalog_check_command_runs():
     out = subprocess.run([sys.executable, str(ROOT / "tools" / "i18n.py"), "check"], capture_output=True, text=True)
     assert "messages without a Korean translation" in out.stdout
+
+
+def _own_nodes(scope: ast.AST):
+    """The nodes of a module or function, not those of the functions, lambdas and comprehensions inside it."""
+    nested = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp,
+              ast.GeneratorExp, ast.ClassDef)
+    todo = list(ast.iter_child_nodes(scope))
+    while todo:
+        node = todo.pop()
+        yield node
+        if not isinstance(node, nested):
+            todo.extend(ast.iter_child_nodes(node))
+
+
+def test_nothing_rebinds_the_translation_function():
+    """`x, _ = …` or `for _ in …` in a module (or function) that translates with `_` makes `_("…")` fail there."""
+    bad = []
+    for path in catalog_tool.source_files():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        translates = any(isinstance(c, ast.Call) and isinstance(c.func, ast.Name) and c.func.id == "_"
+                         for c in ast.walk(tree))
+        if not translates:
+            continue
+        for scope in [tree, *(n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)))]:
+            stores = [n for n in _own_nodes(scope)
+                      if isinstance(n, ast.Name) and n.id == "_" and isinstance(n.ctx, ast.Store)]
+            if stores:
+                bad.append(f"{path.relative_to(ROOT)}:{stores[0].lineno}")
+    assert not bad, f"`_` is assigned where it also translates: {bad}"

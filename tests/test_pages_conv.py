@@ -242,13 +242,28 @@ def test_activation_page_values_match_torch(app_at):
     at = app_at("14_activations.py")
     run(at.slider(key="ac_slope").set_value(0.2))
     at = run(at.slider(key="ac_probe").set_value(-1.5))
-    t = torch.tensor(-1.5)
+    t = torch.tensor(-1.5, requires_grad=True)
     m = metrics(at)
-    assert float(m["sigmoid"]) == pytest.approx(torch.sigmoid(t).item(), abs=1e-4)
-    assert float(m["leaky_relu"]) == pytest.approx(F.leaky_relu(t, 0.2).item(), abs=1e-4)
+    assert float(m["sigmoid"].removeprefix("f = ")) == pytest.approx(torch.sigmoid(t).item(), abs=1e-4)
+    assert float(m["Leaky ReLU"].removeprefix("f = ")) == pytest.approx(F.leaky_relu(t, 0.2).item(), abs=1e-4)
+    assert all(not el.proto.delta for el in at.metric)  # no ↑/↓ badges: a slope is not an increase
+    torch.sigmoid(t).backward()
+    assert any(f"{t.grad.item():.4f}" in c.value for c in at.caption)  # the slope, as a plain number
     at = run(at.slider(key="ac_depth").set_value(20))
     m = metrics(at)
-    assert float(m["Layer 1 ÷ layer N gradient, sigmoid"]) < 1e-6 < float(m["Layer 1 ÷ layer N gradient, relu"])
+    assert float(m["Layer 1 ÷ layer N gradient, sigmoid"]) < 1e-6 < float(m["Layer 1 ÷ layer N gradient, ReLU"])
+
+
+def test_activation_figure_keeps_overlapping_curves_visible_and_labelled(app_at):
+    at = app_at("14_activations.py")
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    left = [t for t in spec["data"] if t.get("xaxis", "x") == "x"]
+    right = [t for t in spec["data"] if t.get("xaxis") == "x2"]
+    assert len({t["line"]["dash"] for t in left}) == len(left)  # relu, leaky relu and elu coincide for x > 0
+    assert len({t["line"]["width"] for t in left}) == len(left)
+    assert all(t.get("legend") == "legend2" and t.get("showlegend", True) for t in right)  # the derivatives' legend
+    layout = spec["layout"]
+    assert layout["xaxis"]["title"]["text"] == "x" and layout["yaxis2"]["title"]["text"] == "f′(x)"
 
 
 def test_softmax_page_matches_torch_and_reads_bad_logits(app_at):
@@ -258,11 +273,32 @@ def test_softmax_page_matches_torch_and_reads_bad_logits(app_at):
     p = torch.softmax(torch.tensor([1.0, 3.0, 0.5]) / 2, dim=0)
     m = metrics(at)
     assert m["Predicted class"] == "class 1" and float(m["Its probability"]) == pytest.approx(p[1].item(), abs=1e-3)
-    at = run(at.selectbox(key="sm_true").set_value("class 2"))
+    at = run(at.selectbox(key="sm_true").set_value(2))
     ce = F.cross_entropy(torch.tensor([[1.0, 3.0, 0.5]]) / 2, torch.tensor([2])).item()
     assert float(metrics(at)["Cross-entropy  −log p(correct)"]) == pytest.approx(ce, abs=1e-4)
     at = run(at.text_input(key="sm_logits").input("1, two, 3"))
     assert at.error and "Cannot read" in at.error[0].value
+
+
+def test_softmax_mse_number_and_curve_agree(app_at):
+    """One definition of MSE: the metric and the curve at the dashed line are the same number."""
+    at = app_at("15_softmax_losses.py")
+    at = run(at.selectbox(key="sm_true").set_value(1))
+    shown = float(metrics(at)["MSE against the one-hot target"])
+    probs = torch.softmax(torch.tensor([2.0, 1.0, 0.1, -1.0]), dim=0)
+    assert shown == pytest.approx(F.mse_loss(probs, torch.eye(4)[1]).item(), abs=1e-4)
+    spec = json.loads(at.get("plotly_chart")[1].proto.spec)
+    curve = next(t for t in spec["data"] if t["name"].startswith("MSE"))
+    x, y = plotly_array(curve["x"]), plotly_array(curve["y"])
+    marker = spec["layout"]["shapes"][0]["x0"]
+    assert marker == pytest.approx(probs[1].item())
+    assert float(np.interp(marker, x, y)) == pytest.approx(shown, abs=2e-3)
+
+
+def test_cross_entropy_of_a_certain_answer_is_zero_not_minus_zero(app_at):
+    at = app_at("15_softmax_losses.py")
+    at = run(at.text_input(key="sm_logits").input("1000, 0, -1000"))
+    assert metrics(at)["Cross-entropy  −log p(correct)"] == "0.0000"
 
 
 # ---------------------------------------------------------------------------- im2col and classic kernels

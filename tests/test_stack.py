@@ -181,3 +181,27 @@ def test_analysis_does_not_change_the_callers_spec():
     stack.analyze_stack(spec, (1, 28, 28))
     stack.build_stack(spec, (1, 28, 28))
     assert spec == EXAMPLE
+
+
+def test_stacks_above_the_server_budget_are_refused_before_anything_is_built():
+    """A linear layer of 200,000 outputs took the server to 4.9 GB; 4,000,000 crashed it. Now: a plain refusal."""
+    import tracemalloc
+
+    from cnnviz import stack as st_
+
+    spec = [{"type": "conv", "out_channels": 32, "kernel": 3, "padding": 1}, {"type": "flatten"},
+            {"type": "linear", "out_features": 4_000_000}]
+    tracemalloc.start()
+    analysis = st_.analyze_stack(spec, (1, 28, 28))
+    with pytest.raises(ValueError, match="parameters"):
+        st_.build_stack(spec, (1, 28, 28))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert analysis.problem is not None and analysis.problem.index == 2
+    assert "20,000,000" in analysis.problem.reason
+    assert peak < 50 * 1024 * 1024  # nothing of the 100-billion-parameter layer was allocated
+    wide = [{"type": "conv", "out_channels": 512, "kernel": 3, "padding": 1}]
+    problem = st_.analyze_stack(wide, (3, 224, 224)).problem
+    assert problem is not None and "per image" in problem.reason
+    ok = st_.analyze_stack(*st_.preset("tf_mnist")[::-1][::-1])
+    assert ok.problem is None and ok.total_params == 3_274_634

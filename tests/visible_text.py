@@ -143,9 +143,18 @@ def visible_texts(at) -> list[tuple[str, str]]:
             out.append(("figure", t))
     for el in at.dataframe:
         try:
-            out.extend(("table header", str(c)) for c in el.value.columns)
+            config = json.loads(el.proto.columns) if el.proto.columns else {}
+        except ValueError:
+            config = {}
+        try:
+            names = [str(c) for c in el.value.columns]
         except Exception:  # a frame AppTest cannot rebuild: no headers to read
-            pass
+            names = []
+        for name in names:  # a column_config label is what the reader sees in place of the column's name
+            label = (config.get(name) or {}).get("label") if isinstance(config.get(name), dict) else None
+            if (config.get(name) or {}).get("hidden") if isinstance(config.get(name), dict) else False:
+                continue
+            out.append(("table header", label or name))
     return [(k, t) for k, t in out if t and t.strip()]
 
 
