@@ -181,3 +181,37 @@ def test_nothing_rebinds_the_translation_function():
             if stores:
                 bad.append(f"{path.relative_to(ROOT)}:{stores[0].lineno}")
     assert not bad, f"`_` is assigned where it also translates: {bad}"
+
+
+def _flanking_ok(text: str) -> bool:
+    """CommonMark's rule for ** (bold): an opening run must be left-flanking, a closing one right-flanking.
+    Korean particles glued to a bold phrase ending in punctuation (**(0, 0)**은) break it."""
+    import unicodedata
+
+    def punct(ch: str) -> bool:
+        return unicodedata.category(ch)[0] in "PS"
+
+    runs = [i for i in range(len(text) - 1) if text.startswith("**", i) and (i == 0 or text[i - 1] != "*")
+            and (i + 2 >= len(text) or text[i + 2] != "*")]
+    for k, i in enumerate(runs):
+        before = text[i - 1] if i > 0 else " "
+        after = text[i + 2] if i + 2 < len(text) else " "
+        if k % 2 == 0:  # opening
+            ok = not after.isspace() and (not punct(after) or before.isspace() or punct(before))
+        else:
+            ok = not before.isspace() and (not punct(before) or after.isspace() or punct(after))
+        if not ok:
+            return False
+    return len(runs) % 2 == 0
+
+
+def test_bold_text_survives_translation(template, korean):
+    broken = []
+    for msg in template:
+        have = korean.get(msg.id)
+        if not msg.id or have is None or not have.string:
+            continue
+        text = have.string[0] if isinstance(have.string, tuple) else have.string
+        if "**" in text and not _flanking_ok(text):
+            broken.append(text)
+    assert not broken, f"bold markers that markdown will not render: {broken[:5]}"
