@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch import Tensor, nn
+from .i18n import _
 
 __all__ = [
     "FeatureMaps",
@@ -68,7 +69,7 @@ def capture(model: nn.Module, layers: Sequence[str], *, stop_early: bool = False
     """
     modules = dict(model.named_modules())
     if missing := [n for n in layers if n not in modules]:
-        raise ValueError(f"unknown layers {missing}; choose from cnnviz.viewable_layers(model)")
+        raise ValueError(_("unknown layers {missing}; choose from cnnviz.viewable_layers(model)").format(missing=missing))
     wanted = set(layers)
     store: dict[str, Tensor] = {}
 
@@ -110,11 +111,11 @@ def run(model: nn.Module, x: Tensor) -> Tensor | None:
 
 def _batch(x: Tensor) -> Tensor:
     if not isinstance(x, Tensor):
-        raise TypeError(f"expected an image tensor C×H×W, got {type(x).__name__}")
+        raise TypeError(_("expected an image tensor C×H×W, got {type_x_name}").format(type_x_name=type(x).__name__))
     if x.ndim == 3:
         x = x.unsqueeze(0)
     if x.ndim != 4 or x.shape[0] != 1:
-        raise ValueError(f"expected one image C×H×W (or 1×C×H×W), got shape {tuple(x.shape)}")
+        raise ValueError(_("expected one image C×H×W (or 1×C×H×W), got shape {tuple_x_shape}").format(tuple_x_shape=tuple(x.shape)))
     return x.float()
 
 
@@ -155,8 +156,7 @@ class FeatureMaps:
 def _as_maps(name: str, kind: str, t: Tensor, input_size: tuple[int, int]) -> FeatureMaps:
     t = t[0] if t.ndim >= 1 and t.shape[0] == 1 else t
     if t.ndim != 3:
-        raise ValueError(f"layer {name} ({kind}) outputs shape {tuple(t.shape)}, not feature maps C×H×W; "
-                         "pick a conv, activation or pooling layer")
+        raise ValueError(_("layer {name} ({kind}) outputs shape {tuple_t_shape}, not feature maps C×H×W; pick a conv, activation or pooling layer").format(name=name, kind=kind, tuple_t_shape=tuple(t.shape)))
     return FeatureMaps(name, kind, t.float().contiguous(), input_size)
 
 
@@ -175,10 +175,9 @@ def feature_maps_many(model: nn.Module, image: Tensor, layers: Sequence[str], *,
             run(model, x)
         except RuntimeError as err:
             if not set(layers) <= store.keys():
-                raise ValueError(f"the model cannot take an input of shape {tuple(x.shape[1:])}: "
-                                 f"{str(err).splitlines()[0][:200]}") from None
+                raise ValueError(_("the model cannot take an input of shape {tuple_x_shape_1}: {str_err_splitlines_0_200}").format(tuple_x_shape_1=tuple(x.shape[1:]), str_err_splitlines_0_200=str(err).splitlines()[0][:200])) from None
     if lost := [n for n in layers if n not in store]:
-        raise ValueError(f"layers {lost} were not run by the model's forward pass")
+        raise ValueError(_("layers {lost} were not run by the model's forward pass").format(lost=lost))
     size = (int(x.shape[2]), int(x.shape[3]))
     return [_as_maps(n, kinds[n], store[n], size) for n in layers]
 
@@ -254,10 +253,10 @@ def predict(model: nn.Module, image: Tensor, *, classes: Sequence[str] = ()) -> 
         try:
             logits = run(model, x)
         except RuntimeError as err:
-            raise ValueError(f"the model cannot take an input of shape {tuple(x.shape[1:])}: "
-                             f"{str(err).splitlines()[0][:200]}") from None
+            raise ValueError(_("the model cannot take an input of shape {tuple_x_shape_1}: {str_err_splitlines_0_200}").format(tuple_x_shape_1=tuple(x.shape[1:]), str_err_splitlines_0_200=str(err).splitlines()[0][:200])) from None
     probs = torch.softmax(logits[0].float().cpu(), dim=0)
-    names = tuple(classes) if len(classes) == len(probs) else tuple(f"class {i}" for i in range(len(probs)))
+    names = tuple(classes) if len(classes) == len(probs) else tuple(_("class {i}").format(i=i)
+                                                                    for i in range(len(probs)))
     return Prediction(tuple(float(p) for p in probs), names)
 
 
@@ -297,12 +296,12 @@ def _conv_weight(source: nn.Module | dict, layer: str | None) -> tuple[str, Tens
     elif isinstance(source, dict):
         convs = {k[: -len(".weight")]: v for k, v in source.items() if k.endswith(".weight") and v.ndim == 4}
     else:
-        raise TypeError(f"expected a model or a state_dict, got {type(source).__name__}")
+        raise TypeError(_("expected a model or a state_dict, got {type_source_name}").format(type_source_name=type(source).__name__))
     if not convs:
-        raise ValueError("this model has no conv layers")
+        raise ValueError(_("this model has no conv layers"))
     layer = layer or next(iter(convs))
     if layer not in convs:
-        raise ValueError(f"{layer!r} is not a conv layer; choose from {', '.join(convs)}")
+        raise ValueError(_("{layer!r} is not a conv layer; choose from {join_convs}").format(layer=layer, join_convs=', '.join(convs)))
     return layer, convs[layer]
 
 
@@ -314,13 +313,13 @@ def filter_grid(source: nn.Module | dict, layer: str | None = None, *, in_channe
     """
     layer, w = _conv_weight(source, layer)
     if not 0 <= in_channel < w.shape[1]:
-        raise ValueError(f"{layer} reads {w.shape[1]} input channels; in_channel must be 0 … {w.shape[1] - 1}")
+        raise ValueError(_("{layer} reads {w_shape_1} input channels; in_channel must be 0 … {w_shape_1_1}").format(layer=layer, w_shape_1=w.shape[1], w_shape_1_1=w.shape[1] - 1))
     return FilterGrid(layer, w.detach().float().cpu().numpy().copy(), in_channel, label)
 
 
 def filter_delta(before: FilterGrid, after: FilterGrid) -> FilterGrid:
     """|after − before|: how much training moved each weight. Raises ``ValueError`` on other shapes."""
     if before.weights.shape != after.weights.shape:
-        raise ValueError(f"filters of different shapes: {before.weights.shape} vs {after.weights.shape}")
+        raise ValueError(_("filters of different shapes: {before_weights_shape} vs {after_weights_shape}").format(before_weights_shape=before.weights.shape, after_weights_shape=after.weights.shape))
     return FilterGrid(after.layer, np.abs(after.weights - before.weights), after.in_channel,
-                      "|ΔW|: how far each weight moved", signed=False)
+                      _("|ΔW|: how far each weight moved"), signed=False)

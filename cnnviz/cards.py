@@ -11,6 +11,8 @@ import torch
 from PIL import Image, ImageOps
 from torch import Tensor
 
+from .i18n import N_, _
+
 __all__ = [
     "IMAGENET_MEAN",
     "IMAGENET_STD",
@@ -23,21 +25,71 @@ __all__ = [
     "prepare_image",
 ]
 
+MAX_INPUT_SIDE = 1024  # a checkpoint claiming a bigger input is refused before any input is built
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 @dataclass(frozen=True)
 class ModelCard:
-    """What a page needs to know about a model besides its weights."""
+    """What a page needs to know about a model besides its weights.
 
-    title: str
+    Cards are cached and shared by every session, so they hold no translated text: ``title``, ``note`` and
+    ``display_classes`` are worked out in the reader's language when read.
+    """
+
+    kind: str  # "checkpoint", "zoo" (untrained), "imagenet"
+    name: str  # the model's zoo name (or what the checkpoint says)
     input_shape: tuple[int, int, int]
     classes: tuple[str, ...]
     mean: tuple[float, ...]
     std: tuple[float, ...]
     trained: bool
-    note: str = ""
     epoch: int | None = None  # of a training checkpoint
+    dataset: str = ""  # what a checkpoint was trained on, e.g. "fashion_mnist"
+    accuracy: float | None = None  # a checkpoint's test accuracy
+    label: str = ""  # an N_-marked title given by the caller, e.g. N_("Uploaded checkpoint")
+
+    @property
+    def title(self) -> str:
+        from .models import ZOO
+
+        if self.label:
+            return _(self.label)
+        spec_title = _(ZOO[self.name].title) if self.name in ZOO else self.name
+        if self.kind == "imagenet":
+            return _("{model} (ImageNet weights)").format(model=spec_title)
+        if self.kind == "zoo":
+            return _("{model} (untrained: random weights)").format(model=spec_title)
+        if self.dataset and self.trained:
+            return _("{model} trained on {dataset}").format(model=self.name, dataset=_dataset_title(self.dataset))
+        return _("{model} (checkpoint)").format(model=self.name)
+
+    @property
+    def note(self) -> str:
+        from .models import ZOO
+
+        if self.kind in ("zoo", "imagenet"):
+            return _(ZOO[self.name].description) if self.name in ZOO else ""
+        parts = []
+        if self.epoch is not None:
+            parts.append(_("epoch {n}").format(n=self.epoch))
+        if self.accuracy is not None:
+            parts.append(_("test accuracy {acc:.1%}").format(acc=self.accuracy))
+        return ", ".join(parts)
+
+    @property
+    def display_classes(self) -> tuple[str, ...]:
+        """The class names in the reader's language (Fashion-MNIST's and ImageNet's where known)."""
+        from .data import class_label
+
+        if self.kind == "zoo":
+            return tuple(_("class {i}").format(i=i) for i in range(len(self.classes)))
+        return tuple(class_label(c) for c in self.classes)
+
+
+def _dataset_title(dataset: str) -> str:
+    return {"fashion_mnist": "Fashion-MNIST", "mnist": "MNIST", "cifar10": "CIFAR-10"}.get(
+        dataset, dataset.replace("_", "-"))
 
 
 @dataclass(frozen=True)
@@ -69,34 +121,56 @@ def prepare_image(img: Image.Image, card: ModelCard, *, native: bool = False, ma
     c, h, w = card.input_shape
     if native:
         if not 8 <= max_side <= 2048:
-            raise ValueError(f"max_side must be between 8 and 2048, got {max_side}")
+            raise ValueError(_("max_side must be between 8 and 2048, got {max_side}").format(max_side=max_side))
         x = image_to_tensor(img, channels=c, max_side=max_side)
-        how = f"kept at its own resolution {x.shape[2]}×{x.shape[1]} (longer side at most {max_side})"
+        how = _("kept at its own resolution {w}×{h} (longer side at most {max_side})").format(
+            w=x.shape[2], h=x.shape[1], max_side=max_side)
     else:
         fitted = ImageOps.fit(img.convert("L" if c == 1 else "RGB"), (w, h), Image.Resampling.BILINEAR)
         x = image_to_tensor(fitted, channels=c)
-        how = f"centre-cropped and resized to {w}×{h}"
+        how = _("centre-cropped and resized to {w}×{h}").format(w=w, h=h)
     if invert:
         x = 1.0 - x
     display = (x * 255).round().to(torch.uint8).numpy()
     display = display[0] if c == 1 else display.transpose(1, 2, 0)
     mean = torch.tensor(card.mean, dtype=torch.float32).view(-1, 1, 1)
     std = torch.tensor(card.std, dtype=torch.float32).view(-1, 1, 1)
-    colour = "grayscale" if c == 1 else "RGB"
+    colour = _("grayscale") if c == 1 else "RGB"
     norm = ", ".join(f"{m:.3g}/{s:.3g}" for m, s in zip(card.mean, card.std))
-    note = f"{colour}, {how}{', inverted' if invert else ''}, then (x − mean)/std with mean/std {norm}"
+    steps = [colour, how] + ([_("inverted")] if invert else [])
+    note = _("{steps}, then (x − mean)/std with mean/std {norm}").format(steps=", ".join(steps), norm=norm)
     return Prepared(((x - mean) / std).contiguous(), np.ascontiguousarray(display), note)
+
+
+def check_input_shape(shape, state_dict=None) -> tuple[int, int, int]:
+    """A checkpoint's claimed input shape, checked against sane limits and its own first conv layer; raises
+    ValueError with one sentence. (A 1.6 MB file claiming 1×100000×100000 once grew the server to 21 GB.)"""
+    try:
+        c, h, w = (int(v) for v in shape)
+    except (TypeError, ValueError):
+        raise ValueError(_("the checkpoint's input shape {shape!r} is not three whole numbers (C, H, W)").format(
+            shape=shape)) from None
+    if not (1 <= c <= 4 and 1 <= h <= MAX_INPUT_SIDE and 1 <= w <= MAX_INPUT_SIDE):
+        raise ValueError(_("the checkpoint says its input is {c}×{h}×{w}; this dashboard takes 1 to 4 channels and at "
+                           "most {limit}×{limit} pixels").format(c=c, h=h, w=w, limit=MAX_INPUT_SIDE))
+    if state_dict:
+        first = next((t for t in state_dict.values() if getattr(t, "ndim", 0) == 4), None)
+        if first is not None and first.shape[1] != c:
+            raise ValueError(_("the checkpoint says its input has {c} channels, but its first conv layer takes "
+                               "{k}").format(c=c, k=int(first.shape[1])))
+    return c, h, w
 
 
 def card_for_checkpoint(ckpt, *, title: str | None = None, model_name: str | None = None) -> ModelCard:
     """A ``ModelCard`` from a ``cnnviz.Checkpoint``: its input shape, classes and training normalisation.
 
-    A checkpoint without ``mean``/``std`` in its meta is fed plain [0, 1] pixels.
+    A checkpoint without ``mean``/``std`` in its meta is fed plain [0, 1] pixels. ``title``: an N_-marked title.
     """
     from .models import input_shape_for
 
     name = model_name or ckpt.model_name
     shape = tuple(ckpt.input_shape) if ckpt.input_shape else input_shape_for(name)
+    check_input_shape(shape, ckpt.state_dict)
     c = shape[0]
     mean = tuple(float(v) for v in (ckpt.meta.get("mean") or [0.0] * c))
     std = tuple(float(v) for v in (ckpt.meta.get("std") or [1.0] * c))
@@ -105,11 +179,9 @@ def card_for_checkpoint(ckpt, *, title: str | None = None, model_name: str | Non
     epoch = ckpt.epoch
     trained = epoch is None or int(epoch) > 0
     acc = ckpt.meta.get("test_accuracy")
-    note = (f"epoch {epoch}" if epoch is not None else "") + (f", test accuracy {float(acc):.1%}" if acc else "")
-    dataset = str(ckpt.meta.get("dataset") or "").replace("_", "-").replace("fashion-mnist", "Fashion-MNIST")
-    title = title or (f"{name} trained on {dataset}" if dataset and trained else f"{name} (checkpoint)")
-    return ModelCard(title, shape, tuple(ckpt.classes), mean, std, trained, note.strip(", "),
-                     None if epoch is None else int(epoch))
+    return ModelCard("checkpoint", str(name or ""), shape, tuple(ckpt.classes), mean, std, trained,
+                     None if epoch is None else int(epoch), str(ckpt.meta.get("dataset") or ""),
+                     float(acc) if isinstance(acc, (int, float)) else None, title or "")
 
 
 def card_for_zoo(name: str) -> ModelCard:
@@ -117,17 +189,15 @@ def card_for_zoo(name: str) -> ModelCard:
     from .models import ZOO
 
     if name not in ZOO:
-        raise ValueError(f"unknown model {name!r}; the zoo has: {', '.join(ZOO)}")
+        raise ValueError(_("unknown model {name!r}; the zoo has: {join_zoo}").format(name=name, join_zoo=', '.join(ZOO)))
     spec = ZOO[name]
     c = spec.input_shape[0]
     mean, std = (IMAGENET_MEAN, IMAGENET_STD) if c == 3 else ((0.5,), (0.5,))
-    return ModelCard(f"{spec.title} (untrained: random weights)", spec.input_shape,
-                     tuple(f"class {i}" for i in range(10)), mean, std, False, spec.description)
+    return ModelCard("zoo", name, spec.input_shape, tuple(str(i) for i in range(10)), mean, std, False)
 
 
 def card_for_imagenet(name: str) -> ModelCard:
     """A ``ModelCard`` for a torchvision backbone with ImageNet weights (1000 classes, 224×224 RGB)."""
     from .models import ZOO, imagenet_categories
 
-    return ModelCard(f"{ZOO[name].title} (ImageNet weights)", (3, 224, 224), imagenet_categories(),
-                     IMAGENET_MEAN, IMAGENET_STD, True, ZOO[name].description)
+    return ModelCard("imagenet", name, (3, 224, 224), imagenet_categories(), IMAGENET_MEAN, IMAGENET_STD, True)

@@ -19,6 +19,7 @@ from torch import nn
 
 from .files import atomic_write
 from .models import ZOO, build_model
+from .i18n import _
 
 __all__ = ["Checkpoint", "CheckpointError", "load_checkpoint", "model_from_checkpoint", "save_checkpoint"]
 
@@ -87,27 +88,26 @@ def load_checkpoint(source: str | Path | bytes) -> Checkpoint:
     """
     if isinstance(source, (bytes, bytearray)):
         if not source:
-            raise CheckpointError("the checkpoint file is empty (0 bytes)")
+            raise CheckpointError(_("the checkpoint file is empty (0 bytes)"))
         stream: Any = io.BytesIO(source)
         label = "the uploaded file"
     else:
         path = Path(source)
         if not path.is_file():
-            raise CheckpointError(f"no checkpoint file at {path}")
+            raise CheckpointError(_("no checkpoint file at {path}").format(path=path))
         if path.stat().st_size == 0:
-            raise CheckpointError(f"{path.name} is empty (0 bytes)")
+            raise CheckpointError(_("{path_name} is empty (0 bytes)").format(path_name=path.name))
         stream, label = path, path.name
     try:
         obj = torch.load(stream, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         if "GLOBAL" not in str(err) and "global" not in str(err):  # garbage bytes, not a disallowed object
-            raise CheckpointError(f"{label} is not a readable PyTorch checkpoint (damaged, or another kind of file)") from None
+            raise CheckpointError(_("{label} is not a readable PyTorch checkpoint (damaged, or another kind of file)").format(label=label)) from None
         raise CheckpointError(
-            f"{label} was refused: loading it would run code or build Python objects that are not plain weights "
-            f"({_unsafe_reason(err)}). Save only `model.state_dict()` and load that instead."
+            _("{label} was refused: loading it would run code or build Python objects that are not plain weights ({unsafe_reason_err}). Save only `model.state_dict()` and load that instead.").format(label=label, unsafe_reason_err=_unsafe_reason(err))
         ) from None
     except Exception as err:  # torch raises many types for damaged files: RuntimeError, EOFError, struct.error, …
-        raise CheckpointError(f"{label} is not a readable PyTorch checkpoint (damaged or truncated?): {str(err)[:200]}") from None
+        raise CheckpointError(_("{label} is not a readable PyTorch checkpoint (damaged or truncated?): {str_err_200}").format(label=label, str_err_200=str(err)[:200])) from None
     return _from_object(obj, label)
 
 
@@ -133,7 +133,7 @@ def _from_object(obj: Any, label: str) -> Checkpoint:
         obj = obj["state_dict"]  # a common wrapper: {"state_dict": ..., "epoch": ...}
     if isinstance(obj, dict) and obj and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
         return Checkpoint(state_dict=obj)
-    raise CheckpointError(f"{label} holds no model weights (expected a state_dict: layer names mapped to tensors)")
+    raise CheckpointError(_("{label} holds no model weights (expected a state_dict: layer names mapped to tensors)").format(label=label))
 
 
 def model_from_checkpoint(ckpt: Checkpoint, *, model_name: str | None = None) -> nn.Module:
@@ -144,13 +144,13 @@ def model_from_checkpoint(ckpt: Checkpoint, *, model_name: str | None = None) ->
     """
     name = model_name or ckpt.model_name
     if name is None:
-        raise CheckpointError("this is a bare state_dict: choose the architecture it belongs to")
+        raise CheckpointError(_("this is a bare state_dict: choose the architecture it belongs to"))
     if name == "stack":
         from .stack import build_stack  # the convolution lab's layer stacks
 
         spec, shape = ckpt.meta.get("spec"), ckpt.input_shape
         if not spec or not shape:
-            raise CheckpointError("a layer-stack checkpoint needs meta['spec'] and input_shape")
+            raise CheckpointError(_("a layer-stack checkpoint needs meta['spec'] and input_shape"))
         model = build_stack(spec, tuple(shape))
     elif name in ZOO:
         in_channels = ckpt.input_shape[0] if ckpt.input_shape else _guess_in_channels(ckpt)
@@ -158,9 +158,9 @@ def model_from_checkpoint(ckpt: Checkpoint, *, model_name: str | None = None) ->
         try:
             model = build_model(name, num_classes=num_classes, in_channels=in_channels)
         except ValueError as err:
-            raise CheckpointError(f"cannot build {name} for this checkpoint: {err}") from None
+            raise CheckpointError(_("cannot build {name} for this checkpoint: {err}").format(name=name, err=err)) from None
     else:
-        raise CheckpointError(f"unknown architecture {name!r}; the zoo has: {', '.join(ZOO)}")
+        raise CheckpointError(_("unknown architecture {name!r}; the zoo has: {join_zoo}").format(name=name, join_zoo=', '.join(ZOO)))
     expected = model.state_dict()
     missing = [k for k in expected if k not in ckpt.state_dict]
     unexpected = [k for k in ckpt.state_dict if k not in expected]

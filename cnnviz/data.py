@@ -49,6 +49,24 @@ FASHION_CLASSES = (
 )
 MNIST_CLASSES = tuple(str(i) for i in range(10))
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+# Class names stay English in data and checkpoints; they are shown through class_label().
+_CLASS_LABELS = {
+    "T-shirt/top": N_("T-shirt/top"), "Trouser": N_("Trouser"), "Pullover": N_("Pullover"), "Dress": N_("Dress"),
+    "Coat": N_("Coat"), "Sandal": N_("Sandal"), "Shirt": N_("Shirt"), "Sneaker": N_("Sneaker"), "Bag": N_("Bag"),
+    "Ankle boot": N_("Ankle boot"), "airplane": N_("airplane"), "automobile": N_("automobile"), "bird": N_("bird"),
+    "cat": N_("cat"), "deer": N_("deer"), "dog": N_("dog"), "frog": N_("frog"), "horse": N_("horse"),
+    "ship": N_("ship"), "truck": N_("truck"),
+}
+
+
+def class_label(name: str) -> str:
+    """A class name in the current language: Fashion-MNIST's and CIFAR-10's ten, ImageNet's where a Korean name is
+    known (``cnnviz.models.imagenet_class_label``), else the name as it is (digits, a folder's names)."""
+    if name in _CLASS_LABELS:
+        return _(_CLASS_LABELS[name])
+    from .models import imagenet_class_label
+
+    return imagenet_class_label(name)
 
 # Pillow's own bomb guard warns at 89 MP and fails at twice that; a classroom photo needs far less.
 MAX_IMAGE_PIXELS = 40_000_000
@@ -75,9 +93,9 @@ class ImageData:
 
     def __post_init__(self) -> None:
         if self.images.ndim != 4 or self.images.dtype != torch.uint8:
-            raise TypeError(f"images must be uint8 N×C×H×W, got {tuple(self.images.shape)} {self.images.dtype}")
+            raise TypeError(_("images must be uint8 N×C×H×W, got {tuple_self_images_shape} {self_images_dtype}").format(tuple_self_images_shape=tuple(self.images.shape), self_images_dtype=self.images.dtype))
         if len(self.images) != len(self.labels):
-            raise ValueError(f"{len(self.images)} images but {len(self.labels)} labels")
+            raise ValueError(_("{len_self_images} images but {len_self_labels} labels").format(len_self_images=len(self.images), len_self_labels=len(self.labels)))
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -91,7 +109,7 @@ class ImageData:
         if n is None or n >= len(self):
             return self
         if n < 1:
-            raise ValueError(f"subset size must be at least 1, got {n}")
+            raise ValueError(_("subset size must be at least 1, got {n}").format(n=n))
         idx = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed))[:n]
         return ImageData(self.name, self.images[idx], self.labels[idx], self.classes, self.source)
 
@@ -115,12 +133,12 @@ def read_idx(path: str | Path) -> np.ndarray:
     with opener(path, "rb") as f:
         data = f.read()
     if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in _IDX_TYPES:
-        raise ValueError(f"{path.name} is not an IDX file (bad magic number)")
+        raise ValueError(_("{path_name} is not an IDX file (bad magic number)").format(path_name=path.name))
     ndim = data[3]
     dims = struct.unpack(f">{ndim}I", data[4 : 4 + 4 * ndim])
     arr = np.frombuffer(data, dtype=_IDX_TYPES[data[2]], offset=4 + 4 * ndim)
     if arr.size != int(np.prod(dims)):
-        raise ValueError(f"{path.name} is truncated: header says {dims}, found {arr.size} values")
+        raise ValueError(_("{path_name} is truncated: header says {dims}, found {arr_size} values").format(path_name=path.name, dims=dims, arr_size=arr.size))
     return arr.reshape(dims)
 
 
@@ -137,8 +155,7 @@ def load_fashion_mnist(*, train: bool = True, root: str | Path | None = None) ->
     images, labels = folder / f"{split}-images-idx3-ubyte.gz", folder / f"{split}-labels-idx1-ubyte.gz"
     if not images.exists() or not labels.exists():
         raise DatasetUnavailable(
-            f"Fashion-MNIST files are missing from {folder}; reinstall cnnviz from its repository "
-            "(they ship in assets/fashion-mnist) or run `apt-get install dataset-fashion-mnist`."
+            _("Fashion-MNIST files are missing from {folder}; reinstall cnnviz from its repository (they ship in assets/fashion-mnist) or run `apt-get install dataset-fashion-mnist`.").format(folder=folder)
         )
     return _idx_pair(images, labels, "fashion_mnist", FASHION_CLASSES, f"bundled: {folder}")
 
@@ -188,7 +205,7 @@ def load_dataset(name: str, *, train: bool = True, root: str | Path | None = Non
     they are neither on disk nor downloadable, ``ValueError`` for an unknown name.
     """
     if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)} or use a folder of images")
+        raise ValueError(_("unknown dataset {name!r}; choose one of {join_datasets} or use a folder of images").format(name=name, join_datasets=', '.join(DATASETS)))
     if name == "fashion_mnist" and root is None:
         return load_fashion_mnist(train=train)
     root = Path(root) if root is not None else DEFAULT_ROOT
@@ -198,16 +215,13 @@ def load_dataset(name: str, *, train: bool = True, root: str | Path | None = Non
     except RuntimeError:
         if not download:
             raise DatasetUnavailable(
-                f"{DATASETS[name].title} is not in {root}. Download it once with network access "
-                f"(`cnnviz data --download {name}`), or use the bundled Fashion-MNIST."
+                _("{datasets_name_title} is not in {root}. Download it once with network access (`cnnviz data --download {name}`), or use the bundled Fashion-MNIST.").format(datasets_name_title=DATASETS[name].title, root=root, name=name)
             ) from None
         try:
             ds = cls(str(root), train=train, download=True)
         except Exception as err:  # URLError, socket errors, HTTP errors, a corrupt download
             raise DatasetUnavailable(
-                f"Could not download {DATASETS[name].title} into {root} ({type(err).__name__}: {err}). "
-                "There seems to be no network. Use the bundled Fashion-MNIST instead, which needs none, or "
-                f"copy the dataset files into {root} from a machine that has network."
+                _("Could not download {datasets_name_title} into {root} ({type_err_name}: {err}). There seems to be no network. Use the bundled Fashion-MNIST instead, which needs none, or copy the dataset files into {root} from a machine that has network.").format(datasets_name_title=DATASETS[name].title, root=root, type_err_name=type(err).__name__, err=err)
             ) from None
     return _from_torchvision(ds, name)
 
@@ -238,7 +252,7 @@ def decode_image(data: bytes | str | Path, *, max_pixels: int = MAX_IMAGE_PIXELS
     if isinstance(data, (str, Path)):
         data = Path(data).read_bytes()
     if not data:
-        raise ImageError("the file is empty (0 bytes)")
+        raise ImageError(_("the file is empty (0 bytes)"))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -246,19 +260,18 @@ def decode_image(data: bytes | str | Path, *, max_pixels: int = MAX_IMAGE_PIXELS
             w, h = img.size
             if w * h > max_pixels:
                 raise ImageError(
-                    f"the image is {w}×{h} = {w * h / 1e6:.0f} megapixels; the limit is {max_pixels / 1e6:.0f} "
-                    "megapixels. Make it smaller first."
+                    _("the image is {w}×{h} = {w_h_1e6:.0f} megapixels; the limit is {max_pixels_1e6:.0f} megapixels. Make it smaller first.").format(w=w, h=h, w_h_1e6=w * h / 1e6, max_pixels_1e6=max_pixels / 1e6)
                 )
             img.seek(0)  # first frame of a GIF/TIFF
             img.load()
     except ImageError:
         raise
     except UnidentifiedImageError:
-        raise ImageError("this file is not an image that can be read (PNG, JPEG, WebP, BMP, GIF or TIFF)") from None
+        raise ImageError(_("this file is not an image that can be read (PNG, JPEG, WebP, BMP, GIF or TIFF)")) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError("the image is far too large when decompressed (a decompression bomb); refused") from None
+        raise ImageError(_("the image is far too large when decompressed (a decompression bomb); refused")) from None
     except (OSError, SyntaxError, ValueError, EOFError) as err:
-        raise ImageError(f"the image file is damaged or truncated ({err})") from None
+        raise ImageError(_("the image file is damaged or truncated ({err})").format(err=err)) from None
     return _normalise_mode(ImageOps.exif_transpose(img) or img)
 
 
@@ -292,7 +305,7 @@ def image_to_tensor(
     shrinks (never enlarges) so that the longer side is at most that, keeping the aspect ratio.
     """
     if channels not in (None, 1, 3):
-        raise ValueError(f"channels must be 1 or 3, got {channels}")
+        raise ValueError(_("channels must be 1 or 3, got {channels}").format(channels=channels))
     if channels == 1:
         img = img.convert("L")
     elif channels == 3:
@@ -339,10 +352,10 @@ def load_image_folder(
     """
     folder = Path(folder)
     if not folder.is_dir():
-        raise ValueError(f"{folder} is not a folder")
+        raise ValueError(_("{folder} is not a folder").format(folder=folder))
     class_dirs = sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
     if len(class_dirs) < 2:
-        raise ValueError(f"{folder} needs one sub-folder per class and at least two classes; found {len(class_dirs)}")
+        raise ValueError(_("{folder} needs one sub-folder per class and at least two classes; found {len_class_dirs}").format(folder=folder, len_class_dirs=len(class_dirs)))
     images, labels, skipped = [], [], 0
     for label, d in enumerate(class_dirs):
         for f in sorted(d.rglob("*")):
@@ -358,6 +371,6 @@ def load_image_folder(
             images.append((image_to_tensor(img, channels=channels, size=size) * 255).round().to(torch.uint8))
             labels.append(label)
     if not images:
-        raise ValueError(f"no readable image in {folder} (looked for {', '.join(IMAGE_EXTENSIONS)})")
+        raise ValueError(_("no readable image in {folder} (looked for {join_image_extensions})").format(folder=folder, join_image_extensions=', '.join(IMAGE_EXTENSIONS)))
     note = f"folder: {folder}" + (f" ({skipped} unreadable files skipped)" if skipped else "")
     return ImageData(folder.name, torch.stack(images), torch.tensor(labels), tuple(d.name for d in class_dirs), note)

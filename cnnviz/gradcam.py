@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from .capture import _batch, _first_param_device, model_lock
+from .i18n import _
 
 __all__ = ["GradCam", "default_cam_layer", "grad_cam", "grad_cam_result"]
 
@@ -42,7 +43,7 @@ def default_cam_layer(model: nn.Module) -> str:
     leaves = [(n, m) for n, m in model.named_modules() if n and not list(m.children())]
     convs = [i for i, (_, m) in enumerate(leaves) if isinstance(m, nn.Conv2d)]
     if not convs:
-        raise ValueError("Grad-CAM needs a conv layer; this model has none")
+        raise ValueError(_("Grad-CAM needs a conv layer; this model has none"))
     last = leaves[convs[-1]][0]
     top = last.split(".")[0]
     if top.startswith("layer") and hasattr(model, "fc"):  # torchvision ResNets: the whole last stage
@@ -57,7 +58,7 @@ def _layer(model: nn.Module, name: str) -> nn.Module:
     modules = dict(model.named_modules())
     if name not in modules or not name:
         convs = [n for n, m in modules.items() if isinstance(m, nn.Conv2d)]
-        raise ValueError(f"unknown layer {name!r}; conv layers are: {', '.join(convs[:12])}")
+        raise ValueError(_("unknown layer {name!r}; conv layers are: {join_convs_12}").format(name=name, join_convs_12=', '.join(convs[:12])))
     return modules[name]
 
 
@@ -89,18 +90,18 @@ def grad_cam_result(model: nn.Module, x: Tensor, target_class: int | None = None
             except (IndexError, RuntimeError) as err:
                 n = int(logits[-1].shape[-1]) if logits else "?"
                 if logits and not 0 <= target < int(n):
-                    raise ValueError(f"target_class must be 0 … {int(n) - 1}, got {target_class}") from None
-                raise ValueError(f"Grad-CAM failed on layer {layer}: {str(err).splitlines()[0][:200]}") from None
+                    raise ValueError(_("target_class must be 0 … {int_n_1}, got {target_class}").format(int_n_1=int(n) - 1, target_class=target_class)) from None
+                raise ValueError(_("Grad-CAM failed on layer {layer}: {str_err_splitlines_0_200}").format(layer=layer, str_err_splitlines_0_200=str(err).splitlines()[0][:200])) from None
             finally:
                 handle.remove()
             probs = torch.softmax(logits[-1][0].float().cpu(), dim=0)
             if not 0 <= target < probs.numel():
-                raise ValueError(f"target_class must be 0 … {probs.numel() - 1}, got {target_class}")
+                raise ValueError(_("target_class must be 0 … {probs_numel_1}, got {target_class}").format(probs_numel_1=probs.numel() - 1, target_class=target_class))
         finally:
             for m, mode in modes:
                 m.training = mode
     if raw.ndim != 4:
-        raise ValueError(f"layer {layer} does not output feature maps (shape {tuple(raw.shape)})")
+        raise ValueError(_("layer {layer} does not output feature maps (shape {tuple_raw_shape})").format(layer=layer, tuple_raw_shape=tuple(raw.shape)))
     cam = LayerAttribution.interpolate(raw, tuple(xb.shape[2:]), interpolate_mode="bilinear")[0, 0]
     cam = cam.detach().float().cpu().clamp_(min=0)
     top = float(cam.max())

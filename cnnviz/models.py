@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from .i18n import _
 
 __all__ = [
     "ZOO",
@@ -136,7 +137,7 @@ def _tv(fn_name: str) -> Callable[..., nn.Module]:
         import torchvision.models as tvm
 
         if in_channels != 3:
-            raise ValueError(f"{fn_name} takes 3-channel (RGB) input; got in_channels={in_channels}")
+            raise ValueError(_("{fn_name} takes 3-channel (RGB) input; got in_channels={in_channels}").format(fn_name=fn_name, in_channels=in_channels))
         return getattr(tvm, fn_name)(weights=None, num_classes=num_classes)
 
     return build
@@ -179,7 +180,7 @@ ZOO: dict[str, ModelSpec] = {
 
 def _spec(name: str) -> ModelSpec:
     if name not in ZOO:
-        raise ValueError(f"unknown model {name!r}; the zoo has: {', '.join(ZOO)}")
+        raise ValueError(_("unknown model {name!r}; the zoo has: {join_zoo}").format(name=name, join_zoo=', '.join(ZOO)))
     return ZOO[name]
 
 
@@ -190,10 +191,10 @@ def build_model(name: str, *, num_classes: int = 10, in_channels: int | None = N
     """
     spec = _spec(name)
     if num_classes < 1:
-        raise ValueError(f"num_classes must be at least 1, got {num_classes}")
+        raise ValueError(_("num_classes must be at least 1, got {num_classes}").format(num_classes=num_classes))
     in_channels = spec.input_shape[0] if in_channels is None else in_channels
     if in_channels not in (1, 3):
-        raise ValueError(f"in_channels must be 1 (grayscale) or 3 (RGB), got {in_channels}")
+        raise ValueError(_("in_channels must be 1 (grayscale) or 3 (RGB), got {in_channels}").format(in_channels=in_channels))
     if seed is not None:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
@@ -214,7 +215,7 @@ def _weights_enum(name: str):
     import torchvision.models as tvm
 
     if not _spec(name).torchvision:
-        raise ValueError(f"{name} is one of the lecture notes' small networks; it has no ImageNet weights")
+        raise ValueError(_("{name} is one of the lecture notes' small networks; it has no ImageNet weights").format(name=name))
     return tvm.get_model_weights(name).DEFAULT
 
 
@@ -241,11 +242,11 @@ def load_imagenet_model(name: str, *, download: bool = True, progress: bool = Tr
     try:
         state = weights.get_state_dict(progress=progress, check_hash=False)
     except Exception as err:  # URLError, HTTPError, socket errors, a corrupt file
-        raise WeightsUnavailable(f"{weights_hint(name, path)} (the download failed: {type(err).__name__}: {err})") from None
+        raise WeightsUnavailable(_("{weights_hint_name_path} (the download failed: {type_err_name}: {err})").format(weights_hint_name_path=weights_hint(name, path), type_err_name=type(err).__name__, err=err)) from None
     try:
         model.load_state_dict(state)
     except RuntimeError as err:
-        raise WeightsUnavailable(f"the cached file {path} does not hold {name}'s weights: {str(err)[:300]}") from None
+        raise WeightsUnavailable(_("the cached file {path} does not hold {name}'s weights: {str_err_300}").format(path=path, name=name, str_err_300=str(err)[:300])) from None
     return model.eval()
 
 
@@ -325,13 +326,13 @@ def summarize(model: nn.Module | str, input_shape: tuple[int, int, int] | None =
         input_shape = input_shape or _spec(model).input_shape
         model = build_model(model, in_channels=input_shape[0])
     if input_shape is None:
-        raise ValueError("input_shape (C, H, W) is needed to summarise a model that is not a zoo name")
+        raise ValueError(_("input_shape (C, H, W) is needed to summarise a model that is not a zoo name"))
     was_training = model.training
     try:
         stats = torchinfo.summary(model, input_size=(1, *input_shape), depth=depth, verbose=0, device="cpu",
                                   mode="eval")
     except Exception as err:  # torchinfo wraps the model's own shape errors
-        raise ValueError(f"the model does not accept input of shape {input_shape}: {str(err).splitlines()[-1][:300]}") from None
+        raise ValueError(_("the model does not accept input of shape {input_shape}: {str_err_splitlines_1_300}").format(input_shape=input_shape, str_err_splitlines_1_300=str(err).splitlines()[-1][:300])) from None
     finally:
         model.train(was_training)
     rows = []
@@ -357,3 +358,28 @@ def _dotted(info) -> str:
 def layer_names(model: nn.Module, *, kinds: tuple[type, ...] | None = None) -> list[str]:
     """Dotted names of the model's leaf modules (optionally only of the given types), in order."""
     return [n for n, m in model.named_modules() if n and not list(m.children()) and (kinds is None or isinstance(m, kinds))]
+
+
+def imagenet_class_label(name: str) -> str:
+    """An ImageNet class name in the current language: Korean where assets/imagenet/imagenet_ko.json knows it."""
+    from .i18n import get_language
+
+    if get_language() != "ko":
+        return name
+    return _imagenet_korean().get(name, name)
+
+
+def _imagenet_korean() -> dict[str, str]:
+    import json
+
+    global _KOREAN_NAMES
+    if _KOREAN_NAMES is None:
+        path = Path(__file__).resolve().parents[1] / "assets" / "imagenet" / "imagenet_ko.json"
+        try:
+            _KOREAN_NAMES = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        except (OSError, ValueError):
+            _KOREAN_NAMES = {}
+    return _KOREAN_NAMES
+
+
+_KOREAN_NAMES: dict[str, str] | None = None

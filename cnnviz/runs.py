@@ -30,6 +30,7 @@ from torch import nn
 
 from .data import ImageData
 from .training import HISTORY_FILE, OPTIMIZERS, SCHEDULES, History, TrainJob, load_train_test, predict_proba
+from .i18n import _
 
 __all__ = [
     "ConfusionResult",
@@ -59,7 +60,7 @@ def runs_root() -> Path:
 def session_folder(session_id: str, *, root: str | Path | None = None) -> Path:
     """The runs folder of one dashboard session. Raises ValueError for an id that is not a plain name."""
     if not _SESSION_ID.match(session_id):
-        raise ValueError(f"session id {session_id!r} must be 1-64 letters, digits, '-' or '_'")
+        raise ValueError(_("session id {session_id!r} must be 1-64 letters, digits, '-' or '_'").format(session_id=session_id))
     return (Path(root) if root is not None else runs_root()) / "sessions" / session_id
 
 
@@ -88,16 +89,16 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+            raise ValueError(_("unknown optimizer {self_optimizer!r}; choose one of {join_optimizers}").format(self_optimizer=self.optimizer, join_optimizers=', '.join(OPTIMIZERS)))
         if self.schedule not in SCHEDULES:
-            raise ValueError(f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}")
+            raise ValueError(_("unknown schedule {self_schedule!r}; choose one of {join_schedules}").format(self_schedule=self.schedule, join_schedules=', '.join(SCHEDULES)))
         if self.model == "stack" and (not self.spec or not self.input_shape):
-            raise ValueError("a layer-stack run needs spec and input_shape (build one in the convolution lab)")
+            raise ValueError(_("a layer-stack run needs spec and input_shape (build one in the convolution lab)"))
         if self.model != "stack":
             from .models import ZOO
 
             if self.model not in ZOO:
-                raise ValueError(f"unknown model {self.model!r}; the zoo has: {', '.join(ZOO)}")
+                raise ValueError(_("unknown model {self_model!r}; the zoo has: {join_zoo}").format(self_model=self.model, join_zoo=', '.join(ZOO)))
 
     @property
     def model_input_shape(self) -> tuple[int, int, int]:
@@ -190,13 +191,13 @@ def load_run(path: str | Path) -> RunInfo:
     path = Path(path)
     cfg_file, hist_file = path / CONFIG_FILE, path / HISTORY_FILE
     if not cfg_file.is_file() and not hist_file.is_file():
-        raise ValueError(f"{path} is not a training run (no {CONFIG_FILE} or {HISTORY_FILE})")
+        raise ValueError(_("{path} is not a training run (no {config_file} or {history_file})").format(path=path, config_file=CONFIG_FILE, history_file=HISTORY_FILE))
     config = None
     if cfg_file.is_file():
         try:
             config = RunConfig.from_dict(json.loads(cfg_file.read_text(encoding="utf-8")))
         except (json.JSONDecodeError, TypeError, ValueError) as err:
-            raise ValueError(f"{cfg_file} is damaged: {err}") from None
+            raise ValueError(_("{cfg_file} is damaged: {err}").format(cfg_file=cfg_file, err=err)) from None
     history = History.load(hist_file) if hist_file.is_file() else None
     created = (cfg_file if cfg_file.is_file() else hist_file).stat().st_mtime
     return RunInfo(path, config, history, created)
@@ -221,7 +222,7 @@ def delete_run(path: str | Path, *, folder: str | Path) -> None:
     """Delete one run folder, which must lie inside ``folder``. Raises ValueError otherwise."""
     path, folder = Path(path).resolve(), Path(folder).resolve()
     if path.parent != folder:
-        raise ValueError(f"{path} is not a run of {folder}")
+        raise ValueError(_("{path} is not a run of {folder}").format(path=path, folder=folder))
     load_run(path)  # raises if it is not a run
     shutil.rmtree(path)
 
@@ -249,7 +250,7 @@ def new_run_job(folder: str | Path, config: RunConfig, *, train: ImageData | Non
         train, test = load_train_test(config.dataset, input_shape=config.model_input_shape,
                                       train_size=config.train_size, test_size=config.test_size, seed=config.seed)
     if train.input_shape != config.model_input_shape:
-        raise ValueError(f"images are {train.input_shape} but {config.model} takes {config.model_input_shape}")
+        raise ValueError(_("images are {train_input_shape} but {config_model} takes {config_model_input_shape}").format(train_input_shape=train.input_shape, config_model=config.model, config_model_input_shape=config.model_input_shape))
     model = config.build_model(len(train.classes))
     run_dir = _new_run_dir(Path(folder), config)
     (run_dir / CONFIG_FILE).write_text(json.dumps(config.to_dict(), indent=1), encoding="utf-8")
@@ -261,7 +262,7 @@ def resume_run_job(run_dir: str | Path, *, train: ImageData | None = None, test:
     """A ``TrainJob`` for a run on disk (e.g. after a server restart); ``job.resume()`` continues it."""
     info = load_run(run_dir)
     if info.config is None:
-        raise ValueError(f"{run_dir} has no {CONFIG_FILE}; it cannot be resumed here")
+        raise ValueError(_("{run_dir} has no {config_file}; it cannot be resumed here").format(run_dir=run_dir, config_file=CONFIG_FILE))
     config = info.config
     if train is None or test is None:
         train, test = load_train_test(config.dataset, input_shape=config.model_input_shape,
@@ -294,7 +295,7 @@ class ConfusionResult:
         """Indices of the images of class ``true`` predicted as ``predicted``, most confident first."""
         k = len(self.classes)
         if not (0 <= true < k and 0 <= predicted < k):
-            raise ValueError(f"classes are 0..{k - 1}; got true={true}, predicted={predicted}")
+            raise ValueError(_("classes are 0..{k_1}; got true={true}, predicted={predicted}").format(k_1=k - 1, true=true, predicted=predicted))
         idx = np.flatnonzero((self.labels == true) & (self.preds == predicted))
         idx = idx[np.argsort(-self.probs[idx, predicted], kind="stable")]
         return idx[:limit] if limit is not None else idx
@@ -314,7 +315,7 @@ def confusion(model: nn.Module, data: ImageData, *, mean: list[float] | tuple[fl
     probs = predict_proba(model, data, mean=mean, std=std, batch_size=batch_size).numpy()
     k = len(data.classes) if data.classes else probs.shape[1]
     if probs.shape[1] != k:
-        raise ValueError(f"the model predicts {probs.shape[1]} classes but the data has {k}")
+        raise ValueError(_("the model predicts {probs_shape_1} classes but the data has {k}").format(probs_shape_1=probs.shape[1], k=k))
     labels = data.labels.numpy().astype(np.int64)
     preds = probs.argmax(1).astype(np.int64) if len(probs) else np.zeros(0, dtype=np.int64)
     matrix = np.zeros((k, k), dtype=np.int64)
@@ -344,7 +345,6 @@ def checkpoint_confusion(path: str | Path, data: ImageData) -> tuple[ConfusionRe
     shape = ckpt.input_shape or data.input_shape
     data = fit_images(data, shape)
     if ckpt.classes and tuple(ckpt.classes) != tuple(data.classes):
-        raise ValueError(f"this checkpoint was trained on other classes ({', '.join(ckpt.classes[:4])}, …) "
-                         f"than {data.name}'s ({', '.join(data.classes[:4])}, …)")
+        raise ValueError(_("this checkpoint was trained on other classes ({join_ckpt_classes_4}, …) than {data_name}'s ({join_data_classes_4}, …)").format(join_ckpt_classes_4=', '.join(ckpt.classes[:4]), data_name=data.name, join_data_classes_4=', '.join(data.classes[:4])))
     mean, std = checkpoint_norm(ckpt.meta, shape[0])
     return confusion(model, data, mean=mean, std=std), data

@@ -210,8 +210,8 @@ def lab_verify_stack(spec_json: str, input_shape: tuple[int, int, int]):
 
 # ---- inside a CNN (issue 4)
 INSIDE_CKPT_ENV = "CNNVIZ_INSIDE_CHECKPOINTS"  # a folder of epoch_*.pt to use instead of the shipped ones (tests)
-INSIDE_TRAINED = "Fashion-MNIST CNN (trained, bundled)"
-INSIDE_UPLOAD = "Uploaded checkpoint (weights only)"
+INSIDE_TRAINED = "trained"  # the option key of the bundled trained Fashion-MNIST CNN (labels: inside_model_label)
+INSIDE_UPLOAD = "upload"
 
 
 def inside_checkpoints() -> list[str]:
@@ -230,22 +230,36 @@ def inside_checkpoints() -> list[str]:
 
 
 def inside_checkpoint_sets() -> dict[str, list[str]]:
-    """Label -> checkpoint paths (by epoch) of every training run with at least two: the bundled model's,
-    then this session's runs from the training page."""
+    """Key -> checkpoint paths (by epoch) of every training run with at least two: the bundled model's
+    ("trained"), then this session's runs from the training page ("run:<folder name>")."""
     sets = {INSIDE_TRAINED: inside_checkpoints()} if len(inside_checkpoints()) >= 2 else {}
     try:
         from cnnviz import runs
 
         for run in reversed(runs.list_runs(training_runs_folder())):
             if len(run.checkpoints) >= 2:
-                sets[f"Your run: {run.title} ({run.name})"] = [str(p) for p in run.checkpoints]
+                sets[f"run:{run.name}"] = [str(p) for p in run.checkpoints]
     except (ImportError, OSError, ValueError):  # no runs yet, or an unreadable folder
         pass
     return sets
 
 
+def inside_checkpoint_set_label(key: str) -> str:
+    """What the run chooser shows for a key of ``inside_checkpoint_sets``, in the reader's language."""
+    if key == INSIDE_TRAINED:
+        return _("Fashion-MNIST CNN (trained, bundled)")
+    name = key.removeprefix("run:")
+    try:
+        from cnnviz import runs
+
+        title = runs.load_run(training_runs_folder() / name).title
+    except (OSError, ValueError):
+        title = name
+    return _("Your run: {title} ({name})").format(title=title, name=name)
+
+
 def inside_model_options() -> dict[str, tuple[str, str]]:
-    """Label -> (kind, name) of every model the inside-a-CNN pages can show now."""
+    """Key -> (kind, name) of every model the inside-a-CNN pages can show now (labels: ``inside_model_label``)."""
     from cnnviz import models
 
     opts: dict[str, tuple[str, str]] = {}
@@ -253,14 +267,26 @@ def inside_model_options() -> dict[str, tuple[str, str]]:
         opts[INSIDE_TRAINED] = ("trained", "")
     for name, spec in cnnviz.ZOO.items():
         if spec.torchvision and models.imagenet_weights_status(name)[0]:
-            opts[f"{spec.title} (ImageNet weights)"] = ("imagenet", name)
-    for name, spec in cnnviz.ZOO.items():
-        opts[f"{spec.title} (untrained: random weights)"] = ("zoo", name)
+            opts[f"imagenet:{name}"] = ("imagenet", name)
+    for name in cnnviz.ZOO:
+        opts[f"zoo:{name}"] = ("zoo", name)
     opts[INSIDE_UPLOAD] = ("upload", "")
     return opts
 
 
-@spinner(N_("Loading the checkpoint …"))
+def inside_model_label(key: str) -> str:
+    """What the model chooser shows for a key of ``inside_model_options``."""
+    if key == INSIDE_TRAINED:
+        return _("Fashion-MNIST CNN (trained, bundled)")
+    if key == INSIDE_UPLOAD:
+        return _("Uploaded checkpoint (weights only)")
+    kind, _sep, name = key.partition(":")
+    title = _(cnnviz.ZOO[name].title) if name in cnnviz.ZOO else name
+    if kind == "imagenet":
+        return _("{model} (ImageNet weights)").format(model=title)
+    return _("{model} (untrained: random weights)").format(model=title)
+
+
 @st.cache_resource(max_entries=24, show_spinner=False)
 def inside_checkpoint_model(path: str, mtime: float):
     """(eval-mode model, ModelCard) of a checkpoint file; shared, read-only. Raises CheckpointError."""
@@ -294,7 +320,7 @@ def inside_uploaded_model(data: bytes, arch: str | None):
 
     ckpt = cnnviz.load_checkpoint(data)
     model = cnnviz.model_from_checkpoint(ckpt, model_name=arch or None)
-    return model.eval(), cards.card_for_checkpoint(ckpt, model_name=arch or None, title="Uploaded checkpoint")
+    return model.eval(), cards.card_for_checkpoint(ckpt, model_name=arch or None, title=N_("Uploaded checkpoint"))
 
 
 def inside_model(kind: str, name: str = "", upload: bytes | None = None):

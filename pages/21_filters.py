@@ -10,95 +10,113 @@ import streamlit as st
 from PIL import Image
 
 from cnnviz import capture, cards
+from cnnviz.data import class_label
+from cnnviz.i18n import _
 from cnnviz.plots import maps
 from dashboard import state
 
-st.title("Inside a CNN: filters before and after training")
+st.title(_("Inside a CNN: filters before and after training"))
 st.markdown(
-    "A conv layer's **filters** are its weights: small grids that are multiplied with every patch of the input. "
+    _("A conv layer's **filters** are its weights: small grids that are multiplied with every patch of the input. "
     "Before training they are random noise; training moves each weight a little, step by step, until the "
-    "filters become edge, stripe and blob detectors."
+    "filters become edge, stripe and blob detectors.")
 )
 st.latex(r"W \leftarrow W - \eta \, \frac{\partial L}{\partial W}")
 
 sets = state.inside_checkpoint_sets()
 if not sets:
-    st.warning("No training checkpoints were found (the trained Fashion-MNIST CNN ships them in "
+    st.warning(_("No training checkpoints were found (the trained Fashion-MNIST CNN ships them in "
                "assets/pretrained/fashion_mnist_cnn/). Train a model with `cnnviz train` or on the training page, "
-               "then come back.")
+               "then come back."))
     st.stop()
-paths = sets[st.selectbox("Training run", list(sets), help="Runs you train on the training page appear here too.")]
+run_key = st.selectbox(_("Training run"), list(sets), format_func=state.inside_checkpoint_set_label,
+                       help=_("Runs you train on the training page appear here too."))
+paths = sets[run_key]
 
 try:
     runs = [state.inside_checkpoint_model(p, os.path.getmtime(p)) for p in paths]
 except ValueError as err:  # CheckpointError: a damaged or mismatched file
     st.error(str(err))
     st.stop()
-epochs = [str(i if card.epoch is None else card.epoch) for i, (_, card) in enumerate(runs)]
+epochs = [str(i if card.epoch is None else card.epoch) for i, (_model, card) in enumerate(runs)]
 first_model, first_card = runs[0]
 
 # ---------------------------------------------------------------------------- before / after / difference
 convs = capture.conv_layers(first_model)
 if not convs:
-    st.info("This model has no conv layers, so it has no filters to show.")
+    st.info(_("This model has no conv layers, so it has no filters to show."))
     st.stop()
 a, b = st.columns(2)
 with a:
-    layer = st.selectbox("Conv layer", convs, help="The first layer looks at pixels; deeper layers look at maps.")
+    layer = st.selectbox(_("Conv layer"), convs, help=_("The first layer looks at pixels; deeper layers look at maps."))
 probe = capture.filter_grid(first_model, layer)
 with b:
     in_ch = 0
     if probe.colour:
-        st.caption("This layer reads RGB: each filter is drawn as a small colour image.")
+        st.caption(_("This layer reads RGB: each filter is drawn as a small colour image."))
     elif probe.weights.shape[1] > 1:
-        in_ch = st.slider("Input channel", 0, probe.weights.shape[1] - 1, 0,
-                          help=f"Each of the {probe.count} filters has one {probe.weights.shape[2]}×"
-                          f"{probe.weights.shape[3]} slice per input map; this picks which slice is shown.")
+        in_ch = st.slider(_("Input channel"), 0, probe.weights.shape[1] - 1, 0,
+                          help=_("Each of the {probe_count} filters has one {probe_weights_shape_2}×{probe_weights_shape_3} slice per input map; this picks which slice is shown.").format(probe_count=probe.count, probe_weights_shape_2=probe.weights.shape[2], probe_weights_shape_3=probe.weights.shape[3]))
 
-epoch = st.select_slider("Epoch", options=epochs, value=epochs[-1],
-                         help="Drag to scrub through the checkpoints that training saved (epoch 0 = before training).")
+epoch = st.select_slider(_("Epoch"), options=epochs, value=epochs[-1],
+                         help=_("Drag to scrub through the checkpoints that training saved (epoch 0 = before training)."))
 idx = epochs.index(epoch)
 model, card = runs[idx]
-before = capture.filter_grid(first_model, layer, in_channel=in_ch, label=f"Before training (epoch {epochs[0]})")
-after = capture.filter_grid(model, layer, in_channel=in_ch, label=f"After epoch {epoch}")
+before = capture.filter_grid(first_model, layer, in_channel=in_ch, label=_("Initial weights (before training)"))
+after = capture.filter_grid(model, layer, in_channel=in_ch,
+                            label=_("Initial weights (before training)") if idx == 0 else
+                            _("After epoch {epoch}").format(epoch=epoch))
 delta = capture.filter_delta(before, after)
 
+# One symmetric colour scale for before and after by default: the random start must not look stronger than the
+# trained filters just because it is drawn on a narrower scale.
+shared = st.toggle(_("One colour scale for before and after"), value=True, key="fi_shared",
+                   help=_("Off: each panel uses its own scale (shows each panel's pattern, but its colours are not "
+                          "comparable with the other panel's)."))
+limit = max(float(abs(before.weights).max()), float(abs(after.weights).max())) if shared else None
 cols = st.columns(3)
-for col, grid in zip(cols, (before, after, delta)):
+for col, grid, key in zip(cols, (before, after, delta), ("fi_before", "fi_after", "fi_delta")):
     with col:
-        st.plotly_chart(maps.filters_figure(grid))
+        state.chart(maps.filters_figure(grid, limit=limit if grid is not delta else None), key=key)
 change = float(abs(delta.weights).mean()) / max(1e-12, float(abs(before.weights).mean()))
-st.caption(f"Mean |ΔW| is {change:.0%} of the mean |W| before training. "
-           "Blue weights are negative, red positive; |ΔW| shows where training changed the filters most."
-           + (f" {card.title}: {card.note}." if card.note else ""))
+note = _("Mean |ΔW| is {change:.0%} of the mean |W| before training. Blue weights are negative, red positive; "
+         "|ΔW| shows where training changed the filters most.").format(change=change)
+if shared and not probe.colour:
+    note += " " + _("Before and after share one colour scale, ±{limit:.3g}.").format(limit=limit)
+if card.note:
+    note += " " + _("{title}: {note}.").format(title=card.title, note=card.note)
+st.caption(note)
 
 # ---------------------------------------------------------------------------- one image across epochs
-st.subheader("One test image through the epochs")
+st.subheader(_("One test image through the epochs"))
 test = state.fashion_mnist(False)
-i = st.number_input("Test image number", 0, len(test) - 1, 0, help="A Fashion-MNIST test image (made to fit the "
-                    "model's input); it stays fixed while you move the epoch slider.")
-label = test.classes[int(test.labels[i])]
+i = st.number_input(_("Test image number"), 0, len(test) - 1, 0, help=_("A Fashion-MNIST test image (made to fit the "
+                    "model's input); it stays fixed while you move the epoch slider."))
+label = class_label(test.classes[int(test.labels[i])])
 try:
     seen = cards.prepare_image(Image.fromarray(test.images[i, 0].numpy()), card)
 except ValueError as err:
     st.error(str(err))
     st.stop()
 x = seen.tensor
-fm_layer = st.selectbox("Layer to look at", capture.viewable_layers(model), index=0)
+fm_layer = st.selectbox(_("Layer to look at"), capture.viewable_layers(model), index=0)
 try:
     fm = capture.feature_maps(model, x, fm_layer)
-    pred = capture.predict(model, x, classes=card.classes)
+    pred = capture.predict(model, x, classes=card.display_classes)
 except ValueError as err:
     st.error(str(err))
     st.stop()
 a, b, c = st.columns([1, 2, 1.4])
 with a:
-    st.plotly_chart(maps.image_figure(seen.display, title=f"#{i}: {label}", height=300))
+    state.chart(maps.image_figure(seen.display, title=f"#{i}: {label}", height=300), key="fi_image")
 with b:
-    st.plotly_chart(maps.mosaic_figure(fm, title=f"Epoch {epoch}: {fm.layer} ({fm.kind}), {fm.channels} maps",
-                                       width=480))
+    state.chart(maps.mosaic_figure(fm, title=_("Epoch {epoch}: {layer} ({kind}), {n} maps").format(
+        epoch=epoch, layer=fm.layer, kind=fm.kind, n=fm.channels), width=480), key="fi_maps")
 with c:
-    st.plotly_chart(maps.prediction_figure(pred, top=5, title=f"Epoch {epoch}: prediction"))
-verdict = "right" if pred.classes[pred.best] == label else "wrong"
-st.caption(f"At epoch {epoch} the model says **{pred.classes[pred.best]}** ({pred.probs[pred.best]:.0%}); the "
-           f"answer is **{label}** ({verdict}). Move the epoch slider to watch the maps sharpen as the filters learn.")
+    state.chart(maps.prediction_figure(pred, top=5, title=_("Epoch {epoch}: prediction").format(epoch=epoch)),
+                key="fi_pred")
+right = pred.classes[pred.best] == label
+verdict = _("right") if right else _("wrong")
+st.caption(_("At epoch {epoch} the model says **{guess}** ({p:.0%}); the answer is **{label}** ({verdict}). Move the "
+             "epoch slider to watch the maps sharpen as the filters learn.").format(
+    epoch=epoch, guess=pred.classes[pred.best], p=pred.probs[pred.best], label=label, verdict=verdict))

@@ -8,13 +8,14 @@ import streamlit as st
 
 import cnnviz
 from cnnviz import capture, cards, gradcam
+from cnnviz.i18n import _
 from cnnviz.plots import maps
 from dashboard import state, widgets
 
-st.title("Grad-CAM: where does the model look?")
+st.title(_("Grad-CAM: where does the model look?"))
 st.markdown(
-    "Grad-CAM takes a conv layer's maps $A^k$, weighs each by how much it raises the class score $y^c$ "
-    "(its gradient, averaged over the map), adds them up and keeps the positive part. Red = evidence for the class."
+    _("Grad-CAM takes a conv layer's maps $A^k$, weighs each by how much it raises the class score $y^c$ "
+    "(its gradient, averaged over the map), adds them up and keeps the positive part. Red = evidence for the class.")
 )
 st.latex(r"\alpha_k^c = \frac{1}{HW}\sum_{i,j}\frac{\partial y^c}{\partial A^k_{ij}}, \qquad "
          r"L^c = \mathrm{ReLU}\Big(\sum_k \alpha_k^c A^k\Big)")
@@ -29,7 +30,7 @@ try:
     img = state.decoded_image(photo)
     model, card = state.inside_model(kind, name, ckpt_bytes)
 except cnnviz.ImageError as err:
-    st.error(f"That file cannot be used: {err}")
+    st.error(_("That file cannot be used: {err}").format(err=err))
     st.stop()
 except (ValueError, RuntimeError) as err:  # CheckpointError, WeightsUnavailable
     st.error(str(err))
@@ -37,13 +38,13 @@ except (ValueError, RuntimeError) as err:  # CheckpointError, WeightsUnavailable
 
 with right:
     if not card.trained:
-        st.warning("This model is **untrained**: its heat map is as random as its weights.")
+        st.warning(_("This model is **untrained**: its heat map is as random as its weights."))
     invert = card.input_shape[0] == 1 and st.checkbox(
-        "Invert brightness", help="Fashion-MNIST's clothes are light on a black background.")
+        _("Invert brightness"), help=_("Fashion-MNIST's clothes are light on a black background."))
 
 try:
     seen = cards.prepare_image(img, card, invert=invert)
-    prediction = capture.predict(model, seen.tensor, classes=card.classes)
+    prediction = capture.predict(model, seen.tensor, classes=card.display_classes)
 except ValueError as err:
     st.error(str(err))
     st.stop()
@@ -57,15 +58,17 @@ layer_opts = list(dict.fromkeys([default_layer, *reversed(convs)]))
 
 a, b, c = st.columns(3)
 with a:
-    order = sorted(range(len(card.classes)), key=lambda i: -prediction.probs[i])
-    target = st.selectbox("Class", ["predicted", *order],
-                          format_func=lambda i: (f"predicted: {card.classes[prediction.best]}" if i == "predicted"
-                                                 else f"{card.classes[i]} ({prediction.probs[i]:.1%})"))
+    # The prediction names every output of the model (a bare state_dict has no class names: "class 3")
+    names = prediction.classes
+    order = sorted(range(len(names)), key=lambda i: -prediction.probs[i])
+    target = st.selectbox(_("Class"), ["predicted", *order],
+                          format_func=lambda i: (_("predicted: {name}").format(name=names[prediction.best])
+                                                 if i == "predicted" else f"{names[i]} ({prediction.probs[i]:.1%})"))
 with b:
-    layer = st.selectbox("Layer", layer_opts, help="The last conv stage is usual: its maps still have a "
-                         "position but already mean parts of objects. Earlier layers give finer, noisier maps.")
+    layer = st.selectbox(_("Layer"), layer_opts, help=_("The last conv stage is usual: its maps still have a "
+                         "position but already mean parts of objects. Earlier layers give finer, noisier maps."))
 with c:
-    alpha = st.slider("Heat map opacity", 0.0, 1.0, 0.7, 0.05)
+    alpha = st.slider(_("Heat map opacity"), 0.0, 1.0, 0.7, 0.05)
 
 try:
     result = gradcam.grad_cam_result(model, seen.tensor, None if target == "predicted" else int(target), layer)
@@ -75,14 +78,17 @@ except ValueError as err:
 
 a, b = st.columns([3, 2])
 with a:
-    name_c = card.classes[result.target_class] if result.target_class < len(card.classes) else result.target_class
-    st.plotly_chart(maps.gradcam_figure(seen.display, result.cam.numpy(), alpha=alpha,
-                                        title=f"Grad-CAM for “{name_c}” ({result.probability:.1%}) at {layer}"))
+    name_c = names[result.target_class] if result.target_class < len(names) else str(result.target_class)
+    state.chart(maps.gradcam_figure(seen.display, result.cam.numpy(), alpha=alpha,
+                                    title=_("Grad-CAM for “{name}” ({p:.1%}) at {layer}").format(
+                                        name=name_c, p=result.probability, layer=layer)), key="gc_cam")
     h, w = result.raw.shape
-    st.caption(f"The heat map is computed on {layer}'s {h}×{w} grid and stretched to the {seen.display.shape[1]}×"
-               f"{seen.display.shape[0]} input; it is scaled so that its hottest point is 1. Input: {seen.note}.")
+    st.caption(_("The heat map is computed on {layer}'s {h}×{w} grid and stretched to the {iw}×{ih} input; it is "
+                 "scaled so that its hottest point is 1. Input: {note}.").format(
+        layer=layer, h=h, w=w, iw=seen.display.shape[1], ih=seen.display.shape[0], note=seen.note))
 with b:
-    top = 5 if len(card.classes) > 20 else 10
-    st.plotly_chart(maps.prediction_figure(prediction, top=top, title=f"Top {top} class probabilities"))
+    top = 5 if len(names) > 20 else 10
+    state.chart(maps.prediction_figure(prediction, top=top, title=_("Top {top} class probabilities").format(top=top)),
+                key="gc_pred")
     if float(result.cam.max()) == 0:
-        st.info("The heat map is empty: nothing in this layer pushes the score of this class up.")
+        st.info(_("The heat map is empty: nothing in this layer pushes the score of this class up."))

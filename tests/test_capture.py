@@ -220,16 +220,25 @@ def test_mosaic_layout_and_normalisations():
 
 
 def test_mosaic_figure_is_one_trace_with_hover_values_or_a_png():
+    """All maps in ONE image trace, plus one marker per tile: its channel number written on it, its numbers on
+    hover, a click to enlarge it (so even a mosaic drawn as a picture tells what each tile is)."""
     small = capture.FeatureMaps("l", "Conv2d", torch.randn(32, 28, 28), (28, 28))
     fig = maps.mosaic_figure(small)
-    assert len(fig.data) == 1 and fig.data[0].type == "heatmap"
+    assert [t.type for t in fig.data] == ["heatmap", "scatter"]
     custom = np.asarray(fig.data[0].customdata)
     assert custom[0, 0, 0] == 0 and custom[0, 0, 3] == pytest.approx(float(small.maps[0, 0, 0]))
+    tiles = fig.data[1]
+    assert list(tiles.text) == [str(i) for i in range(32)] and "text" in tiles.mode
+    cols = maps.mosaic(small.maps.numpy()).cols
+    assert tiles.x[cols + 1] == pytest.approx(1 * 29 + 14 - 0.5) and tiles.y[cols + 1] == pytest.approx(29 + 13.5)
+    assert np.asarray(tiles.customdata)[5, 1] == pytest.approx(float(small.maps[5].mean()), rel=1e-5)
     big = capture.FeatureMaps("l", "ReLU", torch.rand(512, 28, 28), (56, 56))
     fig = maps.mosaic_figure(big)
-    assert len(fig.data) == 1 and fig.data[0].type == "image"
+    assert [t.type for t in fig.data] == ["image", "scatter"]
+    assert len(fig.data[1].x) == 512 and fig.data[1].mode == "markers"  # too many tiles to write on
     top = maps.mosaic_figure(small, channels=small.top_k(4))
     assert np.nanmax(np.asarray(top.data[0].customdata)[..., 0]) in small.top_k(4)
+    assert [int(t) for t in top.data[1].text] == list(small.top_k(4))  # tiles carry their channel numbers
     ov = maps.overview_figure([small, capture.FeatureMaps("m", "ReLU", torch.rand(8, 7, 7), (28, 28))])
     assert len(ov.data) == 2
 

@@ -55,7 +55,8 @@ def test_feature_maps_page_default_shows_maps_prediction_and_overview(app_at, ck
     charts = at.get("plotly_chart")
     assert len(charts) == 6  # input, prediction, mosaic, input again, channel, overview
     mosaic = spec(at, 2)
-    assert len(mosaic["data"]) == 1  # all channels as ONE trace
+    assert [t["type"] for t in mosaic["data"]][1:] == ["scatter"]  # all channels as ONE trace + the tile labels
+    assert mosaic["data"][1]["text"][:3] == ["0", "1", "2"]  # each tile carries its channel number
     assert "32 maps" in mosaic["layout"]["title"]["text"]
     bars = spec(at, 1)["data"][0]
     assert set(bars["y"]) <= set(FASHION) and len(bars["y"]) == 10
@@ -126,7 +127,7 @@ def test_layer_norm_topk_and_channel_widgets(app_at, ckpt_dir):
     assert "64 maps" in spec(at, 2)["layout"]["title"]["text"]
     at.radio[0].set_value("global").run()
     ok(at)
-    assert "scaled per global" in spec(at, 2)["layout"]["title"]["text"]
+    assert "scaled all layers" in spec(at, 2)["layout"]["title"]["text"]
     at.toggle[1].set_value(True).run()  # only the most active channels
     ok(at)
     at.slider[1].set_value(5).run()
@@ -145,7 +146,7 @@ def test_layer_norm_topk_and_channel_widgets(app_at, ckpt_dir):
 def test_untrained_zoo_model_is_labelled(app_at, ckpt_dir):
     at = app_at("20_feature_maps.py")
     model = next(s for s in at.selectbox if s.label == "Model")
-    model.set_value("LeNet-5 (28×28 variant) (untrained: random weights)").run()
+    model.set_value("zoo:lenet5_28").run()
     ok(at)
     assert any("untrained" in w.value for w in at.warning)
 
@@ -187,10 +188,10 @@ def test_filters_page_scrubs_epochs(app_at, ckpt_dir):
     at = app_at("21_filters.py")
     ok(at)
     titles = [spec(at, i)["layout"]["title"]["text"] for i in range(3)]
-    assert "Before training (epoch 0)" in titles[0] and "After epoch 2" in titles[1]
+    assert "Initial weights" in titles[0] and "After epoch 2" in titles[1]
     at.select_slider[0].set_value("0").run()
     ok(at)
-    assert "After epoch 0" in spec(at, 1)["layout"]["title"]["text"]
+    assert "Initial weights" in spec(at, 1)["layout"]["title"]["text"]  # not "After epoch 0"
     assert at.caption[0].value.startswith("Mean |ΔW| is 0%")
     next(s for s in at.selectbox if s.label == "Conv layer").set_value("features.3").run()
     ok(at)
@@ -250,7 +251,7 @@ def test_imagenet_backbone_appears_when_its_weights_are_cached(app_at, ckpt_dir,
     at = app_at("20_feature_maps.py")
     choice = next(s for s in at.selectbox if s.label == "Model")
     assert "ResNet-18 (ImageNet weights)" in choice.options
-    choice.set_value("ResNet-18 (ImageNet weights)").run()
+    choice.set_value("imagenet:resnet18").run()
     ok(at)
     bars = spec(at, 1)["data"][0]
     assert len(bars["y"]) == 5 and set(bars["y"]) <= set(cnnviz.imagenet_categories())
@@ -273,9 +274,52 @@ def test_filters_page_offers_this_sessions_training_runs_with_colour_filters(app
     at.switch_page("../pages/21_filters.py").run()
     ok(at)
     choice = next(s for s in at.selectbox if s.label == "Training run")
-    assert choice.options == [state.INSIDE_TRAINED, "Your run: cifar-run (cifar-run)"]
-    choice.set_value("Your run: cifar-run (cifar-run)").run()
+    assert choice.options == ["Fashion-MNIST CNN (trained, bundled)", "Your run: cifar-run (cifar-run)"]
+    choice.set_value("run:cifar-run").run()
     ok(at)
     assert [spec(at, i)["data"][0]["type"] for i in range(3)] == ["image"] * 3  # RGB filters drawn in colour
     assert "|ΔW|" in spec(at, 2)["layout"]["title"]["text"]
     assert "#0:" in spec(at, 3)["layout"]["title"]["text"]  # the test image, made 3×32×32 for this model
+
+
+def test_filters_before_and_after_share_one_symmetric_scale_with_a_colour_bar(app_at, ckpt_dir):
+    at = app_at("21_filters.py")
+    next(s for s in at.selectbox if s.label == "Conv layer").set_value("features.3").run()
+    ok(at)
+    before, after = spec(at, 0)["data"][0], spec(at, 1)["data"][0]
+    assert before["zmin"] == after["zmin"] == -before["zmax"] and before["zmax"] == after["zmax"]
+    assert before["colorbar"]["title"]["text"] == "weight"
+    assert "share one colour scale" in at.caption[0].value
+    at.toggle(key="fi_shared").set_value(False).run()  # each panel on its own scale
+    ok(at)
+    assert spec(at, 0)["data"][0]["zmax"] != spec(at, 1)["data"][0]["zmax"]
+
+
+def test_grad_cam_on_a_bare_state_dict_without_class_names(app_at, ckpt_dir):
+    """A bare state_dict has no class names: Grad-CAM used to fail with an IndexError."""
+    at = app_at("22_grad_cam.py")
+    model = next(s for s in at.selectbox if s.label == "Model")
+    model.set_value("upload").run()
+    bare = io.BytesIO()
+    torch.save(cnnviz.build_model("mnist_cnn", seed=0).state_dict(), bare)
+    at.file_uploader[1].upload("bare.pt", bare.getvalue(), "application/octet-stream").run()
+    next(s for s in at.selectbox if s.label == "Architecture").set_value("mnist_cnn").run()
+    ok(at)
+    assert not at.error
+    classes = next(s for s in at.selectbox if s.label == "Class")
+    assert classes.options[0].startswith("predicted: class ")
+    classes.set_value(3).run()
+    ok(at)
+    assert "class 3" in spec(at, 0)["layout"]["title"]["text"]
+
+
+def test_a_checkpoint_claiming_a_huge_input_is_refused_before_anything_is_built():
+    from cnnviz import cards
+
+    state_dict = cnnviz.build_model("mnist_cnn", seed=0).state_dict()
+    ckpt = cnnviz.Checkpoint(state_dict=state_dict, model_name="mnist_cnn", input_shape=(1, 100_000, 100_000))
+    with pytest.raises(ValueError, match="at most 1024×1024"):
+        cards.card_for_checkpoint(ckpt)
+    wrong = cnnviz.Checkpoint(state_dict=state_dict, model_name="mnist_cnn", input_shape=(3, 28, 28))
+    with pytest.raises(ValueError, match="first conv layer takes 1"):
+        cards.card_for_checkpoint(wrong)

@@ -14,6 +14,7 @@ from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
 from ..capture import FeatureMaps, FilterGrid, Prediction
+from ..i18n import N_, _
 
 __all__ = [
     "NORMS",
@@ -30,6 +31,8 @@ __all__ = [
 ]
 
 NORMS = ("map", "layer", "global")
+NORM_LABELS = {"map": N_("per map"), "layer": N_("per layer"), "global": N_("all layers")}  # _(NORM_LABELS[n])
+TILE_LABELS = 64  # up to this many tiles, each carries its channel number
 COLORSCALE = "Viridis"
 # jet-like, but transparent where the heat is low, so the photo shows through where nothing was found
 HEAT = [[0.0, "rgba(0,0,255,0)"], [0.2, "rgba(0,80,255,0.35)"], [0.45, "rgba(0,230,230,0.6)"],
@@ -54,7 +57,7 @@ class Mosaic:
 def value_range(maps: Sequence[FeatureMaps]) -> tuple[float, float]:
     """The smallest and largest activation over several layers (for ``norm="global"``)."""
     if not maps:
-        raise ValueError("value_range needs at least one layer")
+        raise ValueError(_("value_range needs at least one layer"))
     return min(float(m.maps.min()) for m in maps), max(float(m.maps.max()) for m in maps)
 
 
@@ -68,9 +71,9 @@ def mosaic(maps: np.ndarray, *, norm: str = "map", cols: int | None = None, pad:
     """
     maps = np.asarray(maps, dtype=np.float32)
     if maps.ndim != 3 or maps.shape[0] == 0:
-        raise ValueError(f"expected maps N×H×W with N ≥ 1, got shape {maps.shape}")
+        raise ValueError(_("expected maps N×H×W with N ≥ 1, got shape {shape}").format(shape=maps.shape))
     if norm not in NORMS:
-        raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+        raise ValueError(_("norm must be one of {norms}, got {norm!r}").format(norms=NORMS, norm=norm))
     n, h, w = maps.shape
     if norm == "map":
         lo, hi = maps.min(axis=(1, 2), keepdims=True), maps.max(axis=(1, 2), keepdims=True)
@@ -78,7 +81,7 @@ def mosaic(maps: np.ndarray, *, norm: str = "map", cols: int | None = None, pad:
         lo, hi = maps.min(), maps.max()
     else:
         if value_range is None:
-            raise ValueError('norm="global" needs value_range=(low, high), e.g. from value_range(all_layers)')
+            raise ValueError(_('norm="global" needs value_range=(low, high), e.g. from value_range(all_layers)'))
         lo, hi = value_range
     span = np.asarray(hi - lo, dtype=np.float32)
     scaled = np.where(span > 0, (maps - lo) / np.where(span > 0, span, 1), 0.0).clip(0, 1)
@@ -139,39 +142,66 @@ def mosaic_figure(fm: FeatureMaps, *, norm: str = "map", channels: Sequence[int]
     maps = fm.maps.numpy()[picked]
     m = mosaic(maps, norm=norm, value_range=value_range, labels=picked)
     h, w = m.tile
-    title = title or f"{fm.layer} ({fm.kind}): {len(picked)} maps of {h}×{w}, scaled per {norm}"
+    title = title or _("{layer} ({kind}): {n} maps of {h}×{w}, scaled {norm}").format(
+        layer=fm.layer, kind=fm.kind, n=len(picked), h=h, w=w, norm=_(NORM_LABELS[norm]))
     if m.image.size <= hover_cells:
         yy, xx = np.indices(m.image.shape)
         custom = np.stack([m.channel, yy % (h + 1), xx % (w + 1), m.raw], axis=-1).astype(np.float32)
         trace = go.Heatmap(z=m.image, customdata=custom, colorscale=COLORSCALE, zmin=0, zmax=1, showscale=False,
-                           hovertemplate="channel %{customdata[0]}<br>row %{customdata[1]}, col %{customdata[2]}"
-                                         "<br>value %{customdata[3]:.4g}<extra></extra>")
+                           hovertemplate=_("channel %{customdata[0]}<br>row %{customdata[1]}, column "
+                                           "%{customdata[2]}<br>value %{customdata[3]:.4g}") + "<extra></extra>")
         fig = go.Figure(trace)
     else:
-        fig = go.Figure(go.Image(source=_image_uri(_rgb(m.image)), hovertemplate="x %{x}, y %{y}<extra></extra>"))
-    fig.update_layout(title=dict(text=title, font=dict(size=14)))
+        fig = go.Figure(go.Image(source=_image_uri(_rgb(m.image)), hoverinfo="skip"))
+    fig.add_trace(_tile_markers(fm, picked, m))
+    fig.update_layout(title=dict(text=title, font=dict(size=14)), showlegend=False, clickmode="event+select")
     return _image_axes(fig, _height(m.rows, m.cols, h, w, width=width))
+
+
+def _tile_markers(fm: FeatureMaps, picked: Sequence[int], m: Mosaic) -> go.Scatter:
+    """One point per tile: its channel number written in the tile's corner (up to ``TILE_LABELS`` tiles), and on
+    hover (and click) the channel's numbers, so a big mosaic drawn as a picture still tells what each tile is."""
+    h, w = m.tile
+    strength = fm.strength().numpy() if hasattr(fm.strength(), "numpy") else np.asarray(fm.strength())
+    xs, ys, peak = [], [], []
+    for i, ch in enumerate(picked):
+        r, c = divmod(i, m.cols)
+        xs.append(c * (w + 1) + w / 2 - 0.5)
+        ys.append(r * (h + 1) + h / 2 - 0.5)
+        peak.append(float(fm.maps[ch].max()))
+    labelled = len(picked) <= TILE_LABELS
+    return go.Scatter(
+        x=xs, y=ys, mode="markers+text" if labelled else "markers", text=[str(c) for c in picked],
+        textposition="middle center", textfont=dict(color="white", size=11 if max(h, w) >= 12 else 9),
+        marker=dict(size=max(8, min(40, int(300 / max(1, m.cols)))), opacity=0.01, color="white"),
+        customdata=np.stack([np.asarray(picked), strength[list(picked)], peak], axis=-1),
+        hovertemplate=_("channel %{customdata[0]}<br>mean %{customdata[1]:.4g}, largest %{customdata[2]:.4g}"
+                        "<br>click to enlarge it below") + "<extra></extra>",
+        name="channels", showlegend=False)
 
 
 def channel_figure(fm: FeatureMaps, channel: int, *, title: str | None = None) -> go.Figure:
     """One channel enlarged, with its values on hover and a colour bar."""
     if not 0 <= channel < fm.channels:
-        raise ValueError(f"{fm.layer} has channels 0 … {fm.channels - 1}, got {channel}")
+        raise ValueError(_("{layer} has channels 0 … {last}, got {channel}").format(
+            layer=fm.layer, last=fm.channels - 1, channel=channel))
     z = fm.maps[channel].numpy()
-    fig = go.Figure(go.Heatmap(z=z, colorscale=COLORSCALE, colorbar=dict(thickness=12),
-                               hovertemplate="row %{y}, col %{x}<br>value %{z:.4g}<extra></extra>"))
+    fig = go.Figure(go.Heatmap(z=z, colorscale=COLORSCALE, colorbar=dict(thickness=12, title=dict(text=_("value"))),
+                               hovertemplate=_("row %{y}, column %{x}<br>value %{z:.4g}") + "<extra></extra>"))
     h, w = z.shape
-    fig.update_layout(title=dict(text=title or f"{fm.layer}, channel {channel} ({h}×{w})", font=dict(size=14)))
+    fig.update_layout(title=dict(text=title or _("{layer}, channel {channel} ({h}×{w})").format(
+        layer=fm.layer, channel=channel, h=h, w=w), font=dict(size=14)))
     return _image_axes(fig, _height(1, 1, h, w, lo=280, hi=420, width=420))
 
 
-def image_figure(display: np.ndarray, *, title: str = "What the model sees", height: int = 420) -> go.Figure:
+def image_figure(display: np.ndarray, *, title: str | None = None, height: int = 420) -> go.Figure:
     """An uint8 image (H×W grayscale or H×W×3 RGB) with pixel values on hover."""
+    title = _("What the model sees") if title is None else title
     if display.ndim == 2:
         fig = go.Figure(go.Heatmap(z=display, colorscale="gray", zmin=0, zmax=255, showscale=False,
-                                   hovertemplate="row %{y}, col %{x}<br>pixel %{z}<extra></extra>"))
+                                   hovertemplate=_("row %{y}, column %{x}<br>pixel %{z}") + "<extra></extra>"))
     else:
-        fig = go.Figure(go.Image(z=display, hovertemplate="row %{y}, col %{x}<br>RGB %{z}<extra></extra>"))
+        fig = go.Figure(go.Image(z=display, hovertemplate=_("row %{y}, column %{x}<br>RGB %{z}") + "<extra></extra>"))
     fig.update_layout(title=dict(text=title, font=dict(size=14)))
     return _image_axes(fig, height)
 
@@ -180,7 +210,7 @@ def overview_figure(layers: Sequence[FeatureMaps], *, per_layer: int = 4, height
     """Layer by layer for one image: each column shows a layer's ``per_layer`` most active maps, all
     drawn at the same size, so the falling resolution shows as coarser pixels (titles give the sizes)."""
     if not layers:
-        raise ValueError("overview_figure needs at least one layer")
+        raise ValueError(_("overview_figure needs at least one layer"))
     fig = make_subplots(rows=1, cols=len(layers), horizontal_spacing=0.015,
                         subplot_titles=[f"{fm.layer}<br>{fm.channels}×{fm.size[0]}×{fm.size[1]}" for fm in layers])
     for j, fm in enumerate(layers, start=1):
@@ -188,7 +218,8 @@ def overview_figure(layers: Sequence[FeatureMaps], *, per_layer: int = 4, height
         h, w = fm.size
         m = mosaic(fm.maps.numpy()[top], norm="map", cols=1, pad=max(1, h // 10), labels=top)
         fig.add_trace(go.Image(source=_image_uri(_rgb(m.image)),
-                               hovertemplate=f"{fm.layer}: {h}×{w} per map<extra></extra>"), row=1, col=j)
+                               hovertemplate=_("{layer}: {h}×{w} per map").format(layer=fm.layer, h=h, w=w)
+                               + "<extra></extra>"), row=1, col=j)
         fig.update_xaxes(range=[-0.5, w - 0.5], row=1, col=j)
         fig.update_yaxes(range=[(h + max(1, h // 10)) * per_layer - 0.5, -0.5], row=1, col=j)
     fig.update_xaxes(visible=False, constrain="domain")
@@ -200,8 +231,9 @@ def overview_figure(layers: Sequence[FeatureMaps], *, per_layer: int = 4, height
     return fig
 
 
-def prediction_figure(pred: Prediction, *, top: int = 10, title: str = "Class probabilities (softmax)") -> go.Figure:
+def prediction_figure(pred: Prediction, *, top: int = 10, title: str | None = None) -> go.Figure:
     """The ``top`` most probable classes as horizontal bars, the best on top."""
+    title = _("Class probabilities (softmax)") if title is None else title
     pairs = pred.top(top)[::-1]
     best = pred.classes[pred.best]
     fig = go.Figure(go.Bar(x=[p for _, p in pairs], y=[c for c, _ in pairs], orientation="h",
@@ -213,14 +245,22 @@ def prediction_figure(pred: Prediction, *, top: int = 10, title: str = "Class pr
     return fig
 
 
-def filters_figure(grid: FilterGrid, *, title: str | None = None, signed: bool | None = None) -> go.Figure:
+def filters_figure(grid: FilterGrid, *, title: str | None = None, signed: bool | None = None,
+                   limit: float | None = None) -> go.Figure:
     """A conv layer's filters tiled in one trace: colour images for RGB filters, otherwise a heatmap of
-    one input channel's slice (blue negative, red positive; hover gives the weight)."""
+    one input channel's slice (blue negative, red positive; hover gives the weight).
+
+    ``limit``: the colour scale runs from −limit to +limit (0 to limit for |ΔW|); give several figures the same
+    limit to compare them (before and after training). Default: this grid's own largest |weight|.
+    """
     colour = grid.colour
     signed = grid.signed if signed is None else signed
-    title = title or (f"{grid.label or grid.layer}<br><span style='font-size:11px'>{grid.layer}: {grid.count} "
-                      f"filters {grid.weights.shape[2]}×{grid.weights.shape[3]}"
-                      + ("</span>" if colour else f", input channel {grid.in_channel}</span>"))
+    if title is None:
+        detail = _("{layer}: {n} filters {h}×{w}").format(layer=grid.layer, n=grid.count, h=grid.weights.shape[2],
+                                                          w=grid.weights.shape[3])
+        if not colour:
+            detail += ", " + _("input channel {c}").format(c=grid.in_channel)
+        title = f"{grid.label or grid.layer}<br><span style='font-size:11px'>{detail}</span>"
     if colour:  # weights: each filter scaled to [0, 1] as a whole, RGB kept together; |ΔW|: one scale for all
         w = grid.weights.transpose(0, 2, 3, 1)
         if signed:
@@ -239,15 +279,16 @@ def filters_figure(grid: FilterGrid, *, title: str | None = None, signed: bool |
         size = (rows, cols, h, ww)
     else:
         m = mosaic(grid.slices(), norm="layer")
-        top = float(np.nanmax(np.abs(m.raw))) or 1.0
+        top = limit if limit else (float(np.nanmax(np.abs(m.raw))) or 1.0)
         yy, xx = np.indices(m.raw.shape)
         h, ww = m.tile
         custom = np.stack([m.channel, yy % (h + 1), xx % (ww + 1)], axis=-1)
         fig = go.Figure(go.Heatmap(
             z=m.raw, customdata=custom, colorscale="RdBu_r" if signed else "Reds", zmid=0 if signed else None,
-            zmin=-top if signed else 0, zmax=top, colorbar=dict(thickness=12),
-            hovertemplate="filter %{customdata[0]}<br>row %{customdata[1]}, col %{customdata[2]}"
-                          "<br>weight %{z:.4f}<extra></extra>"))
+            zmin=-top if signed else 0, zmax=top,
+            colorbar=dict(thickness=12, title=dict(text=_("weight") if signed else "|ΔW|")),
+            hovertemplate=_("filter %{customdata[0]}<br>row %{customdata[1]}, column %{customdata[2]}"
+                            "<br>weight %{z:.4f}") + "<extra></extra>"))
         size = (m.rows, m.cols, h, ww)
     fig.update_layout(title=dict(text=title, font=dict(size=14)))
     _image_axes(fig, _height(*size, lo=240, hi=520, width=400))
@@ -257,10 +298,11 @@ def filters_figure(grid: FilterGrid, *, title: str | None = None, signed: bool |
 def gradcam_figure(display: np.ndarray, cam: np.ndarray, *, alpha: float = 0.5, title: str = "Grad-CAM") -> go.Figure:
     """The image with the Grad-CAM heat map (0 … 1, same H×W) laid over it; hover gives the heat."""
     if cam.shape != display.shape[:2]:
-        raise ValueError(f"heat map {cam.shape} and image {display.shape[:2]} differ in size")
+        raise ValueError(_("heat map {cam} and image {image} differ in size").format(cam=cam.shape,
+                                                                                     image=display.shape[:2]))
     rgb = display if display.ndim == 3 else np.repeat(display[..., None], 3, axis=2)
     fig = go.Figure(go.Image(z=rgb, hoverinfo="skip"))
     fig.add_trace(go.Heatmap(z=cam, colorscale=HEAT, zmin=0, zmax=1, opacity=alpha, colorbar=dict(thickness=12),
-                             hovertemplate="row %{y}, col %{x}<br>Grad-CAM %{z:.2f}<extra></extra>"))
+                             hovertemplate=_("row %{y}, column %{x}<br>Grad-CAM %{z:.2f}") + "<extra></extra>"))
     fig.update_layout(title=dict(text=title, font=dict(size=14)))
     return _image_axes(fig, 460)

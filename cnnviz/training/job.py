@@ -11,6 +11,7 @@ from ..background import BackgroundWork
 from ..data import ImageData
 from .loop import fit
 from .records import History
+from ..i18n import _
 
 __all__ = ["TrainJob"]
 
@@ -25,7 +26,7 @@ class TrainJob(BackgroundWork):
 
     def __init__(self, model: nn.Module, train: ImageData, test: ImageData, **fit_options: Any) -> None:
         if "callback" in fit_options or "stop" in fit_options:
-            raise TypeError("TrainJob sets callback and stop itself")
+            raise TypeError(_("TrainJob sets callback and stop itself"))
         self.model = model
         self.train = train
         self.test = test
@@ -38,12 +39,12 @@ class TrainJob(BackgroundWork):
     def start(self, *, resume: bool = False) -> TrainJob:
         """Start (or with ``resume=True`` continue) training in a new daemon thread; returns self."""
         if self.running:
-            raise RuntimeError("this job is already running")
+            raise RuntimeError(_("this job is already running"))
         self._stop.clear()
         options = dict(self.options)
         if resume:
             if options.get("checkpoint_dir") is None:
-                raise ValueError("resuming needs a checkpoint_dir")
+                raise ValueError(_("resuming needs a checkpoint_dir"))
             options["resume"] = True
             options.pop("start_epoch", None)
         with self._lock:

@@ -23,6 +23,7 @@ from .cpu import THREADS
 from .records import EpochRecord, History, StepRecord
 from .rundir import HISTORY_FILE, STATE_FILE
 from .tensors import affine, augment_batch, channel_stats, evaluate, to_float
+from ..i18n import _
 
 __all__ = ["OPTIMIZERS", "SCHEDULES", "fit"]
 
@@ -102,7 +103,7 @@ def fit(
         opts = _Options(**more_keyword_options)
     except TypeError:
         unknown = sorted(set(more_keyword_options) - set(_Options.__dataclass_fields__))
-        raise TypeError(f"unknown fit option(s) {unknown}; known: {sorted(_Options.__dataclass_fields__)}") from None
+        raise TypeError(_("unknown fit option(s) {unknown}; known: {sorted_options_dataclass}").format(unknown=unknown, sorted_options_dataclass=sorted(_Options.__dataclass_fields__))) from None
     _check_settings(train, test, epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
                     momentum=momentum, weight_decay=weight_decay, start_epoch=start_epoch, opts=opts)
     if mean is None or std is None:
@@ -112,7 +113,7 @@ def fit(
     _check_model_fits(model, train, scale, shift)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
-        raise ValueError("the model has no trainable parameters (every parameter has requires_grad=False)")
+        raise ValueError(_("the model has no trainable parameters (every parameter has requires_grad=False)"))
     opt = (torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay) if optimizer == "sgd"
            else torch.optim.Adam(params, lr=lr, weight_decay=weight_decay))
     flip = opts.flip if opts.flip is not None else train.name not in ("mnist", "digits")
@@ -138,12 +139,12 @@ def fit(
     prior = History((), (), "running")
     if opts.resume or start_epoch > 0:
         if folder is None:
-            raise ValueError("resuming needs checkpoint_dir, the folder of the run to resume")
+            raise ValueError(_("resuming needs checkpoint_dir, the folder of the run to resume"))
         prior = History.load(folder / HISTORY_FILE) if (folder / HISTORY_FILE).is_file() else prior
         state = _load_state(folder)
         if opts.resume:
             if state is None:
-                raise ValueError(f"nothing to resume in {folder}: no {STATE_FILE}")
+                raise ValueError(_("nothing to resume in {folder}: no {state_file}").format(folder=folder, state_file=STATE_FILE))
             model.load_state_dict(state["model"])
             _load_optimizer(opt, state["optimizer"])
             first_epoch, first_batch, step = int(state["epoch"]), int(state["batch"]), int(state["step"])
@@ -287,13 +288,12 @@ def _check_model_fits(model: nn.Module, data: ImageData, scale: torch.Tensor, sh
         with torch.no_grad():
             out = model(to_float(data.images[:1], scale, shift))
     except RuntimeError as err:
-        raise ValueError(f"the model cannot take {data.input_shape} images: {str(err).splitlines()[0][:200]}") from None
+        raise ValueError(_("the model cannot take {data_input_shape} images: {str_err_splitlines_0_200}").format(data_input_shape=data.input_shape, str_err_splitlines_0_200=str(err).splitlines()[0][:200])) from None
     finally:
         model.train(was_training)
     k = max(len(data.classes), int(data.labels.max()) + 1)
     if out.ndim != 2 or out.shape[1] < k:
-        raise ValueError(f"the model outputs {tuple(out.shape[1:])} per image but the data has {k} classes: "
-                         f"its last layer needs {k} outputs")
+        raise ValueError(_("the model outputs {tuple_out_shape_1} per image but the data has {k} classes: its last layer needs {k} outputs").format(tuple_out_shape_1=tuple(out.shape[1:]), k=k))
 
 
 def _one_cycle(step: int, total: int, peak: float) -> float:
@@ -312,45 +312,45 @@ def _load_state(folder: Path) -> dict[str, Any] | None:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
-        raise ValueError(f"{path} is damaged ({str(err)[:120]}); restart the run from an epoch checkpoint") from None
+        raise ValueError(_("{path} is damaged ({str_err_120}); restart the run from an epoch checkpoint").format(path=path, str_err_120=str(err)[:120])) from None
 
 
 def _load_optimizer(opt: torch.optim.Optimizer, state: dict[str, Any]) -> None:
     try:
         opt.load_state_dict(state)
     except (ValueError, KeyError) as err:
-        raise ValueError(f"the saved optimizer state does not fit this run ({err}); choose the same optimizer") from None
+        raise ValueError(_("the saved optimizer state does not fit this run ({err}); choose the same optimizer").format(err=err)) from None
 
 
 def _check_settings(train: ImageData, test: ImageData, *, epochs: int, batch_size: int, optimizer: str, lr: float,
                     momentum: float, weight_decay: float, start_epoch: int, opts: _Options) -> None:
     if not isinstance(train, ImageData) or not isinstance(test, ImageData):
-        raise TypeError("train and test must be cnnviz.ImageData (see cnnviz.load_dataset)")
+        raise TypeError(_("train and test must be cnnviz.ImageData (see cnnviz.load_dataset)"))
     if len(train) == 0:
-        raise ValueError("the training set is empty")
+        raise ValueError(_("the training set is empty"))
     if train.input_shape[0] != test.input_shape[0] or train.input_shape[1:] != test.input_shape[1:]:
-        raise ValueError(f"train images are {train.input_shape} but test images are {test.input_shape}")
+        raise ValueError(_("train images are {train_input_shape} but test images are {test_input_shape}").format(train_input_shape=train.input_shape, test_input_shape=test.input_shape))
     if int(epochs) != epochs or epochs < 1:
-        raise ValueError(f"epochs must be a whole number of at least 1, got {epochs}")
+        raise ValueError(_("epochs must be a whole number of at least 1, got {epochs}").format(epochs=epochs))
     if int(batch_size) != batch_size or batch_size < 1:
-        raise ValueError(f"batch size must be at least 1, got {batch_size}")
+        raise ValueError(_("batch size must be at least 1, got {batch_size}").format(batch_size=batch_size))
     if optimizer not in OPTIMIZERS:
-        raise ValueError(f"unknown optimizer {optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+        raise ValueError(_("unknown optimizer {optimizer!r}; choose one of {join_optimizers}").format(optimizer=optimizer, join_optimizers=', '.join(OPTIMIZERS)))
     if not (lr > 0 and math.isfinite(lr)):
-        raise ValueError(f"learning rate must be a positive number, got {lr}")
+        raise ValueError(_("learning rate must be a positive number, got {lr}").format(lr=lr))
     if not 0 <= momentum < 1:
-        raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        raise ValueError(_("momentum must be in [0, 1), got {momentum}").format(momentum=momentum))
     if weight_decay < 0:
-        raise ValueError(f"weight decay must be >= 0, got {weight_decay}")
+        raise ValueError(_("weight decay must be >= 0, got {weight_decay}").format(weight_decay=weight_decay))
     if start_epoch < 0 or start_epoch > epochs:
-        raise ValueError(f"start_epoch must be between 0 and epochs ({epochs}), got {start_epoch}")
+        raise ValueError(_("start_epoch must be between 0 and epochs ({epochs}), got {start_epoch}").format(epochs=epochs, start_epoch=start_epoch))
     if opts.schedule not in SCHEDULES:
-        raise ValueError(f"unknown schedule {opts.schedule!r}; choose one of {', '.join(SCHEDULES)}")
+        raise ValueError(_("unknown schedule {opts_schedule!r}; choose one of {join_schedules}").format(opts_schedule=opts.schedule, join_schedules=', '.join(SCHEDULES)))
     if opts.log_every is not None and opts.log_every < 1:
-        raise ValueError(f"log_every must be at least 1, got {opts.log_every}")
+        raise ValueError(_("log_every must be at least 1, got {opts_log_every}").format(opts_log_every=opts.log_every))
     labels = train.labels
     if len(labels) and (int(labels.min()) < 0):
-        raise ValueError("labels must be class indices 0..K-1")
+        raise ValueError(_("labels must be class indices 0..K-1"))
 
 
 def _mode_train(model: nn.Module) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..files import atomic_write_text, json_safe, num_or_nan
+from ..i18n import _
 
 __all__ = ["EpochRecord", "History", "StepRecord"]
 
@@ -101,7 +102,7 @@ class History:
             rest = {k: v for k, v in d.items() if k in known}
             return cls(steps=steps, epochs=epochs, **rest)
         except (TypeError, KeyError, IndexError) as err:
-            raise ValueError(f"not a cnnviz training history: {err}") from None
+            raise ValueError(_("not a cnnviz training history: {err}").format(err=err)) from None
 
     def save(self, path: str | Path) -> Path:
         """Write the history as JSON, atomically."""
@@ -113,4 +114,4 @@ class History:
         try:
             return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
         except (OSError, json.JSONDecodeError) as err:
-            raise ValueError(f"cannot read the training history {path}: {err}") from None
+            raise ValueError(_("cannot read the training history {path}: {err}").format(path=path, err=err)) from None

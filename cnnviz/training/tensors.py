@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data import ImageData
+from ..i18n import _
 
 __all__ = [
     "MAX_IMAGE_BYTES",
@@ -29,7 +30,7 @@ __all__ = [
 def channel_stats(data: ImageData, *, chunk: int = 8192) -> tuple[list[float], list[float]]:
     """Per-channel mean and standard deviation of ``data``'s images, in [0, 1] units."""
     if len(data) == 0:
-        raise ValueError("cannot compute statistics of an empty dataset")
+        raise ValueError(_("cannot compute statistics of an empty dataset"))
     c = data.images.shape[1]
     total = torch.zeros(c, dtype=torch.float64)
     total_sq = torch.zeros(c, dtype=torch.float64)
@@ -47,9 +48,9 @@ def channel_stats(data: ImageData, *, chunk: int = 8192) -> tuple[list[float], l
 def affine(mean: Sequence[float], std: Sequence[float], channels: int) -> tuple[torch.Tensor, torch.Tensor]:
     """scale, shift such that (uint8 * scale + shift) == (x/255 - mean) / std."""
     if len(mean) != channels or len(std) != channels:
-        raise ValueError(f"mean/std need one value per channel ({channels}); got {len(mean)} and {len(std)}")
+        raise ValueError(_("mean/std need one value per channel ({channels}); got {len_mean} and {len_std}").format(channels=channels, len_mean=len(mean), len_std=len(std)))
     if any(s <= 0 for s in std):
-        raise ValueError(f"std values must be positive, got {list(std)}")
+        raise ValueError(_("std values must be positive, got {list_std}").format(list_std=list(std)))
     m = torch.tensor(list(mean), dtype=torch.float32).view(1, -1, 1, 1)
     s = torch.tensor(list(std), dtype=torch.float32).view(1, -1, 1, 1)
     return 1.0 / (255.0 * s), -m / s
@@ -129,8 +130,7 @@ def fit_images(data: ImageData, input_shape: Sequence[int]) -> ImageData:
     if (c0, h0, w0) == (c, h, w):
         return data
     if n * c * h * w > MAX_IMAGE_BYTES:
-        raise ValueError(f"{n:,} images of {c}×{h}×{w} need {n * c * h * w / 1e9:.1f} GB; "
-                         f"choose a subset of at most {MAX_IMAGE_BYTES // (c * h * w):,} images")
+        raise ValueError(_("{n:,} images of {c}×{h}×{w} need {n_c_h_w_1e9:.1f} GB; choose a subset of at most {max_image_bytes_c_h_w:,} images").format(n=n, c=c, h=h, w=w, n_c_h_w_1e9=n * c * h * w / 1e9, max_image_bytes_c_h_w=MAX_IMAGE_BYTES // (c * h * w)))
     out = torch.empty((n, c, h, w), dtype=torch.uint8)
     lum = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
     for i in range(0, n, 2048):
@@ -140,7 +140,7 @@ def fit_images(data: ImageData, input_shape: Sequence[int]) -> ImageData:
         elif c0 == 3 and c == 1:
             x = (x * lum).sum(1, keepdim=True)
         elif c0 != c:
-            raise ValueError(f"cannot turn {c0}-channel images into {c}-channel ones")
+            raise ValueError(_("cannot turn {c0}-channel images into {c}-channel ones").format(c0=c0, c=c))
         if (h0, w0) != (h, w):
             x = F.interpolate(x, size=(h, w), mode="bilinear", align_corners=False, antialias=h < h0 or w < w0)
         out[i : i + 2048] = x.round().clamp_(0, 255).to(torch.uint8)  # not round_(): x may be an expanded view
@@ -165,7 +165,7 @@ def load_train_test(dataset: str, *, input_shape: Sequence[int], train_size: int
         c, h, w = (int(v) for v in input_shape)
         everything = load_image_folder(dataset, size=(h, w), channels=c)
         if len(everything) < 2:
-            raise ValueError(f"{dataset} has {len(everything)} readable image(s); need at least 2")
+            raise ValueError(_("{dataset} has {len_everything} readable image(s); need at least 2").format(dataset=dataset, len_everything=len(everything)))
         order = torch.randperm(len(everything), generator=torch.Generator().manual_seed(seed))
         cut = max(1, int(round(0.8 * len(everything))))
         cut = min(cut, len(everything) - 1)
@@ -173,7 +173,7 @@ def load_train_test(dataset: str, *, input_shape: Sequence[int], train_size: int
                                      everything.classes, everything.source)
         train, test = pick(order[:cut]), pick(order[cut:])
     else:
-        raise ValueError(f"unknown dataset {dataset!r}: use fashion_mnist, mnist, cifar10 or a folder of images")
+        raise ValueError(_("unknown dataset {dataset!r}: use fashion_mnist, mnist, cifar10 or a folder of images").format(dataset=dataset))
     train, test = train.subset(train_size, seed=seed), test.subset(test_size, seed=seed + 1)
     return fit_images(train, input_shape), fit_images(test, input_shape)
 

@@ -20,6 +20,7 @@ from .params import count_parameters, weight_change
 from .results import ComparisonResult, EpochPoint, StrategyResult, save_comparison
 from .sources import load_source
 from .strategies import STRATEGIES, build_transfer_model
+from ..i18n import _
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,7 @@ def run_comparison(
         model = build_transfer_model(config.arch, key, num_classes=len(train.classes), input_shape=config.input_shape,
                                      source=source_model, head=config.head, seed=config.seed)
         before = {k: v.detach().clone() for k, v in model.state_dict().items()}
-        _, acc0 = evaluate(model, test, mean=mean, std=std)
+        _loss0, acc0 = evaluate(model, test, mean=mean, std=std)
 
         def live(h: Any, key: str = key, i: int = i, acc0: float = acc0) -> None:
             say(ComparisonProgress("training", key, i, len(config.strategies), h, tuple(done), initial_test_acc=acc0))
@@ -126,7 +127,7 @@ class ComparisonJob(BackgroundWork):
 
     def start(self) -> ComparisonJob:
         if self._thread is not None:
-            raise RuntimeError("this comparison has already been started")
+            raise RuntimeError(_("this comparison has already been started"))
         self._launch("cnnviz-transfer")
         return self
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..models import ZOO
 from .strategies import IMAGENET_BACKBONES, STRATEGIES
+from ..i18n import _
 
 # name -> (title, architecture)
 SOURCES: dict[str, tuple[str, str]] = {
@@ -74,29 +75,28 @@ class ComparisonConfig:
     def validate(self) -> None:
         """Raise ``ValueError`` saying what is wrong with the settings."""
         if self.source not in SOURCES:
-            raise ValueError(f"unknown source {self.source!r}; choose one of {', '.join(SOURCES)}")
+            raise ValueError(_("unknown source {self_source!r}; choose one of {join_sources}").format(self_source=self.source, join_sources=', '.join(SOURCES)))
         if self.target not in TARGETS:
-            raise ValueError(f"unknown target {self.target!r}; choose one of {', '.join(TARGETS)}")
+            raise ValueError(_("unknown target {self_target!r}; choose one of {join_targets}").format(self_target=self.target, join_targets=', '.join(TARGETS)))
         if not self.strategies or any(s not in STRATEGIES for s in self.strategies):
-            raise ValueError(f"choose at least one strategy of {', '.join(STRATEGIES)}; got {list(self.strategies)}")
+            raise ValueError(_("choose at least one strategy of {join_strategies}; got {list_self_strategies}").format(join_strategies=', '.join(STRATEGIES), list_self_strategies=list(self.strategies)))
         if self.target == "fashion_heldout" and self.source != "heldout_cnn":
-            raise ValueError("held-out Fashion-MNIST classes need a source that has not seen them: choose the CNN "
-                             "pretrained here on the other classes (the shipped one saw all 10)")
+            raise ValueError(_("held-out Fashion-MNIST classes need a source that has not seen them: choose the CNN "
+                             "pretrained here on the other classes (the shipped one saw all 10)"))
         if self.target == "fashion_heldout":
             held = self.target_classes or [c for c in range(10) if c not in self.source_classes]
             if len(set(self.source_classes)) < 2 or len(set(held)) < 2:
-                raise ValueError("pretrain the source on at least 2 Fashion-MNIST classes and leave at least 2 others "
-                                 f"out for the target (source classes now: {sorted(self.source_classes)})")
+                raise ValueError(_("pretrain the source on at least 2 Fashion-MNIST classes and leave at least 2 others out for the target (source classes now: {sorted_self_source_class})").format(sorted_self_source_class=sorted(self.source_classes)))
         if self.arch in IMAGENET_BACKBONES and self.target == "fashion_heldout":
-            raise ValueError("ImageNet backbones have no held-out Fashion-MNIST classes: choose 'fashion_mnist'")
+            raise ValueError(_("ImageNet backbones have no held-out Fashion-MNIST classes: choose 'fashion_mnist'"))
         if self.arch not in IMAGENET_BACKBONES and self.target in ("cifar10", "mnist", "fashion_mnist"):
-            raise ValueError(f"the offline CNN transfers to held-out Fashion-MNIST classes or your images, not {self.target}")
+            raise ValueError(_("the offline CNN transfers to held-out Fashion-MNIST classes or your images, not {self_target}").format(self_target=self.target))
         if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0:
-            raise ValueError("epochs, batch size and learning rate must be positive")
+            raise ValueError(_("epochs, batch size and learning rate must be positive"))
         if self.shots is not None and self.shots < 1:
-            raise ValueError(f"at least 1 labelled image per class is needed, got {self.shots}")
+            raise ValueError(_("at least 1 labelled image per class is needed, got {self_shots}").format(self_shots=self.shots))
         if self.image_size < 16 or self.image_size > 256:
-            raise ValueError(f"image size must be between 16 and 256 pixels, got {self.image_size}")
+            raise ValueError(_("image size must be between 16 and 256 pixels, got {self_image_size}").format(self_image_size=self.image_size))
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}

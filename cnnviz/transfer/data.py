@@ -14,6 +14,7 @@ import torch
 
 from ..data import IMAGE_EXTENSIONS, ImageData
 from .config import ComparisonConfig
+from ..i18n import _
 
 
 def adapt_images(data: ImageData, *, channels: int, size: tuple[int, int]) -> ImageData:
@@ -24,7 +25,7 @@ def adapt_images(data: ImageData, *, channels: int, size: tuple[int, int]) -> Im
     from ..training import fit_images
 
     if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 or 3, got {channels}")
+        raise ValueError(_("channels must be 1 or 3, got {channels}").format(channels=channels))
     return fit_images(data, (channels, *size))
 
 
@@ -41,11 +42,11 @@ def few_shot_split(train: ImageData, test: ImageData, *, classes: Sequence[int],
     ``test_per_class`` test images of each. Raises ``ValueError`` for fewer than 2 classes or no shots."""
     classes = list(dict.fromkeys(int(c) for c in classes))
     if len(classes) < 2:
-        raise ValueError(f"a target needs at least 2 classes, got {classes}")
+        raise ValueError(_("a target needs at least 2 classes, got {classes}").format(classes=classes))
     if any(c < 0 or c >= len(train.classes) for c in classes):
-        raise ValueError(f"class indices must be in 0..{len(train.classes) - 1}, got {classes}")
+        raise ValueError(_("class indices must be in 0..{len_train_classes_1}, got {classes}").format(len_train_classes_1=len(train.classes) - 1, classes=classes))
     if shots is not None and shots < 1:
-        raise ValueError(f"at least 1 labelled image per class is needed, got {shots}")
+        raise ValueError(_("at least 1 labelled image per class is needed, got {shots}").format(shots=shots))
 
     def pick(data: ImageData, n: int | None, offset: int) -> ImageData:
         parts = [(_per_class_indices(data.labels, c, n, seed + offset), k) for k, c in enumerate(classes)]
@@ -57,7 +58,7 @@ def few_shot_split(train: ImageData, test: ImageData, *, classes: Sequence[int],
 
     tr, te = pick(train, shots, 0), pick(test, test_per_class, 1)
     if len(te) == 0:
-        raise ValueError("the test set has no image of the chosen classes")
+        raise ValueError(_("the test set has no image of the chosen classes"))
     return tr, te
 
 
@@ -67,13 +68,12 @@ def split_folder(data: ImageData, *, test_fraction: float = 0.3, shots: int | No
     class is held out (at least one image), then up to ``shots`` of the rest train. Raises ``ValueError``
     when a class has fewer than 2 images."""
     if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must be between 0 and 1, got {test_fraction}")
+        raise ValueError(_("test_fraction must be between 0 and 1, got {test_fraction}").format(test_fraction=test_fraction))
     tr_idx, te_idx = [], []
     for c in range(len(data.classes)):
         idx = _per_class_indices(data.labels, c, None, seed)
         if len(idx) < 2:
-            raise ValueError(f"class {data.classes[c]!r} has {len(idx)} image(s); each class needs at least 2 "
-                             "(one to learn from, one to test on)")
+            raise ValueError(_("class {data_classes_c!r} has {len_idx} image(s); each class needs at least 2 (one to learn from, one to test on)").format(data_classes_c=data.classes[c], len_idx=len(idx)))
         n_test = max(1, round(len(idx) * test_fraction))
         te_idx.append(idx[:n_test])
         tr_idx.append(idx[n_test:] if shots is None else idx[n_test : n_test + shots])
@@ -105,7 +105,7 @@ def extract_image_zip(data: bytes | str | Path, dest: str | Path, *, max_files: 
     try:
         zf = zipfile.ZipFile(io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else Path(data))
     except (zipfile.BadZipFile, OSError) as err:
-        raise ValueError(f"this is not a zip file that can be read ({err})") from None
+        raise ValueError(_("this is not a zip file that can be read ({err})").format(err=err)) from None
     written = total = 0
     with zf:
         for info in zf.infolist():
@@ -118,7 +118,7 @@ def extract_image_zip(data: bytes | str | Path, dest: str | Path, *, max_files: 
             if stat.S_ISLNK(info.external_attr >> 16) or Path(parts[-1]).suffix.lower() not in IMAGE_EXTENSIONS:
                 continue
             if written >= max_files:
-                raise ValueError(f"the zip holds more than {max_files:,} images; use fewer")
+                raise ValueError(_("the zip holds more than {max_files:,} images; use fewer").format(max_files=max_files))
             target = dest.joinpath(*parts).resolve()
             if dest not in target.parents:
                 continue
@@ -129,13 +129,13 @@ def extract_image_zip(data: bytes | str | Path, dest: str | Path, *, max_files: 
                     size += len(chunk)
                     total += len(chunk)
                     if size > max_member:
-                        raise ValueError(f"{'/'.join(parts)} is larger than {max_member // 2**20} MB uncompressed")
+                        raise ValueError(_("{join_parts} is larger than {max_member_2_20} MB uncompressed").format(join_parts='/'.join(parts), max_member_2_20=max_member // 2**20))
                     if total > max_bytes:
-                        raise ValueError(f"the zip is larger than {max_bytes // 2**20} MB uncompressed")
+                        raise ValueError(_("the zip is larger than {max_bytes_2_20} MB uncompressed").format(max_bytes_2_20=max_bytes // 2**20))
                     out.write(chunk)
             written += 1
     if not written:
-        raise ValueError("the zip holds no images (PNG, JPEG, ...); put one folder per class in it")
+        raise ValueError(_("the zip holds no images (PNG, JPEG, ...); put one folder per class in it"))
     root = dest
     while True:
         subs = [d for d in root.iterdir() if d.is_dir()]
@@ -174,15 +174,14 @@ def prepare_target(config: ComparisonConfig, *, user_data: ImageData | None = No
     c, h, w = config.input_shape
     if config.target == "folder":
         if user_data is None:
-            raise ValueError("upload a zip of your images first (one folder per class)")
+            raise ValueError(_("upload a zip of your images first (one folder per class)"))
         train, test = split_folder(user_data, shots=config.shots, seed=config.seed)
     else:
         if config.target == "fashion_heldout":
             full_train, full_test = load_fashion_mnist(train=True), load_fashion_mnist(train=False)
             classes = config.target_classes or tuple(i for i in range(10) if i not in config.source_classes)
             if set(classes) & set(config.source_classes):
-                raise ValueError(f"target classes {sorted(set(classes) & set(config.source_classes))} are also source "
-                                 "classes: held-out means the source never saw them")
+                raise ValueError(_("target classes {sorted_set_classes_set_c} are also source classes: held-out means the source never saw them").format(sorted_set_classes_set_c=sorted(set(classes) & set(config.source_classes))))
         else:
             full_train = load_dataset(config.target, train=True, download=download)
             full_test = load_dataset(config.target, train=False, download=download)

@@ -10,6 +10,7 @@ from torch import nn
 
 from ..models import ZOO
 from .strategies import IMAGENET_BACKBONES, STRATEGIES, TransferNet, build_transfer_model, set_strategy
+from ..i18n import _
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def transfer_summary(model: TransferNet, input_shape: tuple[int, int, int], *, t
             lines.append(SummaryLine(name, type(layer).__name__, _keras_shape(x), sum(p.numel() for p in ps),
                                      sum(p.numel() for p in ps if p.requires_grad)))
     except RuntimeError as err:
-        raise ValueError(f"the model does not take {input_shape} input: {str(err).splitlines()[0][:200]}") from None
+        raise ValueError(_("the model does not take {input_shape} input: {str_err_splitlines_0_200}").format(input_shape=input_shape, str_err_splitlines_0_200=str(err).splitlines()[0][:200])) from None
     finally:
         model.train(was)
     return TransferSummary(title or f"{model.arch} + new head", tuple(input_shape), tuple(lines), count_parameters(model))
@@ -133,7 +134,7 @@ def weight_change(before: dict[str, torch.Tensor], model: nn.Module) -> tuple[La
             continue
         key = f"{name}.weight"
         if key not in before:
-            raise ValueError(f"{key} is not in the 'before' weights: they come from another model")
+            raise ValueError(_("{key} is not in the 'before' weights: they come from another model").format(key=key))
         w0, w1 = before[key].float(), m.weight.detach().float()
         norm = float(w0.norm())
         rel = float((w1 - w0).norm()) / norm if norm > 0 else float("nan")

@@ -14,6 +14,7 @@ from ..files import atomic_write_text, json_safe, num_or_nan
 from .config import SHORT_NAMES, ComparisonConfig
 from .params import LayerChange, ParamCounts
 from .strategies import STRATEGIES
+from ..i18n import _
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ class ComparisonResult:
     def from_dict(cls, d: dict[str, Any], *, path: str | None = None) -> ComparisonResult:
         """Rebuild a result from ``to_dict()``'s output. Raises ``ValueError`` if it is not one."""
         if not isinstance(d, dict) or d.get("format") != "cnnviz-transfer-1":
-            raise ValueError("not a cnnviz transfer-learning comparison (format cnnviz-transfer-1)")
+            raise ValueError(_("not a cnnviz transfer-learning comparison (format cnnviz-transfer-1)"))
         try:
             runs = tuple(StrategyResult(
                 r["strategy"], r["status"], r.get("message", ""),
@@ -102,7 +103,7 @@ class ComparisonResult:
                        int(d["test_size"]), d.get("source_info", ""), d["status"], d.get("message", ""),
                        d.get("created", ""), path)
         except (KeyError, TypeError, ValueError) as err:
-            raise ValueError(f"the comparison file is damaged: {type(err).__name__}: {err}") from None
+            raise ValueError(_("the comparison file is damaged: {type_err_name}: {err}").format(type_err_name=type(err).__name__, err=err)) from None
 
 
 def result_rows(result: ComparisonResult) -> list[dict[str, Any]]:
@@ -137,7 +138,7 @@ def load_comparison(path: str | Path) -> ComparisonResult:
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as err:
-        raise ValueError(f"cannot read the comparison {path}: {err}") from None
+        raise ValueError(_("cannot read the comparison {path}: {err}").format(path=path, err=err)) from None
     return ComparisonResult.from_dict(d, path=str(path))
 
 

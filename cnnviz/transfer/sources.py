@@ -17,6 +17,7 @@ from ..runs import runs_root
 from .config import SOURCES, ComparisonConfig
 from .data import few_shot_split
 from .strategies import IMAGENET_BACKBONES
+from ..i18n import _
 
 
 def heldout_source(classes: Sequence[int] = (0, 1, 2, 3, 4), *, epochs: int = 2, images: int | None = 12_000,
@@ -36,7 +37,7 @@ def heldout_source(classes: Sequence[int] = (0, 1, 2, 3, 4), *, epochs: int = 2,
 
     classes = sorted(dict.fromkeys(int(c) for c in classes))
     if len(classes) < 2 or any(c < 0 or c > 9 for c in classes) or len(classes) > 9:
-        raise ValueError(f"the source needs 2 to 9 Fashion-MNIST classes (0..9), got {classes}")
+        raise ValueError(_("the source needs 2 to 9 Fashion-MNIST classes (0..9), got {classes}").format(classes=classes))
     folder = Path(cache_dir) if cache_dir is not None else runs_root() / "transfer" / "sources"
     tag = f"mnist_cnn-fashion-c{''.join(map(str, classes))}-e{epochs}-n{images or 'all'}-s{seed}"
     path = folder / f"{tag}.pt"
@@ -53,7 +54,7 @@ def heldout_source(classes: Sequence[int] = (0, 1, 2, 3, 4), *, epochs: int = 2,
     hist = fit(model, train, test, epochs=epochs, batch_size=64, optimizer="adam", lr=1e-3, seed=seed, mean=mean,
                std=std, callback=callback, stop=stop)
     if hist.status != "finished":
-        raise RuntimeError(f"pretraining the source stopped: {hist.message or hist.status}")
+        raise RuntimeError(_("pretraining the source stopped: {hist_message_or_hist_sta}").format(hist_message_or_hist_sta=hist.message or hist.status))
     acc = hist.epochs[-1].test_acc if hist.epochs else float("nan")
     meta = {"dataset": "fashion_mnist", "source_classes": classes, "mean": mean, "std": std, "epoch": epochs,
             "test_accuracy": acc, "train_images": len(train), "seed": seed}
@@ -94,8 +95,8 @@ def load_source(source: str, *, config: ComparisonConfig | None = None, download
 
         ckpts = pretrained_checkpoints()
         if not ckpts:
-            raise ValueError("the shipped Fashion-MNIST checkpoints are missing (assets/pretrained/fashion_mnist_cnn); "
-                             "choose the source pretrained here instead")
+            raise ValueError(_("the shipped Fashion-MNIST checkpoints are missing (assets/pretrained/fashion_mnist_cnn); "
+                             "choose the source pretrained here instead"))
         ckpt = load_checkpoint(ckpts[-1])
         meta = dict(ckpt.meta)
         meta.setdefault("mean", [0.286])
@@ -107,4 +108,4 @@ def load_source(source: str, *, config: ComparisonConfig | None = None, download
 
         model = load_imagenet_model(source, download=download, progress=False)
         return model, {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "info": f"torchvision {source}, ImageNet weights"}
-    raise ValueError(f"unknown source {source!r}; choose one of {', '.join(SOURCES)}")
+    raise ValueError(_("unknown source {source!r}; choose one of {join_sources}").format(source=source, join_sources=', '.join(SOURCES)))

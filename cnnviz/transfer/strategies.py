@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ..models import ZOO, build_model
+from ..i18n import _
 
 IMAGENET_BACKBONES = ("vgg16", "mobilenet_v2", "resnet18", "resnet50")
 SMALL_NETS = ("mnist_cnn", "keras_cifar10", "simple_convnet", "tf_mnist", "lenet5", "lenet5_28")
@@ -80,7 +81,7 @@ def _split(model: nn.Module, arch: str) -> tuple[nn.Sequential, tuple[str, ...]]
     if arch in ("resnet18", "resnet50"):
         parts = OrderedDict((name, m) for name, m in model.named_children() if name != "fc")
         return nn.Sequential(parts), ("layer4",)
-    raise ValueError(f"no transfer recipe for {arch!r}; use one of {', '.join(SMALL_NETS + IMAGENET_BACKBONES)}")
+    raise ValueError(_("no transfer recipe for {arch!r}; use one of {join_small_nets_imagenet}").format(arch=arch, join_small_nets_imagenet=', '.join(SMALL_NETS + IMAGENET_BACKBONES)))
 
 
 def _head(in_features: int, hidden: Sequence[int], num_classes: int) -> nn.Sequential:
@@ -88,7 +89,7 @@ def _head(in_features: int, hidden: Sequence[int], num_classes: int) -> nn.Seque
     width = in_features
     for h in hidden:
         if h < 1:
-            raise ValueError(f"head layer sizes must be positive, got {list(hidden)}")
+            raise ValueError(_("head layer sizes must be positive, got {list_hidden}").format(list_hidden=list(hidden)))
         layers += [nn.Linear(width, h), nn.ReLU()]
         width = h
     layers.append(nn.Linear(width, num_classes))
@@ -113,11 +114,11 @@ def build_transfer_model(
     Raises ``ValueError`` for an unknown architecture/strategy or an input the base cannot take.
     """
     if strategy not in STRATEGIES:
-        raise ValueError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+        raise ValueError(_("unknown strategy {strategy!r}; choose one of {join_strategies}").format(strategy=strategy, join_strategies=', '.join(STRATEGIES)))
     if num_classes < 2:
-        raise ValueError(f"a classifier needs at least 2 classes, got {num_classes}")
+        raise ValueError(_("a classifier needs at least 2 classes, got {num_classes}").format(num_classes=num_classes))
     if arch not in ZOO:
-        raise ValueError(f"unknown architecture {arch!r}; the zoo has: {', '.join(ZOO)}")
+        raise ValueError(_("unknown architecture {arch!r}; the zoo has: {join_zoo}").format(arch=arch, join_zoo=', '.join(ZOO)))
     if strategy == "scratch" or source is None:
         base = build_model(arch, num_classes=num_classes, in_channels=input_shape[0], seed=seed + 1)
     else:
@@ -129,8 +130,7 @@ def build_transfer_model(
         try:
             out = backbone(torch.zeros(1, *input_shape))
         except RuntimeError as err:
-            raise ValueError(f"the {arch} base does not take {'×'.join(map(str, input_shape))} input: "
-                             f"{str(err).splitlines()[0][:200]}") from None
+            raise ValueError(_("the {arch} base does not take {join_map_str_input_shape} input: {str_err_splitlines_0_200}").format(arch=arch, join_map_str_input_shape='×'.join(map(str, input_shape)), str_err_splitlines_0_200=str(err).splitlines()[0][:200])) from None
         backbone.train(was)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
