@@ -8,6 +8,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from . import i18n
+
 __all__ = ["BackgroundWork"]
 
 
@@ -18,10 +20,15 @@ class BackgroundWork:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self.language = i18n.get_language()  # the starting session's: the worker's messages are written in it
 
     def _launch(self, name: str, *args: Any) -> None:
-        self._thread = threading.Thread(target=self._run, args=args, name=name, daemon=True)
+        self._thread = threading.Thread(target=self._in_language, args=args, name=name, daemon=True)
         self._thread.start()
+
+    def _in_language(self, *args: Any) -> None:
+        with i18n.language(self.language):
+            self._run(*args)
 
     def _run(self, *args: Any) -> None:  # pragma: no cover - always overridden
         raise NotImplementedError

@@ -337,6 +337,40 @@ def sample_title(name: str) -> str:
     return _(SAMPLE_TITLES[name]) if name in SAMPLE_TITLES else name
 
 
+ROOTS_ENV = "CNNVIZ_DATA_ROOTS"  # os.pathsep-separated folders a dashboard user may train on (the teacher sets it)
+MAX_FOLDER_FILES = 100_000  # a folder dataset never walks more entries than this
+
+
+def data_roots() -> list[Path]:
+    """The folders under which a folder-of-images dataset may lie: $CNNVIZ_DATA_ROOTS, else the project's assets
+    and the data cache folder."""
+    given = os.environ.get(ROOTS_ENV, "")
+    roots = [Path(p) for p in given.split(os.pathsep) if p.strip()] or [ASSETS, DEFAULT_ROOT]
+    return [r.expanduser().resolve() for r in roots]
+
+
+def allowed_folder(path: str | Path) -> Path:
+    """``path`` resolved (links followed), if it lies inside one of ``data_roots()``; else ValueError.
+
+    A dashboard runs on a shared server: a path typed into it must not reveal or read the server's other files. The
+    message names the allowed roots but says nothing about whether the path exists elsewhere.
+    """
+    roots = data_roots()
+    text = str(path).strip()
+    if not text or "\x00" in text:
+        raise ValueError(_("type the path of a folder of images"))
+    candidate = Path(text).expanduser()
+    if not candidate.is_absolute():
+        candidate = roots[0] / candidate
+    resolved = candidate.resolve()
+    if not any(resolved == r or r in resolved.parents for r in roots):
+        raise ValueError(_("only folders inside {roots} can be used here (the teacher sets them in "
+                           "CNNVIZ_DATA_ROOTS)").format(roots=", ".join(str(r) for r in roots)))
+    if not resolved.is_dir():
+        raise ValueError(_("{folder} is not a folder").format(folder=text))
+    return resolved
+
+
 def load_image_folder(
     folder: str | Path,
     *,
@@ -356,9 +390,12 @@ def load_image_folder(
     class_dirs = sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
     if len(class_dirs) < 2:
         raise ValueError(_("{folder} needs one sub-folder per class and at least two classes; found {len_class_dirs}").format(folder=folder, len_class_dirs=len(class_dirs)))
-    images, labels, skipped = [], [], 0
+    images, labels, skipped, seen = [], [], 0, 0
     for label, d in enumerate(class_dirs):
         for f in sorted(d.rglob("*")):
+            seen += 1
+            if seen > MAX_FOLDER_FILES:  # never walk a whole disk
+                break
             if f.suffix.lower() not in IMAGE_EXTENSIONS or not f.is_file():
                 continue
             if len(images) >= max_images:

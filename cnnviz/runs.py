@@ -42,6 +42,7 @@ __all__ = [
     "delete_run",
     "list_runs",
     "load_run",
+    "run_labels",
     "new_run_job",
     "resume_run_job",
     "runs_root",
@@ -184,6 +185,30 @@ class RunInfo:
     def checkpoints(self) -> list[Path]:
         """epoch_NN.pt files sorted by epoch."""
         return sorted(self.path.glob("epoch_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
+
+
+_DIFFERENCES = (  # (field, how it is written) for run_labels
+    ("model", "{v}"), ("dataset", "{v}"), ("optimizer", "{v}"), ("lr", "lr={v:g}"), ("batch_size", "batch={v}"),
+    ("epochs", "epochs={v}"), ("train_size", "n={v}"), ("augment", "aug={v}"), ("schedule", "{v}"),
+    ("momentum", "m={v:g}"), ("seed", "seed={v}"), ("bf16", "bf16={v}"),
+)
+
+
+def run_labels(infos: list[RunInfo]) -> list[str]:
+    """A label per run that names what differs between them (e.g. "2. adam · n=1000" vs "3. adam · n=60000"),
+    so an overlay's legend shows the setting being compared; the run's own name (label) first when it has one."""
+    configs = [i.config for i in infos]
+    differ = [(f, fmt) for f, fmt in _DIFFERENCES
+              if len({getattr(c, f, None) if c else None for c in configs}) > 1]
+    out = []
+    for n, (info, c) in enumerate(zip(infos, configs), start=1):
+        if c is None:
+            out.append(f"{n}. {info.name}")
+            continue
+        parts = [fmt.format(v=getattr(c, f) if getattr(c, f) is not None else "all") for f, fmt in differ] or [
+            f"{c.model} · {c.optimizer} lr={c.lr:g}"]
+        out.append(f"{n}. " + (c.label + ": " if c.label else "") + " · ".join(parts))
+    return out
 
 
 def load_run(path: str | Path) -> RunInfo:

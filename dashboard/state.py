@@ -366,6 +366,23 @@ def training_runs_folder():
     return runs.session_folder(training_session_id())
 
 
+DEFAULT_TRAINING_SPEED = 1_000.0  # images/s of a small CNN on 2 cores, for estimates before any run has a speed
+
+
+def training_speed(model: str) -> float:
+    """This session's measured training speed (images/s) for ``model``: the last epoch of its latest run with that
+    model; a rough default before there is one."""
+    from cnnviz import runs
+
+    try:
+        for run in reversed(runs.list_runs(training_runs_folder())):
+            if run.config is not None and run.config.model == model and run.history and run.history.epochs:
+                return float(run.history.epochs[-1].images_per_s)
+    except (OSError, ValueError):
+        pass
+    return DEFAULT_TRAINING_SPEED
+
+
 @st.cache_resource
 def _training_jobs() -> dict:
     return {}  # runs id -> that session's latest TrainJob (lets a reloaded page find its running job)

@@ -7,17 +7,17 @@ step lost.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import streamlit as st
 
 import cnnviz
 from cnnviz import runs, training
+from cnnviz.i18n import N_, _
 from cnnviz.plots import training as tplots
 from dashboard import state
 
-st.title("Training studio")
-st.caption("Train a CNN here and watch it learn. The run keeps going if you visit other pages; come back to see it.")
+st.title(_("Training studio"))
+st.caption(_("Train a CNN here and watch it learn. The run keeps going if you visit other pages; come back to see it."))
 
 folder = state.training_runs_folder()
 job: training.TrainJob | None = state.training_job()
@@ -50,65 +50,85 @@ def apply_preset() -> None:
     for field, key in KEYS.items():
         st.session_state[key] = getattr(p, field)
     st.session_state["tr.bf16"] = p.bf16 and training.bf16_fast()
-    if p.name in ("fast", "accurate"):
-        st.session_state["tr.train_size"] = 60_000
-        st.session_state["tr.test_size"] = 10_000
+    st.session_state["tr.train_size"] = p.train_size or 60_000  # presets train on every image unless they say
+    st.session_state["tr.test_size"] = 10_000
 
 
 # ---------------------------------------------------------------------------- set-up
-models = {name: spec.title for name, spec in cnnviz.ZOO.items() if not spec.torchvision}
+models = {name: _(spec.title) for name, spec in cnnviz.ZOO.items() if not spec.torchvision}
 stack = st.session_state.get(state.STACK_KEY)
 if stack:
-    models[STACK] = "Layer stack from the convolution lab"
+    models[STACK] = _("Layer stack from the convolution lab")
+STATUS = {"running": N_("running"), "finished": N_("finished"), "stopped": N_("stopped"), "failed": N_("failed"),
+          "interrupted": N_("interrupted"), "new": N_("new")}
 
-with st.expander("Set up a run" if job is None else "Set up a new run", expanded=job is None):
-    st.selectbox("Preset", [CUSTOM, *training.PRESETS], key="tr.preset", on_change=apply_preset,
-                 format_func=lambda n: n if n == CUSTOM else training.PRESETS[n].title,
-                 help="The lecture notes' runs, or the fast one. Choosing a preset fills in the settings below.")
+# While a run exists, its controls and live curves come first: a set-up panel left open must never push them out of
+# sight (they are drawn into this place further down).
+live_area = st.container()
+
+with st.expander(_("Set up a run") if job is None else _("Set up a new run"), expanded=job is None):
+    st.selectbox(_("Preset"), [CUSTOM, *training.PRESETS], key="tr.preset", on_change=apply_preset,
+                 format_func=lambda n: _("Custom") if n == CUSTOM else _(training.PRESETS[n].title),
+                 help=_("The lecture notes' runs, or the fast one. Choosing a preset fills in the settings below."))
     if st.session_state["tr.preset"] != CUSTOM:
-        st.caption(training.PRESETS[st.session_state["tr.preset"]].description)
+        preset = training.PRESETS[st.session_state["tr.preset"]]
+        speed = state.training_speed(preset.model)
+        st.caption(_(preset.description) + " " + _(
+            "{steps:,} steps; about {minutes:.0f} min at {speed:,.0f} images/s (this computer's speed for this model "
+            "so far).").format(steps=preset.steps, minutes=preset.estimate_s(speed) / 60, speed=speed))
     c1, c2, c3 = st.columns(3)
     with c1:
-        datasets = {"fashion_mnist": "Fashion-MNIST (bundled)", "mnist": "MNIST", "cifar10": "CIFAR-10",
-                    "folder": "A folder of images on this computer"}
-        dataset = st.selectbox("Dataset", list(datasets), format_func=datasets.get, key="tr.dataset")
+        datasets = {"fashion_mnist": _("Fashion-MNIST (bundled)"), "mnist": "MNIST", "cifar10": "CIFAR-10",
+                    "folder": _("A folder of images on the server")}
+        dataset = st.selectbox(_("Dataset"), list(datasets), format_func=datasets.get, key="tr.dataset")
         if dataset == "folder":
-            dataset = st.text_input("Folder (one sub-folder of images per class)", key="tr.folder").strip()
-            available = bool(dataset) and Path(dataset).is_dir()
-            if dataset and not available:
-                st.warning(f"{dataset} is not a folder on the computer running cnnviz.")
+            given = st.text_input(_("Folder (one sub-folder of images per class)"), key="tr.folder",
+                                  help=_("Only folders under the ones the teacher allows (CNNVIZ_DATA_ROOTS)."))
+            available, dataset = False, given.strip()
+            if dataset:
+                try:
+                    dataset = str(cnnviz.data.allowed_folder(dataset))
+                    available = True
+                except ValueError as err:
+                    st.warning(str(err))
         else:
             available, where = cnnviz.dataset_status(dataset)
             if not available:
-                st.warning(f"{datasets[dataset]} is {where}. Run `cnnviz data --download {dataset}` where there is "
-                           "network, or use the bundled Fashion-MNIST.")
-        train_size = st.select_slider("Training images", TRAIN_SIZES, key="tr.train_size",
-                                      help="A random subset trains faster; 60,000 is all of Fashion-MNIST.")
-        test_size = st.select_slider("Test images", TEST_SIZES, key="tr.test_size")
+                st.warning(_("{name} is not available here ({where}). Run `cnnviz data --download {dataset}` where "
+                             "there is network, or use the bundled Fashion-MNIST.").format(
+                    name=datasets[dataset], where=where, dataset=dataset))
+        train_size = st.select_slider(_("Training images"), TRAIN_SIZES, key="tr.train_size",
+                                      help=_("A random subset trains faster; 60,000 is all of Fashion-MNIST."))
+        test_size = st.select_slider(_("Test images"), TEST_SIZES, key="tr.test_size")
     with c2:
         if st.session_state["tr.model"] not in models:
             st.session_state["tr.model"] = "simple_convnet"
-        model_name = st.selectbox("Model", list(models), format_func=models.get, key="tr.model")
-        optimizer = st.radio("Optimizer", training.OPTIMIZERS, key="tr.optimizer", horizontal=True,
-                             format_func={"sgd": "SGD (momentum)", "adam": "Adam"}.get)
-        lr = st.select_slider("Learning rate", LRS, key="tr.lr", format_func=lambda v: f"{v:g}",
-                              help="Too high and the loss explodes (try 1 or 10 with SGD); too low and nothing moves.")
-        momentum = st.slider("Momentum (SGD)", 0.0, 0.99, key="tr.momentum", step=0.05, disabled=optimizer != "sgd")
+        model_name = st.selectbox(_("Model"), list(models), format_func=models.get, key="tr.model")
+        optimizer = st.radio(_("Optimizer"), training.OPTIMIZERS, key="tr.optimizer", horizontal=True,
+                             format_func={"sgd": _("SGD (momentum)"), "adam": "Adam"}.get)
+        lr = st.select_slider(_("Learning rate"), LRS, key="tr.lr", format_func=lambda v: f"{v:g}",
+                              help=_("Too high and the loss explodes (try 1 or 10 with SGD); too low and nothing moves."))
+        momentum = st.slider(_("Momentum (SGD)"), 0.0, 0.99, key="tr.momentum", step=0.05, disabled=optimizer != "sgd")
     with c3:
-        batch_size = st.select_slider("Batch size", BATCHES, key="tr.batch")
-        epochs = st.number_input("Epochs", 1, 100, key="tr.epochs")
-        augment = st.toggle("Augmentation (random shifts and flips)", key="tr.augment")
-        bf16 = st.toggle("Fast math (bfloat16)", key="tr.bf16",
-                         help="Computes the forward pass in 16-bit floats: "
-                              + ("several times faster on this CPU" if training.bf16_fast() else
-                                 "this CPU has no native bfloat16, so it would be slower here")
-                              + "; the weights stay 32-bit and accuracy is about the same.")
-        schedule = st.radio("Learning-rate schedule", training.SCHEDULES, key="tr.schedule", horizontal=True,
-                            help="one-cycle: warm up to the learning rate, then cosine down to almost zero.")
-        seed = st.number_input("Random seed", 0, 10_000, key="tr.seed",
-                               help="Same seed, same settings: the same initial weights, order and curves.")
-    label = st.text_input("Name of the run (optional)", max_chars=40, placeholder="e.g. adam-vs-sgd")
-    start = st.button("Start training", type="primary", icon=":material/play_arrow:", disabled=busy or not available)
+        batch_size = st.select_slider(_("Batch size"), BATCHES, key="tr.batch")
+        epochs = st.number_input(_("Epochs"), 1, 100, key="tr.epochs")
+        augment = st.toggle(_("Augmentation (random shifts and flips)"), key="tr.augment")
+        if training.bf16_fast():
+            bf16 = st.toggle(_("Fast math (bfloat16)"), key="tr.bf16",
+                             help=_("Computes the forward pass in 16-bit floats: several times faster on this CPU; the "
+                                    "weights stay 32-bit and accuracy is about the same."))
+        else:  # without a native bfloat16 unit it runs ~10x slower: never offered silently
+            bf16 = False
+            st.caption(_("Fast math (bfloat16) is off: this CPU has no native bfloat16 unit, so it would train about "
+                         "ten times slower, not faster."))
+        schedule = st.radio(_("Learning-rate schedule"), training.SCHEDULES, key="tr.schedule", horizontal=True,
+                            format_func={"constant": _("constant"), "onecycle": _("one-cycle")}.get,
+                            help=_("one-cycle: warm up to the learning rate, then cosine down to almost zero."))
+        seed = st.number_input(_("Random seed"), 0, 10_000, key="tr.seed",
+                               help=_("Same seed, same settings: the same initial weights, order and curves."))
+    label = st.text_input(_("Name of the run (optional)"), max_chars=40, placeholder=_("e.g. adam-vs-sgd"))
+    start = st.button(_("Start training"), type="primary", icon=":material/play_arrow:",
+                      disabled=busy or not available)
 
 if start:
     try:
@@ -122,7 +142,7 @@ if start:
         train, test = state.training_data(dataset, config.model_input_shape, train_size, test_size, int(seed))
         state.set_training_job(runs.new_run_job(folder, config, train=train, test=test).start())
     except (ValueError, TypeError, cnnviz.DatasetUnavailable, ImportError) as err:
-        st.error(f"Could not start: {err}")
+        st.error(_("Could not start: {err}").format(err=err))
     else:
         st.rerun()  # redraw with the set-up folded away and the live view on top
 
@@ -131,30 +151,32 @@ if job is None:
     stopped = [r for r in runs.list_runs(folder) if r.status == "stopped" and r.config is not None]
     if stopped:
         last = stopped[-1]
-        st.info(f"Your run **{last.title}** was stopped at step {last.history.step}.")
-        if st.button("Resume it", icon=":material/resume:"):
+        st.info(_("Your run **{title}** was stopped at step {step}.").format(title=last.title, step=last.history.step))
+        if st.button(_("Resume it"), icon=":material/resume:"):
             c = last.config
             try:
                 train, test = state.training_data(c.dataset, c.model_input_shape, c.train_size, c.test_size, c.seed)
                 state.set_training_job(runs.resume_run_job(last.path, train=train, test=test).resume())
             except (ValueError, TypeError, cnnviz.DatasetUnavailable, ImportError) as err:
-                st.error(f"Could not resume: {err}")
+                st.error(_("Could not resume: {err}").format(err=err))
             else:
                 st.rerun()
     else:
-        st.info("Set up a run above and press **Start training**. A first run of SimpleConvNet on 10,000 images "
-                "takes about half a minute.")
+        st.info(_("Set up a run above and press **Start training**. A first run of SimpleConvNet on 10,000 images "
+                "takes about half a minute."))
     if job is None:
         st.stop()
 
 # ---------------------------------------------------------------------------- controls
-b1, _ = st.columns([1, 5])
+controls = live_area.container()
+b1, _spare = controls.columns([1, 5])
 if busy:
-    if b1.button("Stop", icon=":material/stop:", help="Stops after the current step; Resume continues from there."):
+    if b1.button(_("Stop"), icon=":material/stop:", help=_("Stops after the current step; Resume continues from there.")):
         job.stop(wait=10)
         st.rerun()
 elif job.status == "stopped":
-    if b1.button("Resume", type="primary", icon=":material/play_arrow:", help="Continues from the exact step it stopped at."):
+    if b1.button(_("Resume"), type="primary", icon=":material/play_arrow:",
+                 help=_("Continues from the exact step it stopped at.")):
         job.resume()
         st.rerun()
 
@@ -174,39 +196,47 @@ def draw_live() -> None:
         st.rerun()  # the run just ended: redraw the whole page (buttons, status)
     m = st.columns(7)
     last_loss = h.steps[-1].loss if h.steps else None
-    m[0].metric("Status", h.status)
-    m[1].metric("Epoch", f"{min(h.step // max(h.steps_per_epoch, 1) + 1, max(h.total_epochs, 1))} / {h.total_epochs}"
+    m[0].metric(_("Status"), _(STATUS[h.status]) if h.status in STATUS else h.status)
+    m[1].metric(_("Epoch"), f"{min(h.step // max(h.steps_per_epoch, 1) + 1, max(h.total_epochs, 1))} / {h.total_epochs}"
                 if h.total_epochs else "–")
-    m[2].metric("Training loss", f"{last_loss:.4f}" if last_loss is not None else "–")
-    m[3].metric("Test accuracy", f"{h.epochs[-1].test_acc:.2%}" if h.epochs else "–",
+    m[2].metric(_("Training loss"), f"{last_loss:.4f}" if last_loss is not None else "–")
+    m[3].metric(_("Test accuracy"), f"{h.epochs[-1].test_acc:.2%}" if h.epochs else "–",
                 delta=f"{h.epochs[-1].test_acc - h.epochs[-2].test_acc:+.2%}" if len(h.epochs) > 1 else None)
-    m[4].metric("Elapsed", fmt_time(h.elapsed_s))
-    m[5].metric("Images / s", f"{h.images_per_s:,.0f}" if h.images_per_s else "–")
-    m[6].metric("Time left", fmt_time(h.eta_s) if job.running else "–")
-    st.progress(h.progress, text=f"step {h.step:,} of {h.total_steps:,}" if h.total_steps else "starting …")
+    m[4].metric(_("Elapsed"), fmt_time(h.elapsed_s))
+    m[5].metric(_("Images / s"), f"{h.images_per_s:,.0f}" if h.images_per_s else "–")
+    m[6].metric(_("Time left"), fmt_time(h.eta_s) if job.running else "–")
+    st.progress(h.progress, text=_("step {step:,} of {total:,}").format(step=h.step, total=h.total_steps)
+                if h.total_steps else _("starting …"))
     if h.status == "failed":
         st.error(h.message)
     elif h.status == "stopped":
         st.warning(h.message)
     elif h.status == "finished":
         st.success(h.message)
-    st.plotly_chart(tplots.curves_figure(h), key="tr.curves")
+    state.chart(tplots.curves_figure(h), key="tr.curves")
     if h.epochs:
-        with st.expander("Epoch table"):
-            st.dataframe([{"epoch": e.epoch, "train loss": round(e.train_loss, 4), "train acc": round(e.train_acc, 4),
-                           "test loss": round(e.test_loss, 4), "test acc": round(e.test_acc, 4),
-                           "images/s": round(e.images_per_s), "elapsed s": round(e.elapsed_s, 1)} for e in h.epochs],
-                         hide_index=True)
+        with st.expander(_("Epoch table")):
+            cols = {"epoch": _("epoch"), "train_loss": _("training loss"), "train_acc": _("training accuracy"),
+                    "test_loss": _("test loss"), "test_acc": _("test accuracy"), "ips": _("images/s"),
+                    "elapsed": _("elapsed (s)")}
+            st.dataframe([{cols["epoch"]: e.epoch, cols["train_loss"]: round(e.train_loss, 4),
+                           cols["train_acc"]: e.train_acc, cols["test_loss"]: round(e.test_loss, 4),
+                           cols["test_acc"]: e.test_acc, cols["ips"]: round(e.images_per_s),
+                           cols["elapsed"]: round(e.elapsed_s, 1)} for e in h.epochs], hide_index=True,
+                         column_config={cols["train_acc"]: st.column_config.NumberColumn(format="percent"),
+                                        cols["test_acc"]: st.column_config.NumberColumn(format="percent")})
 
 
-st.fragment(run_every=1.0 if busy else None)(draw_live)()
+with live_area:
+    st.fragment(run_every=1.0 if busy else None)(draw_live)()
 
-with st.expander("How to read the curves"):
+with st.expander(_("How to read the curves")):
     st.markdown(
-        "- **Training loss** (blue) is the cross-entropy averaged over the last few batches: noisy, but it should go down.\n"
-        "- **Test loss and accuracy** (red) are measured on images the network never trains on, after each epoch.\n"
-        "- When training loss keeps falling but test loss rises, the network starts to memorise: *overfitting*.\n"
-        "- A learning rate that is too high makes the loss jump or become NaN; one that is too low makes it crawl.")
+        _("- **Training loss** (blue) is the cross-entropy averaged over the last few batches: noisy, but it should go "
+          "down.\n"
+          "- **Test loss and accuracy** (red) are measured on images the network never trains on, after each epoch.\n"
+          "- When training loss keeps falling but test loss rises, the network starts to memorise: *overfitting*.\n"
+          "- A learning rate that is too high makes the loss jump or become NaN; one that is too low makes it crawl."))
     st.latex(r"\text{loss} = -\frac{1}{B}\sum_{i=1}^{B} \log p_\theta(y_i \mid x_i)")
-st.caption(f"Runs of this session are kept in `{folder}` (config, history, a checkpoint per epoch). "
-           "Compare them on the *Compare runs* page; look at the mistakes on *Errors & confusion*.")
+st.caption(_("Runs of this session are kept in `{folder}` (config, history, a checkpoint per epoch). Compare them on "
+             "the *Compare runs* page; look at the mistakes on *Errors & confusion*.").format(folder=folder))

@@ -9,19 +9,22 @@ from __future__ import annotations
 import streamlit as st
 
 from cnnviz import runs, training
+from cnnviz.i18n import N_, _
 from cnnviz.plots import training as tplots
 from dashboard import state
 
-st.title("Compare runs")
-st.caption("Every run you start in the training studio is kept with its settings, curves and checkpoints. "
-           "Put several on one chart to see what a setting changes.")
+st.title(_("Compare runs"))
+st.caption(_("Every run you start in the training studio is kept with its settings, curves and checkpoints. "
+           "Put several on one chart to see what a setting changes."))
 
 folder = state.training_runs_folder()
 job = state.training_job()
 running_dir = str(job.options.get("checkpoint_dir")) if job is not None and job.running else None
 mine = [r for r in runs.list_runs(folder) if r.history is not None]
 
-REFERENCE = "Shipped Fashion-MNIST CNN (reference)"
+REFERENCE = "reference"  # the option key of the shipped network's curve
+STATUS = {"running": N_("running"), "finished": N_("finished"), "stopped": N_("stopped"), "failed": N_("failed"),
+          "interrupted": N_("interrupted"), "new": N_("new")}
 reference = None
 if (training.PRETRAINED_DIR / "history.json").is_file():
     try:
@@ -30,40 +33,51 @@ if (training.PRETRAINED_DIR / "history.json").is_file():
         reference = None
 
 if not mine:
-    st.info("No runs yet in this session: start one in the **Training studio**. "
-            + ("Meanwhile, here is the curve of the network shipped with cnnviz." if reference else ""))
+    text = _("No runs yet in this session: start one in the **Training studio**.")
+    if reference:
+        text += " " + _("Meanwhile, here is the curve of the network shipped with cnnviz.")
+    st.info(text)
 
-labels = {f"{i + 1}. {r.title}": r for i, r in enumerate(mine)}
+# Each run is named by what differs between the runs (e.g. the training-set size), so the legend shows the setting
+labels = dict(zip(runs.run_labels(mine), mine))
 choices = list(labels) + ([REFERENCE] if reference else [])
+
+
+def choice_label(name: str) -> str:
+    return _("Shipped Fashion-MNIST CNN (reference)") if name == REFERENCE else name
+
+
 if not choices:
     st.stop()
 
 if labels:
+    cols = {"run": _("run"), "status": _("status"), "dataset": _("dataset"), "n": _("training images"),
+            "epochs": _("epochs done"), "best": _("best test accuracy"), "time": _("time (s)")}
     rows = []
     for name, r in labels.items():
         h = r.history
-        rows.append({"run": name, "status": r.status, "dataset": r.config.dataset if r.config else "",
-                     "training images": h.train_size, "epochs done": len(h.epochs),
-                     "best test acc": round(h.best_test_acc, 4) if h.best_test_acc is not None else None,
-                     "time (s)": round(h.elapsed_s)})
-    st.dataframe(rows, hide_index=True)
+        rows.append({cols["run"]: name, cols["status"]: _(STATUS[r.status]) if r.status in STATUS else r.status,
+                     cols["dataset"]: r.config.dataset if r.config else "", cols["n"]: h.train_size,
+                     cols["epochs"]: len(h.epochs), cols["best"]: h.best_test_acc, cols["time"]: round(h.elapsed_s)})
+    st.dataframe(rows, hide_index=True,
+                 column_config={cols["best"]: st.column_config.NumberColumn(format="percent")})
 
 default = [c for c in choices if c != REFERENCE][-4:] or choices
-picked = st.multiselect("Runs to overlay", choices, default=default)
-metric = st.radio("Curve", list(tplots.METRICS), format_func=tplots.METRICS.get, horizontal=True)
-series = [(name, labels[name].history if name in labels else reference) for name in picked]
+picked = st.multiselect(_("Runs to overlay"), choices, default=default, format_func=choice_label)
+metric = st.radio(_("Curve"), list(tplots.METRICS), format_func=lambda m: _(tplots.METRICS[m]), horizontal=True)
+series = [(choice_label(name), labels[name].history if name in labels else reference) for name in picked]
 if series:
-    st.plotly_chart(tplots.compare_figure(series, metric=metric), key="cmp.chart")
+    state.chart(tplots.compare_figure(series, metric=metric), key="cmp.chart")
 else:
-    st.info("Pick at least one run to draw.")
+    st.info(_("Pick at least one run to draw."))
 
-with st.expander("What to try"):
+with st.expander(_("What to try")):
     st.markdown(
-        "- **SGD against Adam**: same model, same learning rate 0.001. Adam adapts a step size per weight and usually "
-        "starts faster; SGD with momentum often catches up with a larger learning rate.\n"
-        "- **Learning rate**: 0.0001, 0.001 and 0.01 with the same optimizer show too slow, right and too jumpy.\n"
-        "- **Augmentation**: with few training images (1,000), augmentation narrows the gap between training and "
-        "test accuracy.")
+        _("- **SGD against Adam**: same model, same learning rate 0.001. Adam adapts a step size per weight and "
+          "usually starts faster; SGD with momentum often catches up with a larger learning rate.\n"
+          "- **Learning rate**: 0.0001, 0.001 and 0.01 with the same optimizer show too slow, right and too jumpy.\n"
+          "- **Augmentation**: with few training images (1,000), augmentation narrows the gap between training and "
+          "test accuracy."))
 
 
 
@@ -72,16 +86,16 @@ def delete_picked() -> None:
         try:
             runs.delete_run(labels[name].path, folder=folder)
         except (ValueError, OSError, KeyError) as err:
-            st.session_state["cmp.delete_error"] = f"Could not delete {name}: {err}"
+            st.session_state["cmp.delete_error"] = _("Could not delete {name}: {err}").format(name=name, err=err)
     st.session_state["cmp.delete"] = []
 
 
 if labels:
-    with st.expander("Delete runs"):
+    with st.expander(_("Delete runs")):
         deletable = [n for n in labels if str(labels[n].path) != running_dir]
-        doomed = st.multiselect("Runs to delete", deletable, key="cmp.delete")
-        st.button("Delete", icon=":material/delete:", disabled=not doomed, on_click=delete_picked)
+        doomed = st.multiselect(_("Runs to delete"), deletable, key="cmp.delete")
+        st.button(_("Delete"), icon=":material/delete:", disabled=not doomed, on_click=delete_picked)
         if err := st.session_state.pop("cmp.delete_error", None):
             st.error(err)
         if running_dir:
-            st.caption("The run that is training now cannot be deleted; stop it first.")
+            st.caption(_("The run that is training now cannot be deleted; stop it first."))

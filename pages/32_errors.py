@@ -12,33 +12,38 @@ import streamlit as st
 
 import cnnviz
 from cnnviz import runs, training
+from cnnviz.data import class_label
+from cnnviz.i18n import _
 from cnnviz.plots import training as tplots
 from dashboard import state
 
-st.title("Errors & confusion")
-st.caption("Rows are the true class, columns the class the network chose. The diagonal holds the right answers; "
-           "every other cell is a kind of mistake. Pick a cell to see its images.")
+st.title(_("Errors & confusion"))
+st.caption(_("Rows are the true class, columns the class the network chose. The diagonal holds the right answers; "
+           "every other cell is a kind of mistake. Pick a cell to see its images."))
 
 # ---------------------------------------------------------------------------- which network
-SHIPPED = "Shipped Fashion-MNIST CNN"
+SHIPPED = "shipped"  # option keys: "shipped" and "run:<folder name>"
 sources: dict[str, tuple[list[str], str]] = {}
+titles: dict[str, str] = {}
 shipped = [str(p) for p in training.pretrained_checkpoints()]
 if shipped:
     sources[SHIPPED] = (shipped, "fashion_mnist")
+    titles[SHIPPED] = _("Shipped Fashion-MNIST CNN")
 for r in runs.list_runs(state.training_runs_folder()):
     if r.checkpoints and r.config is not None and r.config.dataset in cnnviz.DATASETS:
-        sources[f"Your run: {r.title} ({r.name})"] = ([str(p) for p in r.checkpoints], r.config.dataset)
+        sources[f"run:{r.name}"] = ([str(p) for p in r.checkpoints], r.config.dataset)
+        titles[f"run:{r.name}"] = _("Your run: {title} ({name})").format(title=r.title, name=r.name)
 if not sources:
-    st.info("No trained network yet: train one in the **Training studio** first.")
+    st.info(_("No trained network yet: train one in the **Training studio** first."))
     st.stop()
 
 c1, c2, c3 = st.columns([3, 2, 2])
-source = c1.selectbox("Network", list(sources))
+source = c1.selectbox(_("Network"), list(sources), format_func=titles.get)
 paths, dataset = sources[source]
 epochs = {int(os.path.basename(p).split("_")[1].split(".")[0]): p for p in paths}
-epoch = c2.select_slider("After epoch", list(epochs), value=max(epochs),
-                         help="Epoch 0 is the untrained network: its mistakes are random.")
-test_size = c3.select_slider("Test images", [1_000, 2_000, 5_000, 10_000], value=2_000)
+epoch = c2.select_slider(_("After epoch"), list(epochs), value=max(epochs),
+                         help=_("Epoch 0 is the untrained network: its mistakes are random."))
+test_size = c3.select_slider(_("Test images"), [1_000, 2_000, 5_000, 10_000], value=2_000)
 path = epochs[epoch]
 
 try:
@@ -48,46 +53,53 @@ except (ValueError, cnnviz.DatasetUnavailable) as err:
     st.stop()
 
 k = len(result.classes)
+names = [class_label(c) for c in result.classes]
 m1, m2, m3 = st.columns(3)
-m1.metric("Test accuracy", f"{result.accuracy:.2%}")
-m2.metric("Mistakes", f"{int(result.matrix.sum() - result.matrix.trace()):,} of {int(result.matrix.sum()):,}")
+m1.metric(_("Test accuracy"), f"{result.accuracy:.2%}")
+m2.metric(_("Mistakes"), _("{n:,} of {total:,}").format(n=int(result.matrix.sum() - result.matrix.trace()),
+                                                          total=int(result.matrix.sum())))
 top = result.top_confusions(1)
-m3.metric("Most common mix-up", f"{result.classes[top[0][0]]} → {result.classes[top[0][1]]}" if top else "none")
+m3.metric(_("Most common mix-up"), f"{names[top[0][0]]} → {names[top[0][1]]}" if top else _("none"))
 
 # ---------------------------------------------------------------------------- the matrix and the chosen cell
-cell = st.session_state.get(state.TRAIN_CELL_KEY)
-if not cell or max(cell) >= k:
-    cell = (top[0][0], top[0][1]) if top else (0, 0)
-normalize = st.toggle("Colour by share of each true class", value=False)
-event = st.plotly_chart(tplots.confusion_figure(result.matrix, result.classes, normalize=normalize, highlight=cell),
-                        key="err.matrix", on_select="rerun", selection_mode="points")
-points = (event.get("selection", {}) or {}).get("points", []) if event else []
-if points:
-    p = points[0]
-    names = list(result.classes)
-    if p.get("x") in names and p.get("y") in names:
-        cell = (names.index(p["y"]), names.index(p["x"]))
+if st.session_state.get("err.true", 0) >= k or st.session_state.get("err.pred", 0) >= k:
+    st.session_state.pop("err.true", None), st.session_state.pop("err.pred", None)
+if "err.true" not in st.session_state:
+    st.session_state["err.true"], st.session_state["err.pred"] = (top[0][0], top[0][1]) if top else (0, 0)
+cell = (st.session_state["err.true"], st.session_state["err.pred"])
+normalize = st.toggle(_("Colour by share of each true class"), value=False)
+event = state.chart(tplots.confusion_figure(result.matrix, names, normalize=normalize, highlight=cell),
+                    key="err.matrix", on_select="rerun", selection_mode="points")
+clicked = [p for p in (event.selection.points if event else []) if p.get("curve_number") == 1]
+click = int(clicked[0]["point_index"]) if clicked and clicked[0].get("point_index") is not None else None
+if click != st.session_state.get("err.last_click"):  # a new click on a cell chooses it (once: the dropdowns win after)
+    st.session_state["err.last_click"] = click
+    if click is not None and divmod(click, k) != cell:
+        st.session_state["err.true"], st.session_state["err.pred"] = divmod(click, k)
+        st.rerun()  # draw the matrix again with the chosen cell outlined
 
 s1, s2 = st.columns(2)
-true = s1.selectbox("True class", range(k), index=cell[0], format_func=lambda i: result.classes[i])
-pred = s2.selectbox("Predicted class", range(k), index=cell[1], format_func=lambda i: result.classes[i])
+true = s1.selectbox(_("True class"), range(k), key="err.true", format_func=lambda i: names[i])
+pred = s2.selectbox(_("Predicted class"), range(k), key="err.pred", format_func=lambda i: names[i])
 st.session_state[state.TRAIN_CELL_KEY] = (true, pred)
 if top:
-    st.caption("Biggest mix-ups: " + " · ".join(f"{result.classes[t]} → {result.classes[p]} ({n})"
-                                                for t, p, n in result.top_confusions(5)))
+    st.caption(_("Biggest mix-ups: {list}").format(list=" · ".join(
+        f"{names[t]} → {names[p]} ({n})" for t, p, n in result.top_confusions(5))))
 
 idx = result.cell(true, pred, limit=24)
-what = "correctly classified" if true == pred else "misclassified"
-st.subheader(f"{len(result.cell(true, pred))} {result.classes[true]} images {what} as {result.classes[pred]}")
+count = len(result.cell(true, pred))
+if true == pred:
+    st.subheader(_("{n} {true} images correctly classified").format(n=count, true=names[true]))
+else:
+    st.subheader(_("{n} {true} images misclassified as {pred}").format(n=count, true=names[true], pred=names[pred]))
 if len(idx) == 0:
-    st.info("No image in this cell.")
+    st.info(_("No image in this cell."))
     st.stop()
 
-use_cam = st.toggle("Show Grad-CAM (where the network looked)", value=False,
-                    help="Red = the regions that pushed the network towards the predicted class.")
+use_cam = st.toggle(_("Show Grad-CAM (where the network looked)"), value=False,
+                    help=_("Red = the regions that pushed the network towards the predicted class."))
 images = data.images[idx].numpy()
-captions = [f"{result.classes[pred]} {result.probs[i, pred]:.0%} · {result.classes[true]} {result.probs[i, true]:.0%}"
-            for i in idx]
+captions = [f"{names[pred]} {result.probs[i, pred]:.0%} · {names[true]} {result.probs[i, true]:.0%}" for i in idx]
 shown = tplots.tiles(images, size=112)
 if use_cam:
     try:
@@ -100,10 +112,10 @@ if use_cam:
         shown = [tplots.cam_overlay(images[j], gradcam.grad_cam(model, x[j], target_class=pred, layer=layer).numpy(),
                                     size=112) for j in range(len(idx))]
     except ImportError:
-        st.info("Grad-CAM is not available in this installation.")
+        st.info(_("Grad-CAM is not available in this installation."))
     except ValueError as err:
-        st.error(f"Grad-CAM failed: {err}")
+        st.error(_("Grad-CAM failed: {err}").format(err=err))
 cols = st.columns(8)
 for j, (img, cap) in enumerate(zip(shown, captions)):
     cols[j % 8].image(img, caption=cap, width=112)
-st.caption("Under each image: the probability of the predicted class, then of the true class (softmax).")
+st.caption(_("Under each image: the probability of the predicted class, then of the true class (softmax)."))

@@ -209,3 +209,26 @@ def test_samples_are_bundled_with_a_cat():
     assert "cat" in samples and len(samples) >= 4
     for path in samples.values():
         assert cnnviz.decode_image(path).size[0] > 100
+
+
+def test_folder_datasets_only_under_the_allowed_roots(tmp_path, monkeypatch):
+    """The studio's folder path is a path on the shared server: nothing outside CNNVIZ_DATA_ROOTS, no escape by
+    '..' or by a link, and the refusal does not tell whether the path exists."""
+    from cnnviz import data
+
+    root = tmp_path / "class-data"
+    (root / "shapes" / "a").mkdir(parents=True)
+    (root / "shapes" / "b").mkdir()
+    outside = tmp_path / "secret"
+    outside.mkdir()
+    (root / "link").symlink_to(outside)
+    monkeypatch.setenv("CNNVIZ_DATA_ROOTS", str(root))
+    assert data.allowed_folder(root / "shapes") == (root / "shapes").resolve()
+    assert data.allowed_folder("shapes") == (root / "shapes").resolve()  # relative to the first root
+    for bad in (outside, root / ".." / "secret", root / "link", "/", "/etc"):
+        with pytest.raises(ValueError, match="only folders inside") as err:
+            data.allowed_folder(bad)
+        assert "secret" not in str(err.value).replace(str(root), "")
+    missing_inside = root / "nothing-here"
+    with pytest.raises(ValueError, match="is not a folder"):
+        data.allowed_folder(missing_inside)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -60,10 +61,42 @@ def test_tiny_run_end_to_end(app_at):
     assert metric(at, "Status") == "finished"
     assert metric(at, "Test accuracy") == f"{h.epochs[-1].test_acc:.2%}"
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    traces = {t["name"]: t for t in spec["data"]}
-    assert traces["test (each epoch)"]["y"] == pytest.approx([e.test_loss for e in h.epochs])
-    assert len(traces["training loss (recent steps)"]["y"]) == len(h.steps) > 2
-    assert any("finished" in s.value for s in at.success)
+    test_loss = next(t for t in spec["data"] if t["name"] == "test (after each epoch)")
+    assert test_loss["y"] == pytest.approx([e.test_loss for e in h.epochs])
+    train = [t for t in spec["data"] if t["name"] == "training (last few steps)"]
+    assert len(train) == 2 and len(train[0]["y"]) == len(h.steps) > 2  # loss and accuracy: one legend name for both
+    assert all("loss" not in t["name"] for t in spec["data"])  # the accuracy panel's line is not called "loss"
+    assert any("finished 2 epochs" in s.value and "%" in s.value for s in at.success)  # plural, a percentage
+
+
+def test_one_epoch_run_says_epoch_not_epochs(app_at):
+    at = app_at(STUDIO)
+    configure(at, epochs=1)
+    click(at, "Start training")
+    run_to_end(at)
+    assert any("finished 1 epoch;" in s.value for s in at.success)
+
+
+def _in_order(node, out=None):
+    """(type, label) of every element under ``node`` in page order (AppTest keeps children by position)."""
+    out = [] if out is None else out
+    for _key, child in sorted(getattr(node, "children", {}).items()):
+        kind = getattr(child, "type", type(child).__name__)
+        out.append((kind, getattr(child, "label", "")))
+        _in_order(child, out)
+    return out
+
+
+def test_live_view_and_stop_come_before_an_open_set_up_panel(app_at):
+    """On a second run the curves and the Stop button stayed hidden below the still-open set-up panel."""
+    at = app_at(STUDIO)
+    configure(at, epochs=1)
+    click(at, "Start training")
+    run_to_end(at)
+    order = _in_order(at.main)
+    chart = next(i for i, (kind, _label) in enumerate(order) if kind == "plotly_chart")
+    setup = next(i for i, (kind, label) in enumerate(order) if kind == "expander" and "Set up" in str(label))
+    assert chart < setup, order
 
 
 def test_nan_run_says_the_learning_rate_is_too_high(app_at):
@@ -129,7 +162,9 @@ def test_compare_overlays_runs_deletes_and_sessions_stay_apart(app_at):
     at.multiselect(key="cmp.delete").set_value([names[0]]).run()
     click(at, "Delete")
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    assert [t["name"] for t in spec["data"]] == [names[1].replace("2.", "1.", 1)]
+    assert names == ["1. adam · lr=0.001", "2. sgd · lr=0.01"]  # each run named by what differs
+    left = [t["name"] for t in spec["data"]]
+    assert len(left) == 1 and left[0].startswith("1.") and "sgd" in left[0]
 
     other = app_at(COMPARE)  # another browser session sees none of these runs
     ok(other)
@@ -145,7 +180,8 @@ def test_errors_page_shows_a_cell_of_a_run(app_at):
     at.run()
     ok(at)
     mine = [o for o in at.selectbox[0].options if o.startswith("Your run")]
-    at.selectbox[0].set_value(mine[0]).run()
+    assert mine
+    at.selectbox[0].set_value("run:" + Path(job.options["checkpoint_dir"]).name).run()
     ok(at)
     at.select_slider[1].set_value(1000).run()
     ok(at)
@@ -183,3 +219,26 @@ def test_a_layer_stack_from_the_convolution_lab_trains(app_at):
     job = run_to_end(at)
     assert job.status == "finished", job.history.message
     assert job.options["model_name"] == "stack" and job.options["spec"] == spec
+
+
+def test_confusion_cells_are_clickable_points_and_accuracy_ticks_do_not_repeat():
+    import numpy as np
+
+    from cnnviz.plots import training as tplots
+    from cnnviz.training import EpochRecord, History
+
+    m = np.array([[8, 2, 0], [1, 7, 2], [0, 3, 7]])
+    fig = tplots.confusion_figure(m, ["a", "b", "c"])
+    cells = fig.data[1]
+    assert cells.type == "scatter" and len(cells.x) == 9 and fig.layout.clickmode == "event+select"
+    for i in range(9):  # the page maps a clicked point's index to its cell: divmod(index, k)
+        t, p = divmod(i, 3)
+        assert (cells.y[i], cells.x[i]) == ("abc"[t], "abc"[p]) and list(cells.customdata[i][:2]) == [t, p]
+
+    def run(accs):
+        return History((), tuple(EpochRecord(i + 1, 0.3, 0.9, 0.3, a, 1.0, 1.0) for i, a in enumerate(accs)), "finished")
+
+    close = tplots.compare_figure([("a", run([0.901, 0.905])), ("b", run([0.903, 0.912]))])
+    assert close.layout.yaxis.tickformat == ".1%"  # 90.1 %, 90.5 %, … not 90 %, 90 %, 91 %
+    wide = tplots.compare_figure([("a", run([0.5, 0.9]))])
+    assert wide.layout.yaxis.tickformat == ".0%"

@@ -8,16 +8,17 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from ..i18n import N_, _
 from ..training import History
 
 __all__ = ["METRICS", "cam_overlay", "compare_figure", "confusion_figure", "curves_figure", "tiles"]
 
-METRICS = {
-    "test_acc": "Test accuracy",
-    "test_loss": "Test loss",
-    "train_loss": "Training loss (per epoch)",
-    "train_acc": "Training accuracy (per epoch)",
-    "step_loss": "Training loss (every few steps)",
+METRICS = {  # shown as _(METRICS[key])
+    "test_acc": N_("Test accuracy"),
+    "test_loss": N_("Test loss"),
+    "train_loss": N_("Training loss (per epoch)"),
+    "train_acc": N_("Training accuracy (per epoch)"),
+    "step_loss": N_("Training loss (every few steps)"),
 }
 _COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22")
 
@@ -27,26 +28,34 @@ def _epoch_x(history: History, step: int) -> float:
 
 
 def curves_figure(history: History, *, height: int = 380) -> go.Figure:
-    """Loss (left) and accuracy (right) against epochs: training every few steps, test after each epoch."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("Loss (cross-entropy)", "Accuracy"), horizontal_spacing=0.1)
+    """Loss (left) and accuracy (right) against epochs: training every few steps, test after each epoch.
+
+    The legend names the two kinds of line (training, test), each drawn in both panels, never one panel's metric.
+    """
+    fig = make_subplots(rows=1, cols=2, subplot_titles=(_("Loss (cross-entropy)"), _("Accuracy")),
+                        horizontal_spacing=0.1)
+    train_name, test_name = _("training (last few steps)"), _("test (after each epoch)")
     xs = [_epoch_x(history, s.step) for s in history.steps]
-    fig.add_trace(go.Scatter(x=xs, y=[s.loss for s in history.steps], mode="lines", name="training loss (recent steps)",
+    fig.add_trace(go.Scatter(x=xs, y=[s.loss for s in history.steps], mode="lines", name=train_name,
                              line={"color": _COLORS[0], "width": 1.5}, legendgroup="train",
-                             hovertemplate="epoch %{x:.2f}<br>loss %{y:.4f}<extra>training</extra>"), row=1, col=1)
-    fig.add_trace(go.Scatter(x=xs, y=[s.accuracy for s in history.steps], mode="lines", name="training accuracy (recent steps)",
+                             hovertemplate=_("epoch %{x:.2f}<br>training loss %{y:.4f}") + "<extra></extra>"),
+                  row=1, col=1)
+    fig.add_trace(go.Scatter(x=xs, y=[s.accuracy for s in history.steps], mode="lines", name=train_name,
                              line={"color": _COLORS[0], "width": 1.5}, legendgroup="train", showlegend=False,
-                             hovertemplate="epoch %{x:.2f}<br>accuracy %{y:.3f}<extra>training</extra>"), row=1, col=2)
+                             hovertemplate=_("epoch %{x:.2f}<br>training accuracy %{y:.1%}") + "<extra></extra>"),
+                  row=1, col=2)
     ex = [e.epoch for e in history.epochs]
-    fig.add_trace(go.Scatter(x=ex, y=[e.test_loss for e in history.epochs], mode="lines+markers", name="test (each epoch)",
+    fig.add_trace(go.Scatter(x=ex, y=[e.test_loss for e in history.epochs], mode="lines+markers", name=test_name,
                              line={"color": _COLORS[1], "width": 2.5}, marker={"size": 8}, legendgroup="test",
-                             hovertemplate="epoch %{x}<br>test loss %{y:.4f}<extra></extra>"), row=1, col=1)
-    fig.add_trace(go.Scatter(x=ex, y=[e.test_acc for e in history.epochs], mode="lines+markers", name="test accuracy",
+                             hovertemplate=_("epoch %{x}<br>test loss %{y:.4f}") + "<extra></extra>"), row=1, col=1)
+    fig.add_trace(go.Scatter(x=ex, y=[e.test_acc for e in history.epochs], mode="lines+markers", name=test_name,
                              line={"color": _COLORS[1], "width": 2.5}, marker={"size": 8}, legendgroup="test",
-                             showlegend=False, hovertemplate="epoch %{x}<br>test accuracy %{y:.4f}<extra></extra>"),
+                             showlegend=False,
+                             hovertemplate=_("epoch %{x}<br>test accuracy %{y:.1%}") + "<extra></extra>"),
                   row=1, col=2)
     right = max(1, history.total_epochs or (ex[-1] if ex else 1))
     for col in (1, 2):
-        fig.update_xaxes(title_text="epoch", range=[0, right * 1.02], row=1, col=col)
+        fig.update_xaxes(title_text=_("epoch"), range=[0, right * 1.02], row=1, col=col)
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
     fig.update_yaxes(range=[0, 1.01], tickformat=".0%", row=1, col=2)
     fig.update_layout(height=height, margin={"l": 50, "r": 20, "t": 60, "b": 40},
@@ -55,10 +64,13 @@ def curves_figure(history: History, *, height: int = 380) -> go.Figure:
 
 
 def compare_figure(runs: Sequence[tuple[str, History]], *, metric: str = "test_acc", height: int = 420) -> go.Figure:
-    """Several runs' ``metric`` overlaid against epochs (one colour per run)."""
+    """Several runs' ``metric`` overlaid against epochs (one colour per run). Accuracy ticks get a decimal when the
+    curves span less than ten points, so no two ticks read the same (90 %, 90 %, 91 %)."""
     if metric not in METRICS:
-        raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+        raise ValueError(_("unknown metric {metric!r}; choose one of {choices}").format(
+            metric=metric, choices=", ".join(METRICS)))
     fig = go.Figure()
+    values: list[float] = []
     for i, (label, h) in enumerate(runs):
         color = _COLORS[i % len(_COLORS)]
         if metric == "step_loss":
@@ -69,12 +81,15 @@ def compare_figure(runs: Sequence[tuple[str, History]], *, metric: str = "test_a
             x = [e.epoch for e in h.epochs]
             y = [getattr(e, metric) for e in h.epochs]
             mode = "lines+markers"
+        values += [v for v in y if v == v]
         fig.add_trace(go.Scatter(x=x, y=y, mode=mode, name=label, line={"color": color, "width": 2},
-                                 hovertemplate=f"{label}<br>epoch %{{x:.2f}}<br>%{{y:.4f}}<extra></extra>"))
-    fig.update_layout(height=height, xaxis_title="epoch", yaxis_title=METRICS[metric],
+                                 hovertemplate=label.replace("%", "%%") + "<br>" + _("epoch %{x:.2f}") +
+                                 "<br>%{y:.4f}<extra></extra>"))
+    fig.update_layout(height=height, xaxis_title=_("epoch"), yaxis_title=_(METRICS[metric]),
                       margin={"l": 60, "r": 20, "t": 30, "b": 40}, legend={"orientation": "h", "y": -0.18, "x": 0})
     if metric.endswith("acc"):
-        fig.update_yaxes(tickformat=".0%")
+        span = (max(values) - min(values)) if values else 1.0
+        fig.update_yaxes(tickformat=".1%" if span < 0.1 else ".0%")
     return fig
 
 
@@ -92,12 +107,23 @@ def confusion_figure(matrix: np.ndarray, classes: Sequence[str], *, normalize: b
     text = [[f"{int(m[i, j])}" for j in range(m.shape[1])] for i in range(m.shape[0])]
     fig = go.Figure(go.Heatmap(
         z=z, x=labels, y=labels, text=text, texttemplate="%{text}", colorscale="Blues",
-        customdata=share, colorbar={"title": "share of row" if normalize else "images"},
-        hovertemplate="true %{y}<br>predicted %{x}<br>%{text} images (%{customdata:.1%} of the row)<extra></extra>"))
+        customdata=share, colorbar={"title": {"text": _("share of row") if normalize else _("images")}},
+        hovertemplate=_("true %{y}<br>predicted %{x}<br>%{text} images (%{customdata:.1%} of the row)")
+        + "<extra></extra>"))
+    # A heatmap cell cannot be selected by a click; an invisible point on every cell can (point i = cell divmod(i, k))
+    k = m.shape[0]
+    fig.add_trace(go.Scatter(
+        x=[labels[j] for i in range(k) for j in range(k)], y=[labels[i] for i in range(k) for j in range(k)],
+        mode="markers", marker={"size": max(12, min(44, height // (k + 2))), "opacity": 0.01, "color": "#000"},
+        customdata=[[i, j, share[i, j]] for i in range(k) for j in range(k)], showlegend=False, name="cells",
+        text=[text[i][j] for i in range(k) for j in range(k)],
+        hovertemplate=_("true %{y}<br>predicted %{x}<br>%{text} images (%{customdata[2]:.1%} of the row)")
+        + "<br>" + _("click to see these images") + "<extra></extra>"))
+    fig.update_layout(clickmode="event+select")
     if highlight is not None:
         t, p = highlight
         fig.add_shape(type="rect", x0=p - 0.5, x1=p + 0.5, y0=t - 0.5, y1=t + 0.5, line={"color": "#d62728", "width": 3})
-    fig.update_layout(height=height, xaxis_title="predicted class", yaxis_title="true class",
+    fig.update_layout(height=height, xaxis_title=_("predicted class"), yaxis_title=_("true class"),
                       yaxis={"autorange": "reversed"}, margin={"l": 100, "r": 20, "t": 20, "b": 90})
     fig.update_xaxes(tickangle=-35, type="category")
     fig.update_yaxes(type="category")

@@ -23,7 +23,7 @@ from .cpu import THREADS
 from .records import EpochRecord, History, StepRecord
 from .rundir import HISTORY_FILE, STATE_FILE
 from .tensors import affine, augment_batch, channel_stats, evaluate, to_float
-from ..i18n import _
+from ..i18n import _, ngettext
 
 __all__ = ["OPTIMIZERS", "SCHEDULES", "fit"]
 
@@ -161,7 +161,7 @@ def fit(
                         epochs=tuple(e for e in prior.epochs if e.epoch <= first_epoch))
         if first_epoch >= epochs:
             return replace(prior, status="finished", total_epochs=epochs, steps_per_epoch=steps_per_epoch, step=step,
-                           batch_size=batch_size, train_size=n, message="nothing left to train")
+                           batch_size=batch_size, train_size=n, message=_("nothing left to train"))
 
     steps = list(prior.steps)
     epoch_records = list(prior.epochs)
@@ -207,7 +207,8 @@ def fit(
                         steps.append(StepRecord(step, epoch + 1, win_loss / win_count, elapsed(), win_correct / win_count))
                     save_state(epoch, b)
                     status = "stopped"
-                    message = f"stopped at step {step} (epoch {epoch + 1}, batch {b}/{steps_per_epoch}); resume continues here"
+                    message = _("stopped at step {step} (epoch {epoch}, batch {b}/{n}); resume continues here").format(
+                        step=step, epoch=epoch + 1, b=b, n=steps_per_epoch)
                     return snapshot(status, message)
                 idx = order[b * batch_size : (b + 1) * batch_size] if b < steps_per_epoch - 1 else order[b * batch_size :]
                 xb = train.images[idx]
@@ -227,9 +228,10 @@ def fit(
                 value = float(loss.detach())
                 if not math.isfinite(value):
                     status = "failed"
-                    kind = "NaN" if math.isnan(value) else "infinite"
-                    message = (f"the loss became {kind} at step {step + 1} (epoch {epoch + 1}): the learning rate "
-                               f"{lr:g} is probably too high for {optimizer.upper()}; try {lr / 10:g}")
+                    kind = "NaN" if math.isnan(value) else _("infinite")
+                    message = _("the loss became {kind} at step {step} (epoch {epoch}): the learning rate {lr:g} is "
+                                "probably too high for {optimizer}; try {lower:g}").format(
+                        kind=kind, step=step + 1, epoch=epoch + 1, lr=lr, optimizer=optimizer.upper(), lower=lr / 10)
                     return snapshot(status, message)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -262,7 +264,8 @@ def fit(
                 callback(snapshot())
         status = "finished"
         best = max(e.test_acc for e in epoch_records) if epoch_records else float("nan")
-        message = f"finished {epochs} epochs; best test accuracy {best:.4f}"
+        message = ngettext("finished {n} epoch; best test accuracy {best:.2%}",
+                           "finished {n} epochs; best test accuracy {best:.2%}", epochs).format(n=epochs, best=best)
         if folder is not None:
             snapshot(status, message).save(folder / HISTORY_FILE)
             if not opts.keep_state:
