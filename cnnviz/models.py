@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
-from .i18n import _
+from .i18n import N_, _
 
 __all__ = [
     "ZOO",
@@ -146,33 +146,33 @@ def _tv(fn_name: str) -> Callable[..., nn.Module]:
 ZOO: dict[str, ModelSpec] = {
     s.name: s
     for s in [
-        ModelSpec("mnist_cnn", "PyTorch MNIST CNN (3 conv)", (1, 28, 28),
-                  "The notes' PyTorch net: three 5×5 convs (32, 64, 128) each with max-pool and ReLU, fc 1152→128→10.",
+        ModelSpec("mnist_cnn", N_("PyTorch MNIST CNN (3 conv)"), (1, 28, 28),
+                  N_("The notes' PyTorch net: three 5×5 convs (32, 64, 128) each with max-pool and ReLU, fc 1152→128→10."),
                   MnistCNN),
-        ModelSpec("keras_cifar10", "Keras CIFAR-10 CNN", (3, 32, 32),
-                  "The notes' Keras net: conv32, pool, conv64, pool, conv64 (3×3 same), dense 128, dense 10.",
+        ModelSpec("keras_cifar10", N_("Keras CIFAR-10 CNN"), (3, 32, 32),
+                  N_("The notes' Keras net: conv32, pool, conv64, pool, conv64 (3×3 same), dense 128, dense 10."),
                   KerasCifar10),
-        ModelSpec("simple_convnet", "SimpleConvNet", (1, 28, 28),
-                  "The notes' from-scratch net: conv(30, 5×5) - ReLU - pool - affine 100 - ReLU - affine 10.",
+        ModelSpec("simple_convnet", N_("SimpleConvNet"), (1, 28, 28),
+                  N_("The notes' from-scratch net: conv(30, 5×5) - ReLU - pool - affine 100 - ReLU - affine 10."),
                   SimpleConvNet),
-        ModelSpec("tf_mnist", "TensorFlow MNIST CNN (fc1024)", (1, 28, 28),
-                  "The notes' TensorFlow tutorial net: conv32 5×5, pool, conv64 5×5, pool, fc 1024, dropout, fc 10.",
+        ModelSpec("tf_mnist", N_("TensorFlow MNIST CNN (fc1024)"), (1, 28, 28),
+                  N_("The notes' TensorFlow tutorial net: conv32 5×5, pool, conv64 5×5, pool, fc 1024, dropout, fc 10."),
                   TFMnist),
-        ModelSpec("lenet5", "LeNet-5 (classic, 32×32)", (1, 32, 32),
-                  "LeCun's LeNet-5: conv6, avg-pool, conv16, avg-pool, fc 120, 84, 10 with tanh.", LeNet5),
-        ModelSpec("lenet5_28", "LeNet-5 (28×28 variant)", (1, 28, 28),
-                  "LeNet-5 with padding 2 on the first conv so that 28×28 MNIST fits unchanged.",
+        ModelSpec("lenet5", N_("LeNet-5 (classic, 32×32)"), (1, 32, 32),
+                  N_("LeCun's LeNet-5: conv6, avg-pool, conv16, avg-pool, fc 120, 84, 10 with tanh."), LeNet5),
+        ModelSpec("lenet5_28", N_("LeNet-5 (28×28 variant)"), (1, 28, 28),
+                  N_("LeNet-5 with padding 2 on the first conv so that 28×28 MNIST fits unchanged."),
                   lambda num_classes=10, in_channels=1: LeNet5(num_classes, in_channels, padding=2)),
-        ModelSpec("alexnet", "AlexNet", (3, 224, 224), "Krizhevsky et al. 2012, torchvision's version.",
+        ModelSpec("alexnet", N_("AlexNet"), (3, 224, 224), N_("Krizhevsky et al. 2012, torchvision's version."),
                   _tv("alexnet"), torchvision=True),
-        ModelSpec("vgg16", "VGG16", (3, 224, 224), "Simonyan & Zisserman 2014: 13 3×3 convs in 5 blocks, 3 fc.",
+        ModelSpec("vgg16", N_("VGG16"), (3, 224, 224), N_("Simonyan & Zisserman 2014: 13 3×3 convs in 5 blocks, 3 fc."),
                   _tv("vgg16"), torchvision=True),
-        ModelSpec("mobilenet_v2", "MobileNetV2", (3, 224, 224),
-                  "Sandler et al. 2018: inverted residual blocks with depthwise separable convs.",
+        ModelSpec("mobilenet_v2", N_("MobileNetV2"), (3, 224, 224),
+                  N_("Sandler et al. 2018: inverted residual blocks with depthwise separable convs."),
                   _tv("mobilenet_v2"), torchvision=True),
-        ModelSpec("resnet18", "ResNet-18", (3, 224, 224), "He et al. 2015: residual blocks with skip connections.",
+        ModelSpec("resnet18", N_("ResNet-18"), (3, 224, 224), N_("He et al. 2015: residual blocks with skip connections."),
                   _tv("resnet18"), torchvision=True),
-        ModelSpec("resnet50", "ResNet-50", (3, 224, 224), "He et al. 2015: bottleneck residual blocks, 50 layers.",
+        ModelSpec("resnet50", N_("ResNet-50"), (3, 224, 224), N_("He et al. 2015: bottleneck residual blocks, 50 layers."),
                   _tv("resnet50"), torchvision=True),
     ]
 }
@@ -253,11 +253,10 @@ def load_imagenet_model(name: str, *, download: bool = True, progress: bool = Tr
 def weights_hint(name: str, path: Path) -> str:
     """What to do when ``name``'s ImageNet weights are missing: where the file goes and where it comes from."""
     url = _weights_enum(name).url
-    return (
-        f"ImageNet weights for {name} are not on this machine. With network they download by themselves "
-        f"(about {_weights_enum(name).meta.get('_file_size', 0):.0f} MB). Without it, copy {url.rsplit('/', 1)[-1]} "
-        f"(from {url}) into {path.parent}, or set TORCH_HOME to a folder that has hub/checkpoints/ with it."
-    )
+    return _("ImageNet weights for {name} are not on this machine. With network they download by themselves (about "
+             "{mb:.0f} MB). Without it, copy {file} (from {url}) into {folder}, or set TORCH_HOME to a folder that has "
+             "hub/checkpoints/ with it.").format(name=name, mb=_weights_enum(name).meta.get("_file_size", 0),
+                                                 file=url.rsplit("/", 1)[-1], url=url, folder=path.parent)
 
 
 def imagenet_categories() -> tuple[str, ...]:

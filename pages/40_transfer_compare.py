@@ -9,19 +9,21 @@ import streamlit as st
 
 import cnnviz
 from cnnviz import transfer
+from cnnviz.data import class_label
+from cnnviz.i18n import N_, _, ngettext
 from cnnviz.plots import transfer as tplots
 from dashboard import state
 
-st.title("Transfer learning: compare strategies")
+st.title(_("Transfer learning: compare strategies"))
 st.markdown(
-    "A network trained on one task has learnt filters (edges, textures, parts) that are useful for other tasks. "
+    _("A network trained on one task has learnt filters (edges, textures, parts) that are useful for other tasks. "
     "**Transfer learning** keeps that trained *convolutional base* and puts a **new head** (here dense 128 → 64 → "
     "classes, as in the lecture notes) on top for the new classes. How much of the base should keep learning? "
-    "Try the four answers on the same images, the same number of epochs and the same learning rate:"
+    "Try the four answers on the same images, the same number of epochs and the same learning rate:")
 )
 cols = st.columns(4)
 for col, s in zip(cols, transfer.STRATEGIES.values()):
-    col.markdown(f"**{s.title}**  \n{s.description}")
+    col.markdown(f"**{_(s.title)}**  \n{_(s.description)}")
 
 job = st.session_state.get(state.TRANSFER_JOB_KEY)
 busy = job is not None and job.running
@@ -29,11 +31,11 @@ IMAGENET = list(transfer.IMAGENET_BACKBONES)
 TARGETS_FOR = {"heldout_cnn": ["fashion_heldout", "folder"], "shipped_cnn": ["folder"]}
 
 # ---------------------------------------------------------------------------- 1 · source and target
-st.subheader("1 · Source and target")
+st.subheader(_("1 · Source and target"))
 left, right = st.columns(2)
 with left:
-    source = st.radio("Pretrained source (the backbone)", list(transfer.SOURCES), key="tl.source",
-                      format_func=lambda s: transfer.SOURCES[s][0], disabled=busy)
+    source = st.radio(_("Pretrained source (the backbone)"), list(transfer.SOURCES), key="tl.source",
+                      format_func=lambda s: _(transfer.SOURCES[s][0]), disabled=busy)
     missing = False
     if source in IMAGENET:
         ok, msg = transfer.imagenet_status(source)
@@ -43,30 +45,31 @@ with left:
             st.warning(msg, icon=":material/cloud_off:")
             missing = True
     elif source == "heldout_cnn":
-        st.caption("The project's 3-conv CNN is trained **here**, on the Fashion-MNIST classes you pick below, before "
+        st.caption(_("The project's 3-conv CNN is trained **here**, on the Fashion-MNIST classes you pick below, before "
                    "the comparison (about a minute the first time, then reused from the runs folder). It never sees "
-                   "the other classes, so transferring to them is an honest test.")
+                   "the other classes, so transferring to them is an honest test."))
     else:
-        st.caption("The CNN shipped with cnnviz was trained on all 10 Fashion-MNIST classes, so it is offered only "
-                   "for your own images (on Fashion-MNIST it would have seen the 'new' classes already).")
+        st.caption(_("The CNN shipped with cnnviz was trained on all 10 Fashion-MNIST classes, so it is offered only "
+                   "for your own images (on Fashion-MNIST it would have seen the 'new' classes already)."))
 with right:
     targets = TARGETS_FOR.get(source, ["cifar10", "mnist", "fashion_mnist", "folder"])
     if st.session_state.get("tl.target") not in targets:
         st.session_state["tl.target"] = targets[0]
-    target = st.selectbox("Target data (the new task)", targets, key="tl.target",
-                          format_func=lambda t: transfer.TARGETS[t], disabled=busy)
+    target = st.selectbox(_("Target data (the new task)"), targets, key="tl.target",
+                          format_func=lambda t: _(transfer.TARGETS[t]), disabled=busy)
     source_classes: tuple[int, ...] = (0, 1, 2, 3, 4)
     user_data = None
     arch = transfer.SOURCES[source][1]
     if source == "heldout_cnn" and target == "fashion_heldout":
         fashion = cnnviz.DATASETS["fashion_mnist"].classes
-        picked = st.multiselect("Classes the source is pretrained on", list(range(10)), default=[0, 1, 2, 3, 4],
-                                format_func=lambda i: fashion[i], key="tl.source_classes", disabled=busy)
+        picked = st.multiselect(_("Classes the source is pretrained on"), list(range(10)), default=[0, 1, 2, 3, 4],
+                                format_func=lambda i: class_label(fashion[i]), key="tl.source_classes", disabled=busy)
         source_classes = tuple(sorted(picked))
-        held = [fashion[i] for i in range(10) if i not in source_classes]
-        st.caption("Held-out target classes: " + (", ".join(held) if held else "none: leave some classes out"))
+        held = [class_label(fashion[i]) for i in range(10) if i not in source_classes]
+        st.caption(_("Held-out target classes: {classes}").format(
+            classes=", ".join(held) if held else _("none: leave some classes out")))
     if target == "folder":
-        upload = st.file_uploader("A zip with one folder per class (e.g. cats/…, dogs/…)", type=["zip"],
+        upload = st.file_uploader(_("A zip with one folder per class (e.g. cats/…, dogs/…)"), type=["zip"],
                                   key="tl.zip", disabled=busy)
         if upload is not None:
             c = 3 if arch in IMAGENET else 1
@@ -74,55 +77,56 @@ with right:
             try:
                 user_data = state.transfer_zip(upload.getvalue(), (side, side), c)
                 counts = user_data.labels.bincount(minlength=len(user_data.classes)).tolist()
-                st.caption(f"{len(user_data)} images in {len(user_data.classes)} classes: "
-                           + ", ".join(f"{n} ({k})" for n, k in zip(user_data.classes, counts)))
+                st.caption(_("{n} images in {k} classes: {counts}").format(
+                    n=len(user_data), k=len(user_data.classes),
+                    counts=", ".join(f"{name} ({c})" for name, c in zip(user_data.classes, counts))))
             except ValueError as err:
                 st.error(str(err))
         else:
-            st.caption("30 % of each class is kept aside for testing; the rest (up to the number of labels per class "
-                       "below) is for training.")
+            st.caption(_("30 % of each class is kept aside for testing; the rest (up to the number of labels per class "
+                       "below) is for training."))
     elif target in ("cifar10", "mnist"):
         ok, where = cnnviz.dataset_status(target)
         if not ok:
-            st.warning(f"{cnnviz.DATASETS[target].title} is {where}. Tick *Download what is missing* (needs network), "
-                       "or copy it there from a machine that has network, or use the bundled Fashion-MNIST or your own images.",
-                       icon=":material/cloud_off:")
+            st.warning(_("{name} is not here ({where}). Tick *Download what is missing* (needs network), or copy it "
+                         "there from a machine that has network, or use the bundled Fashion-MNIST or your own "
+                         "images.").format(name=cnnviz.DATASETS[target].title, where=where), icon=":material/cloud_off:")
             missing = True
-download = missing and st.checkbox("Download what is missing (needs network)", key="tl.download", disabled=busy)
+download = missing and st.checkbox(_("Download what is missing (needs network)"), key="tl.download", disabled=busy)
 
 # ---------------------------------------------------------------------------- 2 · budget
-st.subheader("2 · Budget: the same for every strategy")
+st.subheader(_("2 · Budget: the same for every strategy"))
 b = st.columns(5)
-shots = b[0].select_slider("Labelled images per class", [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000], value=20,
+shots = b[0].select_slider(_("Labelled images per class"), [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000], value=20,
                            key="tl.shots", disabled=busy)
-epochs = b[1].slider("Epochs", 1, 30, 10, key="tl.epochs", disabled=busy)
-lr = b[2].select_slider("Learning rate (Adam)", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], value=1e-3, key="tl.lr",
+epochs = b[1].slider(_("Epochs"), 1, 30, 10, key="tl.epochs", disabled=busy)
+lr = b[2].select_slider(_("Learning rate (Adam)"), [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], value=1e-3, key="tl.lr",
                         format_func=lambda v: f"{v:g}", disabled=busy)
-batch = b[3].select_slider("Batch size", [8, 16, 32, 64, 128], value=16, key="tl.batch", disabled=busy,
-                           help="With few labelled images an epoch is only a few steps: small batches give more steps.")
+batch = b[3].select_slider(_("Batch size"), [8, 16, 32, 64, 128], value=16, key="tl.batch", disabled=busy,
+                           help=_("With few labelled images an epoch is only a few steps: small batches give more steps."))
 image_size = 28
 if arch in IMAGENET:
-    image_size = b[4].select_slider("Image size (pixels)", [32, 64, 96, 128, 160, 224], value=32,
+    image_size = b[4].select_slider(_("Image size (pixels)"), [32, 64, 96, 128, 160, 224], value=32,
                                     key="tl.image_size", disabled=busy,
-                                    help="The notes use 32×32 (CIFAR-10's size). Bigger is closer to ImageNet's "
-                                         "224×224 but much slower on a CPU.")
+                                    help=_("The notes use 32×32 (CIFAR-10's size). Bigger is closer to ImageNet's "
+                                         "224×224 but much slower on a CPU."))
 else:
-    b[4].metric("Image size", "28×28")
-strategies = st.multiselect("Strategies", list(transfer.STRATEGIES), default=list(transfer.STRATEGIES),
-                            format_func=lambda s: transfer.STRATEGIES[s].title, key="tl.strategies", disabled=busy)
+    b[4].metric(_("Image size"), "28×28")
+strategies = st.multiselect(_("Strategies"), list(transfer.STRATEGIES), default=list(transfer.STRATEGIES),
+                            format_func=lambda s: _(transfer.STRATEGIES[s].title), key="tl.strategies", disabled=busy)
 
 config = transfer.ComparisonConfig(
     source=source, target=target, strategies=tuple(strategies), source_classes=source_classes, shots=shots,
     test_per_class=100, epochs=epochs, batch_size=batch, lr=lr, image_size=image_size)
 
-run_col, stop_col, _ = st.columns([1, 1, 4])
-if run_col.button("Run comparison", type="primary", icon=":material/play_arrow:", disabled=busy):
+run_col, stop_col, _spare = st.columns([1, 1, 4])
+if run_col.button(_("Run comparison"), type="primary", icon=":material/play_arrow:", disabled=busy):
     try:
         config.validate()
         if source in IMAGENET and not download and not transfer.imagenet_status(source)[0]:
             raise ValueError(transfer.imagenet_status(source)[1])
         if target == "folder" and user_data is None:
-            raise ValueError("upload a zip of your images first (one folder per class)")
+            raise ValueError(_("upload a zip of your images first (one folder per class)"))
         job = transfer.ComparisonJob(config, user_data=user_data, root=state.training_runs_folder(),
                                      download=download).start()
         st.session_state[state.TRANSFER_JOB_KEY] = job
@@ -130,51 +134,63 @@ if run_col.button("Run comparison", type="primary", icon=":material/play_arrow:"
         st.error(str(err))
     else:
         st.rerun()  # draw the page again with the settings locked and the live view on
-if stop_col.button("Stop", icon=":material/stop:", disabled=not busy):
+if stop_col.button(_("Stop"), icon=":material/stop:", disabled=not busy):
     job.stop()
-    st.toast("Stopping after the current step …")
+    st.toast(_("Stopping after the current step …"))
 
 
 # ---------------------------------------------------------------------------- 3 · results
+STATUS = transfer.results.STATUS_LABELS
+
+
+def table_formats() -> dict:
+    """Percent and thousands formats for the columns of ``transfer.labelled_rows``."""
+    labels = transfer.results.ROW_LABELS
+    return ({_(labels[k]): st.column_config.NumberColumn(format="percent") for k in transfer.results.PERCENT_COLUMNS}
+            | {_(labels[k]): st.column_config.NumberColumn(format="localized") for k in transfer.results.COUNT_COLUMNS})
+
+
 def draw_result(result: transfer.ComparisonResult) -> None:
-    st.caption(f"Source: {result.source_info}. Target: {len(result.classes)} classes "
-               f"({', '.join(result.classes)}), {result.train_size} training and {result.test_size} test images.")
+    st.caption(_("Source: {source}. Target: {k} classes ({classes}), {n_train} training and {n_test} test "
+                 "images.").format(source=result.source_info, k=len(result.classes),
+                                   classes=", ".join(class_label(c) for c in result.classes),
+                                   n_train=result.train_size, n_test=result.test_size))
     if result.status != "finished":
-        st.warning(f"This comparison was {result.status}: {result.message}")
+        st.warning(_("This comparison was {status}: {message}").format(
+            status=_(STATUS.get(result.status, result.status)), message=result.message))
     if not result.runs:
         return
     m = st.columns(len(result.runs))
     best = max(r.final_acc for r in result.runs)
     for col, r in zip(m, result.runs):
-        col.metric(r.title, f"{r.final_acc:.1%}", help=f"test accuracy after {len(r.epochs)} epoch(s); "
-                   f"{r.counts.trainable:,} of {r.counts.total:,} parameters trained",
-                   delta="best" if r.final_acc == best and len(result.runs) > 1 else None, delta_color="off")
-    by_epoch, by_time = st.tabs(["Accuracy vs epoch", "Accuracy vs wall time"])
-    by_epoch.plotly_chart(tplots.accuracy_figure(result, x="epoch"), width="stretch")
-    by_time.plotly_chart(tplots.accuracy_figure(result, x="time"), width="stretch")
-    st.markdown("**Parameters and results per strategy** (frozen = kept from the source, not trained)")
-    st.dataframe(pd.DataFrame(transfer.result_rows(result)), hide_index=True, width="stretch",
-                 column_config={"test acc. before": st.column_config.NumberColumn(format="percent"),
-                                "test acc. final": st.column_config.NumberColumn(format="percent"),
-                                "test acc. best": st.column_config.NumberColumn(format="percent"),
-                                "total params": st.column_config.NumberColumn(format="localized"),
-                                "trainable": st.column_config.NumberColumn(format="localized"),
-                                "frozen": st.column_config.NumberColumn(format="localized")})
+        marker = " ★" if r.final_acc == best and len(result.runs) > 1 else ""
+        col.metric(r.title, f"{r.final_acc:.1%}{marker}",
+                   help=ngettext("test accuracy after {n} epoch; {trainable:,} of {total:,} parameters trained",
+                                 "test accuracy after {n} epochs; {trainable:,} of {total:,} parameters trained",
+                                 len(r.epochs)).format(n=len(r.epochs), trainable=r.counts.trainable,
+                                                        total=r.counts.total))
+    by_epoch, by_time = st.tabs([_("Accuracy vs epoch"), _("Accuracy vs wall time")])
+    state.chart_in(by_epoch, tplots.accuracy_figure(result, x="epoch"), width="stretch", key="tl_by_epoch")
+    state.chart_in(by_time, tplots.accuracy_figure(result, x="time"), width="stretch", key="tl_by_time")
+    st.markdown(_("**Parameters and results per strategy** (frozen = kept from the source, not trained)"))
+    st.dataframe(pd.DataFrame(transfer.labelled_rows(result)), hide_index=True, width="stretch",
+                 column_config=table_formats())
     if any(r.changes for r in result.runs):
-        st.plotly_chart(tplots.weight_change_figure(result), width="stretch")
+        state.chart(tplots.weight_change_figure(result), width="stretch", key="tl_changes")
         st.latex(r"\text{moved} = \frac{\lVert W_\text{after} - W_\text{before} \rVert}{\lVert W_\text{before} \rVert}")
-        st.caption("Each cell compares a layer's weights after training with where they started (the pretrained "
-                   "weights, or random ones for *from scratch*). Frozen layers stay at exactly 0. When fine-tuning, "
-                   "the first layers usually move least: general edge/texture filters are kept, the last layers adapt.")
+        st.caption(_("Each cell compares a layer's weights after training with where they started (the pretrained "
+                     "weights, or random ones for *from scratch*). Frozen layers stay at exactly 0. When fine-tuning, "
+                     "the first layers usually move least: general edge/texture filters are kept, the last layers "
+                     "adapt."))
     if result.path:
-        st.caption(f"Saved as `{result.path}`: reopen and compare it on *Saved comparisons*.")
+        st.caption(_("Saved as `{path}`: reopen and compare it on *Saved comparisons*.").format(path=result.path))
 
 
 def draw_job() -> None:
     job = st.session_state.get(state.TRANSFER_JOB_KEY)
     if job is None:
-        st.info("Choose a source, a target and a budget, then press **Run comparison**. The strategies train one "
-                "after the other in the background; you can keep using the other pages.", icon=":material/info:")
+        st.info(_("Choose a source, a target and a budget, then press **Run comparison**. The strategies train one "
+                "after the other in the background; you can keep using the other pages."), icon=":material/info:")
         return
     p = job.snapshot()
     if job.running:
@@ -182,17 +198,20 @@ def draw_job() -> None:
         h = p.history
         if p.phase == "source":
             st.progress(h.progress if h is not None else 0.0,
-                        text="Pretraining the source CNN on its classes (first time only, then reused)"
+                        text=_("Pretraining the source CNN on its classes (first time only, then reused)")
                         + (f": {h.progress:.0%}" if h is not None else " …"))
         elif p.phase == "training" and p.strategy:
             frac = (p.index + (h.progress if h is not None else 0.0)) / max(p.total, 1)
-            st.progress(frac, text=f"Strategy {p.index + 1} of {p.total}: {transfer.STRATEGIES[p.strategy].title}"
-                        + (f", epoch {len(h.epochs) + 1 if h.progress < 1 else len(h.epochs)}" if h is not None else ""))
+            text = _("Strategy {i} of {n}: {strategy}").format(i=p.index + 1, n=p.total,
+                                                                 strategy=_(transfer.STRATEGIES[p.strategy].title))
+            if h is not None:
+                text += ", " + _("epoch {n}").format(n=len(h.epochs) + 1 if h.progress < 1 else len(h.epochs))
+            st.progress(frac, text=text)
         else:
-            st.progress(0.0, text=p.message or "starting …")
+            st.progress(0.0, text=p.message or _("starting …"))
         runs = tplots.live_results(p)
         if runs:
-            st.plotly_chart(tplots.accuracy_figure(runs, x="epoch"), width="stretch")
+            state.chart(tplots.accuracy_figure(runs, x="epoch"), width="stretch", key="tl_live")
         return
     if st.session_state.pop("tl.was_running", False):
         st.rerun()  # the whole page: enable the settings again
@@ -202,12 +221,12 @@ def draw_job() -> None:
         draw_result(job.result)
 
 
-st.subheader("3 · Results")
+st.subheader(_("3 · Results"))
 st.fragment(run_every=1.0 if busy else None)(draw_job)()
 
-with st.expander("What to expect, and why"):
+with st.expander(_("What to expect, and why")):
     st.markdown(
-        "- **Few labels per class**: a frozen pretrained base with a new head usually beats training from scratch by "
+        _("- **Few labels per class**: a frozen pretrained base with a new head usually beats training from scratch by "
         "far: only the head's few weights must be fitted, and the base already turns images into useful features.\n"
         "- **Fine-tuning** can do better still, when there are enough labels and the learning rate is small; with "
         "very few labels or a large learning rate it may *forget* what the base knew.\n"
@@ -215,5 +234,5 @@ with st.expander("What to expect, and why"):
         "- **Wall time**: a frozen base needs no gradients for its weights, so each epoch is cheaper; the *vs wall "
         "time* tab shows what that buys.\n"
         "- The right backbone and strategy depend on the task: how close the new images are to the source's, and "
-        "how many labels you have. That is the notes' conclusion; here you can check it."
+        "how many labels you have. That is the notes' conclusion; here you can check it.")
     )

@@ -9,34 +9,36 @@ import streamlit as st
 
 import cnnviz
 from cnnviz import transfer
+from cnnviz.i18n import _
 from dashboard import state
 
-st.title("Backbones: what is frozen, what learns")
+st.title(_("Backbones: what is frozen, what learns"))
 st.markdown(
-    "In the notes, `VGG16(weights='imagenet', include_top=False, input_shape=(32, 32, 3))` is the *convolutional "
+    _("In the notes, `VGG16(weights='imagenet', include_top=False, input_shape=(32, 32, 3))` is the *convolutional "
     "base*; `base.trainable = False` freezes it, and a new head `Flatten → Dense(128) → Dense(64) → Dense(10)` is put "
-    "on top. The summary then shows how few of the parameters actually learn. Pick a backbone and a strategy:"
+    "on top. The summary then shows how few of the parameters actually learn. Pick a backbone and a strategy:")
 )
 
 ARCHS = ["vgg16", "mobilenet_v2", "resnet18", "resnet50", "mnist_cnn"]
 c = st.columns(4)
-arch = c[0].selectbox("Backbone", ARCHS, key="tlb.arch",
-                      format_func=lambda a: cnnviz.ZOO[a].title + (" (the project's own)" if a == "mnist_cnn" else ""))
+arch = c[0].selectbox(_("Backbone"), ARCHS, key="tlb.arch",
+                      format_func=lambda a: _(cnnviz.ZOO[a].title) + (" " + _("(the project's own)")
+                                                                      if a == "mnist_cnn" else ""))
 if arch == "mnist_cnn":
     side = 28
-    c[1].metric("Input", "28×28×1")
+    c[1].metric(_("Input"), "28×28×1")
 else:
-    side = c[1].select_slider("Input size", [32, 64, 96, 128, 224], value=32, key="tlb.side",
-                              help="The notes use 32×32. Larger inputs give larger feature maps: for VGG16 the "
-                                   "flattened features (and the first dense layer) grow.")
-head_text = c[2].text_input("Head (hidden dense sizes)", "128, 64", key="tlb.head")
-num_classes = c[3].number_input("Classes", 2, 1000, 10, key="tlb.classes")
+    side = c[1].select_slider(_("Input size"), [32, 64, 96, 128, 224], value=32, key="tlb.side",
+                              help=_("The notes use 32×32. Larger inputs give larger feature maps: for VGG16 the "
+                                   "flattened features (and the first dense layer) grow."))
+head_text = c[2].text_input(_("Head (hidden dense sizes)"), "128, 64", key="tlb.head")
+num_classes = c[3].number_input(_("Classes"), 2, 1000, 10, key="tlb.classes")
 try:
     head = tuple(int(v) for v in head_text.replace(" ", "").split(",") if v)
     if any(h < 1 or h > 8192 for h in head):
         raise ValueError
 except ValueError:
-    st.error("Write the head's hidden layer sizes as whole numbers separated by commas, e.g. `128, 64` (1 to 8192 each).")
+    st.error(_("Write the head's hidden layer sizes as whole numbers separated by commas, e.g. `128, 64` (1 to 8192 each)."))
     st.stop()
 
 shape = (1 if arch == "mnist_cnn" else 3, side, side)
@@ -46,27 +48,29 @@ except ValueError as err:
     st.error(str(err))
     st.stop()
 
-strategy = st.radio("Strategy", list(transfer.STRATEGIES), index=1, horizontal=True, key="tlb.strategy",
-                    format_func=lambda s: transfer.STRATEGIES[s].title)
+strategy = st.radio(_("Strategy"), list(transfer.STRATEGIES), index=1, horizontal=True, key="tlb.strategy",
+                    format_func=lambda s: _(transfer.STRATEGIES[s].title))
 summary = table[strategy]
 m = st.columns(3)
-m[0].metric("Total params", f"{summary.counts.total:,}")
-m[1].metric("Trainable params", f"{summary.counts.trainable:,}")
-m[2].metric("Frozen (non-trainable) params", f"{summary.counts.frozen:,}")
-st.caption(transfer.STRATEGIES[strategy].description)
+m[0].metric(_("Total params"), f"{summary.counts.total:,}")
+m[1].metric(_("Trainable params"), f"{summary.counts.trainable:,}")
+m[2].metric(_("Frozen (non-trainable) params"), f"{summary.counts.frozen:,}")
+st.caption(_(transfer.STRATEGIES[strategy].description))
 
-st.dataframe(pd.DataFrame([{"strategy": transfer.STRATEGIES[k].title, "trainable": s.counts.trainable,
-                            "frozen": s.counts.frozen, "trainable %": round(100 * s.counts.trainable / s.counts.total, 2)}
+STRATEGY, TRAINABLE, FROZEN, SHARE = _("strategy"), _("trainable"), _("frozen"), _("trainable %")
+st.dataframe(pd.DataFrame([{STRATEGY: _(transfer.STRATEGIES[k].title), TRAINABLE: s.counts.trainable,
+                            FROZEN: s.counts.frozen, SHARE: round(100 * s.counts.trainable / s.counts.total, 2)}
                            for k, s in table.items()]),
              hide_index=True, width="stretch",
-             column_config={k: st.column_config.NumberColumn(format="localized") for k in ("trainable", "frozen")})
-st.caption(f"The total is the same for every strategy ({summary.counts.total:,} parameters); only what learns changes. "
-           "*Fine-tune the last block* unfreezes VGG16's block 5 (three 512-filter convs), ResNet's layer4, "
-           "MobileNetV2's last inverted-residual block and final 1×1 conv, and the project's CNN's third conv.")
-st.markdown("**The summary, as Keras prints it** (the whole base is one line, like `vgg16 (Functional)` in the notes)")
+             column_config={k: st.column_config.NumberColumn(format="localized") for k in (TRAINABLE, FROZEN)})
+st.caption(_("The total is the same for every strategy ({total:,} parameters); only what learns changes. *Fine-tune "
+             "the last block* unfreezes VGG16's block 5 (three 512-filter convs), ResNet's layer4, MobileNetV2's last "
+             "inverted-residual block and final 1×1 conv, and the project's CNN's third conv.").format(
+    total=summary.counts.total))
+st.markdown(_("**The summary, as Keras prints it** (the whole base is one line, like `vgg16 (Functional)` in the notes)"))
 st.code(summary.to_text(), language=None)
 
-if st.toggle("Compare the notes' backbones side by side (builds each once, a few seconds)", key="tlb.all"):
+if st.toggle(_("Compare the notes' backbones side by side (builds each once, a few seconds)"), key="tlb.all"):
     rows = []
     for a in ("vgg16", "mobilenet_v2", "resnet18", "resnet50"):
         try:
@@ -75,30 +79,34 @@ if st.toggle("Compare the notes' backbones side by side (builds each once, a few
             st.error(f"{a}: {err}")
             continue
         base = t["frozen"].lines[0]
-        rows.append({"backbone": cnnviz.ZOO[a].title, "base output": base.output_shape, "base params": base.params,
-                     "total": t["frozen"].counts.total, "trainable (frozen base)": t["frozen"].counts.trainable,
-                     "trainable (last block)": t["last_block"].counts.trainable})
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
-                 column_config={k: st.column_config.NumberColumn(format="localized") for k in
-                                ("base params", "total", "trainable (frozen base)", "trainable (last block)")})
-    st.caption(f"All with the same {'-'.join(map(str, [*head, int(num_classes)]))} head on {side}×{side} input. "
-               "VGG16 flattens its 512 feature maps; MobileNetV2 and ResNet average each map to one number first "
-               "(global average pooling), so their head's first layer sees 1280 or 512/2048 features.")
+        cols = {"backbone": _("backbone"), "out": _("base output (Keras: H×W×C)"), "base": _("base params"),
+                "total": _("total"), "frozen": _("trainable (frozen base)"), "last": _("trainable (last block)")}
+        rows.append({cols["backbone"]: _(cnnviz.ZOO[a].title), cols["out"]: base.output_shape,
+                     cols["base"]: base.params, cols["total"]: t["frozen"].counts.total,
+                     cols["frozen"]: t["frozen"].counts.trainable, cols["last"]: t["last_block"].counts.trainable})
+    if rows:
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
+                     column_config={cols[k]: st.column_config.NumberColumn(format="localized") for k in
+                                    ("base", "total", "frozen", "last")})
+    st.caption(_("All with the same {head} head on {side}×{side} input. VGG16 flattens its 512 feature maps; "
+                 "MobileNetV2 and ResNet average each map to one number first (global average pooling), so their "
+                 "head's first layer sees 1280 or 512/2048 features.").format(
+        head="-".join(map(str, [*head, int(num_classes)])), side=side))
 
 st.divider()
-st.subheader("Pretrained weights on this computer")
+st.subheader(_("Pretrained weights on this computer"))
 if arch == "mnist_cnn":
-    st.markdown("The project's CNN needs no download: *Compare strategies* pretrains it here on some Fashion-MNIST "
-                "classes (or uses the checkpoint shipped in `assets/pretrained/`).")
+    st.markdown(_("The project's CNN needs no download: *Compare strategies* pretrains it here on some Fashion-MNIST "
+                "classes (or uses the checkpoint shipped in `assets/pretrained/`)."))
 else:
     rows, folder = [], None
     for name in transfer.IMAGENET_BACKBONES:
         ok, path = cnnviz.imagenet_weights_status(name)
         folder = path.parent
-        rows.append({"backbone": cnnviz.ZOO[name].title, "ImageNet weights": "found" if ok else "missing",
-                     "file": path.name})
+        rows.append({_("backbone"): _(cnnviz.ZOO[name].title),
+                     _("ImageNet weights"): _("found") if ok else _("missing"), _("file"): path.name})
     st.dataframe(pd.DataFrame(rows), hide_index=True)
-    st.caption(f"The files live in `{folder}` (the torch hub cache; set TORCH_HOME to use another folder). With "
-               "network they download by themselves the first time they are used (tick *Download what is missing* "
-               "on *Compare strategies*). Without network, copy them from a machine that has them: each comes from "
-               "`https://download.pytorch.org/models/<file>`.")
+    st.caption(_("The files live in `{folder}` (the torch hub cache; set TORCH_HOME to use another folder). With "
+                 "network they download by themselves the first time they are used (tick *Download what is missing* "
+                 "on *Compare strategies*). Without network, copy them from a machine that has them: each comes from "
+                 "`https://download.pytorch.org/models/<file>`.").format(folder=folder))

@@ -8,6 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from cnnviz.transfer import STRATEGIES, ComparisonProgress, ComparisonResult, EpochPoint, StrategyResult
+from ..i18n import _
 
 __all__ = ["STRATEGY_COLOURS", "accuracy_figure", "live_results", "shots_figure", "weight_change_figure"]
 
@@ -37,7 +38,7 @@ def accuracy_figure(results: ComparisonResult | Sequence[ComparisonResult] | Seq
     accuracy before training (epoch 0, 0 s) when it is known.
     """
     if x not in ("epoch", "time"):
-        raise ValueError(f"x must be 'epoch' or 'time', got {x!r}")
+        raise ValueError(_("x must be 'epoch' or 'time', got {x!r}").format(x=x))
     if isinstance(results, ComparisonResult):
         groups = [results.runs]
     elif results and isinstance(results[0], StrategyResult):
@@ -52,19 +53,21 @@ def accuracy_figure(results: ComparisonResult | Sequence[ComparisonResult] | Seq
             ys = [e.test_acc for e in run.epochs]
             if np.isfinite(run.initial_test_acc):
                 xs, ys = [0, *xs], [run.initial_test_acc, *ys]
-            title = STRATEGIES[run.strategy].title if run.strategy in STRATEGIES else run.strategy
+            title = _(STRATEGIES[run.strategy].title) if run.strategy in STRATEGIES else run.strategy
             name = title if len(groups) == 1 else f"{names[g]} · {title}"
+            if run.status == "running":
+                name += " " + _("(training…)")
             fig.add_trace(go.Scatter(
-                x=xs, y=ys, mode="lines+markers", name=name + (" (training…)" if run.status == "running" else ""),
+                x=xs, y=ys, mode="lines+markers", name=name,
                 line={"color": STRATEGY_COLOURS.get(run.strategy), "dash": _DASHES[g % len(_DASHES)], "width": 2.5},
-                hovertemplate=("epoch %{x}" if x == "epoch" else "%{x:.1f} s") + "<br>test accuracy %{y:.1%}<extra>"
-                              + name + "</extra>"))
+                hovertemplate=(_("epoch %{x}") if x == "epoch" else "%{x:.1f} s") + "<br>"
+                              + _("test accuracy %{y:.1%}") + "<extra>" + name.replace("%", "%%") + "</extra>"))
     fig.update_layout(height=height, margin={"l": 60, "r": 20, "t": 40, "b": 50}, legend={"orientation": "h", "y": -0.2},
-                      title={"text": "Test accuracy against " + ("epoch" if x == "epoch" else "training time"),
-                             "font": {"size": 15}})
-    fig.update_xaxes(title="epoch" if x == "epoch" else "wall-clock training time (s)",
+                      title={"text": _("Test accuracy against epoch") if x == "epoch" else
+                             _("Test accuracy against training time"), "font": {"size": 15}})
+    fig.update_xaxes(title=_("epoch") if x == "epoch" else _("wall-clock training time (s)"),
                      dtick=1 if x == "epoch" else None, rangemode="tozero")
-    fig.update_yaxes(title="test accuracy", tickformat=".0%", rangemode="tozero")
+    fig.update_yaxes(title=_("test accuracy"), tickformat=".0%", rangemode="tozero")
     return fig
 
 
@@ -88,7 +91,7 @@ def weight_change_figure(result: ComparisonResult | Sequence[StrategyResult], *,
     """
     runs = [r for r in (result.runs if isinstance(result, ComparisonResult) else result) if r.changes]
     if not runs:
-        raise ValueError("no weight changes recorded yet: train at least one strategy")
+        raise ValueError(_("no weight changes recorded yet: train at least one strategy"))
     layers = [c.name for c in runs[0].changes]
     z = np.full((len(runs), len(layers)), np.nan)
     hover = np.empty((len(runs), len(layers)), dtype=object)
@@ -100,9 +103,10 @@ def weight_change_figure(result: ComparisonResult | Sequence[StrategyResult], *,
                 hover[i, j] = ""
                 continue
             z[i, j] = c.relative
-            hover[i, j] = (f"{name} ({c.kind}, {c.params:,} params)<br>{'trained' if c.trainable else 'frozen'}"
-                           f"<br>|ΔW|/|W| = {c.relative:.4f}")
-    rows = [STRATEGIES[r.strategy].title if r.strategy in STRATEGIES else r.strategy for r in runs]
+            hover[i, j] = (_("{name} ({kind}, {params:,} parameters)").format(name=name, kind=c.kind, params=c.params)
+                           + "<br>" + (_("trained") if c.trainable else _("frozen"))
+                           + f"<br>|ΔW|/|W| = {c.relative:.4f}")
+    rows = [_(STRATEGIES[r.strategy].title) if r.strategy in STRATEGIES else r.strategy for r in runs]
     text = np.where(np.isfinite(z), np.vectorize(lambda v: f"{v:.2f}" if v >= 0.005 else ("0" if v == 0 else "<.01"))(
         np.nan_to_num(z)), "")
     fig = go.Figure(go.Heatmap(
@@ -110,8 +114,8 @@ def weight_change_figure(result: ComparisonResult | Sequence[StrategyResult], *,
         colorscale="Viridis", zmin=0, colorbar={"title": "|ΔW|/|W|"},
         text=text if len(layers) <= 24 else None, texttemplate="%{text}" if len(layers) <= 24 else None))
     fig.update_layout(height=height or 140 + 55 * len(runs), margin={"l": 190, "r": 20, "t": 40, "b": 60},
-                      title={"text": "How far each layer's weights moved during training", "font": {"size": 15}})
-    fig.update_xaxes(title="layer: the pretrained base's convolutions, then the new head (input side → output side)",
+                      title={"text": _("How far each layer's weights moved during training"), "font": {"size": 15}})
+    fig.update_xaxes(title=_("layer: the pretrained base's convolutions, then the new head (input side → output side)"),
                      tickangle=-45 if len(layers) > 12 else 0)
     fig.update_yaxes(autorange="reversed")
     return fig
@@ -127,17 +131,17 @@ def shots_figure(results: Sequence[ComparisonResult], *, height: int = 380) -> g
         if r.config.shots is not None:
             by_shots.setdefault(r.config.shots, r)  # newest first in the lists the pages pass
     if len(by_shots) < 2:
-        raise ValueError("choose comparisons with at least two different numbers of labelled images per class")
+        raise ValueError(_("choose comparisons with at least two different numbers of labelled images per class"))
     fig = go.Figure()
     for key, strategy in STRATEGIES.items():
         pts = sorted((shots, run.final_acc) for shots, r in by_shots.items() for run in r.runs if run.strategy == key)
         if pts:
             fig.add_trace(go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], mode="lines+markers",
-                                     name=strategy.title, line={"color": STRATEGY_COLOURS[key], "width": 2.5},
-                                     hovertemplate="%{x} labels per class<br>final test accuracy %{y:.1%}<extra>"
-                                                   + strategy.title + "</extra>"))
+                                     name=_(strategy.title), line={"color": STRATEGY_COLOURS[key], "width": 2.5},
+                                     hovertemplate=_("%{x} labels per class<br>final test accuracy %{y:.1%}")
+                                     + "<extra>" + _(strategy.title) + "</extra>"))
     fig.update_layout(height=height, margin={"l": 60, "r": 20, "t": 40, "b": 50}, legend={"orientation": "h", "y": -0.25},
-                      title={"text": "Final test accuracy against labelled images per class", "font": {"size": 15}})
-    fig.update_xaxes(title="labelled training images per class (log scale)", type="log", tickvals=sorted(by_shots))
-    fig.update_yaxes(title="final test accuracy", tickformat=".0%")
+                      title={"text": _("Final test accuracy against labelled images per class"), "font": {"size": 15}})
+    fig.update_xaxes(title=_("labelled training images per class (log scale)"), type="log", tickvals=sorted(by_shots))
+    fig.update_yaxes(title=_("final test accuracy"), tickformat=".0%")
     return fig

@@ -41,6 +41,7 @@ from .results import (
     StrategyResult,
     list_comparisons,
     load_comparison,
+    labelled_rows,
     result_rows,
     save_comparison,
 )
@@ -77,6 +78,7 @@ __all__ = [
     "load_image_zip",
     "load_source",
     "prepare_target",
+    "labelled_rows",
     "result_rows",
     "run_comparison",
     "runs_root",

@@ -60,14 +60,14 @@ def run_comparison(
 
     config.validate()
     say = progress or (lambda p: None)
-    say(ComparisonProgress("data", message="preparing the target images"))
+    say(ComparisonProgress("data", message=_("preparing the target images")))
     if train is None or test is None:
         train, test = prepare_target(config, user_data=user_data, download=download)
     if source_model is None:
-        say(ComparisonProgress("source", message="loading the pretrained source"))
+        say(ComparisonProgress("source", message=_("loading the pretrained source")))
         source_model, source_meta = load_source(
             config.source, config=config, download=download, stop=stop,
-            callback=lambda h: say(ComparisonProgress("source", history=h, message="pretraining the source model")))
+            callback=lambda h: say(ComparisonProgress("source", history=h, message=_("pretraining the source model"))))
     meta = source_meta or {}
     mean = meta.get("mean") or ([0.5] * config.input_shape[0])
     std = meta.get("std") or ([0.25] * config.input_shape[0])
@@ -77,10 +77,10 @@ def run_comparison(
     status, message = "finished", ""
     for i, key in enumerate(config.strategies):
         if stop is not None and stop.is_set():
-            status, message = "stopped", f"stopped before {STRATEGIES[key].title}"
+            status, message = "stopped", _("stopped before {strategy}").format(strategy=_(STRATEGIES[key].title))
             break
         say(ComparisonProgress("training", key, i, len(config.strategies), None, tuple(done),
-                               f"building {STRATEGIES[key].title}"))
+                               _("building {strategy}").format(strategy=_(STRATEGIES[key].title))))
         model = build_transfer_model(config.arch, key, num_classes=len(train.classes), input_shape=config.input_shape,
                                      source=source_model, head=config.head, seed=config.seed)
         before = {k: v.detach().clone() for k, v in model.state_dict().items()}
@@ -96,7 +96,7 @@ def run_comparison(
         done.append(StrategyResult(key, hist.status, hist.message, points, count_parameters(model),
                                    weight_change(before, model), acc0))
         if hist.status == "stopped":
-            status, message = "stopped", f"stopped during {STRATEGIES[key].title}"
+            status, message = "stopped", _("stopped during {strategy}").format(strategy=_(STRATEGIES[key].title))
             break
     result = ComparisonResult(config, tuple(done), train.classes, len(train), len(test),
                               str(meta.get("info", config.source)), status, message,
@@ -120,7 +120,7 @@ class ComparisonJob(BackgroundWork):
         self._download = download
         self._save = save
         super().__init__()
-        self._progress = ComparisonProgress("data", total=len(config.strategies), message="starting …")
+        self._progress = ComparisonProgress("data", total=len(config.strategies), message=_("starting …"))
         self.result: ComparisonResult | None = None
         self.error: str | None = None
         self.started = time.time()

@@ -7,31 +7,31 @@ from typing import Any
 
 from ..models import ZOO
 from .strategies import IMAGENET_BACKBONES, STRATEGIES
-from ..i18n import _
+from ..i18n import N_, _
 
 # name -> (title, architecture)
 SOURCES: dict[str, tuple[str, str]] = {
-    "heldout_cnn": ("cnnviz CNN pretrained here on some Fashion-MNIST classes (offline)", "mnist_cnn"),
-    "shipped_cnn": ("cnnviz CNN shipped with the project (all 10 Fashion-MNIST classes, offline)", "mnist_cnn"),
-    "vgg16": ("VGG16, ImageNet weights", "vgg16"),
-    "mobilenet_v2": ("MobileNetV2, ImageNet weights", "mobilenet_v2"),
-    "resnet18": ("ResNet-18, ImageNet weights", "resnet18"),
-    "resnet50": ("ResNet-50, ImageNet weights", "resnet50"),
+    "heldout_cnn": (N_("cnnviz CNN pretrained here on some Fashion-MNIST classes (offline)"), "mnist_cnn"),
+    "shipped_cnn": (N_("cnnviz CNN shipped with the project (all 10 Fashion-MNIST classes, offline)"), "mnist_cnn"),
+    "vgg16": (N_("VGG16, ImageNet weights"), "vgg16"),
+    "mobilenet_v2": (N_("MobileNetV2, ImageNet weights"), "mobilenet_v2"),
+    "resnet18": (N_("ResNet-18, ImageNet weights"), "resnet18"),
+    "resnet50": (N_("ResNet-50, ImageNet weights"), "resnet50"),
 }
 
 SHORT_NAMES: dict[str, str] = {
-    "heldout_cnn": "cnnviz CNN (held-out classes)", "shipped_cnn": "shipped cnnviz CNN", "vgg16": "VGG16",
-    "mobilenet_v2": "MobileNetV2", "resnet18": "ResNet-18", "resnet50": "ResNet-50",
-    "fashion_heldout": "unseen Fashion-MNIST classes", "folder": "your images", "cifar10": "CIFAR-10",
-    "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST",
+    "heldout_cnn": N_("cnnviz CNN (held-out classes)"), "shipped_cnn": N_("shipped cnnviz CNN"), "vgg16": N_("VGG16"),
+    "mobilenet_v2": N_("MobileNetV2"), "resnet18": N_("ResNet-18"), "resnet50": N_("ResNet-50"),
+    "fashion_heldout": N_("unseen Fashion-MNIST classes"), "folder": N_("your images"), "cifar10": N_("CIFAR-10"),
+    "mnist": N_("MNIST"), "fashion_mnist": N_("Fashion-MNIST"),
 }
 
 TARGETS: dict[str, str] = {
-    "fashion_heldout": "Fashion-MNIST classes the source never saw",
-    "folder": "Your own images (a zip of one folder per class)",
-    "cifar10": "CIFAR-10 (a few images per class)",
-    "mnist": "MNIST digits (a few images per class)",
-    "fashion_mnist": "Fashion-MNIST, all 10 classes (a few images per class)",
+    "fashion_heldout": N_("Fashion-MNIST classes the source never saw"),
+    "folder": N_("Your own images (a zip of one folder per class)"),
+    "cifar10": N_("CIFAR-10 (a few images per class)"),
+    "mnist": N_("MNIST digits (a few images per class)"),
+    "fashion_mnist": N_("Fashion-MNIST, all 10 classes (a few images per class)"),
 }
 
 

@@ -14,7 +14,7 @@ from ..files import atomic_write_text, json_safe, num_or_nan
 from .config import SHORT_NAMES, ComparisonConfig
 from .params import LayerChange, ParamCounts
 from .strategies import STRATEGIES
-from ..i18n import _
+from ..i18n import N_, _
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class StrategyResult:
 
     @property
     def title(self) -> str:
-        return STRATEGIES[self.strategy].title if self.strategy in STRATEGIES else self.strategy
+        return _(STRATEGIES[self.strategy].title) if self.strategy in STRATEGIES else self.strategy
 
     @property
     def final_acc(self) -> float:
@@ -70,8 +70,10 @@ class ComparisonResult:
     @property
     def title(self) -> str:
         c = self.config
-        return (f"{SHORT_NAMES.get(c.source, c.source)} → {SHORT_NAMES.get(c.target, c.target)}, "
-                f"{c.shots or 'all'} per class, {c.epochs} epochs")
+        source, target = _(SHORT_NAMES.get(c.source, c.source)), _(SHORT_NAMES.get(c.target, c.target))
+        shots = _("all") if not c.shots else str(c.shots)
+        return _("{source} → {target}, {shots} per class, {epochs} epochs").format(
+            source=source, target=target, shots=shots, epochs=c.epochs)
 
     def to_dict(self) -> dict[str, Any]:
         return json_safe({
@@ -104,6 +106,27 @@ class ComparisonResult:
                        d.get("created", ""), path)
         except (KeyError, TypeError, ValueError) as err:
             raise ValueError(_("the comparison file is damaged: {type_err_name}: {err}").format(type_err_name=type(err).__name__, err=err)) from None
+
+
+STATUS_LABELS = {"finished": N_("finished"), "stopped": N_("stopped"), "failed": N_("failed"),
+                 "running": N_("running")}
+ROW_LABELS = {"strategy": N_("strategy"), "status": N_("status"), "total params": N_("total params"),
+              "trainable": N_("trainable"), "frozen": N_("frozen"), "trainable %": N_("trainable %"),
+              "test acc. before": N_("test acc. before"), "test acc. final": N_("test acc. final"),
+              "test acc. best": N_("test acc. best"), "time (s)": N_("time (s)")}
+PERCENT_COLUMNS = ("test acc. before", "test acc. final", "test acc. best")
+COUNT_COLUMNS = ("total params", "trainable", "frozen")
+
+
+def labelled_rows(result: ComparisonResult) -> list[dict[str, Any]]:
+    """``result_rows`` with the column names and statuses in the reader's language, the status second (a wide
+    table must never hide it at its right edge)."""
+    out = []
+    for row in result_rows(result):
+        row = {"strategy": row["strategy"], "status": row["status"], **row}
+        row["status"] = _(STATUS_LABELS.get(row["status"], row["status"]))
+        out.append({_(ROW_LABELS[k]): v for k, v in row.items()})
+    return out
 
 
 def result_rows(result: ComparisonResult) -> list[dict[str, Any]]:

@@ -67,7 +67,7 @@ def imagenet_status(name: str) -> tuple[bool, str]:
     from ..models import weights_hint, imagenet_weights_status
 
     cached, path = imagenet_weights_status(name)
-    return (True, f"ImageNet weights found in {path}") if cached else (False, weights_hint(name, path))
+    return (True, _("ImageNet weights found in {path}").format(path=path)) if cached else (False, weights_hint(name, path))
 
 
 def load_source(source: str, *, config: ComparisonConfig | None = None, download: bool = False,
@@ -85,9 +85,11 @@ def load_source(source: str, *, config: ComparisonConfig | None = None, download
                                      seed=config.seed, callback=callback, stop=stop)
         names = ", ".join(FASHION_CLASSES[c] for c in meta.get("source_classes", config.source_classes))
         acc = meta.get("test_accuracy")
-        meta["info"] = (f"mnist_cnn trained here on Fashion-MNIST {names} ({meta.get('train_images', '?')} images, "
-                        f"{meta.get('epoch')} epochs; test accuracy {acc:.1%} on those classes"
-                        f"{'; loaded from the cache' if meta.get('cached') else ''})") if acc is not None else "mnist_cnn"
+        meta["info"] = (_("mnist_cnn trained here on Fashion-MNIST {names} ({n} images, {epochs} epochs; test accuracy "
+                          "{acc:.1%} on those classes)").format(names=names, n=meta.get("train_images", "?"),
+                                                                 epochs=meta.get("epoch"), acc=acc)
+                        + (" " + _("(loaded from the cache)") if meta.get("cached") else "")) if acc is not None \
+            else "mnist_cnn"
         return model, meta
     if source == "shipped_cnn":
         from ..checkpoints import load_checkpoint, model_from_checkpoint
@@ -101,11 +103,12 @@ def load_source(source: str, *, config: ComparisonConfig | None = None, download
         meta = dict(ckpt.meta)
         meta.setdefault("mean", [0.286])
         meta.setdefault("std", [0.353])
-        meta["info"] = f"shipped mnist_cnn, epoch {ckpt.epoch}, trained on all 10 Fashion-MNIST classes"
+        meta["info"] = _("shipped mnist_cnn, epoch {epoch}, trained on all 10 Fashion-MNIST classes").format(
+            epoch=ckpt.epoch)
         return model_from_checkpoint(ckpt), meta
     if source in IMAGENET_BACKBONES:
         from ..models import load_imagenet_model
 
         model = load_imagenet_model(source, download=download, progress=False)
-        return model, {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "info": f"torchvision {source}, ImageNet weights"}
+        return model, {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "info": _("torchvision {source}, ImageNet weights").format(source=source)}
     raise ValueError(_("unknown source {source!r}; choose one of {join_sources}").format(source=source, join_sources=', '.join(SOURCES)))

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..models import ZOO, build_model
-from ..i18n import _
+from ..i18n import N_, _
 
 IMAGENET_BACKBONES = ("vgg16", "mobilenet_v2", "resnet18", "resnet50")
 SMALL_NETS = ("mnist_cnn", "keras_cifar10", "simple_convnet", "tf_mnist", "lenet5", "lenet5_28")
@@ -32,13 +32,14 @@ class Strategy:
 STRATEGIES: dict[str, Strategy] = {
     s.key: s
     for s in [
-        Strategy("scratch", "From scratch",
-                 "The same network with random weights; every layer learns from the target data alone."),
-        Strategy("frozen", "Frozen backbone + new head",
-                 "The pretrained convolutional base is frozen; only the new dense head learns (the notes' recipe)."),
-        Strategy("last_block", "Fine-tune the last block",
-                 "The pretrained base is frozen except its last block, which learns together with the new head."),
-        Strategy("full", "Fine-tune everything", "Every weight learns, starting from the pretrained ones."),
+        Strategy("scratch", N_("From scratch"),
+                 N_("The same network with random weights; every layer learns from the target data alone.")),
+        Strategy("frozen", N_("Frozen backbone + new head"),
+                 N_("The pretrained convolutional base is frozen; only the new dense head learns (the notes' "
+                    "recipe).")),
+        Strategy("last_block", N_("Fine-tune the last block"),
+                 N_("The pretrained base is frozen except its last block, which learns together with the new head.")),
+        Strategy("full", N_("Fine-tune everything"), N_("Every weight learns, starting from the pretrained ones.")),
     ]
 }
 
