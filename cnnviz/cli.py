@@ -8,16 +8,27 @@ from collections.abc import Sequence
 
 import torch
 
-from . import arithmetic, checkpoints, data, models
+from . import arithmetic, checkpoints, data, i18n, models
+from .i18n import N_, _
+
+# argparse's own words (usage, headings, errors), translated through our catalog while the CLI runs
+ARGPARSE_MESSAGES = (
+    N_("usage: "), N_("positional arguments"), N_("options"), N_("show this help message and exit"),
+    N_("%(prog)s: error: %(message)s\n"), N_("the following arguments are required: %s"),
+    N_("unrecognized arguments: %s"), N_("invalid choice: %(value)r (choose from %(choices)s)"),
+    N_("argument %(argument_name)s: %(message)s"), N_("invalid %(type)s value: %(value)r"),
+    N_("expected one argument"), N_("ambiguous option: %(option)s could match %(matches)s"),
+)
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    print(f"{'name':<16}{'input':<12}{'parameters':>14}  description")
+    name, shape_title, params, description = _("name"), _("input"), _("parameters"), _("description")
+    print(f"{name:<16}{shape_title:<12}{params:>14}  {description}")
     for spec in models.ZOO.values():
         with torch.device("meta"):  # shapes only: no memory, no initialisation
             total = sum(p.numel() for p in models.build_model(spec.name).parameters())
         shape = "×".join(map(str, spec.input_shape))
-        print(f"{spec.name:<16}{shape:<12}{total:>14,}  {spec.title}")
+        print(f"{spec.name:<16}{shape:<12}{total:>14,}  {_(spec.title)}")
     return 0
 
 
@@ -26,13 +37,13 @@ def _cmd_summary(args: argparse.Namespace) -> int:
         ckpt = checkpoints.load_checkpoint(args.checkpoint)
         model = checkpoints.model_from_checkpoint(ckpt, model_name=args.name)
         shape = ckpt.input_shape or models.input_shape_for(args.name or ckpt.model_name)
-        title = f"{ckpt.model_name or args.name} from {args.checkpoint}"
+        title = _("{model} from {path}").format(model=ckpt.model_name or args.name, path=args.checkpoint)
         if ckpt.epoch is not None:
-            title += f" (epoch {ckpt.epoch})"
+            title += " (" + _("epoch {n}").format(n=ckpt.epoch) + ")"
         print(models.summarize(model, shape, title=title).to_text())
         return 0
     if not args.name:
-        raise ValueError("name a model (see `cnnviz models`) or give --checkpoint PATH")
+        raise ValueError(_("name a model (see `cnnviz models`) or give --checkpoint PATH"))
     shape = tuple(args.input) if args.input else None
     print(models.summarize(args.name, shape).to_text())
     return 0
@@ -55,15 +66,17 @@ def _cmd_data(args: argparse.Namespace) -> int:
     if args.download:
         ds = data.load_dataset(args.download, train=True, root=args.root)
         data.load_dataset(args.download, train=False, root=args.root)
-        print(f"{args.download}: {len(ds):,} training images ready ({ds.source})")
+        print(_("{name}: {n:,} training images ready ({source})").format(name=args.download, n=len(ds), source=ds.source))
         return 0
-    print(f"{'dataset':<15}{'available':<11}{'input':<10}{'train':>8}{'test':>8}  classes / where")
+    head = (_("dataset"), _("available"), _("input"), _("train"), _("test"))
+    print(f"{head[0]:<15}{head[1]:<11}{head[2]:<10}{head[3]:>8}{head[4]:>8}  " + _("classes / where"))
     for info in data.DATASETS.values():
         ok, where = data.dataset_status(info.name, root=args.root)
         shape = "×".join(map(str, info.input_shape))
-        print(f"{info.name:<15}{'yes' if ok else 'no':<11}{shape:<10}{info.train_size:>8,}{info.test_size:>8,}  "
-              f"{len(info.classes)} classes; {where}")
-    print(f"{'folder':<15}{'-':<11}{'any':<10}{'-':>8}{'-':>8}  a folder with one sub-folder of images per class")
+        yes_no = _("yes") if ok else _("no")
+        print(f"{info.name:<15}{yes_no:<11}{shape:<10}{info.train_size:>8,}{info.test_size:>8,}  "
+              + _("{n} classes; {where}").format(n=len(info.classes), where=where))
+    print(f"{'folder':<15}{'-':<11}{'any':<10}{'-':>8}{'-':>8}  " + _("a folder with one sub-folder of images per class"))
     return 0
 
 
@@ -76,14 +89,20 @@ def _cmd_train(args: argparse.Namespace) -> int:
     from . import training
 
     if args.name not in models.ZOO:
-        raise ValueError(f"unknown model {args.name!r}; see `cnnviz models`")
+        raise ValueError(_("unknown model {name!r}; see `cnnviz models`").format(name=args.name))
     shape = models.input_shape_for(args.name)
     train, test = training.load_train_test(args.dataset, input_shape=shape, train_size=args.train_size,
                                            test_size=args.test_size, seed=args.seed, root=args.root)
     out = Path(args.out) if args.out else Path("runs") / f"{args.name}-{Path(args.dataset).name}"
     model = models.build_model(args.name, num_classes=len(train.classes), in_channels=shape[0], seed=args.seed)
-    print(f"training {args.name} on {train.name}: {len(train):,} training / {len(test):,} test images, "
-          f"{args.optimizer} lr {args.lr:g}, batch {args.batch_size}, {args.epochs} epochs -> {out}")
+    if args.bf16 and not training.bf16_fast():  # ~10x slower without a native bfloat16 unit: say so, train in fp32
+        print(_("--bf16 ignored: this CPU has no native bfloat16 unit ({cap}), where it trains about ten times slower; "
+                "training in float32.").format(cap=torch.backends.cpu.get_cpu_capability()), file=sys.stderr)
+        args.bf16 = False
+    print(_("training {model} on {data}: {n_train:,} training / {n_test:,} test images, {optimizer} lr {lr:g}, batch "
+            "{batch}, {epochs} epochs -> {out}").format(model=args.name, data=train.name, n_train=len(train),
+                                                       n_test=len(test), optimizer=args.optimizer, lr=args.lr,
+                                                       batch=args.batch_size, epochs=args.epochs, out=out))
     bar = tqdm(total=0, unit="step", dynamic_ncols=True, disable=args.quiet)
     shown = {"epochs": 0}
 
@@ -93,8 +112,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if h.steps:
             bar.set_postfix(epoch=h.steps[-1].epoch, loss=f"{h.steps[-1].loss:.4f}")
         for e in h.epochs[shown["epochs"]:]:
-            bar.write(f"epoch {e.epoch:>3}: train loss {e.train_loss:.4f} acc {e.train_acc:.4f} · "
-                      f"test loss {e.test_loss:.4f} acc {e.test_acc:.4f} · {e.images_per_s:,.0f} images/s")
+            bar.write(_("epoch {n:>3}: train loss {tl:.4f} acc {ta:.2%} · test loss {vl:.4f} acc {va:.2%} · {ips:,.0f} "
+                        "images/s").format(n=e.epoch, tl=e.train_loss, ta=e.train_acc, vl=e.test_loss,
+                                           va=e.test_acc, ips=e.images_per_s))
         shown["epochs"] = len(h.epochs)
 
     history = training.fit(
@@ -114,76 +134,101 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 path.unlink()
     speed = sum(e.images_per_s for e in history.epochs) / len(history.epochs)
     final = history.epochs[-1]
-    print(f"test accuracy {final.test_acc:.4f} (best {history.best_test_acc:.4f}) · {speed:,.0f} images/s · "
-          f"{history.elapsed_s:.0f} s · checkpoint {last}")
+    print(_("test accuracy {acc:.2%} (best {best:.2%}) · {ips:,.0f} images/s · {s:.0f} s · checkpoint {path}").format(
+        acc=final.test_acc, best=history.best_test_acc, ips=speed, s=history.elapsed_s, path=last))
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cnnviz", description="See how convolutional neural networks work.")
+    parser = argparse.ArgumentParser(prog="cnnviz", description=_("See how convolutional neural networks work."))
+    parser.add_argument("--lang", choices=list(i18n.LANGUAGES),
+                        help=_("language of the messages: ko or en (default: from LANG / LC_ALL)"))
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("models", help="list the model zoo: name, input shape, parameter count")
+    p = sub.add_parser("models", help=_("list the model zoo: name, input shape, parameter count"))
     p.set_defaults(func=_cmd_models)
 
-    p = sub.add_parser("summary", help="a Keras-style summary of a zoo model or a checkpoint")
-    p.add_argument("name", nargs="?", help="zoo model name (see `cnnviz models`)")
-    p.add_argument("--checkpoint", help="summarise the model saved in this checkpoint instead")
-    p.add_argument("--input", type=int, nargs=3, metavar=("C", "H", "W"), help="input shape (default: the model's)")
+    p = sub.add_parser("summary", help=_("a Keras-style summary of a zoo model or a checkpoint"))
+    p.add_argument("name", nargs="?", help=_("zoo model name (see `cnnviz models`)"))
+    p.add_argument("--checkpoint", help=_("summarise the model saved in this checkpoint instead"))
+    p.add_argument("--input", type=int, nargs=3, metavar=("C", "H", "W"), help=_("input shape (default: the model's)"))
     p.set_defaults(func=_cmd_summary)
 
-    p = sub.add_parser("outsize", help="output size of a convolution: floor((N + 2p - d(k-1) - 1)/s) + 1")
-    p.add_argument("size", type=int, help="input size N along one axis")
+    p = sub.add_parser("outsize", help=_("output size of a convolution: floor((N + 2p - d(k-1) - 1)/s) + 1"))
+    p.add_argument("size", type=int, help=_("input size N along one axis"))
     p.add_argument("--kernel", "-k", type=int, required=True)
     p.add_argument("--stride", "-s", type=int, default=1)
     p.add_argument("--padding", "-p", type=int, default=0)
     p.add_argument("--dilation", "-d", type=int, default=1)
     p.set_defaults(func=_cmd_outsize)
 
-    p = sub.add_parser("data", help="list datasets: available now?, from where, sizes")
-    p.add_argument("--root", help="where downloaded datasets live (default ~/.cache/cnnviz/data or $CNNVIZ_DATA)")
+    p = sub.add_parser("data", help=_("list datasets: available now?, from where, sizes"))
+    p.add_argument("--root", help=_("where downloaded datasets live (default ~/.cache/cnnviz/data or $CNNVIZ_DATA)"))
     p.add_argument("--download", choices=sorted(set(data.DATASETS) - {"fashion_mnist"}) + ["fashion_mnist"],
-                   help="download this dataset now (needs network)")
+                   help=_("download this dataset now (needs network)"))
     p.set_defaults(func=_cmd_data)
 
-    p = sub.add_parser("train", help="train a zoo model with a progress bar; saves checkpoints and history.json")
-    p.add_argument("name", help="zoo model name (see `cnnviz models`)")
+    p = sub.add_parser("train", help=_("train a zoo model with a progress bar; saves checkpoints and history.json"))
+    p.add_argument("name", help=_("zoo model name (see `cnnviz models`)"))
     p.add_argument("--dataset", default="fashion_mnist",
-                   help="fashion_mnist (bundled), mnist, cifar10, or a folder with one sub-folder per class")
+                   help=_("fashion_mnist (bundled), mnist, cifar10, or a folder with one sub-folder per class"))
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--optimizer", choices=["sgd", "adam"], default="adam")
-    p.add_argument("--lr", type=float, default=1e-3, help="learning rate (default 0.001)")
-    p.add_argument("--momentum", type=float, default=0.9, help="SGD momentum (default 0.9)")
+    p.add_argument("--lr", type=float, default=1e-3, help=_("learning rate (default 0.001)"))
+    p.add_argument("--momentum", type=float, default=0.9, help=_("SGD momentum (default 0.9)"))
     p.add_argument("--weight-decay", type=float, default=0.0)
-    p.add_argument("--schedule", choices=["constant", "onecycle"], default="constant", help="learning-rate schedule")
-    p.add_argument("--augment", action="store_true", help="random 2-pixel shifts and horizontal flips")
+    p.add_argument("--schedule", choices=["constant", "onecycle"], default="constant", help=_("learning-rate schedule"))
+    p.add_argument("--augment", action="store_true", help=_("random 2-pixel shifts and horizontal flips"))
     p.add_argument("--bf16", action="store_true",
-                   help="bfloat16 autocast: several times faster on CPUs with AMX/AVX-512 BF16, slightly different numbers")
-    p.add_argument("--seed", type=int, default=0, help="fixes the initial weights, the order and the augmentation")
-    p.add_argument("--train-size", type=int, help="train on a random subset of this many images")
-    p.add_argument("--test-size", type=int, help="test on a random subset of this many images")
-    p.add_argument("--out", help="folder for checkpoints and history.json (default runs/NAME-DATASET)")
-    p.add_argument("--save-every-epoch", action="store_true", help="keep epoch_NN.pt for every epoch, not only the last")
-    p.add_argument("--save-initial", action="store_true", help="also keep epoch_00.pt, the untrained weights")
-    p.add_argument("--log-every", type=int, help="steps between progress updates (default 10)")
-    p.add_argument("--threads", type=int, help="at most this many CPU threads")
-    p.add_argument("--root", help="where downloaded datasets live (default ~/.cache/cnnviz/data or $CNNVIZ_DATA)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+                   help=_("bfloat16 autocast: several times faster on CPUs with AMX/AVX-512 BF16, slightly different "
+                          "numbers; ignored (with a warning) on CPUs without it"))
+    p.add_argument("--seed", type=int, default=0, help=_("fixes the initial weights, the order and the augmentation"))
+    p.add_argument("--train-size", type=int, help=_("train on a random subset of this many images"))
+    p.add_argument("--test-size", type=int, help=_("test on a random subset of this many images"))
+    p.add_argument("--out", help=_("folder for checkpoints and history.json (default runs/NAME-DATASET)"))
+    p.add_argument("--save-every-epoch", action="store_true", help=_("keep epoch_NN.pt for every epoch, not only the last"))
+    p.add_argument("--save-initial", action="store_true", help=_("also keep epoch_00.pt, the untrained weights"))
+    p.add_argument("--log-every", type=int, help=_("steps between progress updates (default 10)"))
+    p.add_argument("--threads", type=int, help=_("at most this many CPU threads"))
+    p.add_argument("--root", help=_("where downloaded datasets live (default ~/.cache/cnnviz/data or $CNNVIZ_DATA)"))
+    p.add_argument("--quiet", action="store_true", help=_("no progress bar"))
     p.set_defaults(func=_cmd_train)
     return parser
 
 
+def _language(argv: Sequence[str]) -> str:
+    """--lang ko|en from the command line (looked at before the parser is built, so its help is translated too),
+    else the environment's language."""
+    for i, arg in enumerate(argv):
+        if arg == "--lang" and i + 1 < len(argv) and i18n.normalize(argv[i + 1]):
+            return i18n.normalize(argv[i + 1])  # type: ignore[return-value]
+        if arg.startswith("--lang=") and i18n.normalize(arg.split("=", 1)[1]):
+            return i18n.normalize(arg.split("=", 1)[1])  # type: ignore[return-value]
+    return i18n.language_from_environment()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    saved = argparse._, argparse.ngettext  # type: ignore[attr-defined]
+    argparse._, argparse.ngettext = i18n.gettext, i18n.ngettext  # type: ignore[attr-defined]
+    try:
+        with i18n.language(_language(argv)):
+            return _main(argv)
+    finally:
+        argparse._, argparse.ngettext = saved  # type: ignore[attr-defined]
+
+
+def _main(argv: list[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.func(args)
     except (ValueError, TypeError, RuntimeError) as err:  # our errors carry a hint; no traceback for users
-        print(f"cnnviz {args.command}: error: {err}", file=sys.stderr)
+        print(_("cnnviz {command}: error: {message}").format(command=args.command, message=err), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"cnnviz {args.command}: interrupted", file=sys.stderr)
+        print(_("cnnviz {command}: interrupted").format(command=args.command), file=sys.stderr)
         return 130
 
 

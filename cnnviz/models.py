@@ -331,7 +331,10 @@ def summarize(model: nn.Module | str, input_shape: tuple[int, int, int] | None =
         stats = torchinfo.summary(model, input_size=(1, *input_shape), depth=depth, verbose=0, device="cpu",
                                   mode="eval")
     except Exception as err:  # torchinfo wraps the model's own shape errors
-        raise ValueError(_("the model does not accept input of shape {input_shape}: {str_err_splitlines_1_300}").format(input_shape=input_shape, str_err_splitlines_1_300=str(err).splitlines()[-1][:300])) from None
+        cause = err.__cause__ or err.__context__ or err  # torchinfo wraps the real error ("See above stack traces")
+        reason = str(cause).strip().splitlines()[-1][:300] if str(cause).strip() else type(cause).__name__
+        raise ValueError(_("the model does not accept input of shape {shape}: {reason}").format(
+            shape="×".join(map(str, input_shape)), reason=reason)) from None
     finally:
         model.train(was_training)
     rows = []

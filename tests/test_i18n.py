@@ -215,3 +215,34 @@ def test_bold_text_survives_translation(template, korean):
         if "**" in text and not _flanking_ok(text):
             broken.append(text)
     assert not broken, f"bold markers that markdown will not render: {broken[:5]}"
+
+
+def test_no_literal_is_translated_inside_an_f_string():
+    """Babel does not look inside f-strings: f"{_('Name')}" would never reach the catalog."""
+    bad = []
+    for path in catalog_tool.source_files():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.JoinedStr):
+                for call in _marker_calls(node):
+                    if call.args and isinstance(call.args[0], ast.Constant):
+                        bad.append(f"{path.relative_to(ROOT)}:{call.lineno}")
+    assert not bad, f"translated literals inside f-strings (move them out): {bad}"
+
+
+def test_cli_help_and_training_speak_korean(tmp_path):
+    import os
+
+    env = dict(os.environ, LANG="ko_KR.UTF-8", LC_ALL="", CNNVIZ_LANG="")
+    cli = [sys.executable, "-m", "cnnviz.cli"]
+    out = subprocess.run([*cli, "--help"], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert out.returncode == 0 and "사용법" in out.stdout and "합성곱" in out.stdout
+    out = subprocess.run([*cli, "--lang", "en", "--help"], capture_output=True, text=True, env=env, cwd=ROOT)
+    assert "usage:" in out.stdout and not i18n.has_hangul(out.stdout)
+    out = subprocess.run([*cli, "--lang", "ko", "train", "simple_convnet", "--epochs", "1", "--train-size", "200",
+                          "--test-size", "100", "--quiet", "--out", str(tmp_path / "run")],
+                         capture_output=True, text=True, cwd=ROOT, env=dict(os.environ, LANG="C"))
+    assert out.returncode == 0, out.stderr
+    assert "학습" in out.stdout and "테스트 정확도" in out.stdout
+    out = subprocess.run([*cli, "--lang", "ko", "train", "nosuch"], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 2 and "알 수 없는 모델" in out.stderr and "Traceback" not in out.stderr
