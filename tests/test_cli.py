@@ -47,7 +47,7 @@ def test_outsize(capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["outsize", "5", "--kernel", "7"], "does not fit"),
-    (["outsize", "5", "--kernel", "3", "--stride", "0"], "stride must be >= 1"),
+    (["outsize", "5", "--kernel", "3", "--stride", "0"], "stride must be at least 1"),
     (["summary", "nope"], "unknown model"),
     (["summary", "--checkpoint", "/nonexistent.pt"], "no checkpoint file"),
 ])
