@@ -67,6 +67,9 @@ def app_at():
     return open_page
 
 
+RUNS_BY_URL: dict[str, Path] = {}  # the runs folder of each live test server, by its base URL
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -79,12 +82,14 @@ def dashboard_url(tmp_path_factory):
 
     Its runs folder is a temporary one (removed by pytest), never a folder in the repository."""
     port = _free_port()
-    env = dict(os.environ, CNNVIZ_RUNS=str(tmp_path_factory.mktemp(f"browser-runs-{port}")))
+    runs = tmp_path_factory.mktemp(f"browser-runs-{port}")
+    env = dict(os.environ, CNNVIZ_RUNS=str(runs))
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port), "--server.headless", "true",
          "--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
+    RUNS_BY_URL[url] = runs
     try:
         for _ in range(240):
             try:

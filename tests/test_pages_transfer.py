@@ -167,10 +167,10 @@ def test_saved_page_reopens_and_overlays_comparisons(app_at, runs):
 
 
 def _browser_runs(dashboard_url: str):
-    """The runs folder of conftest's live server (CNNVIZ_RUNS is set per port there)."""
-    from conftest import ROOT
+    """The runs folder of conftest's live server (a temporary folder per server, never inside the repository)."""
+    from conftest import RUNS_BY_URL
 
-    return ROOT / ".cache" / f"browser-runs-{dashboard_url.rsplit(':', 1)[-1]}"
+    return RUNS_BY_URL[dashboard_url]
 
 
 def _seed_source(root) -> None:
