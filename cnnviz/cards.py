@@ -48,6 +48,8 @@ class ModelCard:
     dataset: str = ""  # what a checkpoint was trained on, e.g. "fashion_mnist"
     accuracy: float | None = None  # a checkpoint's test accuracy
     label: str = ""  # an N_-marked title given by the caller, e.g. N_("Uploaded checkpoint")
+    crop_pct: float = 1.0  # ImageNet networks: resize to size / crop_pct, then crop the centre (timm's recipe)
+    interpolation: str = "bilinear"
 
     @property
     def title(self) -> str:
@@ -126,7 +128,12 @@ def prepare_image(img: Image.Image, card: ModelCard, *, native: bool = False, ma
         how = _("kept at its own resolution {w}×{h} (longer side at most {max_side})").format(
             w=x.shape[2], h=x.shape[1], max_side=max_side)
     else:
-        fitted = ImageOps.fit(img.convert("L" if c == 1 else "RGB"), (w, h), Image.Resampling.BILINEAR)
+        resample = Image.Resampling.BICUBIC if card.interpolation == "bicubic" else Image.Resampling.BILINEAR
+        big = (round(w / card.crop_pct), round(h / card.crop_pct))
+        fitted = ImageOps.fit(img.convert("L" if c == 1 else "RGB"), big, resample)
+        if big != (w, h):  # the centre crop the network was trained with
+            left, top = (big[0] - w) // 2, (big[1] - h) // 2
+            fitted = fitted.crop((left, top, left + w, top + h))
         x = image_to_tensor(fitted, channels=c)
         how = _("centre-cropped and resized to {w}×{h}").format(w=w, h=h)
     if invert:
@@ -200,4 +207,8 @@ def card_for_imagenet(name: str) -> ModelCard:
     """A ``ModelCard`` for a torchvision backbone with ImageNet weights (1000 classes, 224×224 RGB)."""
     from .models import ZOO, imagenet_categories
 
-    return ModelCard("imagenet", name, (3, 224, 224), imagenet_categories(), IMAGENET_MEAN, IMAGENET_STD, True)
+    from .models import imagenet_input_config
+
+    cfg = imagenet_input_config(name)
+    return ModelCard("imagenet", name, cfg.input_size, imagenet_categories(), cfg.mean, cfg.std, True,
+                     crop_pct=cfg.crop_pct, interpolation=cfg.interpolation)

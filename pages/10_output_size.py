@@ -137,8 +137,8 @@ with right:
                 total=sum(uneven[0][1])) + " " + " · ".join(
                 _("{where}: {before} and {after}").format(where=name, before=p[0], after=p[1]) for name, p in uneven))
         else:
-            st.caption(_("'same' pads {ph} zeros on each side vertically and {pw} horizontally.").format(
-                ph=pads_h[0], pw=pads_w[0]))
+            st.caption(_("'same' pads the input with zeros: {ph} at the top and at the bottom, {pw} on the left and on "
+                         "the right.").format(ph=pads_h[0], pw=pads_w[0]))
 
     axis_names = {"rows": _("rows"), "columns": _("columns")}
     for axis, info in (("rows", rows), ("columns", cols)):

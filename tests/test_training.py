@@ -264,7 +264,7 @@ def test_cli_train_writes_checkpoints_and_reports(tmp_path, capsys):
     last = text.strip().splitlines()[-1]
     assert "test accuracy" in last and "images/s" in last
     h = History.load(out / "history.json")
-    assert f"{h.epochs[-1].test_acc:.4f}" in last
+    assert f"{h.epochs[-1].test_acc:.2%}" in last  # percentages, as everywhere
     assert cnnviz.load_checkpoint(out / "epoch_02.pt").meta["dataset"] == "fashion_mnist"
 
 
