@@ -48,9 +48,15 @@ def info_text(at) -> str:
     return " ".join(i.value for i in at.info)
 
 
-def test_feature_maps_page_default_shows_maps_prediction_and_overview(app_at, ckpt_dir):
-    at = app_at("20_feature_maps.py")
+def fashion_model(at):
+    """Choose the trained Fashion-MNIST CNN (photos default to the ImageNet network)."""
+    next(s for s in at.selectbox if s.label == "Model").set_value(state.INSIDE_TRAINED).run()
     ok(at)
+    return at
+
+
+def test_feature_maps_page_default_shows_maps_prediction_and_overview(app_at, ckpt_dir):
+    at = fashion_model(app_at("20_feature_maps.py"))
     assert "own resolution" in info_text(at) and "28×28" in info_text(at)
     charts = at.get("plotly_chart")
     assert len(charts) == 6  # input, prediction, mosaic, input again, channel, overview
@@ -63,7 +69,7 @@ def test_feature_maps_page_default_shows_maps_prediction_and_overview(app_at, ck
 
 
 def test_upload_generated_images_including_awkward_formats(app_at, ckpt_dir):
-    at = app_at("20_feature_maps.py")
+    at = fashion_model(app_at("20_feature_maps.py"))
     cases = {
         "photo.png": (image_bytes(size=(300, 200)), "image/png", "256×171"),
         "rgba.png": (image_bytes("RGBA"), "image/png", "120×80"),
@@ -120,7 +126,7 @@ def test_decompression_bomb_is_refused(app_at, ckpt_dir):
 
 
 def test_layer_norm_topk_and_channel_widgets(app_at, ckpt_dir):
-    at = app_at("20_feature_maps.py")
+    at = fashion_model(app_at("20_feature_maps.py"))
     layer = next(s for s in at.selectbox if s.label == "Layer")
     layer.set_value("features.5").run()  # the second ReLU: 64 maps
     ok(at)
@@ -211,8 +217,7 @@ def test_filters_page_without_checkpoints_says_so(app_at, tmp_path, monkeypatch)
 
 
 def test_grad_cam_page_classes_layers_and_bad_upload(app_at, ckpt_dir):
-    at = app_at("22_grad_cam.py")
-    ok(at)
+    at = fashion_model(app_at("22_grad_cam.py"))
     overlay = spec(at, 0)
     assert [t["type"] for t in overlay["data"]] == ["image", "heatmap"]
     cls = next(s for s in at.selectbox if s.label == "Class")
@@ -323,3 +328,34 @@ def test_a_checkpoint_claiming_a_huge_input_is_refused_before_anything_is_built(
     wrong = cnnviz.Checkpoint(state_dict=state_dict, model_name="mnist_cnn", input_shape=(3, 28, 28))
     with pytest.raises(ValueError, match="first conv layer takes 1"):
         cards.card_for_checkpoint(wrong)
+
+
+
+def test_photos_get_real_answers_from_the_bundled_imagenet_network(app_at, ckpt_dir):
+    """The cat photo was classified "Sandal 47.7 %" by the clothing CNN; the default is now EfficientNet-Lite0."""
+    at = app_at("20_feature_maps.py")
+    model = next(s for s in at.selectbox if s.label == "Model")
+    assert model.value == "imagenet:efficientnet_lite0"
+    bars = spec(at, 1)["data"][0]
+    top3 = list(bars["y"])[::-1][:3]  # the figure lists the best last (on top)
+    assert {"tiger cat", "Egyptian cat", "tabby"} & set(top3), top3
+    assert len(bars["y"]) == 5  # top 5 of the 1,000 ImageNet classes
+    sample = next(s for s in at.selectbox if s.label == "…or a sample photo")
+    sample.set_value("coffee").run()
+    ok(at)
+    assert list(spec(at, 1)["data"][0]["y"])[-1] == "espresso"
+
+
+def test_imagenet_class_names_in_korean(app_at, ckpt_dir):
+    from streamlit.testing.v1 import AppTest
+
+    from conftest import APP
+
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.query_params["lang"] = "ko"
+    at.run()
+    at.switch_page("../pages/22_grad_cam.py")
+    at.run()
+    ok(at)
+    names = list(spec(at, 1)["data"][0]["y"])
+    assert {"호랑이무늬 고양이", "이집트 고양이", "얼룩 고양이"} & set(names), names

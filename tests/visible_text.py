@@ -29,6 +29,8 @@ ALLOWED = {
     # units and abbreviations
     "px", "ms", "kb", "mb", "gb", "mib", "gib", "img", "imgs", "fps", "flop", "flops", "gflop", "mac", "macs",
     "rgb", "hw", "chw", "hwc", "ok", "vs", "no", "ko", "en", "ai", "lang", "mnist's", "english",
+    # module names of networks, shown as layer names (timm's EfficientNet: conv_stem, blocks, conv_head)
+    "blocks", "layer", "head", "efficientnet", "timm",
 }
 WORD = re.compile(r"[A-Za-z][A-Za-z'’]*")
 CODE_TOKEN = re.compile(r"[0-9_./\\\[\]=<>#@{}|]")
