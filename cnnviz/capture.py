@@ -209,13 +209,15 @@ def conv_layers(model: nn.Module) -> list[str]:
 def overview_layers(model: nn.Module, *, max_stages: int = 10) -> list[str]:
     """The stages for a layer-by-layer overview, first conv to last.
 
-    The model's direct children that contain a conv, with a ``features`` Sequential opened up: the
-    three convs of mnist_cnn, conv1 and layer1-4 of a ResNet, VGG16's 13 convs or MobileNetV2's 19
-    blocks, thinned out evenly (first and last kept) to at most ``max_stages``.
+    The model's direct children that contain a conv, with a ``features`` (torchvision) or ``blocks`` (timm)
+    Sequential opened up: the three convs of mnist_cnn, conv1 and layer1-4 of a ResNet, VGG16's 13 convs,
+    MobileNetV2's 19 blocks or EfficientNet-Lite0's stem, 7 stages and head, thinned out evenly (first and last
+    kept) to at most ``max_stages``.
     """
     out: list[str] = []
     for name, child in model.named_children():
-        parts = child.named_children() if name == "features" and isinstance(child, nn.Sequential) else [("", child)]
+        opened = name in ("features", "blocks") and isinstance(child, nn.Sequential)  # torchvision's, timm's stages
+        parts = child.named_children() if opened else [("", child)]
         for sub, m in parts:
             if any(isinstance(x, nn.Conv2d) for x in m.modules()):
                 out.append(f"{name}.{sub}" if sub else name)
