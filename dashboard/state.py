@@ -160,6 +160,26 @@ def decoded_image(data: bytes):
     return cnnviz.decode_image(data)
 
 
+@st.cache_data(max_entries=10, show_spinner=False)
+def fashion_class_count(cls: int) -> int:
+    """How many Fashion-MNIST test images class ``cls`` has."""
+    return int((fashion_mnist(False).labels == cls).sum())
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def fashion_png(cls: int, nth: int) -> bytes:
+    """The ``nth`` Fashion-MNIST test image of class ``cls`` as PNG bytes (28×28 grey)."""
+    import io
+
+    from PIL import Image
+
+    test = fashion_mnist(False)
+    index = int((test.labels == cls).nonzero()[nth])
+    buf = io.BytesIO()
+    Image.fromarray(test.images[index, 0].numpy()).save(buf, format="PNG")
+    return buf.getvalue()
+
+
 @st.cache_data(show_spinner=False)
 def sample_bytes(name: str) -> bytes:
     return cnnviz.sample_images()[name].read_bytes()

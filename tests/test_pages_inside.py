@@ -359,3 +359,28 @@ def test_imagenet_class_names_in_korean(app_at, ckpt_dir):
     ok(at)
     names = list(spec(at, 1)["data"][0]["y"])
     assert {"호랑이무늬 고양이", "이집트 고양이", "얼룩 고양이"} & set(names), names
+
+
+def test_camera_shot_and_fashion_mnist_pick(app_at, ckpt_dir):
+    """A camera photo replaces the sample; the Fashion-MNIST CNN gets its own inputs, picked by class."""
+    at = app_at("20_feature_maps.py")
+    next(t for t in at.toggle if "camera" in t.label).set_value(True).run()
+    ok(at)
+    assert any("No photo yet" in c.value for c in at.caption)  # a denied or missing camera: a plain note
+    at.get("camera_input")[0].upload("shot.jpg", image_bytes(fmt="JPEG", size=(160, 120)), "image/jpeg").run()
+    ok(at)
+    assert not at.error and not any("No photo yet" in c.value for c in at.caption)
+    assert "224×224" in info_text(at)  # the camera picture went through the ImageNet network
+    next(t for t in at.toggle if "camera" in t.label).set_value(False).run()
+    fashion_model(at)
+    sample = next(s for s in at.selectbox if s.label == "…or a sample photo")
+    sample.set_value("fashion_mnist").run()
+    ok(at)
+    next(s for s in at.selectbox if s.label == "Class").set_value(1).run()  # Trouser
+    ok(at)
+    assert "28×28" in info_text(at) and len(spec(at, 1)["data"][0]["y"]) == 10
+    first_trouser = state.fashion_png(1, 0)
+    from PIL import Image
+
+    img = Image.open(io.BytesIO(first_trouser))
+    assert img.size == (28, 28) and img.mode == "L"
