@@ -52,7 +52,8 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=7)
     args = ap.parse_args()
     torch.manual_seed(0)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; medians of {args.repeat} runs\n")
+    print(f"torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}, "
+          f"{torch.get_num_threads()} threads; medians of {args.repeat} runs\n")
     rows = []
 
     small = cnnviz.build_model("mnist_cnn", seed=0).eval()
@@ -81,6 +82,15 @@ def main() -> None:
         lambda: gradcam.grad_cam(r18, x224, 3), forward(r18, x224[None]), args.repeat), 40, "ResNet-18"))
     rows.append(("Grad-CAM ResNet-18 224×224, predicted class (one more forward)", *paired(
         lambda: gradcam.grad_cam(r18, x224), forward(r18, x224[None]), args.repeat), None, "ResNet-18"))
+
+    lite = cnnviz.load_imagenet_model("efficientnet_lite0", download=False)
+    layer = capture.overview_layers(lite)[3]
+    rows.append((f"EfficientNet-Lite0 224×224: {layer} maps + mosaic figure (json); budget 2× forward", *paired(
+        lambda: maps.mosaic_figure(capture.feature_maps(lite, x224, layer)).to_json(), forward(lite, x224[None]),
+        args.repeat), None, "EfficientNet-Lite0"))
+    rows.append(("Grad-CAM EfficientNet-Lite0 224×224 at conv_head, class given; budget 2.5× forward", *paired(
+        lambda: gradcam.grad_cam(lite, x224, 281, "conv_head"), forward(lite, x224[None]), args.repeat), None,
+        "EfficientNet-Lite0"))
 
     print(f"{'what':<72}{'ms':>9}{'budget':>9}{'forward ms':>12}{'× forward':>11}")
     for what, ms, fwd, budget, name in rows:

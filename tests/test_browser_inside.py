@@ -60,3 +60,16 @@ def test_grad_cam_page_upload_shows_heat_map(browser_page, photo):
     page.locator(".js-plotly-plot").nth(1).wait_for(timeout=60_000)
     assert page.get_by_text("Grad-CAM for").count() >= 1
     no_exception(page)
+
+
+def test_feature_maps_shows_an_imagenet_prediction_for_the_cat(browser_page):
+    """A real photo gets a real answer in the browser: the bundled ImageNet network names the cat."""
+    page = browser_page
+    page.goto_page("feature_maps?lang=en")
+    page.locator(".js-plotly-plot").nth(1).wait_for(timeout=60_000)
+    page.wait_for_function("() => /cat|tabby/.test(document.querySelectorAll('.js-plotly-plot')[1].textContent)",
+                           timeout=60_000)
+    text = page.locator(".js-plotly-plot").nth(1).text_content()
+    assert any(name in text for name in ("tiger cat", "Egyptian cat", "tabby")), text
+    no_exception(page)
+    assert not page.outside_requests
