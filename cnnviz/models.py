@@ -399,13 +399,15 @@ class ModelSummary:
         return self.total - self.trainable
 
     def to_text(self) -> str:
-        """A table like Keras's ``model.summary()``."""
-        header = f"{'Layer (type)':<34}{'Output shape':<18}{'Param #':>12}"
+        """A table like Keras's ``model.summary()``; the first column is as wide as the longest layer name, so a
+        name never runs into the shape column."""
+        labels = [f"{r.name} ({r.kind})" for r in self.rows]
+        width = max([len("Layer (type)"), *map(len, labels)]) + 2
+        header = f"{'Layer (type)':<{width}}{'Output shape':<18}{'Param #':>12}"
         lines = [f'Model: "{self.title}"  (input {"×".join(map(str, self.input_shape))})', "=" * len(header), header,
                  "=" * len(header)]
-        for r in self.rows:
-            label = f"{r.name} ({r.kind})"
-            lines.append(f"{label:<34.34}{r.keras_shape:<18}{r.params:>12,}")
+        for label, r in zip(labels, self.rows):
+            lines.append(f"{label:<{width}}{r.keras_shape:<18}{r.params:>12,}")
         lines += ["=" * len(header), f"Total params: {self.total:,}", f"Trainable params: {self.trainable:,}",
                   f"Non-trainable params: {self.non_trainable:,}", "_" * len(header)]
         return "\n".join(lines)
@@ -438,11 +440,17 @@ def summarize(model: nn.Module | str, input_shape: tuple[int, int, int] | None =
         model.train(was_training)
     rows = []
     for info in stats.summary_list:
-        if info.depth == 0 or (info.children and info.depth < depth):
-            continue  # containers: their leaves are listed
+        own = list(info.module.parameters(recurse=False))
+        if info.depth == 0 or (info.children and not own):
+            continue  # containers: their leaves are listed (a container beside its own layers counted them twice)
+        if info.children:  # a layer with parameters of its own and sub-layers (timm's BatchNormAct2d): only its own
+            params = sum(p.numel() for p in own)
+            trainable = sum(p.numel() for p in own if p.requires_grad)
+        else:
+            params, trainable = int(info.num_params), int(info.trainable_params)
         shape = tuple(info.output_size[1:]) if info.output_size else ()
         rows.append(SummaryRow(info.var_name if not info.parent_info else _dotted(info), info.class_name, info.depth,
-                               shape, int(info.num_params), int(info.trainable_params)))
+                               shape, int(params), int(trainable)))
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return ModelSummary(title or type(model).__name__, tuple(input_shape), tuple(rows), total, trainable)

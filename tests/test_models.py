@@ -99,10 +99,16 @@ def hub_dir(tmp_path):
 
 @pytest.fixture
 def no_network(monkeypatch):
+    """No network, also where a machine has one: torch.hub imported urlopen itself (torch.hub.urlopen), so patching
+    urllib alone let a real download through."""
+    import torch.hub
+
     def refuse(*args, **kwargs):
         raise urllib.error.URLError("[Errno -2] Name or service not known")
 
     monkeypatch.setattr(urllib.request, "urlopen", refuse)
+    monkeypatch.setattr(torch.hub, "urlopen", refuse, raising=False)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
 
 
 def test_imagenet_weights_load_from_the_torch_hub_cache(hub_dir, no_network):
@@ -135,3 +141,26 @@ def test_wrong_file_in_the_cache_is_reported(hub_dir):
     torch.save(cnnviz.build_model("mnist_cnn").state_dict(), path)
     with pytest.raises(cnnviz.WeightsUnavailable, match="does not hold resnet18"):
         models.load_imagenet_model("resnet18", download=False)
+
+
+@pytest.mark.parametrize("name", ["keras_cifar10", "resnet18", "mobilenet_v2", "efficientnet_lite0"])
+def test_summary_rows_add_up_to_the_total(name):
+    """Containers were listed beside their own layers, so ResNet's and MobileNetV2's Param # added up to more."""
+    summary = cnnviz.summarize(name)
+    assert sum(r.params for r in summary.rows) == summary.total
+    text = summary.to_text()
+    assert f"Total params: {summary.total:,}" in text
+    lines = text.splitlines()
+    width = lines[2].index("Output shape")
+    for line in lines[4:-5]:  # the layer lines: the name never runs into the shape column
+        assert line[width - 1] == " " and line[width] != " ", line
+
+
+def test_torchvision_totals_match_their_published_figures():
+    """Independent figures (torchvision's documentation, 1000 ImageNet classes), not our own function's output."""
+    published = {"resnet18": 11_689_512, "resnet50": 25_557_032, "mobilenet_v2": 3_504_872, "vgg16": 138_357_544,
+                 "alexnet": 61_100_840}
+    for name, total in published.items():
+        with torch.device("meta"):
+            model = cnnviz.build_model(name, num_classes=1000)
+        assert sum(p.numel() for p in model.parameters()) == total, name
