@@ -492,3 +492,70 @@ def _imagenet_korean() -> dict[str, str]:
 
 
 _KOREAN_NAMES: dict[str, str] | None = None
+
+
+
+# ---------------------------------------------------------------------------- the notes' Keras tables
+
+
+@dataclass(frozen=True)
+class KerasTable:
+    """A backbone + the notes' head counted as Keras counts (batch-norm moving statistics are non-trainable
+    parameters there; PyTorch keeps them as buffers), with each difference named."""
+
+    name: str
+    torch_params: int  # the base's parameters in PyTorch
+    bn_moving: int  # batch-norm moving mean + variance: Keras's non-trainable parameters
+    conv_biases: int  # biases Keras's version has and this PyTorch one does not
+    head: int  # GlobalAveragePooling → Dense 128 → Dense 64 → Dense 10
+    features: int  # what the head's first layer sees
+
+    @property
+    def keras_base(self) -> int:
+        return self.torch_params + self.bn_moving + self.conv_biases
+
+    @property
+    def total(self) -> int:
+        return self.keras_base + self.head
+
+
+def keras_param_counts(model: nn.Module) -> tuple[int, int, int]:
+    """(trainable, non-trainable, total) as Keras counts them: parameters, plus batch-norm moving statistics as
+    non-trainable ones."""
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+    moving = sum(b.numel() for n, b in model.named_buffers() if n.endswith(("running_mean", "running_var")))
+    return trainable, frozen + moving, trainable + frozen + moving
+
+
+def _head_params(features: int, hidden: tuple[int, ...] = (128, 64), classes: int = 10) -> int:
+    sizes = (features, *hidden, classes)
+    return sum(a * b + b for a, b in zip(sizes, sizes[1:]))
+
+
+def notes_keras_table(name: str) -> KerasTable:
+    """The lecture notes' transfer tables rebuilt in PyTorch: ``"mobilenet_v2"`` (torchvision's MobileNetV2 base;
+    the notes: 2,430,858) or ``"resnet50v2"`` (timm's pre-activation ResNetV2-50; the notes: 23,835,978).
+
+    Keras's ResNet50V2 gives biases to its stem conv, each block's last 1×1 conv and each shortcut conv; timm's
+    bias-free convs lack exactly those, so they are counted here from the network's own layers.
+    """
+    if name == "mobilenet_v2":
+        import torchvision
+
+        with torch.device("meta"):
+            base = torchvision.models.mobilenet_v2().features
+        _t, moving_and_frozen, _total = keras_param_counts(base)
+        params = sum(p.numel() for p in base.parameters())
+        return KerasTable(name, params, moving_and_frozen, 0, _head_params(1280), 1280)
+    if name == "resnet50v2":
+        import timm
+
+        with torch.device("meta"):
+            base = timm.create_model("resnetv2_50", pretrained=False, num_classes=0)
+        params = sum(p.numel() for p in base.parameters())
+        moving = keras_param_counts(base)[1]
+        biases = sum(m.out_channels for n, m in base.named_modules() if isinstance(m, nn.Conv2d)
+                     and (n == "stem.conv" or n.endswith(".conv3") or n.endswith("downsample.conv")))
+        return KerasTable(name, params, moving, biases, _head_params(base.num_features), base.num_features)
+    raise ValueError(_("the notes' Keras tables are for mobilenet_v2 and resnet50v2, not {name!r}").format(name=name))

@@ -469,6 +469,14 @@ def transfer_strategy_table(arch: str, num_classes: int, input_shape: tuple[int,
     return transfer.strategy_table(arch, num_classes=num_classes, input_shape=input_shape, head=head)
 
 
+@st.cache_resource(max_entries=2, show_spinner=False)
+def transfer_notes_keras_table(name: str):
+    """``cnnviz.models.notes_keras_table`` (built on the meta device: no weights allocated); shared, read-only."""
+    from cnnviz import models
+
+    return models.notes_keras_table(name)
+
+
 @spinner(N_("Reading your images …"))
 @st.cache_data(max_entries=4, show_spinner=False)
 def transfer_zip(data: bytes, size: tuple[int, int], channels: int):

@@ -93,6 +93,25 @@ if st.toggle(_("Compare the notes' backbones side by side (builds each once, a f
                  "head's first layer sees 1280 or 512/2048 features.").format(
         head="-".join(map(str, [*head, int(num_classes)])), side=side))
 
+st.subheader(_("The lecture notes' Keras tables, rebuilt"))
+notes = {"mobilenet_v2": ("MobileNetV2", 2_430_858), "resnet50v2": ("ResNet50V2", 23_835_978)}
+cols = {"net": _("backbone"), "torch": _("PyTorch parameters"), "bn": _("BN moving mean + variance"),
+        "bias": _("conv biases only Keras has"), "base": _("Keras base"), "head": _("head 128-64-10"),
+        "total": _("total"), "notes": _("the notes' total")}
+rows = []
+for key, (title, in_notes) in notes.items():
+    t = state.transfer_notes_keras_table(key)
+    rows.append({cols["net"]: title, cols["torch"]: t.torch_params, cols["bn"]: t.bn_moving,
+                 cols["bias"]: t.conv_biases, cols["base"]: t.keras_base, cols["head"]: t.head,
+                 cols["total"]: t.total, cols["notes"]: in_notes})
+st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
+             column_config={c: st.column_config.NumberColumn(format="localized") for c in list(cols.values())[1:]})
+st.caption(_("Keras counts batch normalisation's moving mean and variance as non-trainable parameters; PyTorch keeps "
+             "them as buffers, not parameters. The notes' ResNet50V2 is the pre-activation ResNet (timm's resnetv2_50 "
+             "here), a different network from torchvision's ResNet-50, and Keras gives biases to its stem conv, each "
+             "block's last 1×1 conv and each shortcut conv. With those differences counted, both totals are the "
+             "notes' to the parameter. The head sees the globally averaged features (1280 or 2048)."))
+
 st.divider()
 st.subheader(_("Pretrained weights on this computer"))
 if arch == "mnist_cnn":

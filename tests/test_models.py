@@ -164,3 +164,17 @@ def test_torchvision_totals_match_their_published_figures():
         with torch.device("meta"):
             model = cnnviz.build_model(name, num_classes=1000)
         assert sum(p.numel() for p in model.parameters()) == total, name
+
+
+def test_the_notes_keras_transfer_tables_to_the_parameter():
+    """MobileNetV2 + 128-64-10: 2,430,858; ResNet50V2 + 128-64-10: 23,835,978 (the lecture notes' Keras tables)."""
+    from cnnviz import models
+
+    mobile = models.notes_keras_table("mobilenet_v2")
+    assert (mobile.keras_base, mobile.total) == (2_257_984, 2_430_858)
+    assert mobile.bn_moving == 34_112 and mobile.conv_biases == 0
+    resnet = models.notes_keras_table("resnet50v2")
+    assert (resnet.keras_base, resnet.total) == (23_564_800, 23_835_978)
+    assert resnet.conv_biases == 19_008 and resnet.features == 2048
+    trainable, non_trainable, total = models.keras_param_counts(torch.nn.BatchNorm2d(8))
+    assert (trainable, non_trainable, total) == (16, 16, 32)
