@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from cnnviz import stack
+from cnnviz import arithmetic, stack
 from cnnviz.i18n import _
 from cnnviz.plots import conv as plots
 from dashboard import state
@@ -116,6 +116,40 @@ with st.expander(_("Receptive field")):
     st.markdown(_("The receptive field is how many input pixels (per side) one output cell of a layer depends on; "
                 "*j* is how far apart (in input pixels) neighbouring cells of the layer are. After flatten, every "
                 "number depends on the whole input."))
+
+with st.expander(_("Grouped and depthwise convolution: the MobileNet block")):
+    st.markdown(_("A plain conv connects every input channel to every output channel. With **groups** g, the channels "
+                  "split into g parts that never mix: g times fewer weights. **Depthwise** (g = C_in) gives each "
+                  "channel its own k×k filter; a **pointwise** 1×1 conv then mixes the channels. MobileNet replaces "
+                  "each plain conv with this pair."))
+    g1, g2, g3, g4 = st.columns(4)
+    c_in = g1.number_input(_("Input channels"), 1, 1024, 32, key="ls_g_cin")
+    c_out = g2.number_input(_("Output channels"), 1, 1024, 64, key="ls_g_cout")
+    k_g = g3.number_input(_("Kernel k"), 1, 11, 3, key="ls_g_k")
+    side = g4.number_input(_("Output size (H = W)"), 1, 512, 56, key="ls_g_side")
+    try:
+        plain = arithmetic.conv_cost(int(c_in), int(c_out), int(k_g), (int(side), int(side)))
+        depthwise = arithmetic.conv_cost(int(c_in), int(c_in), int(k_g), (int(side), int(side)), groups=int(c_in))
+        pointwise = arithmetic.conv_cost(int(c_in), int(c_out), 1, (int(side), int(side)))
+    except ValueError as err:
+        st.error(str(err))
+    else:
+        KIND, PARAMS, MACS = _("layer"), _("parameters"), _("multiply-adds per image")
+        table = pd.DataFrame([
+            {KIND: _("plain conv {k}×{k}, {a} → {b}").format(k=k_g, a=c_in, b=c_out), PARAMS: plain.params,
+             MACS: plain.macs},
+            {KIND: _("depthwise {k}×{k}, groups = {a}").format(k=k_g, a=c_in), PARAMS: depthwise.params,
+             MACS: depthwise.macs},
+            {KIND: _("pointwise 1×1, {a} → {b}").format(a=c_in, b=c_out), PARAMS: pointwise.params,
+             MACS: pointwise.macs},
+        ])
+        st.dataframe(table, hide_index=True, width="stretch",
+                     column_config={PARAMS: st.column_config.NumberColumn(format="localized"),
+                                    MACS: st.column_config.NumberColumn(format="localized")})
+        pair = depthwise.params + pointwise.params
+        st.metric(_("Depthwise + pointwise against the plain conv"),
+                  _("{p:.1f}× fewer parameters, {m:.1f}× fewer multiply-adds").format(
+                      p=plain.params / pair, m=plain.macs / (depthwise.macs + pointwise.macs)))
 
 with st.expander(_("The spec (for the training studio or your own code)")):
     st.code(f"spec = {json.dumps(spec, indent=1)}\ninput_shape = {input_shape}\n"

@@ -332,3 +332,15 @@ def test_classic_kernels_output_size_follows_stride_and_padding(app_at):
     at.file_uploader(key="ck_upload").upload("fake.jpg", b"\xff\xd8 broken", "image/jpeg")
     at = run(at)
     assert at.error and "Cannot use this file" in at.error[0].value
+
+
+def test_layer_stack_compares_a_depthwise_separable_pair_with_a_plain_conv(app_at):
+    at = app_at("12_layer_stack.py")
+    table = next(d.value for d in at.dataframe if "multiply-adds per image" in list(d.value.columns))
+    plain = torch.nn.Conv2d(32, 64, 3)
+    depth = torch.nn.Conv2d(32, 32, 3, groups=32)
+    point = torch.nn.Conv2d(32, 64, 1)
+    counts = [sum(p.numel() for p in m.parameters()) for m in (plain, depth, point)]
+    assert list(table["parameters"]) == counts
+    assert list(table["multiply-adds per image"]) == [m.weight.numel() * 56 * 56 for m in (plain, depth, point)]
+    assert "fewer parameters" in metrics(at)["Depthwise + pointwise against the plain conv"]
