@@ -153,6 +153,7 @@ def model_from_checkpoint(ckpt: Checkpoint, *, model_name: str | None = None) ->
             raise CheckpointError(_("a layer-stack checkpoint needs meta['spec'] and input_shape"))
         model = build_stack(spec, tuple(shape))
     elif name in ZOO:
+        _check_metadata(ckpt)  # before anything is built: a 5 KB file once claimed 4,000,000 classes
         in_channels = ckpt.input_shape[0] if ckpt.input_shape else _guess_in_channels(ckpt)
         num_classes = ckpt.num_classes or _guess_num_classes(ckpt) or 10
         try:
@@ -174,9 +175,30 @@ def model_from_checkpoint(ckpt: Checkpoint, *, model_name: str | None = None) ->
             parts.append(f"unexpected {len(unexpected)} ({', '.join(unexpected[:3])}{', …' if len(unexpected) > 3 else ''})")
         if wrong:
             parts.append(f"other shapes: {'; '.join(wrong[:3])}{'; …' if len(wrong) > 3 else ''}")
-        raise CheckpointError(f"this checkpoint does not match the {name} architecture: " + "; ".join(parts))
+        raise CheckpointError(_("this checkpoint does not match the {name} architecture: {details}").format(
+            name=name, details="; ".join(parts)))
     model.load_state_dict(ckpt.state_dict)
     return model.eval()
+
+
+MAX_CLASSES = 100_000
+
+
+def _check_metadata(ckpt: Checkpoint) -> None:
+    """A checkpoint's claims (classes, input shape) checked against sane limits and its own weights, before any
+    model or input is built. Raises CheckpointError with one sentence."""
+    if ckpt.num_classes is not None:
+        guess = _guess_num_classes(ckpt)
+        if not 1 <= int(ckpt.num_classes) <= MAX_CLASSES or (guess is not None and guess != int(ckpt.num_classes)):
+            raise CheckpointError(_("the checkpoint claims {n:,} classes, but its last layer has {k} outputs").format(
+                n=int(ckpt.num_classes), k=guess if guess is not None else "?"))
+    if ckpt.input_shape is not None:
+        from .cards import check_input_shape
+
+        try:
+            check_input_shape(ckpt.input_shape, ckpt.state_dict)
+        except ValueError as err:
+            raise CheckpointError(str(err)) from None
 
 
 def _first_weight(ckpt: Checkpoint, ndim: int) -> torch.Tensor | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+import threading
 from pathlib import Path
 
 import torch
@@ -213,10 +214,15 @@ def build_model(name: str, *, num_classes: int = 10, in_channels: int | None = N
     if in_channels not in (1, 3):
         raise ValueError(_("in_channels must be 1 (grayscale) or 3 (RGB), got {in_channels}").format(in_channels=in_channels))
     if seed is not None:
-        with torch.random.fork_rng(devices=[]):
+        # The global generator is shared by every thread: two runs started together with the same seed would take
+        # turns drawing from it and get different weights. One seeded build at a time makes them identical.
+        with _SEEDED_BUILD, torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             return spec.builder(num_classes=num_classes, in_channels=in_channels)
     return spec.builder(num_classes=num_classes, in_channels=in_channels)
+
+
+_SEEDED_BUILD = threading.Lock()
 
 
 def input_shape_for(name: str, *, in_channels: int | None = None) -> tuple[int, int, int]:

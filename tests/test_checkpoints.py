@@ -104,3 +104,39 @@ def test_save_is_atomic(saved, monkeypatch):
         cnnviz.save_checkpoint(path, model, model_name="mnist_cnn", input_shape=(1, 28, 28))
     assert path.read_bytes() == before
     assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp file left behind
+
+
+def test_metadata_is_checked_against_the_weights_before_anything_is_built(tmp_path):
+    """num_classes=4,000,000 in a 5 KB file cost 2.5 GB and 12 s; input_shape 1×100000×100000 grew to 21 GB."""
+    import time
+    import tracemalloc
+
+    state = cnnviz.build_model("mnist_cnn", seed=0).state_dict()
+    lying = cnnviz.Checkpoint(state_dict=state, model_name="mnist_cnn", num_classes=4_000_000)
+    tracemalloc.start()
+    t = time.perf_counter()
+    with pytest.raises(cnnviz.CheckpointError, match="4,000,000 classes, but its last layer has 10 outputs"):
+        cnnviz.model_from_checkpoint(lying)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 20 * 1024 * 1024 and time.perf_counter() - t < 5  # refused before building (loose bounds)
+    huge = cnnviz.Checkpoint(state_dict=state, model_name="mnist_cnn", input_shape=(1, 100_000, 100_000))
+    with pytest.raises(cnnviz.CheckpointError, match="at most 1024×1024"):
+        cnnviz.model_from_checkpoint(huge)
+
+
+def test_same_seed_runs_started_together_get_the_same_weights():
+    import threading
+
+    results = {}
+
+    def build(i):
+        results[i] = cnnviz.build_model("simple_convnet", seed=7).state_dict()
+
+    threads = [threading.Thread(target=build, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i in range(1, 4):
+        assert all(torch.equal(results[0][k], results[i][k]) for k in results[0])

@@ -134,9 +134,9 @@ def test_layer_norm_topk_and_channel_widgets(app_at, ckpt_dir):
     at.radio[0].set_value("global").run()
     ok(at)
     assert "scaled all layers" in spec(at, 2)["layout"]["title"]["text"]
-    at.toggle[1].set_value(True).run()  # only the most active channels
+    next(t for t in at.toggle if t.label == "Only the most active channels").set_value(True).run()
     ok(at)
-    at.slider[1].set_value(5).run()
+    next(s for s in at.slider if s.label == "How many").set_value(5).run()
     ok(at)
     assert "5 maps" in spec(at, 2)["layout"]["title"]["text"]
     channel = next(s for s in at.selectbox if s.label == "Channel")
@@ -144,7 +144,7 @@ def test_layer_norm_topk_and_channel_widgets(app_at, ckpt_dir):
     channel.select_index(4).run()
     ok(at)
     assert f"channel {channel.value.split()[0]} (" in spec(at, 4)["layout"]["title"]["text"]
-    at.toggle[0].set_value(False).run()  # prediction-size input for the maps too
+    next(t for t in at.toggle if "own resolution" in t.label).set_value(False).run()  # prediction-size input too
     ok(at)
     assert "on the 28×28 image" in info_text(at)
 
