@@ -154,10 +154,14 @@ def fashion_mnist(train: bool) -> cnnviz.ImageData:
     return cnnviz.load_fashion_mnist(train=train)
 
 
-@st.cache_data(max_entries=32, show_spinner=False)
+WORK_SIDE = 2048  # uploads are shrunk to this longer side when decoded: no page draws more (≤ 12.6 MB each)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
 def decoded_image(data: bytes):
-    """Decode an upload once per distinct file; raises cnnviz.ImageError with a plain reason."""
-    return cnnviz.decode_image(data)
+    """Decode an upload once per distinct file, shrunk early to WORK_SIDE: at most 8 × 12.6 MB for the whole
+    server, whatever is uploaded (full-size 36 MP photos once kept ~116 MB each). Raises cnnviz.ImageError."""
+    return cnnviz.decode_image(data, max_side=WORK_SIDE)
 
 
 @st.cache_data(max_entries=10, show_spinner=False)

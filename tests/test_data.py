@@ -237,3 +237,13 @@ def test_folder_datasets_only_under_the_allowed_roots(tmp_path, monkeypatch):
     missing_inside = root / "nothing-here"
     with pytest.raises(ValueError, match="is not a folder"):
         data.allowed_folder(missing_inside)
+
+
+def test_big_photos_are_shrunk_while_decoding():
+    """A working copy never exceeds max_side: a 6000×4000 JPEG is decoded at a reduced scale directly."""
+    buf = io.BytesIO()
+    Image.new("RGB", (6000, 4000), (120, 60, 30)).save(buf, format="JPEG", quality=80)
+    img = cnnviz.decode_image(buf.getvalue(), max_side=2048)
+    assert max(img.size) == 2048 and img.size == (2048, 1365)
+    full = cnnviz.decode_image(buf.getvalue())
+    assert full.size == (6000, 4000)  # without max_side: the photo as it is
