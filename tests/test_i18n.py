@@ -37,14 +37,19 @@ def test_every_message_has_a_korean_translation(template, korean):
                          f"then add):\n{listing}")
 
 
-def test_translations_keep_every_placeholder(template, korean):
-    wrong = []
+def translated(template, korean):
+    """(English ids, Korean strings) of every message of the code that has a translation (plurals: all forms)."""
     for msg in template:
         have = korean.get(msg.id)
         if not msg.id or have is None or not have.string:
             continue
         ids = msg.id if isinstance(msg.id, tuple) else (msg.id,)
-        strings = have.string if isinstance(have.string, tuple) else (have.string,)
+        yield ids, (have.string if isinstance(have.string, tuple) else (have.string,))
+
+
+def test_translations_keep_every_placeholder(template, korean):
+    wrong = []
+    for ids, strings in translated(template, korean):
         want = set(PLACEHOLDER.findall(ids[-1]))
         for s in strings:
             if s and set(PLACEHOLDER.findall(s)) != want:
@@ -55,13 +60,9 @@ def test_translations_keep_every_placeholder(template, korean):
 def test_korean_translations_are_korean(template, korean):
     """A msgstr copied from the msgid is not a translation (names and formulas excepted by the word check)."""
     lazy = []
-    for msg in template:
-        have = korean.get(msg.id)
-        if not msg.id or have is None or not have.string:
-            continue
-        text = have.string[0] if isinstance(have.string, tuple) else have.string
+    for ids, (text, *_plurals) in translated(template, korean):
         if not i18n.has_hangul(text) and english_words(text):
-            lazy.append((msg.id, text))
+            lazy.append((ids[0], text))
     assert not lazy, f"Korean entries with English words and no Hangul: {lazy[:10]}"
 
 
@@ -207,11 +208,7 @@ def _flanking_ok(text: str) -> bool:
 
 def test_bold_text_survives_translation(template, korean):
     broken = []
-    for msg in template:
-        have = korean.get(msg.id)
-        if not msg.id or have is None or not have.string:
-            continue
-        text = have.string[0] if isinstance(have.string, tuple) else have.string
+    for _ids, (text, *_plurals) in translated(template, korean):
         if "**" in text and not _flanking_ok(text):
             broken.append(text)
         elif re.search(r"[)\]}.,:;!?'\"]\*[\uac00-\ud7a3]", text.replace("**", "")):  # *italic*은: same rule
