@@ -28,7 +28,8 @@ for col, s in zip(cols, transfer.STRATEGIES.values()):
 job = st.session_state.get(state.TRANSFER_JOB_KEY)
 busy = job is not None and job.running
 IMAGENET = list(transfer.IMAGENET_BACKBONES)
-TARGETS_FOR = {"heldout_cnn": ["fashion_heldout", "folder"], "shipped_cnn": ["folder"]}
+TARGETS_FOR = {"heldout_cnn": ["fashion_heldout", "folder"], "shipped_cnn": ["folder"],
+               "efficientnet_lite0": ["fashion_mnist", "folder", "cifar10", "mnist"]}
 
 # ---------------------------------------------------------------------------- 1 · source and target
 st.subheader(_("1 · Source and target"))
@@ -44,11 +45,16 @@ with left:
         else:
             st.warning(msg, icon=":material/cloud_off:")
             missing = True
+        if source == "efficientnet_lite0":
+            st.caption(_("Installed with cnnviz: no download. Fashion-MNIST's grey 28×28 images are enlarged and "
+                         "repeated on the three colour channels. *Frozen backbone + new head* computes the base's "
+                         "features of every image once and trains the head on them: each of its epochs costs almost "
+                         "nothing."))
     elif source == "heldout_cnn":
         st.caption(_("The project's 3-conv CNN is trained **here**, on the Fashion-MNIST classes you pick below, before "
                    "the comparison (about a minute the first time, then reused from the runs folder). It never sees "
                    "the other classes, so transferring to them is an honest test."))
-    else:
+    elif source == "shipped_cnn":
         st.caption(_("The CNN shipped with cnnviz was trained on all 10 Fashion-MNIST classes, so it is offered only "
                    "for your own images (on Fashion-MNIST it would have seen the 'new' classes already)."))
 with right:
@@ -106,7 +112,8 @@ batch = b[3].select_slider(_("Batch size"), [8, 16, 32, 64, 128], value=16, key=
                            help=_("With few labelled images an epoch is only a few steps: small batches give more steps."))
 image_size = 28
 if arch in IMAGENET:
-    image_size = b[4].select_slider(_("Image size (pixels)"), [32, 64, 96, 128, 160, 224], value=32,
+    image_size = b[4].select_slider(_("Image size (pixels)"), [32, 64, 96, 128, 160, 224],
+                                    value=64 if arch == "efficientnet_lite0" else 32,
                                     key="tl.image_size", disabled=busy,
                                     help=_("The notes use 32×32 (CIFAR-10's size). Bigger is closer to ImageNet's "
                                          "224×224 but much slower on a CPU."))

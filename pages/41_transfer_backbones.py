@@ -19,7 +19,7 @@ st.markdown(
     "on top. The summary then shows how few of the parameters actually learn. Pick a backbone and a strategy:")
 )
 
-ARCHS = ["vgg16", "mobilenet_v2", "resnet18", "resnet50", "mnist_cnn"]
+ARCHS = ["vgg16", "mobilenet_v2", "resnet18", "resnet50", "efficientnet_lite0", "mnist_cnn"]
 c = st.columns(4)
 arch = c[0].selectbox(_("Backbone"), ARCHS, key="tlb.arch",
                       format_func=lambda a: _(cnnviz.ZOO[a].title) + (" " + _("(the project's own)")

@@ -387,3 +387,18 @@ def test_shots_figure_puts_each_strategy_against_the_number_of_labels():
     assert list(fig.data[0].x) == [5, 50] and list(fig.data[0].y) == [0.6, 0.9]
     with pytest.raises(ValueError, match="two different"):
         tplots.shots_figure([result(5, 0.6)])
+
+
+def test_a_tiny_transfer_run_from_the_bundled_imagenet_backbone():
+    """EfficientNet-Lite0 (installed with cnnviz) to Fashion-MNIST with 3 labels per class; the frozen strategy
+    trains its head on features computed once, so its epochs cost a fraction of fine-tuning's."""
+    cfg = transfer.ComparisonConfig(source="efficientnet_lite0", target="fashion_mnist",
+                                    strategies=("frozen", "full"), shots=3, epochs=2, batch_size=8, lr=1e-3,
+                                    image_size=32, test_per_class=5)
+    result = transfer.run_comparison(cfg)
+    assert result.status == "finished" and len(result.classes) == 10 and result.train_size == 30
+    frozen, full = result.runs
+    assert frozen.strategy == "frozen" and frozen.counts.trainable == 1280 * 128 + 128 + 128 * 64 + 64 + 64 * 10 + 10
+    assert all(c.relative == 0 for c in frozen.changes if not c.name.startswith("head"))  # the base never moved
+    assert any(c.relative > 0 for c in full.changes if not c.name.startswith("head"))
+    assert "ImageNet" in result.source_info

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from ..background import BackgroundWork
@@ -89,8 +90,13 @@ def run_comparison(
         def live(h: Any, key: str = key, i: int = i, acc0: float = acc0) -> None:
             say(ComparisonProgress("training", key, i, len(config.strategies), h, tuple(done), initial_test_acc=acc0))
 
-        hist = fit(model, train, test, epochs=config.epochs, batch_size=config.batch_size, optimizer=config.optimizer,
-                   lr=config.lr, seed=config.seed, mean=mean, std=std, callback=live, stop=stop)
+        if key == "frozen":  # the base never changes: its features are computed once, the head trains on them
+            hist = fit_head_on_features(model, train, test, config=config, mean=mean, std=std, callback=live,
+                                        stop=stop)
+        else:
+            hist = fit(model, train, test, epochs=config.epochs, batch_size=config.batch_size,
+                       optimizer=config.optimizer, lr=config.lr, seed=config.seed, mean=mean, std=std, callback=live,
+                       stop=stop)
         points = tuple(EpochPoint(e.epoch, e.train_loss, e.train_acc, e.test_loss, e.test_acc, e.elapsed_s)
                        for e in hist.epochs)
         done.append(StrategyResult(key, hist.status, hist.message, points, count_parameters(model),
@@ -103,6 +109,79 @@ def run_comparison(
                               datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
     say(ComparisonProgress("done", None, len(done), len(config.strategies), None, tuple(done), status))
     return result
+
+
+def backbone_features(model: nn.Module, data: ImageData, *, mean, std, batch_size: int = 256) -> torch.Tensor:
+    """The frozen base's output for every image of ``data`` (eval mode, no gradients): N×features."""
+    from ..training import normalize
+
+    model.backbone.eval()
+    out = []
+    with torch.no_grad():
+        for i in range(0, len(data), batch_size):
+            x = normalize(data.images[i:i + batch_size], mean=mean, std=std)
+            out.append(model.backbone(x).flatten(1))
+    return torch.cat(out) if out else torch.zeros(0, 1)
+
+
+def fit_head_on_features(model: nn.Module, train: ImageData, test: ImageData, *, config: ComparisonConfig, mean,
+                         std, callback: Callable[[Any], None] | None = None,
+                         stop: threading.Event | None = None):
+    """Train only ``model.head`` on features the frozen base computed once (the 'frozen backbone' strategy):
+    the same optimiser, learning rate, batch size, epochs and seed as the other strategies, but no image passes
+    through the base again. Returns a ``History`` like ``fit``'s (its time includes computing the features)."""
+    from ..training import EpochRecord, History, StepRecord
+
+    t0 = time.perf_counter()
+    f_train = backbone_features(model, train, mean=mean, std=std)
+    f_test = backbone_features(model, test, mean=mean, std=std)
+    y_train, y_test = train.labels.long(), test.labels.long()
+    head = model.head
+    params = [p for p in head.parameters() if p.requires_grad]
+    opt = (torch.optim.Adam(params, lr=config.lr) if config.optimizer == "adam"
+           else torch.optim.SGD(params, lr=config.lr, momentum=0.9))
+    n, bs = len(f_train), config.batch_size
+    steps_per_epoch = max(1, -(-n // bs))
+    steps, epochs, step = [], [], 0
+
+    def snapshot(status: str, message: str = "") -> History:
+        return History(tuple(steps), tuple(epochs), status, message, total_epochs=config.epochs,
+                       steps_per_epoch=steps_per_epoch, step=step, elapsed_s=time.perf_counter() - t0,
+                       batch_size=bs, train_size=n)
+
+    for epoch in range(config.epochs):
+        if stop is not None and stop.is_set():
+            return snapshot("stopped", _("stopped at step {step} (epoch {epoch}, batch {b}/{n}); resume continues "
+                                         "here").format(step=step, epoch=epoch + 1, b=0, n=steps_per_epoch))
+        t_epoch = time.perf_counter()
+        head.train()
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(config.seed * 1_000_003 + epoch))
+        run_loss = run_correct = 0.0
+        for b in range(steps_per_epoch):
+            idx = order[b * bs:(b + 1) * bs]
+            logits = head(f_train[idx])
+            loss = nn.functional.cross_entropy(logits, y_train[idx])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            run_loss += loss.item() * len(idx)
+            run_correct += float((logits.argmax(1) == y_train[idx]).sum())
+            steps.append(StepRecord(step, epoch + 1, loss.item(), time.perf_counter() - t0,
+                                    float((logits.argmax(1) == y_train[idx]).float().mean())))
+        train_time = time.perf_counter() - t_epoch
+        head.eval()
+        with torch.no_grad():
+            logits = head(f_test)
+            test_loss = float(nn.functional.cross_entropy(logits, y_test)) if len(y_test) else float("nan")
+            test_acc = float((logits.argmax(1) == y_test).float().mean()) if len(y_test) else float("nan")
+        epochs.append(EpochRecord(epoch + 1, run_loss / max(n, 1), run_correct / max(n, 1), test_loss, test_acc,
+                                  time.perf_counter() - t0, n / train_time if train_time > 0 else float("nan")))
+        if callback is not None:
+            callback(snapshot("running"))
+    best = max(e.test_acc for e in epochs) if epochs else float("nan")
+    return snapshot("finished", _("finished {n} epochs on features computed once; best test accuracy "
+                                  "{best:.2%}").format(n=config.epochs, best=best))
 
 
 class ComparisonJob(BackgroundWork):

@@ -13,6 +13,7 @@ from ..i18n import N_, _
 SOURCES: dict[str, tuple[str, str]] = {
     "heldout_cnn": (N_("cnnviz CNN pretrained here on some Fashion-MNIST classes (offline)"), "mnist_cnn"),
     "shipped_cnn": (N_("cnnviz CNN shipped with the project (all 10 Fashion-MNIST classes, offline)"), "mnist_cnn"),
+    "efficientnet_lite0": (N_("EfficientNet-Lite0, ImageNet weights (bundled, offline)"), "efficientnet_lite0"),
     "vgg16": (N_("VGG16, ImageNet weights"), "vgg16"),
     "mobilenet_v2": (N_("MobileNetV2, ImageNet weights"), "mobilenet_v2"),
     "resnet18": (N_("ResNet-18, ImageNet weights"), "resnet18"),
@@ -20,7 +21,7 @@ SOURCES: dict[str, tuple[str, str]] = {
 }
 
 SHORT_NAMES: dict[str, str] = {
-    "heldout_cnn": N_("cnnviz CNN (held-out classes)"), "shipped_cnn": N_("shipped cnnviz CNN"), "vgg16": N_("VGG16"),
+    "heldout_cnn": N_("cnnviz CNN (held-out classes)"), "efficientnet_lite0": N_("EfficientNet-Lite0"), "shipped_cnn": N_("shipped cnnviz CNN"), "vgg16": N_("VGG16"),
     "mobilenet_v2": N_("MobileNetV2"), "resnet18": N_("ResNet-18"), "resnet50": N_("ResNet-50"),
     "fashion_heldout": N_("unseen Fashion-MNIST classes"), "folder": N_("your images"), "cifar10": N_("CIFAR-10"),
     "mnist": N_("MNIST"), "fashion_mnist": N_("Fashion-MNIST"),

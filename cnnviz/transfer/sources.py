@@ -109,6 +109,10 @@ def load_source(source: str, *, config: ComparisonConfig | None = None, download
     if source in IMAGENET_BACKBONES:
         from ..models import load_imagenet_model
 
+        from ..models import imagenet_input_config
+
         model = load_imagenet_model(source, download=download, progress=False)
-        return model, {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD), "info": _("torchvision {source}, ImageNet weights").format(source=source)}
+        cfg = imagenet_input_config(source)
+        return model, {"mean": list(cfg.mean), "std": list(cfg.std),
+                       "info": _("{source}, ImageNet weights").format(source=source)}
     raise ValueError(_("unknown source {source!r}; choose one of {join_sources}").format(source=source, join_sources=', '.join(SOURCES)))

@@ -18,7 +18,7 @@ from torch import nn
 from ..models import ZOO, build_model
 from ..i18n import N_, _
 
-IMAGENET_BACKBONES = ("vgg16", "mobilenet_v2", "resnet18", "resnet50")
+IMAGENET_BACKBONES = ("efficientnet_lite0", "vgg16", "mobilenet_v2", "resnet18", "resnet50")
 SMALL_NETS = ("mnist_cnn", "keras_cifar10", "simple_convnet", "tf_mnist", "lenet5", "lenet5_28")
 
 
@@ -79,6 +79,9 @@ def _split(model: nn.Module, arch: str) -> tuple[nn.Sequential, tuple[str, ...]]
         backbone = nn.Sequential(OrderedDict(features=model.features, pool=nn.AdaptiveAvgPool2d(1)))
         n = len(model.features)
         return backbone, (f"features.{n - 2}", f"features.{n - 1}")
+    if arch == "efficientnet_lite0":  # timm: conv_stem, bn1, blocks (7 stages), conv_head, bn2, global_pool
+        parts = OrderedDict((name, m) for name, m in model.named_children() if name != "classifier")
+        return nn.Sequential(parts), ("blocks.6", "conv_head", "bn2")
     if arch in ("resnet18", "resnet50"):
         parts = OrderedDict((name, m) for name, m in model.named_children() if name != "fc")
         return nn.Sequential(parts), ("layer4",)
