@@ -119,6 +119,9 @@ if arch in IMAGENET:
                                          "224×224 but much slower on a CPU."))
 else:
     b[4].metric(_("Image size"), "28×28")
+st.caption(_("The notes' point, measured: run the same comparison with 5, 20 and 100 labelled images per class; "
+             "*Saved comparisons* then draws each strategy's accuracy against the number of labels (a pretrained "
+             "backbone wins when labels are few)."))
 strategies = st.multiselect(_("Strategies"), list(transfer.STRATEGIES), default=list(transfer.STRATEGIES),
                             format_func=lambda s: _(transfer.STRATEGIES[s].title), key="tl.strategies", disabled=busy)
 
