@@ -24,13 +24,23 @@ ARGPARSE_MESSAGES = (
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    name, shape_title, params, description = _("name"), _("input"), _("parameters"), _("description")
-    print(f"{name:<16}{shape_title:<12}{params:>14}  {description}")
+    name, shape_title, params, weights, description = (_("name"), _("input"), _("parameters"), _("weights"),
+                                                       _("description"))
+    width = max(len(n) for n in models.ZOO) + 2
+    print(f"{name:<{width}}{shape_title:<12}{params:>14}  {weights:<22}{description}")
     for spec in models.ZOO.values():
+        imagenet = spec.bundled or spec.torchvision
         with torch.device("meta"):  # shapes only: no memory, no initialisation
-            total = sum(p.numel() for p in models.build_model(spec.name).parameters())
+            total = sum(p.numel() for p in models.build_model(spec.name, num_classes=1000 if imagenet else 10)
+                        .parameters())
+        if spec.bundled:
+            note = _("ImageNet: bundled")
+        elif spec.torchvision:
+            note = _("ImageNet: found") if models.imagenet_weights_status(spec.name)[0] else _("ImageNet: download")
+        else:
+            note = _("train it here")
         shape = "×".join(map(str, spec.input_shape))
-        print(f"{spec.name:<16}{shape:<12}{total:>14,}  {_(spec.title)}")
+        print(f"{spec.name:<{width}}{shape:<12}{total:>14,}  {note:<22}{_(spec.title)}")
     return 0
 
 

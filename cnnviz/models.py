@@ -429,8 +429,11 @@ def summarize(model: nn.Module | str, input_shape: tuple[int, int, int] | None =
 
     if isinstance(model, str):
         title = title or model
-        input_shape = input_shape or _spec(model).input_shape
-        model = build_model(model, in_channels=input_shape[0])
+        spec = _spec(model)
+        input_shape = input_shape or spec.input_shape
+        # ImageNet networks as they come: 1000 classes; the notes' small ones with their 10
+        model = build_model(model, in_channels=input_shape[0],
+                            num_classes=1000 if spec.bundled or spec.torchvision else 10)
     if input_shape is None:
         raise ValueError(_("input_shape (C, H, W) is needed to summarise a model that is not a zoo name"))
     was_training = model.training

@@ -77,3 +77,13 @@ def test_the_installed_cnnviz_command_predicts(tmp_path):
     bad.write_text("not a picture")
     out = subprocess.run([str(exe), "predict", str(bad)], capture_output=True, text=True)
     assert out.returncode == 2 and "not an image" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_models_lists_the_bundled_network(capsys):
+    from cnnviz.cli import main
+
+    assert main(["--lang", "en", "models"]) == 0
+    line = next(l for l in capsys.readouterr().out.splitlines() if l.startswith("efficientnet_lite0"))
+    assert "4,652,008" in line and "ImageNet: bundled" in line
+    assert main(["summary", "efficientnet_lite0"]) == 0
+    assert "Total params: 4,652,008" in capsys.readouterr().out
