@@ -347,9 +347,3 @@ def window_cells(out_index: int, *, kernel: int, stride: int = 1, dilation: int 
     """Padded-grid positions (0-based, padding included) that output cell ``out_index`` reads along one axis."""
     start = out_index * stride
     return tuple(start + dilation * i for i in range(kernel))
-
-
-def divides_evenly(size: int, kernel: int, stride: int, padding: int, dilation: int = 1) -> bool:
-    """True when (N + 2p − span) is a multiple of the stride: every padded cell up to the end is used."""
-    return (size + 2 * padding - (dilation * (kernel - 1) + 1)) % stride == 0
-

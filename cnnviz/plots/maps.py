@@ -162,7 +162,7 @@ def _tile_markers(fm: FeatureMaps, picked: Sequence[int], m: Mosaic) -> go.Scatt
     """One point per tile: its channel number written in the tile's corner (up to ``TILE_LABELS`` tiles), and on
     hover (and click) the channel's numbers, so a big mosaic drawn as a picture still tells what each tile is."""
     h, w = m.tile
-    strength = fm.strength().numpy() if hasattr(fm.strength(), "numpy") else np.asarray(fm.strength())
+    strength = fm.strength().numpy()
     xs, ys, peak = [], [], []
     for i, ch in enumerate(picked):
         r, c = divmod(i, m.cols)
