@@ -11,7 +11,7 @@ import torch
 from PIL import Image, ImageOps
 from torch import Tensor
 
-from .i18n import N_, _
+from .i18n import _
 
 __all__ = [
     "IMAGENET_MEAN",
@@ -204,10 +204,9 @@ def card_for_zoo(name: str) -> ModelCard:
 
 
 def card_for_imagenet(name: str) -> ModelCard:
-    """A ``ModelCard`` for a torchvision backbone with ImageNet weights (1000 classes, 224×224 RGB)."""
-    from .models import ZOO, imagenet_categories
+    """A ``ModelCard`` for a network with ImageNet weights (1000 classes), preprocessed as it was trained."""
+    from .models import imagenet_categories, imagenet_input_config
 
-    from .models import imagenet_input_config
 
     cfg = imagenet_input_config(name)
     return ModelCard("imagenet", name, cfg.input_size, imagenet_categories(), cfg.mean, cfg.std, True,

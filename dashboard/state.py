@@ -194,7 +194,7 @@ def private_copy(model):
     return copy.deepcopy(model)
 
 
-# ---- home / models (lead)
+# ---- home / models
 
 
 @spinner(N_("Summarising the model …"))
@@ -203,7 +203,7 @@ def model_summary(name: str) -> cnnviz.ModelSummary:
     return cnnviz.summarize(name)
 
 
-# ---- conv lab (issue 3)
+# ---- conv lab
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
@@ -232,7 +232,7 @@ def lab_verify_stack(spec_json: str, input_shape: tuple[int, int, int]):
     return stack.verify_stack(json.loads(spec_json), input_shape)
 
 
-# ---- inside a CNN (issue 4)
+# ---- inside a CNN
 INSIDE_CKPT_ENV = "CNNVIZ_INSIDE_CHECKPOINTS"  # a folder of epoch_*.pt to use instead of the shipped ones (tests)
 INSIDE_TRAINED = "trained"  # the option key of the bundled trained Fashion-MNIST CNN (labels: inside_model_label)
 INSIDE_UPLOAD = "upload"
@@ -367,10 +367,9 @@ def inside_model(kind: str, name: str = "", upload: bytes | None = None):
     return inside_zoo_model(name)
 
 
-# ---- training (issue 5)
+# ---- training
 TRAIN_JOB_KEY = "cnnviz.training.job"  # the session's cnnviz.training.TrainJob (running or last one)
 TRAIN_SESSION_KEY = "cnnviz.training.session"  # this session's runs sub-folder id
-TRAIN_CELL_KEY = "cnnviz.training.cell"  # (true, predicted) cell chosen in the confusion matrix
 
 
 def training_session_id() -> str:
@@ -460,7 +459,7 @@ def training_checkpoint_model(path: str, mtime: float):
     return model, mean, std
 
 
-# ---- transfer learning (issue 6)
+# ---- transfer learning
 TRANSFER_JOB_KEY = "cnnviz.transfer.job"  # the session's cnnviz.transfer.ComparisonJob (running or last one)
 
 
@@ -498,7 +497,7 @@ def transfer_comparison(path: str, mtime: float):
     return transfer.load_comparison(path)
 
 
-# ---- class: the teacher's view (issue 12)
+# ---- class: the teacher's view
 TEACHER_KEY = "cnnviz.class.teacher"  # True once this session gave the teacher's password
 
 

@@ -12,7 +12,7 @@ import streamlit as st
 
 import cnnviz
 from cnnviz import runs, training
-from cnnviz.i18n import N_, _
+from cnnviz.i18n import _
 from cnnviz.plots import training as tplots
 from dashboard import state
 
@@ -59,8 +59,6 @@ models = {name: _(spec.title) for name, spec in cnnviz.ZOO.items() if not spec.t
 stack = st.session_state.get(state.STACK_KEY)
 if stack:
     models[STACK] = _("Layer stack from the convolution lab")
-STATUS = {"running": N_("running"), "finished": N_("finished"), "stopped": N_("stopped"), "failed": N_("failed"),
-          "interrupted": N_("interrupted"), "new": N_("new")}
 
 # While a run exists, its controls and live curves come first: a set-up panel left open must never push them out of
 # sight (they are drawn into this place further down).
@@ -196,7 +194,7 @@ def draw_live() -> None:
         st.rerun()  # the run just ended: redraw the whole page (buttons, status)
     m = st.columns(7)
     last_loss = h.steps[-1].loss if h.steps else None
-    m[0].metric(_("Status"), _(STATUS[h.status]) if h.status in STATUS else h.status)
+    m[0].metric(_("Status"), training.status_label(h.status))
     m[1].metric(_("Epoch"), f"{min(h.step // max(h.steps_per_epoch, 1) + 1, max(h.total_epochs, 1))} / {h.total_epochs}"
                 if h.total_epochs else "–")
     m[2].metric(_("Training loss"), f"{last_loss:.4f}" if last_loss is not None else "–")

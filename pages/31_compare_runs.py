@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from cnnviz import runs, training
-from cnnviz.i18n import N_, _
+from cnnviz.i18n import _
 from cnnviz.plots import training as tplots
 from dashboard import state
 
@@ -23,8 +23,6 @@ running_dir = str(job.options.get("checkpoint_dir")) if job is not None and job.
 mine = [r for r in runs.list_runs(folder) if r.history is not None]
 
 REFERENCE = "reference"  # the option key of the shipped network's curve
-STATUS = {"running": N_("running"), "finished": N_("finished"), "stopped": N_("stopped"), "failed": N_("failed"),
-          "interrupted": N_("interrupted"), "new": N_("new")}
 reference = None
 if (training.PRETRAINED_DIR / "history.json").is_file():
     try:
@@ -56,7 +54,7 @@ if labels:
     rows = []
     for name, r in labels.items():
         h = r.history
-        rows.append({cols["run"]: name, cols["status"]: _(STATUS[r.status]) if r.status in STATUS else r.status,
+        rows.append({cols["run"]: name, cols["status"]: training.status_label(r.status),
                      cols["dataset"]: r.config.dataset if r.config else "", cols["n"]: h.train_size,
                      cols["epochs"]: len(h.epochs), cols["best"]: h.best_test_acc, cols["time"]: round(h.elapsed_s)})
     st.dataframe(rows, hide_index=True,

@@ -81,7 +81,6 @@ if click != st.session_state.get("err.last_click"):  # a new click on a cell cho
 s1, s2 = st.columns(2)
 true = s1.selectbox(_("True class"), range(k), key="err.true", format_func=lambda i: names[i])
 pred = s2.selectbox(_("Predicted class"), range(k), key="err.pred", format_func=lambda i: names[i])
-st.session_state[state.TRAIN_CELL_KEY] = (true, pred)
 if top:
     st.caption(_("Biggest mix-ups: {list}").format(list=" · ".join(
         f"{names[t]} → {names[p]} ({n})" for t, p, n in result.top_confusions(5))))

@@ -8,9 +8,9 @@ import pandas as pd
 import streamlit as st
 
 import cnnviz
-from cnnviz import transfer
+from cnnviz import training, transfer
 from cnnviz.data import class_label
-from cnnviz.i18n import N_, _, ngettext
+from cnnviz.i18n import _, ngettext
 from cnnviz.plots import transfer as tplots
 from dashboard import state
 
@@ -150,9 +150,6 @@ if stop_col.button(_("Stop"), icon=":material/stop:", disabled=not busy):
 
 
 # ---------------------------------------------------------------------------- 3 · results
-STATUS = transfer.results.STATUS_LABELS
-
-
 def table_formats() -> dict:
     """Percent and thousands formats for the columns of ``transfer.labelled_rows``."""
     labels = transfer.results.ROW_LABELS
@@ -167,7 +164,7 @@ def draw_result(result: transfer.ComparisonResult) -> None:
                                    n_train=result.train_size, n_test=result.test_size))
     if result.status != "finished":
         st.warning(_("This comparison was {status}: {message}").format(
-            status=_(STATUS.get(result.status, result.status)), message=result.message))
+            status=training.status_label(result.status), message=result.message))
     if not result.runs:
         return
     m = st.columns(len(result.runs))

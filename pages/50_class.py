@@ -13,6 +13,7 @@ import streamlit as st
 
 from cnnviz import classroom
 from cnnviz.i18n import _
+from cnnviz.training import status_label
 from cnnviz.plots import classroom as plots
 from dashboard import state
 
@@ -47,14 +48,12 @@ if not runs:
     st.info(_("No training runs yet. Students start runs in the Training studio; they appear here."))
     st.stop()
 
-STATUS = {"running": _("running"), "finished": _("finished"), "stopped": _("stopped"), "failed": _("failed"),
-          "interrupted": _("interrupted"), "new": _("new"), "queued": _("waiting")}
 
 
 def row(run: classroom.ClassRun) -> dict:
     return {
         _("Student"): run.label or run.student, _("Model"): run.model, _("Settings"): run.settings,
-        _("Status"): STATUS.get(run.status, run.status), _("Epochs"): run.epochs_done,
+        _("Status"): status_label(run.status), _("Epochs"): run.epochs_done,
         _("Best test accuracy"): run.best_accuracy,
         _("Updated"): dt.datetime.fromtimestamp(run.updated).strftime("%H:%M:%S"),
     }

@@ -29,7 +29,7 @@ from .cpu import bf16_fast
 from .job import TrainJob
 from .loop import OPTIMIZERS, SCHEDULES, fit
 from .presets import PRESETS, TrainPreset
-from .records import EpochRecord, History, StepRecord
+from .records import RUN_STATUSES, EpochRecord, History, StepRecord, status_label
 from .rundir import HISTORY_FILE, PRETRAINED_DIR, pretrained_checkpoints, resume_point
 from .tensors import (
     augment_batch,
@@ -46,6 +46,7 @@ __all__ = [
     "OPTIMIZERS",
     "PRESETS",
     "PRETRAINED_DIR",
+    "RUN_STATUSES",
     "SCHEDULES",
     "EpochRecord",
     "History",
@@ -63,4 +64,5 @@ __all__ = [
     "predict_proba",
     "pretrained_checkpoints",
     "resume_point",
+    "status_label",
 ]

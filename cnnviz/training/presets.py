@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..i18n import N_, _
+from ..i18n import N_
 from .cpu import bf16_fast
 
 __all__ = ["PRESETS", "TrainPreset"]

@@ -9,9 +9,18 @@ from pathlib import Path
 from typing import Any
 
 from ..files import atomic_write_text, json_safe, num_or_nan
-from ..i18n import _
+from ..i18n import N_, _
 
-__all__ = ["EpochRecord", "History", "StepRecord"]
+__all__ = ["EpochRecord", "History", "RUN_STATUSES", "StepRecord", "status_label"]
+
+# What a run (or a transfer comparison) can be doing, as the pages name it
+RUN_STATUSES = {"running": N_("running"), "finished": N_("finished"), "stopped": N_("stopped"),
+                "failed": N_("failed"), "interrupted": N_("interrupted"), "new": N_("new"), "queued": N_("waiting")}
+
+
+def status_label(status: str) -> str:
+    """A run's status in the reader's language (an unknown one as it is)."""
+    return _(RUN_STATUSES[status]) if status in RUN_STATUSES else status
 
 
 @dataclass(frozen=True)

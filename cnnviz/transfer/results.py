@@ -15,6 +15,7 @@ from .config import SHORT_NAMES, ComparisonConfig
 from .params import LayerChange, ParamCounts
 from .strategies import STRATEGIES
 from ..i18n import N_, _
+from ..training.records import status_label
 
 
 @dataclass(frozen=True)
@@ -108,8 +109,6 @@ class ComparisonResult:
             raise ValueError(_("the comparison file is damaged: {type_err_name}: {err}").format(type_err_name=type(err).__name__, err=err)) from None
 
 
-STATUS_LABELS = {"finished": N_("finished"), "stopped": N_("stopped"), "failed": N_("failed"),
-                 "running": N_("running")}
 ROW_LABELS = {"strategy": N_("strategy"), "status": N_("status"), "total params": N_("total params"),
               "trainable": N_("trainable"), "frozen": N_("frozen"), "trainable %": N_("trainable %"),
               "test acc. before": N_("test acc. before"), "test acc. final": N_("test acc. final"),
@@ -124,7 +123,7 @@ def labelled_rows(result: ComparisonResult) -> list[dict[str, Any]]:
     out = []
     for row in result_rows(result):
         row = {"strategy": row["strategy"], "status": row["status"], **row}
-        row["status"] = _(STATUS_LABELS.get(row["status"], row["status"]))
+        row["status"] = status_label(row["status"])
         out.append({_(ROW_LABELS[k]): v for k, v in row.items()})
     return out
 
