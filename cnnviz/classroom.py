@@ -12,7 +12,8 @@ from pathlib import Path
 from .i18n import _
 from .runs import RunInfo, list_runs, runs_root
 
-__all__ = ["ClassRun", "PASSWORD_ENV", "check_password", "class_runs", "leaderboard", "teacher_password"]
+__all__ = ["ClassRun", "PASSWORD_ENV", "QueueEntry", "check_password", "class_runs", "leaderboard", "queue_entries",
+           "teacher_password"]
 
 PASSWORD_ENV = "CNNVIZ_TEACHER_PASSWORD"
 SECRET_KEY = "teacher_password"  # in .streamlit/secrets.toml
@@ -62,6 +63,28 @@ class ClassRun:
     def updated(self) -> float:
         hist = self.info.path / "history.json"
         return hist.stat().st_mtime if hist.exists() else self.info.created
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    """One job in the server's training queue: ``where`` is "running" or "waiting" (``place`` 1 = next)."""
+
+    where: str
+    place: int
+    student: str
+    title: str
+
+
+def queue_entries(jobs) -> list[QueueEntry]:
+    """``WorkQueue.jobs()`` as the teacher's table shows it (students by the start of their runs folder's name)."""
+    out, waiting = [], 0
+    for job, owner, where in jobs:
+        waiting += where == "waiting"
+        folder = getattr(job, "options", {}).get("checkpoint_dir")
+        config = getattr(job, "config", None)
+        title = Path(folder).name if folder is not None else (getattr(config, "title", "") or type(job).__name__)
+        out.append(QueueEntry(where, waiting if where == "waiting" else 0, (owner or "?")[:6], str(title)))
+    return out
 
 
 def class_runs(root: str | Path | None = None) -> list[ClassRun]:

@@ -15,9 +15,11 @@ The CLI's ``cnnviz train --out DIR`` writes the same files (minus config.json).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+import secrets
 import shutil
 import time
 from dataclasses import asdict, dataclass, fields
@@ -29,7 +31,8 @@ import torch
 from torch import nn
 
 from .data import ImageData
-from .training import HISTORY_FILE, OPTIMIZERS, SCHEDULES, History, TrainJob, load_train_test, predict_proba
+from .training import (HISTORY_FILE, OPTIMIZERS, SCHEDULES, History, TrainJob, load_train_test, predict_proba,
+                       run_is_live)
 from .i18n import _
 
 __all__ = [
@@ -46,7 +49,11 @@ __all__ = [
     "new_run_job",
     "resume_run_job",
     "runs_root",
+    "is_session_token",
+    "new_session_token",
     "session_folder",
+    "session_id_for",
+    "shared_folder",
 ]
 
 CONFIG_FILE = "config.json"
@@ -56,6 +63,35 @@ _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 def runs_root() -> Path:
     """The runs folder: ``$CNNVIZ_RUNS`` or ``./runs``."""
     return Path(os.environ.get("CNNVIZ_RUNS") or "runs")
+
+
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
+SHARE_ID = re.compile(r"^[0-9a-f]{12,64}$")
+
+
+def new_session_token() -> str:
+    """A new secret that owns a session's runs (kept in the browser's cookie, never in a URL)."""
+    return secrets.token_urlsafe(32)
+
+
+def is_session_token(token: str) -> bool:
+    return isinstance(token, str) and bool(_TOKEN.match(token))
+
+
+def session_id_for(token: str) -> str:
+    """The runs folder name of the session that holds ``token``: a one-way digest, so the folder's name (which the
+    read-only share link carries) never gives the token, the right to resume or delete, away. Raises ValueError."""
+    if not is_session_token(token):
+        raise ValueError(_("that is not a session token"))
+    return hashlib.sha256(("cnnviz-runs:" + token).encode("ascii")).hexdigest()[:24]
+
+
+def shared_folder(share_id: str, *, root: str | Path | None = None) -> Path | None:
+    """The runs folder a read-only share link (``?share=<folder name>``) points to, or None when there is none."""
+    if not isinstance(share_id, str) or not SHARE_ID.match(share_id):
+        return None
+    folder = session_folder(share_id, root=root)
+    return folder if folder.is_dir() else None
 
 
 def session_folder(session_id: str, *, root: str | Path | None = None) -> Path:
@@ -179,7 +215,21 @@ class RunInfo:
 
     @property
     def status(self) -> str:
-        return self.history.status if self.history else "new"
+        """The history's status, except that a run nobody is training any more (the server stopped or crashed while
+        it trained or waited) is "interrupted": Resume continues it from its last save."""
+        status = self.history.status if self.history else "new"
+        if status in ("running", "queued", "new"):
+            live = run_is_live(self.path)
+            if status == "new":
+                return "running" if live else "new"  # started but no history written yet / created, never started
+            if not live:
+                return "interrupted"
+        return status
+
+    @property
+    def resumable(self) -> bool:
+        """Stopped or interrupted, with the config to rebuild it (a CLI run has none)."""
+        return self.config is not None and self.status in ("stopped", "interrupted")
 
     @property
     def checkpoints(self) -> list[Path]:

@@ -30,13 +30,15 @@ def navigation_sections() -> dict[str, list[st.Page]]:
 
 
 state.use_language()
+presenting = state.use_presenter()
 # A local icon: a material-symbol page icon makes the browser fetch the favicon from a font server.
+# On a projector the sidebar starts closed: the figure gets the whole width (its arrow opens it again).
 st.set_page_config(page_title=_("cnnviz: see how CNNs work"), page_icon=str(ROOT / "assets" / "icon.png"),
-                   layout="wide")
-state.use_presenter()
+                   layout="wide", initial_sidebar_state="collapsed" if presenting else "auto")
 navigation = st.navigation(navigation_sections(), expanded=True)  # show every page: a class tours them all
 with st.sidebar:
     state.language_switch()
     state.presenter_switch()
     st.caption(_("cnnviz {version} · runs on the CPU, no network needed").format(version=cnnviz.__version__))
+    state.remember_session()
 navigation.run()

@@ -82,9 +82,12 @@ PRESENTER_CSS = """<style>
 html, body, [data-testid="stAppViewContainer"] { font-size: 20px; }
 [data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li,
 [data-testid="stWidgetLabel"] p, [data-testid="stCaptionContainer"] { font-size: 1.15rem; }
-[data-testid="stMetricValue"] { font-size: 2.6rem; }
-h1 { font-size: 2.4rem !important; padding-top: 0 !important; }
-[data-testid="stMainBlockContainer"] { padding-top: 2.2rem; }
+[data-testid="stMetricValue"], [data-testid="stMetricValue"] p { font-size: 1.9rem; }
+[data-testid="stMetricLabel"] * { white-space: normal !important; }
+h1 { font-size: 2rem !important; padding: 0 0 0.3rem !important; }
+h2 { font-size: 1.6rem !important; } h3 { font-size: 1.35rem !important; }
+[data-testid="stHeader"], [data-testid="stToolbar"] { height: 3rem; min-height: 3rem; }
+[data-testid="stMainBlockContainer"] { padding: 3.1rem 1.5rem 3rem; max-width: none; }
 </style>"""
 
 
@@ -118,6 +121,27 @@ def presenter_switch() -> None:
               help=_("Larger text and figure labels, for a projector. Kept in the page's address."))
 
 
+MAIN_FIGURE_KEY = "main_figure"  # a page's main figure sits in st.container(key=…): CSS class st-key-main_figure
+
+
+def main_figure(where=None):
+    """The container for a page's main figure (the thing being taught). A browser test checks that it starts in the
+    first screen of a 1280×720 projector in presenter mode."""
+    return (where if where is not None else st).container(key=MAIN_FIGURE_KEY)
+
+
+def figure_first(where=None):
+    """``(figure, rest)``: containers for a page's main figure and for what normally comes before it (formulas,
+    numbers, explanations). In presenter mode the figure's comes first, so a projector shows it without scrolling;
+    otherwise the page keeps its reading order."""
+    box = where if where is not None else st
+    if presenter():
+        figure = main_figure(box)
+        return figure, box.container()
+    rest = box.container()
+    return main_figure(box), rest
+
+
 def chart_in(where, fig, *, key: str | None = None, **kwargs):
     """``chart`` drawn in a column or container: ``chart_in(col, fig, key=…)``."""
     return chart(fig, key=key, where=where, **kwargs)
@@ -134,6 +158,12 @@ def chart(fig, *, key: str | None = None, where=None, **kwargs):
         fig.update_layout(font={"size": PRESENTER_FONT}, title_font_size=PRESENTER_FONT + 4,
                           legend_font_size=PRESENTER_FONT - 2)
         fig.update_annotations(font_size=PRESENTER_FONT - 2)
+        for trace in fig.data:  # numbers written in heatmap cells: as large as the cells allow, up to 18 px
+            if trace.type == "heatmap" and trace.texttemplate and trace.z is not None and len(trace.z):
+                margin = fig.layout.margin
+                inner = (fig.layout.height or 450) - (margin.t or 0) - (margin.b or 0)
+                cell = inner / len(trace.z)
+                trace.textfont.size = max(trace.textfont.size or 12, min(PRESENTER_FONT - 2, int(0.5 * cell)))
     kwargs.setdefault("config", {"displaylogo": False})
     return (where if where is not None else st).plotly_chart(fig, key=key, **kwargs)
 
@@ -370,20 +400,46 @@ def inside_model(kind: str, name: str = "", upload: bytes | None = None):
 # ---- training
 TRAIN_JOB_KEY = "cnnviz.training.job"  # the session's cnnviz.training.TrainJob (running or last one)
 TRAIN_SESSION_KEY = "cnnviz.training.session"  # this session's runs sub-folder id
+TRAIN_TOKEN_KEY = "cnnviz.training.token"  # the secret that owns this session's runs (the browser keeps it in a cookie)
+TRAIN_TOKEN_NEW_KEY = "cnnviz.training.token_new"  # True until the browser has been asked to keep the token
+RUNS_COOKIE = "cnnviz_runs"
+RUNS_COOKIE_DAYS = 180
 
 
 def training_session_id() -> str:
-    """This browser session's runs id: kept in session state and in the URL (?runs=…), so a reload finds it."""
-    import re
-    import uuid
+    """This browser's runs id. It is derived from a secret the browser keeps in a cookie (sent with every new
+    connection, so a reload finds the runs) and never from the URL: a link someone sees opens nothing of theirs.
+    The read-only share link (``?share=``) is separate (``shared_runs_folder``)."""
+    from cnnviz import runs
 
     if TRAIN_SESSION_KEY not in st.session_state:
-        given = st.query_params.get("runs", "")
-        st.session_state[TRAIN_SESSION_KEY] = given if re.fullmatch(r"[0-9a-f]{12}", given) else uuid.uuid4().hex[:12]
-    sid = st.session_state[TRAIN_SESSION_KEY]
-    if st.query_params.get("runs") != sid:
-        st.query_params["runs"] = sid
-    return sid
+        try:
+            token = st.context.cookies.get(RUNS_COOKIE, "")
+        except Exception:  # no browser behind this session (tests, scripts)
+            token = ""
+        st.session_state[TRAIN_TOKEN_NEW_KEY] = not runs.is_session_token(token)
+        if st.session_state[TRAIN_TOKEN_NEW_KEY]:
+            token = runs.new_session_token()
+        st.session_state[TRAIN_TOKEN_KEY] = token
+        st.session_state[TRAIN_SESSION_KEY] = runs.session_id_for(token)
+        try:
+            remember_session(st.sidebar)
+        except st.errors.StreamlitAPIException:  # called inside a fragment: the next full rerun does it
+            pass
+    return st.session_state[TRAIN_SESSION_KEY]
+
+
+def remember_session(where=None) -> None:
+    """Ask the browser to keep a new session's runs token in a cookie (an invisible script; ``where`` defaults to
+    the current container). Done on every rerun until the browser sends the cookie back on a new connection."""
+    if not st.session_state.get(TRAIN_TOKEN_NEW_KEY):
+        return
+    import json
+
+    cookie = "{}={}; path=/; max-age={}; samesite=strict".format(RUNS_COOKIE, st.session_state[TRAIN_TOKEN_KEY],
+                                                                RUNS_COOKIE_DAYS * 86_400)
+    (where or st).html("<script>document.cookie = {};</script>".format(json.dumps(cookie)),
+                       unsafe_allow_javascript=True)
 
 
 def training_runs_folder():
@@ -391,6 +447,33 @@ def training_runs_folder():
     from cnnviz import runs
 
     return runs.session_folder(training_session_id())
+
+
+def shared_runs_folder():
+    """The runs folder of a read-only share link (``?share=<id>``) when the URL has a valid one (else None)."""
+    from cnnviz import runs
+
+    share = st.query_params.get("share", "")
+    folder = runs.shared_folder(share)
+    return folder if folder is not None and folder != training_runs_folder() else None
+
+
+def share_link(page_slug: str) -> str:
+    """A read-only link to this session's runs on ``page_slug``: the server's address as this browser sees it."""
+    try:
+        url = st.context.url
+        base = url.split("?")[0].rsplit("/", 1)[0] if isinstance(url, str) else ""
+    except Exception:  # no browser behind this session
+        base = ""
+    return "{}/{}?share={}".format(base or ".", page_slug, training_session_id())
+
+
+def share_box(page_slug: str) -> None:
+    """An expander with this session's read-only link (what a student sends the teacher or a friend)."""
+    with st.expander(_("Share these runs (read-only)"), icon=":material/share:"):
+        st.caption(_("Whoever opens this link sees your runs and their curves but cannot start, resume or delete "
+                     "anything. Your own access stays in this browser (a cookie), never in a link."))
+        st.code(share_link(page_slug), language=None)
 
 
 DEFAULT_TRAINING_SPEED = 1_000.0  # images/s of a small CNN on 2 cores, for estimates before any run has a speed
@@ -411,19 +494,49 @@ def training_speed(model: str) -> float:
 
 
 @st.cache_resource
-def _training_jobs() -> dict:
-    return {}  # runs id -> that session's latest TrainJob (lets a reloaded page find its running job)
+def work_queue():
+    """The server's one training queue: at most $CNNVIZ_MAX_JOBS runs (default: the cores) train at once, one run
+    waiting or training per student ($CNNVIZ_JOBS_PER_STUDENT)."""
+    from cnnviz.background import WorkQueue
+
+    return WorkQueue()
+
+
+@st.cache_resource
+def _live_jobs() -> dict:
+    return {}  # runs id -> that session's job while it waits or trains (lets a reloaded page find it again)
+
+
+def _prune_live_jobs(jobs: dict) -> None:
+    """Ended jobs leave the server-wide table (their runs are on disk): closed sessions leave nothing behind."""
+    for sid, job in list(jobs.items()):
+        if not getattr(job, "running", False):
+            jobs.pop(sid, None)
 
 
 def training_job():
     """This session's latest cnnviz.training.TrainJob, or None."""
     job = st.session_state.get(TRAIN_JOB_KEY)
-    return job if job is not None else _training_jobs().get(training_session_id())
+    if job is not None:
+        return job
+    jobs = _live_jobs()
+    _prune_live_jobs(jobs)
+    job = jobs.get(training_session_id())
+    if job is not None:
+        st.session_state[TRAIN_JOB_KEY] = job
+    return job
 
 
-def set_training_job(job) -> None:
+def start_training_job(job, *, resume: bool = False):
+    """Queue ``job`` for this session (it starts when a slot is free) and keep it; raises QueueFull / ValueError."""
+    job.expected_speed = training_speed(job.options.get("model_name") or "")
+    job.enqueue(work_queue(), owner=training_session_id())
+    job.start(resume=resume)
     st.session_state[TRAIN_JOB_KEY] = job
-    _training_jobs()[training_session_id()] = job
+    jobs = _live_jobs()
+    _prune_live_jobs(jobs)
+    jobs[training_session_id()] = job
+    return job
 
 
 @spinner(N_("Loading the training data …"))
@@ -531,10 +644,17 @@ def class_runs():
     return classroom.class_runs()
 
 
+def class_queue() -> list:
+    """The server's training queue as the teacher sees it (classroom.QueueEntry: running first, then the line)."""
+    from cnnviz import classroom
+
+    return classroom.queue_entries(work_queue().jobs())
+
+
 def _job_for(path) -> object | None:
     from pathlib import Path
 
-    for job in list(_training_jobs().values()):
+    for job, _owner, _where in work_queue().jobs():
         folder = getattr(job, "options", {}).get("checkpoint_dir")
         if folder is not None and Path(folder).resolve() == Path(path).resolve():
             return job

@@ -12,6 +12,7 @@ import streamlit as st
 
 import cnnviz
 from cnnviz import runs, training
+from cnnviz.background import QueueFull
 from cnnviz.i18n import _
 from cnnviz.plots import training as tplots
 from dashboard import state
@@ -138,7 +139,14 @@ if start:
             spec=tuple(stack[0]) if model_name == STACK and stack else None,
             input_shape=tuple(stack[1]) if model_name == STACK and stack else None)
         train, test = state.training_data(dataset, config.model_input_shape, train_size, test_size, int(seed))
-        state.set_training_job(runs.new_run_job(folder, config, train=train, test=test).start())
+        new_job = runs.new_run_job(folder, config, train=train, test=test)
+        try:
+            state.start_training_job(new_job)
+        except QueueFull:
+            runs.delete_run(new_job.options["checkpoint_dir"], folder=folder)  # it never started: leave no trace
+            raise
+    except QueueFull as err:
+        st.warning(str(err))
     except (ValueError, TypeError, cnnviz.DatasetUnavailable, ImportError) as err:
         st.error(_("Could not start: {err}").format(err=err))
     else:
@@ -146,15 +154,20 @@ if start:
 
 # ---------------------------------------------------------------------------- a stopped run on disk
 if job is None:
-    stopped = [r for r in runs.list_runs(folder) if r.status == "stopped" and r.config is not None]
+    stopped = [r for r in runs.list_runs(folder) if r.resumable]
     if stopped:
         last = stopped[-1]
-        st.info(_("Your run **{title}** was stopped at step {step}.").format(title=last.title, step=last.history.step))
+        step = last.history.step if last.history else 0
+        if last.status == "interrupted":
+            st.warning(_("Your run **{title}** was interrupted at step {step}: the server stopped while it trained. "
+                         "Resume continues from its last save.").format(title=last.title, step=step))
+        else:
+            st.info(_("Your run **{title}** was stopped at step {step}.").format(title=last.title, step=step))
         if st.button(_("Resume it"), icon=":material/resume:"):
             c = last.config
             try:
                 train, test = state.training_data(c.dataset, c.model_input_shape, c.train_size, c.test_size, c.seed)
-                state.set_training_job(runs.resume_run_job(last.path, train=train, test=test).resume())
+                state.start_training_job(runs.resume_run_job(last.path, train=train, test=test), resume=True)
             except (ValueError, TypeError, cnnviz.DatasetUnavailable, ImportError) as err:
                 st.error(_("Could not resume: {err}").format(err=err))
             else:
@@ -168,15 +181,23 @@ if job is None:
 # ---------------------------------------------------------------------------- controls
 controls = live_area.container()
 b1, _spare = controls.columns([1, 5])
-if busy:
+if busy and job.queued:
+    if b1.button(_("Cancel"), icon=":material/cancel:", help=_("Leaves the queue; nothing has been trained yet.")):
+        job.stop(wait=5)
+        st.rerun()
+elif busy:
     if b1.button(_("Stop"), icon=":material/stop:", help=_("Stops after the current step; Resume continues from there.")):
         job.stop(wait=10)
         st.rerun()
 elif job.status == "stopped":
     if b1.button(_("Resume"), type="primary", icon=":material/play_arrow:",
                  help=_("Continues from the exact step it stopped at.")):
-        job.resume()
-        st.rerun()
+        try:
+            state.start_training_job(job, resume=True)
+        except ValueError as err:
+            st.warning(str(err))
+        else:
+            st.rerun()
 
 
 def fmt_time(seconds: float | None) -> str:
@@ -192,6 +213,17 @@ def draw_live() -> None:
         st.session_state["tr.was_running"] = True
     elif st.session_state.pop("tr.was_running", False):
         st.rerun()  # the run just ended: redraw the whole page (buttons, status)
+    if job.queued:
+        st.session_state["tr.was_queued"] = True
+        place = job.queue_place()
+        if place is not None:
+            wait = _("about {time}").format(time=fmt_time(place.wait_s)) if place.wait_s is not None else _("unknown")
+            st.info(_("Waiting for a free place: position {position} of {waiting}; expected wait {wait}. Every run on "
+                      "this server goes through one queue, so the computer stays fast for everyone.").format(
+                position=place.position, waiting=place.waiting, wait=wait), icon=":material/hourglass_top:")
+        return
+    if st.session_state.pop("tr.was_queued", False):
+        st.rerun()  # its turn came: redraw the whole page (the Stop button replaces Cancel)
     m = st.columns(7)
     last_loss = h.steps[-1].loss if h.steps else None
     m[0].metric(_("Status"), training.status_label(h.status))

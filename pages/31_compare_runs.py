@@ -17,9 +17,12 @@ st.title(_("Compare runs"))
 st.caption(_("Every run you start in the training studio is kept with its settings, curves and checkpoints. "
            "Put several on one chart to see what a setting changes."))
 
-folder = state.training_runs_folder()
-job = state.training_job()
+shared = state.shared_runs_folder()  # a read-only link (?share=…) to someone else's runs
+folder = shared or state.training_runs_folder()
+job = None if shared else state.training_job()
 running_dir = str(job.options.get("checkpoint_dir")) if job is not None and job.running else None
+if shared:
+    st.info(_("You are looking at runs someone shared with you: read-only."), icon=":material/visibility:")
 mine = [r for r in runs.list_runs(folder) if r.history is not None]
 
 REFERENCE = "reference"  # the option key of the shipped network's curve
@@ -88,7 +91,8 @@ def delete_picked() -> None:
     st.session_state["cmp.delete"] = []
 
 
-if labels:
+if labels and not shared:
+    state.share_box("compare_runs")
     with st.expander(_("Delete runs")):
         deletable = [n for n in labels if str(labels[n].path) != running_dir]
         doomed = st.multiselect(_("Runs to delete"), deletable, key="cmp.delete")

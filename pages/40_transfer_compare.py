@@ -138,7 +138,7 @@ if run_col.button(_("Run comparison"), type="primary", icon=":material/play_arro
         if target == "folder" and user_data is None:
             raise ValueError(_("upload a zip of your images first (one folder per class)"))
         job = transfer.ComparisonJob(config, user_data=user_data, root=state.training_runs_folder(),
-                                     download=download).start()
+                                     download=download).enqueue(state.work_queue(), state.training_session_id()).start()
         st.session_state[state.TRANSFER_JOB_KEY] = job
     except ValueError as err:
         st.error(str(err))
@@ -200,6 +200,12 @@ def draw_job() -> None:
                 "after the other in the background; you can keep using the other pages."), icon=":material/info:")
         return
     p = job.snapshot()
+    if job.queued and (place := job.queue_place()) is not None:
+        st.session_state["tl.was_running"] = True
+        st.info(_("Waiting for a free place: position {position} of {waiting}. Every run on this server goes through "
+                  "one queue, so the computer stays fast for everyone.").format(
+            position=place.position, waiting=place.waiting), icon=":material/hourglass_top:")
+        return
     if job.running:
         st.session_state["tl.was_running"] = True
         h = p.history

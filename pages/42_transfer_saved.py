@@ -17,8 +17,12 @@ st.markdown(_("Every comparison run on *Compare strategies* is saved. Overlay se
             "gap between *from scratch* and *frozen backbone* closes as the number of labels per class grows. "
             "Colour is the strategy; the line style is the comparison."))
 
-# Only this session's comparisons: other students' work is theirs (the teacher sees every run on the Class page)
-paths = transfer.list_comparisons(root=state.training_runs_folder())
+# Only this session's comparisons (or, read-only, those of a share link): other students' work is theirs (the
+# teacher sees every run on the Class page)
+shared = state.shared_runs_folder()
+if shared:
+    st.info(_("You are looking at comparisons someone shared with you: read-only."), icon=":material/visibility:")
+paths = transfer.list_comparisons(root=shared or state.training_runs_folder())
 results: dict[str, transfer.ComparisonResult] = {}
 for p in paths:
     try:
@@ -28,6 +32,8 @@ for p in paths:
 if not results:
     st.info(_("No saved comparison yet: run one on *Compare strategies*."), icon=":material/info:")
     st.stop()
+if not shared:
+    state.share_box("transfer_saved")
 
 
 def label(path: str) -> str:

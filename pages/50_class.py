@@ -49,6 +49,17 @@ if not runs:
     st.stop()
 
 
+queue = state.class_queue()
+with st.expander(_("Training queue: {running} training, {waiting} waiting (at most {slots} at once)").format(
+        running=sum(1 for q in queue if q.where == "running"), waiting=sum(1 for q in queue if q.where == "waiting"),
+        slots=state.work_queue().max_jobs), expanded=any(q.where == "waiting" for q in queue)):
+    if queue:
+        st.dataframe(pd.DataFrame([{_("Place"): _("training") if q.where == "running" else q.place,
+                                    _("Student"): q.student, _("Run"): q.title} for q in queue]),
+                     hide_index=True, width="stretch")
+    st.caption(_("Set the number of runs that train at once with CNNVIZ_MAX_JOBS (default: the number of cores) and "
+                 "the runs per student with CNNVIZ_JOBS_PER_STUDENT (default 1)."))
+
 
 def row(run: classroom.ClassRun) -> dict:
     return {
@@ -86,9 +97,9 @@ st.subheader(_("Stop or delete a run"))
 target_label = st.selectbox(_("Run"), list(labels), key="class_target")
 target = labels[target_label]
 b1, b2 = st.columns(2)
-if b1.button(_("Stop it"), disabled=target.status != "running", icon=":material/stop:"):
+if b1.button(_("Stop it"), disabled=target.status not in ("running", "queued"), icon=":material/stop:"):
     st.toast(_("Asked the run to stop.") if state.stop_class_run(target) else _("That run is not running here."))
-if b2.button(_("Delete it"), icon=":material/delete:", disabled=target.status == "running",
+if b2.button(_("Delete it"), icon=":material/delete:", disabled=target.status in ("running", "queued"),
              help=_("Deletes the run's folder with its checkpoints. Stop a running run first.")):
     try:
         state.delete_class_run(target)

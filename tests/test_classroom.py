@@ -90,10 +90,19 @@ def test_class_page_with_the_password(class_root, monkeypatch):
     assert "not the password" in at.error[0].value
     assert not at.dataframe
     at.text_input[0].set_value("lesson-42")
-    at.button[0].click().run()
+    from cnnviz.training.job import _LiveLock
+
+    live = _LiveLock(class_root / "sessions" / "aaaaaaaaaaaa" / "20261124-0905-b")  # its trainer is alive
+    try:
+        at.button[0].click().run()
+    finally:
+        live.release()
     assert not at.exception
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Students with runs"] == "2" and metrics["Runs"] == "3" and metrics["Running now"] == "1"
+    at.run()  # nobody trains it any more (the server restarted): interrupted, not running forever
+    assert {m.label: m.value for m in at.metric}["Running now"] == "0"
+    assert "interrupted" in set(at.dataframe[-1].value["Status"])
     board = at.dataframe[0].value
     assert list(board["Rank"]) == [1, 2] and list(board["Best test accuracy"]) == [0.90, 0.85]
     assert at.get("plotly_chart"), "the chosen runs' chart"

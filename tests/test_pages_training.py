@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import pytest
@@ -242,3 +243,82 @@ def test_confusion_cells_are_clickable_points_and_accuracy_ticks_do_not_repeat()
     assert close.layout.yaxis.tickformat == ".1%"  # 90.1 %, 90.5 %, … not 90 %, 90 %, 91 %
     wide = tplots.compare_figure([("a", run([0.5, 0.9]))])
     assert wide.layout.yaxis.tickformat == ".0%"
+
+
+
+def metric_or_none(at, label: str):
+    return next((m.value for m in at.metric if m.label == label), None)
+
+
+def test_a_run_waits_in_the_class_queue_and_can_be_cancelled(app_at):
+    from cnnviz.background import BackgroundWork
+
+    class Hold(BackgroundWork):  # another student's run holding a place
+        def __init__(self):
+            super().__init__()
+            self.gate = threading.Event()
+
+        def _run(self):
+            self.gate.wait(60)
+
+    queue = state.work_queue()
+    holders = [Hold().enqueue(queue, owner=f"other{i}") for i in range(queue.max_jobs)]
+    for h in holders:
+        h._launch("hold")
+    try:
+        at = app_at(STUDIO)
+        configure(at, epochs=1)
+        at.run()
+        click(at, "Start training")
+        job = at.session_state[state.TRAIN_JOB_KEY]
+        assert job.queued and job.history.status == "queued"
+        assert any("position 1 of 1" in i.value for i in at.info), [i.value for i in at.info]
+        assert metric_or_none(at, "Status") is None  # no live metrics for a run that has not started
+        assert [b for b in at.button if b.label == "Start training"][0].disabled  # one run per student
+        click(at, "Cancel")
+        assert job.join(10) and job.status == "stopped" and "nothing was trained" in job.history.message
+        assert queue.counts() == (queue.max_jobs, 0)
+    finally:
+        for h in holders:
+            h.gate.set()
+            h.join(5)
+
+
+def open_with_query(page: str, **query):
+    from streamlit.testing.v1 import AppTest
+
+    from conftest import APP
+
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.run()
+    at.switch_page(f"../pages/{page}")
+    at.query_params.update(query)
+    at.run()
+    return at
+
+
+def test_runs_belong_to_a_secret_not_to_the_url_and_share_links_are_read_only(app_at):
+    at = app_at(STUDIO)
+    configure(at, epochs=1)
+    at.run()
+    click(at, "Start training")
+    run_to_end(at)
+    mine = at.session_state[state.TRAIN_SESSION_KEY]
+    token = at.session_state[state.TRAIN_TOKEN_KEY]
+    assert mine not in token and token not in str(dict(at.query_params))
+
+    thief = open_with_query(COMPARE, runs=mine)  # an old-style link with someone's runs id adopts nothing
+    ok(thief)
+    assert thief.session_state[state.TRAIN_SESSION_KEY] != mine
+    assert any("No runs yet" in i.value for i in thief.info)
+
+    viewer = open_with_query(COMPARE, share=mine)  # the read-only link shows the runs, with no delete
+    ok(viewer)
+    assert any("read-only" in i.value for i in viewer.info)
+    assert viewer.get("plotly_chart") and not [e for e in viewer.expander if e.label == "Delete runs"]
+
+    at.switch_page(f"../pages/{COMPARE}")
+    at.run()
+    ok(at)
+    assert [e for e in at.expander if e.label == "Share these runs (read-only)"]
+    assert any(f"share={mine}" in c.value for c in at.code)

@@ -13,6 +13,7 @@ from PIL import Image
 
 import cnnviz
 from cnnviz import transfer
+from dashboard import state
 
 
 @pytest.fixture
@@ -150,7 +151,7 @@ def test_saved_page_reopens_and_overlays_comparisons(app_at, runs):
     assert other.info and not other.get("plotly_chart")  # another session: none of these
     assert not [t for t in other.toggle if "every session" in str(t.label)]
     at = AppTest.from_file(str(APP), default_timeout=60)
-    at.query_params["runs"] = "0123456789ab"
+    at.session_state[state.TRAIN_SESSION_KEY] = "0123456789ab"  # the session that owns them (its cookie's digest)
     at.run()
     at.switch_page("../pages/42_transfer_saved.py")
     at.run()
@@ -231,7 +232,7 @@ def test_browser_saved_page_overlays_saved_comparisons(browser_page, dashboard_u
                                                        "finished", created="2026-01-01T00:00:00Z"),
                              root=root / "sessions" / "b0b0b0b0b0b0")
     page = browser_page
-    page.goto_page("transfer_saved?runs=b0b0b0b0b0b0")
+    page.goto_page("transfer_saved?share=b0b0b0b0b0b0")
     page.get_by_text("Test accuracy against epoch").first.wait_for(timeout=30_000)
     assert page.locator("[data-testid=stException]").count() == 0
 

@@ -26,7 +26,7 @@ The modules, one idea each:
 """
 
 from .cpu import bf16_fast
-from .job import TrainJob
+from .job import TrainJob, run_is_live
 from .loop import OPTIMIZERS, SCHEDULES, fit
 from .presets import PRESETS, TrainPreset
 from .records import RUN_STATUSES, EpochRecord, History, StepRecord, status_label
@@ -64,5 +64,6 @@ __all__ = [
     "predict_proba",
     "pretrained_checkpoints",
     "resume_point",
+    "run_is_live",
     "status_label",
 ]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from torch import nn
@@ -11,9 +14,76 @@ from ..background import BackgroundWork
 from ..data import ImageData
 from .loop import fit
 from .records import History
+from .rundir import HISTORY_FILE, STATE_FILE
 from ..i18n import _
 
-__all__ = ["TrainJob"]
+try:  # a lock the kernel releases when the process dies: "running" on disk is then known to be interrupted
+    import fcntl
+except ImportError:  # pragma: no cover - not on this platform: only this process's runs are known to be live
+    fcntl = None
+
+__all__ = ["TrainJob", "run_is_live"]
+
+LIVE_LOCK = ".live.lock"  # held (flock) by the process training a run, while it waits or trains
+_live_here: set[str] = set()  # run folders live in this process
+_live_guard = threading.Lock()
+DEFAULT_SPEED = 1_000.0  # images/s, for a waiting run's length before anything is known
+
+
+def run_is_live(folder: str | Path) -> bool:
+    """Whether some process (this one or another on this machine) is training or queueing the run in ``folder``.
+
+    A run whose history says "running" but that nobody holds was interrupted (the server stopped or crashed).
+    """
+    folder = Path(folder)
+    with _live_guard:
+        if str(folder.resolve()) in _live_here:
+            return True
+    lock = folder / LIVE_LOCK
+    if fcntl is None or not lock.exists():
+        return False
+    try:
+        fd = os.open(lock, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:  # someone holds it exclusively: the run is live
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+class _LiveLock:
+    """Marks a run folder live for as long as it is held (an exclusive flock plus this process's own set)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.key = str(folder.resolve())
+        self.fd: int | None = None
+        with _live_guard:
+            if self.key in _live_here:
+                raise ValueError(_("this run is already training or waiting in this server"))
+            _live_here.add(self.key)
+        if fcntl is not None:
+            try:
+                fd = os.open(folder / LIVE_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:
+                return
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                self.release()
+                raise ValueError(_("this run is already training in another process")) from None
+            self.fd = fd
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)  # closing drops the flock
+            self.fd = None
+        with _live_guard:
+            _live_here.discard(self.key)
 
 
 class TrainJob(BackgroundWork):
@@ -34,22 +104,39 @@ class TrainJob(BackgroundWork):
         super().__init__()
         self._history = History((), (), "running", "starting …", total_epochs=int(fit_options.get("epochs", 0)))
         self.error: BaseException | None = None
+        self.expected_speed = DEFAULT_SPEED  # images/s, for estimating a waiting run's length
+        self._live: _LiveLock | None = None
 
     # ---- control
     def start(self, *, resume: bool = False) -> TrainJob:
-        """Start (or with ``resume=True`` continue) training in a new daemon thread; returns self."""
+        """Start (or with ``resume=True`` continue) training in a new daemon thread; returns self.
+
+        With a queue (``enqueue``) the run first waits for its turn (status "queued"); QueueFull is raised at once
+        when its owner already has a run waiting or training. Resuming a run that never trained starts it.
+        """
         if self.running:
             raise RuntimeError(_("this job is already running"))
         self._stop.clear()
         options = dict(self.options)
+        folder = options.get("checkpoint_dir")
         if resume:
-            if options.get("checkpoint_dir") is None:
+            if folder is None:
                 raise ValueError(_("resuming needs a checkpoint_dir"))
-            options["resume"] = True
             options.pop("start_epoch", None)
+            if (Path(folder) / STATE_FILE).is_file():
+                options["resume"] = True
+        live = _LiveLock(Path(folder)) if folder is not None else None
         with self._lock:
-            self._history = replace(self._history, status="running", message="starting …")
-        self._launch("cnnviz-train", options)
+            self._history = replace(self._history, status="queued" if self.queue is not None else "running",
+                                    message="starting …")
+        if folder is not None and self.queue is not None:
+            self.history.save(Path(folder) / HISTORY_FILE)  # the class's lists show it waiting
+        self._live = live
+        try:
+            self._launch("cnnviz-train", options)
+        except BaseException:
+            self._ended()
+            raise
         return self
 
     def resume(self) -> TrainJob:
@@ -57,8 +144,9 @@ class TrainJob(BackgroundWork):
         return self.start(resume=True)
 
     def stop(self, *, wait: float | None = None) -> None:
-        """Ask the run to stop after the current step; wait up to ``wait`` seconds for it."""
+        """Ask the run to stop after the current step (or leave the queue if it waits); wait up to ``wait`` s."""
         self._stop.set()
+        self._wake_queue()
         if wait is not None:
             self.join(wait)
 
@@ -72,14 +160,42 @@ class TrainJob(BackgroundWork):
     def status(self) -> str:
         return self.history.status
 
+    def estimate_s(self) -> float | None:
+        """Seconds until this run ends: its time left while it trains, its whole length while it waits."""
+        h = self.history
+        if self.queued or not h.steps:
+            size = len(self.train) * max(h.total_epochs or int(self.options.get("epochs", 1)), 1)
+            done = h.step * (h.batch_size or 0)
+            return max(size - done, 0) / max(self.expected_speed, 1.0)
+        return h.eta_s
+
+    def _cancelled(self) -> None:
+        h = replace(self.history, status="stopped", message=_("cancelled while waiting; nothing was trained"))
+        self._publish(h)
+        folder = self.options.get("checkpoint_dir")
+        if folder is not None and not (Path(folder) / HISTORY_FILE).is_file():
+            h.save(Path(folder) / HISTORY_FILE)  # so the folder reads "stopped" (Resume starts it), not "interrupted"
+
+    def _ended(self) -> None:
+        if self._live is not None:
+            self._live.release()
+            self._live = None
+
     def _publish(self, history: History) -> None:
         with self._lock:
             self._history = history
 
     def _run(self, options: dict[str, Any]) -> None:
+        self._publish(replace(self.history, status="running"))
         try:
             final = fit(self.model, self.train, self.test, callback=self._publish, stop=self._stop, **options)
         except Exception as err:  # shown on the page, never lost in a thread
             self.error = err
             final = replace(self.history, status="failed", message=f"{type(err).__name__}: {err}")
+        folder = options.get("checkpoint_dir")
+        if folder is not None and final.status == "finished":
+            try:  # e.g. a resumed run that had nothing left to train: the disk must not keep saying "running"
+                final.save(Path(folder) / HISTORY_FILE)
+            except OSError:
+                pass
         self._publish(final)

@@ -211,8 +211,18 @@ class ComparisonJob(BackgroundWork):
         return self
 
     def stop(self) -> None:
-        """Ask the comparison to stop after the current training step."""
+        """Ask the comparison to stop after the current training step (or leave the queue while it waits)."""
         self._stop.set()
+        self._wake_queue()
+
+    def estimate_s(self) -> float | None:
+        """Seconds until the comparison ends, when the running strategy can say (None otherwise)."""
+        h = self.snapshot().history
+        return h.eta_s if h is not None and not self.queued else None
+
+    def _cancelled(self) -> None:
+        self.error = _("cancelled while waiting; nothing was trained")
+        self._publish(replace(self._progress, phase="done"))
 
     def snapshot(self) -> ComparisonProgress:
         with self._lock:
