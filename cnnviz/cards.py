@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -176,19 +177,36 @@ def card_for_checkpoint(ckpt, *, title: str | None = None, model_name: str | Non
     from .models import input_shape_for
 
     name = model_name or ckpt.model_name
-    shape = tuple(ckpt.input_shape) if ckpt.input_shape else input_shape_for(name)
+    if ckpt.input_shape:
+        shape = tuple(ckpt.input_shape)
+    else:  # a bare state_dict: the architecture's input, with as many channels as its first conv layer takes
+        first = next((t for t in ckpt.state_dict.values() if getattr(t, "ndim", 0) == 4), None)
+        shape = input_shape_for(name, in_channels=int(first.shape[1]) if first is not None and first.shape[1] in (1, 3)
+                                else None)
     check_input_shape(shape, ckpt.state_dict)
     c = shape[0]
-    mean = tuple(float(v) for v in (ckpt.meta.get("mean") or [0.0] * c))
-    std = tuple(float(v) for v in (ckpt.meta.get("std") or [1.0] * c))
-    if len(mean) != c or len(std) != c:
-        mean, std = (float(np.mean(mean)),) * c, (float(np.mean(std)),) * c
-    epoch = ckpt.epoch
-    trained = epoch is None or int(epoch) > 0
+    mean, std = _numbers(ckpt.meta.get("mean"), c, 0.0), _numbers(ckpt.meta.get("std"), c, 1.0)
+    if not all(v > 0 for v in std):
+        std = (1.0,) * c
+    epoch = ckpt.epoch if isinstance(ckpt.epoch, int) and not isinstance(ckpt.epoch, bool) else None
+    trained = epoch is None or epoch > 0
     acc = ckpt.meta.get("test_accuracy")
-    return ModelCard("checkpoint", str(name or ""), shape, tuple(ckpt.classes), mean, std, trained,
-                     None if epoch is None else int(epoch), str(ckpt.meta.get("dataset") or ""),
-                     float(acc) if isinstance(acc, (int, float)) else None, title or "")
+    acc = float(acc) if isinstance(acc, (int, float)) and 0 <= acc <= 1 else None
+    dataset = ckpt.meta.get("dataset")
+    return ModelCard("checkpoint", str(name or ""), shape, tuple(ckpt.classes), mean, std, trained, epoch,
+                     dataset[:60] if isinstance(dataset, str) else "", acc, title or "")
+
+
+def _numbers(value, c: int, default: float) -> tuple[float, ...]:
+    """A checkpoint's per-channel mean or std: ``c`` finite numbers (one number repeated, or their mean when the
+    count differs); ``default`` for anything else (a checkpoint's metadata is not trusted)."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = [value]
+    if not isinstance(value, (list, tuple)) or not value or len(value) > 4 or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value):
+        return (default,) * c
+    values = tuple(float(v) for v in value)
+    return values if len(values) == c else (float(np.mean(values)),) * c
 
 
 def card_for_zoo(name: str) -> ModelCard:

@@ -7,6 +7,7 @@ A bare ``state_dict`` (from any PyTorch script) loads too, given the architectur
 
 from __future__ import annotations
 
+import functools
 import io
 import pickle
 import re
@@ -98,6 +99,7 @@ def load_checkpoint(source: str | Path | bytes) -> Checkpoint:
         if path.stat().st_size == 0:
             raise CheckpointError(_("{path_name} is empty (0 bytes)").format(path_name=path.name))
         stream, label = path, path.name
+    _check_packed_size(source if isinstance(source, (bytes, bytearray)) else path, label)
     try:
         obj = torch.load(stream, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
@@ -106,9 +108,35 @@ def load_checkpoint(source: str | Path | bytes) -> Checkpoint:
         raise CheckpointError(
             _("{label} was refused: loading it would run code or build Python objects that are not plain weights ({unsafe_reason_err}). Save only `model.state_dict()` and load that instead.").format(label=label, unsafe_reason_err=_unsafe_reason(err))
         ) from None
+    except MemoryError:
+        raise CheckpointError(_("the server has not enough free memory to load {label} now").format(label=label)) from None
     except Exception as err:  # torch raises many types for damaged files: RuntimeError, EOFError, struct.error, …
-        raise CheckpointError(_("{label} is not a readable PyTorch checkpoint (damaged or truncated?): {str_err_200}").format(label=label, str_err_200=str(err)[:200])) from None
+        if "allocat" in str(err).lower():  # "DefaultCPUAllocator: can't allocate memory"
+            raise CheckpointError(_("the server has not enough free memory to load {label} now").format(
+                label=label)) from None
+        raise CheckpointError(_("{label} is not a readable PyTorch checkpoint: it is damaged or truncated, or another "
+                                "kind of file").format(label=label)) from None
     return _from_object(obj, label)
+
+
+MAX_CHECKPOINT_BYTES = 400 * 1024 * 1024  # what a checkpoint may unpack to (Streamlit's uploads stop at 200 MB)
+
+
+def _check_packed_size(source: bytes | Path, label: str) -> None:
+    """A PyTorch file is a zip whose records are stored, not compressed: refuse one whose records unpack to far
+    more than the file (a 390 kB file once unpacked to 400 MB of zeros) before torch reads any of them."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source) as zf:
+            unpacked = sum(i.file_size for i in zf.infolist())
+    except Exception:  # not a zip: the legacy format (its sizes are checked against the file while reading)
+        return
+    packed = len(source) if isinstance(source, (bytes, bytearray)) else Path(source).stat().st_size
+    if unpacked > MAX_CHECKPOINT_BYTES or unpacked > 2 * packed + (1 << 20):
+        raise CheckpointError(_("{label} unpacks to {n:,} MB, far more than its own {m:,} MB; refused (PyTorch "
+                                "writes its files without compression)").format(
+            label=label, n=unpacked >> 20, m=max(1, packed >> 20)))
 
 
 def _unsafe_reason(err: Exception) -> str:
@@ -120,20 +148,62 @@ def _unsafe_reason(err: Exception) -> str:
 
 def _from_object(obj: Any, label: str) -> Checkpoint:
     if isinstance(obj, dict) and obj.get("format") == FORMAT:
-        shape = obj.get("input_shape")
-        return Checkpoint(
-            state_dict=obj["state_dict"],
-            model_name=obj.get("model_name"),
-            num_classes=obj.get("num_classes"),
-            input_shape=tuple(shape) if shape else None,
-            classes=tuple(obj.get("classes") or ()),
-            meta=dict(obj.get("meta") or {}),
+        state = obj.get("state_dict")
+        if not _is_state_dict(state):
+            raise CheckpointError(_("{label} holds no model weights (expected a state_dict: layer names mapped to tensors)").format(label=label))
+        ckpt = Checkpoint(
+            state_dict=state,
+            model_name=_plain(obj.get("model_name"), str, label, "model_name"),
+            num_classes=_plain(obj.get("num_classes"), int, label, "num_classes"),
+            input_shape=_shape(obj.get("input_shape"), label),
+            classes=_class_names(obj.get("classes"), label),
+            meta=_plain(obj.get("meta"), dict, label, "meta") or {},
         )
-    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
-        obj = obj["state_dict"]  # a common wrapper: {"state_dict": ..., "epoch": ...}
-    if isinstance(obj, dict) and obj and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items()):
-        return Checkpoint(state_dict=obj)
-    raise CheckpointError(_("{label} holds no model weights (expected a state_dict: layer names mapped to tensors)").format(label=label))
+    else:
+        if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
+            obj = obj["state_dict"]  # a common wrapper: {"state_dict": ..., "epoch": ...}
+        if not _is_state_dict(obj):
+            raise CheckpointError(_("{label} holds no model weights (expected a state_dict: layer names mapped to tensors)").format(label=label))
+        ckpt = Checkpoint(state_dict=obj)
+    for key, t in ckpt.state_dict.items():
+        # torch.save keeps a view's shape and strides: a 1.5 kB file can hold an expanded 4,000,000×128 "tensor"
+        if t.numel() and t.untyped_storage().nbytes() < t.numel() * t.element_size():
+            raise CheckpointError(_("{label} is not a plain checkpoint: its tensor {key} claims {n:,} numbers but "
+                                    "the file holds only {m:,} of them").format(
+                label=label, key=key[:80], n=t.numel(), m=t.untyped_storage().nbytes() // max(1, t.element_size())))
+    return ckpt
+
+
+def _is_state_dict(obj: Any) -> bool:
+    return isinstance(obj, dict) and bool(obj) and all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in obj.items())
+
+
+def _plain(value: Any, kind: type, label: str, what: str) -> Any:
+    """``value`` if it is None or of ``kind`` (an int for int, also a bool-free one); else CheckpointError."""
+    if value is None or (isinstance(value, kind) and not isinstance(value, bool)):
+        return value
+    raise CheckpointError(_("{label} has a {what} entry that is not what a checkpoint holds; save it again with "
+                            "cnnviz or save only `model.state_dict()`").format(label=label, what=what))
+
+
+def _shape(value: Any, label: str) -> tuple[int, int, int] | None:
+    if value is None or (isinstance(value, (list, tuple)) and not value):
+        return None
+    if not isinstance(value, (list, tuple)) or len(value) != 3 or not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value):
+        raise CheckpointError(_("the checkpoint's input shape is not three whole numbers (C, H, W)"))
+    return tuple(value)  # type: ignore[return-value]
+
+
+def _class_names(value: Any, label: str) -> tuple[str, ...]:
+    if not value:
+        return ()
+    if not isinstance(value, (list, tuple)) or len(value) > MAX_CLASSES or not all(
+            isinstance(v, str) and len(v) <= 200 for v in value):
+        raise CheckpointError(_("{label} has class names that are not a list of at most {n:,} short texts").format(
+            label=label, n=MAX_CLASSES))
+    return tuple(value)
 
 
 def model_from_checkpoint(ckpt: Checkpoint, *, model_name: str | None = None) -> nn.Module:
@@ -145,23 +215,34 @@ def model_from_checkpoint(ckpt: Checkpoint, *, model_name: str | None = None) ->
     name = model_name or ckpt.model_name
     if name is None:
         raise CheckpointError(_("this is a bare state_dict: choose the architecture it belongs to"))
+    _check_metadata(ckpt)  # before anything is built: a 5 KB file once claimed 4,000,000 classes
     if name == "stack":
-        from .stack import build_stack  # the convolution lab's layer stacks
+        from .stack import build_stack  # the convolution lab's layer stacks (their size is checked by build_stack)
 
         spec, shape = ckpt.meta.get("spec"), ckpt.input_shape
         if not spec or not shape:
             raise CheckpointError(_("a layer-stack checkpoint needs meta['spec'] and input_shape"))
-        model = build_stack(spec, tuple(shape))
+        build = functools.partial(build_stack, spec, tuple(shape))
     elif name in ZOO:
-        _check_metadata(ckpt)  # before anything is built: a 5 KB file once claimed 4,000,000 classes
         in_channels = ckpt.input_shape[0] if ckpt.input_shape else _guess_in_channels(ckpt)
         num_classes = ckpt.num_classes or _guess_num_classes(ckpt) or 10
-        try:
-            model = build_model(name, num_classes=num_classes, in_channels=in_channels)
-        except ValueError as err:
-            raise CheckpointError(_("cannot build {name} for this checkpoint: {err}").format(name=name, err=err)) from None
+        build = functools.partial(build_model, name, num_classes=num_classes, in_channels=in_channels)
     else:
         raise CheckpointError(_("unknown architecture {name!r}; the zoo has: {join_zoo}").format(name=name, join_zoo=', '.join(ZOO)))
+    needed = _numbers_needed(build)
+    held = sum(t.numel() for t in ckpt.state_dict.values())
+    if needed is not None and needed > held:
+        raise CheckpointError(_("this checkpoint does not match the {name} architecture: it needs {n:,} weights and "
+                                "the file holds {m:,}").format(name=name, n=needed, m=held))
+    try:
+        model = build()
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError) as err:
+        if isinstance(err, ValueError):  # build_model's or build_stack's own sentence (a bad count, a layer too big)
+            raise CheckpointError(_("cannot build {name} for this checkpoint: {err}").format(name=name, err=err)) from None
+        raise CheckpointError(_("cannot build {name} for this checkpoint: its description of the layers is not one "
+                                "this dashboard can build").format(name=name)) from None
+    except (MemoryError, RuntimeError):
+        raise CheckpointError(_("the server has not enough free memory to build this model now")) from None
     expected = model.state_dict()
     missing = [k for k in expected if k not in ckpt.state_dict]
     unexpected = [k for k in ckpt.state_dict if k not in expected]
@@ -177,8 +258,23 @@ def model_from_checkpoint(ckpt: Checkpoint, *, model_name: str | None = None) ->
             parts.append(f"other shapes: {'; '.join(wrong[:3])}{'; …' if len(wrong) > 3 else ''}")
         raise CheckpointError(_("this checkpoint does not match the {name} architecture: {details}").format(
             name=name, details="; ".join(parts)))
-    model.load_state_dict(ckpt.state_dict)
+    try:
+        model.load_state_dict(ckpt.state_dict)
+    except (RuntimeError, TypeError, ValueError):  # e.g. a dtype PyTorch cannot copy into the model
+        raise CheckpointError(_("this checkpoint's weights cannot be loaded into the {name} architecture (their "
+                                "number types do not fit)").format(name=name)) from None
     return model.eval()
+
+
+def _numbers_needed(build) -> int | None:
+    """How many numbers (parameters and buffers) the model ``build()`` makes would need, counted on PyTorch's meta
+    device (no memory is used); None when it cannot be built there. A checkpoint that matches holds at least as many."""
+    try:
+        with torch.device("meta"):
+            model = build()
+        return sum(v.numel() for v in model.state_dict().values())
+    except Exception:  # noqa: BLE001 - the real build below reports what is wrong, in a plain sentence
+        return None
 
 
 MAX_CLASSES = 100_000
@@ -187,11 +283,14 @@ MAX_CLASSES = 100_000
 def _check_metadata(ckpt: Checkpoint) -> None:
     """A checkpoint's claims (classes, input shape) checked against sane limits and its own weights, before any
     model or input is built. Raises CheckpointError with one sentence."""
+    guess = _guess_num_classes(ckpt)
     if ckpt.num_classes is not None:
-        guess = _guess_num_classes(ckpt)
         if not 1 <= int(ckpt.num_classes) <= MAX_CLASSES or (guess is not None and guess != int(ckpt.num_classes)):
             raise CheckpointError(_("the checkpoint claims {n:,} classes, but its last layer has {k} outputs").format(
                 n=int(ckpt.num_classes), k=guess if guess is not None else "?"))
+    elif guess is not None and guess > MAX_CLASSES:
+        raise CheckpointError(_("the checkpoint's last layer has {n:,} outputs; this dashboard takes at most {limit:,} "
+                                "classes").format(n=guess, limit=MAX_CLASSES))
     if ckpt.input_shape is not None:
         from .cards import check_input_shape
 

@@ -7,17 +7,19 @@ faster than a per-image DataLoader.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import os
 import struct
+import threading
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
 from .i18n import N_, _
 
@@ -28,9 +30,11 @@ __all__ = [
     "DatasetUnavailable",
     "ImageData",
     "ImageError",
+    "ImageTooLarge",
     "MAX_IMAGE_PIXELS",
     "dataset_status",
     "decode_image",
+    "decoded_pixels",
     "image_to_tensor",
     "load_dataset",
     "load_fashion_mnist",
@@ -68,7 +72,7 @@ def class_label(name: str) -> str:
 
     return imagenet_class_label(name)
 
-# Pillow's own bomb guard warns at 89 MP and fails at twice that; a classroom photo needs far less.
+# Pixels decoded for one image (a JPEG counts at the reduced scale it is decoded at): 40 MP are 160 MB as RGBA.
 MAX_IMAGE_PIXELS = 40_000_000
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 
@@ -79,6 +83,10 @@ class DatasetUnavailable(RuntimeError):
 
 class ImageError(ValueError):
     """An uploaded file is not an image this app can read; the message says why."""
+
+
+class ImageTooLarge(ImageError):
+    """An image has more pixels than this server decodes (read from its header, before any decoding)."""
 
 
 @dataclass(frozen=True)
@@ -242,53 +250,152 @@ def dataset_status(name: str, *, root: str | Path | None = None) -> tuple[bool, 
 # --------------------------------------------------------------------------- images
 
 
+def _format_by_magic(head: bytes) -> str | None:
+    """The image format a file's first bytes announce (None when they announce none we read)."""
+    for magic, name in _MAGIC:
+        if head.startswith(magic):
+            return name
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WebP"
+    return None
+
+
+_MAGIC = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF87a", "GIF"), (b"GIF89a", "GIF"),
+          (b"BM", "BMP"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"))
+# Pillow refuses outright above twice its own bomb limit, before a size can be read: that is the last word for any file.
+PILLOW_HARD_LIMIT = 2 * Image.MAX_IMAGE_PIXELS
+LARGE_DECODE = 8_000_000  # decodes of more pixels than this run at most two at a time in the whole server
+_LARGE_DECODES = threading.BoundedSemaphore(2)
+
+
+def _damaged(fmt: str | None) -> ImageError:
+    if fmt:
+        return ImageError(_("the {format} file is damaged or cut short (truncated): it cannot be read to the end. "
+                            "Save or export it again.").format(format=fmt))
+    return ImageError(_("the image file is damaged or cut short (truncated): it cannot be read to the end. "
+                        "Save or export it again."))
+
+
+def _too_large(w: int, h: int, limit: int, fmt: str | None) -> ImageTooLarge:
+    return ImageTooLarge(_("the {format} image is {w}×{h} = {mp:.0f} megapixels: too large for this server, which reads "
+                           "at most {limit:.0f} megapixels of it (a JPEG photo is read shrunk, up to {pillow:.0f} "
+                           "megapixels). Make it smaller first.").format(
+        format=fmt or _("uploaded"), w=w, h=h, mp=w * h / 1e6, limit=limit / 1e6, pillow=PILLOW_HARD_LIMIT / 1e6))
+
+
+def _open_header(source: bytes | Path) -> Image.Image:
+    """The image opened lazily: only its header is read. Raises ImageError with a plain sentence."""
+    if isinstance(source, Path):
+        try:
+            size = source.stat().st_size
+            with open(source, "rb") as f:
+                head = f.read(16)
+        except OSError:
+            raise ImageError(_("the file cannot be read")) from None
+    else:
+        size, head = len(source), source[:16]
+    if size == 0:
+        raise ImageError(_("the file is empty (0 bytes)"))
+    fmt = _format_by_magic(head)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limits follow, in plain words
+            return Image.open(source if isinstance(source, Path) else io.BytesIO(source))
+    except Image.DecompressionBombError:
+        raise ImageTooLarge(_("the image has more than {limit:.0f} megapixels: too large for this server. Make it "
+                           "smaller first.").format(limit=PILLOW_HARD_LIMIT / 1e6)) from None
+    except MemoryError:
+        raise ImageError(_("the server has not enough free memory to open this image now; try a smaller one")) from None
+    except Exception:  # UnidentifiedImageError, SyntaxError, struct.error, ValueError, OSError … from a bad header
+        if fmt:
+            raise _damaged(fmt) from None
+        raise ImageError(_("this file is not an image that can be read (PNG, JPEG, WebP, BMP, GIF or TIFF)")) from None
+
+
+def _reduced_scale(img: Image.Image, *, max_pixels: int, max_side: int | None) -> int:
+    """The scale (1, 2, 4 or 8) at which a JPEG is decoded: as small as ``max_side`` allows, and small enough to stay
+    within ``max_pixels``. 1 for other formats (they decode at full size). Raises ImageError when even 1/8 is too big."""
+    w, h = img.size
+    if img.format != "JPEG" or len(getattr(img, "tile", ())) != 1:
+        if w * h > max_pixels:
+            raise _too_large(w, h, max_pixels, img.format)
+        return 1
+    needed = next((s for s in (1, 2, 4, 8) if -(-w // s) * -(-h // s) <= max_pixels), None)
+    if needed is None:
+        raise _too_large(w, h, max_pixels, img.format)
+    allowed = max((s for s in (1, 2, 4, 8) if max_side and max(w, h) // s >= max_side), default=1)
+    return max(needed, allowed)
+
+
+def decoded_pixels(source: bytes | str | Path, *, max_pixels: int = MAX_IMAGE_PIXELS,
+                   max_side: int | None = None) -> int:
+    """How many pixels ``decode_image`` with these options would decode, read from the header only (nothing is
+    decoded). Raises ``ImageError`` as ``decode_image`` would for an unreadable or too large file."""
+    img = _open_header(Path(source) if isinstance(source, str) else source)
+    with img:
+        scale = _reduced_scale(img, max_pixels=max_pixels, max_side=max_side)
+        w, h = img.size
+    return (-(-w // scale)) * (-(-h // scale))
+
+
 def decode_image(data: bytes | str | Path, *, max_pixels: int = MAX_IMAGE_PIXELS,
                  max_side: int | None = None) -> Image.Image:
     """Decode an uploaded file into an 8-bit RGB or L (grayscale) PIL image, oriented as shot.
 
     Handles PNG, JPEG, WebP, BMP, TIFF and GIF (first frame); EXIF rotation; palette, alpha (over
-    white), CMYK and 16-bit images. Raises ``ImageError`` with a plain reason for a non-image, an
-    empty or truncated file, or one with more than ``max_pixels`` pixels (checked in the header, before decoding).
-    ``max_side`` shrinks the image early (a JPEG is decoded at a reduced scale directly), so a server keeps
-    working copies of a bounded size whatever is uploaded.
+    white), CMYK and 16-bit images. Sizes are read from the header before anything is decoded: a JPEG is decoded
+    at 1/2, 1/4 or 1/8 scale when ``max_side`` allows it, or when its full size has more than ``max_pixels`` pixels
+    (a phone's 144-megapixel panorama is read shrunk); another format with more than ``max_pixels`` pixels is
+    refused. ``max_side`` then shrinks the result so that its longer side is at most that, so a server keeps
+    working copies of a bounded size whatever is uploaded. Large decodes run at most two at a time per process.
+    Raises ``ImageError`` with one plain sentence (never a library's message) for a non-image, an empty, damaged
+    or truncated file, one too large, or too little memory.
     """
-    if isinstance(data, (str, Path)):
-        data = Path(data).read_bytes()
-    if not data:
-        raise ImageError(_("the file is empty (0 bytes)"))
+    source = Path(data) if isinstance(data, str) else data
+    img = opened = _open_header(source)
+    fmt = img.format
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(io.BytesIO(data))
-            w, h = img.size
-            if w * h > max_pixels:
-                raise ImageError(
-                    _("the image is {w}×{h} = {w_h_1e6:.0f} megapixels; the limit is {max_pixels_1e6:.0f} megapixels. Make it smaller first.").format(w=w, h=h, w_h_1e6=w * h / 1e6, max_pixels_1e6=max_pixels / 1e6)
-                )
+        scale = _reduced_scale(img, max_pixels=max_pixels, max_side=max_side)
+        w, h = img.size
+        if scale > 1:
+            img.draft(img.mode, (w // scale, h // scale))
+        pixels = img.size[0] * img.size[1]
+        gate = _LARGE_DECODES if pixels > LARGE_DECODE else contextlib.nullcontext()
+        with gate, warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img.seek(0)  # first frame of a GIF/TIFF
-            if max_side and img.format == "JPEG" and max(w, h) > max_side:
-                img.draft(img.mode, (max_side, max_side))  # decode at 1/2, 1/4 or 1/8 scale: less time and memory
             img.load()
+            if max_side and max(img.size) > 2 * max_side and img.mode in _REDUCIBLE:
+                img = img.reduce(max(img.size) // max_side)  # a fast box shrink first: less to convert and rotate
+            img = _normalise_mode(img)
+            img = ImageOps.exif_transpose(img) or img
+            if max_side and max(img.size) > max_side:
+                img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
     except ImageError:
         raise
-    except UnidentifiedImageError:
-        raise ImageError(_("this file is not an image that can be read (PNG, JPEG, WebP, BMP, GIF or TIFF)")) from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageError(_("the image is far too large when decompressed (a decompression bomb); refused")) from None
-    except (OSError, SyntaxError, ValueError, EOFError) as err:
-        raise ImageError(_("the image file is damaged or truncated ({err})").format(err=err)) from None
-    img = _normalise_mode(ImageOps.exif_transpose(img) or img)
-    if max_side and max(img.size) > max_side:
-        img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+    except MemoryError:
+        raise ImageError(_("the server has not enough free memory to open this image now; try a smaller one")) from None
+    except Exception:  # OSError "image file is truncated", SyntaxError, ValueError, EOFError, zlib errors …
+        raise _damaged(fmt) from None
+    finally:
+        if img is not opened:
+            opened.close()  # the full-size original and its file
     return img
+
+
+_REDUCIBLE = ("L", "LA", "RGB", "RGBA", "CMYK", "I", "F")
 
 
 def _normalise_mode(img: Image.Image) -> Image.Image:
     if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
-        arr = np.asarray(img, dtype=np.float64)
+        arr = np.array(img, dtype=np.float32)  # float32, in place: a 40 MP 16-bit scan stays at 160 MB
         lo, hi = float(arr.min()), float(arr.max())
-        scaled = (arr - lo) / (hi - lo) * 255 if hi > lo else np.zeros_like(arr)
-        return Image.fromarray(scaled.round().astype(np.uint8), mode="L")
+        if hi > lo:
+            arr -= lo
+            arr *= 255 / (hi - lo)
+        else:
+            arr[...] = 0
+        return Image.fromarray(np.rint(arr, out=arr).astype(np.uint8), mode="L")
     if img.mode in ("1", "L"):
         return img.convert("L")
     if img.mode == "LA" or img.mode == "PA" or (img.mode == "P" and "transparency" in img.info):
@@ -379,26 +486,36 @@ def allowed_folder(path: str | Path) -> Path:
     return resolved
 
 
+def working_side(size: tuple[int, int]) -> int:
+    """The longer side an image is shrunk to while decoding, before it is resized to ``size`` (H, W) for a dataset:
+    four times the target, so that the final resize still averages over whole pixels (JPEGs decode at 1/8 scale)."""
+    return max(64, 4 * max(size))
+
+
 def load_image_folder(
     folder: str | Path,
     *,
     size: tuple[int, int] = (32, 32),
     channels: int = 3,
     max_images: int = 20_000,
+    where: str | None = None,
 ) -> ImageData:
     """A dataset from a folder with one sub-folder per class (the layout of torchvision's ImageFolder).
 
-    Every image is decoded safely, converted to ``channels`` and resized to ``size``. Unreadable files
-    are skipped and counted in ``source``. Raises ``ValueError`` when there are fewer than two classes
-    or no readable image.
+    Every image is decoded safely (shrunk while decoding to ``working_side(size)``), converted to ``channels`` and
+    resized to ``size``. Unreadable files are skipped and counted in ``source``. ``where`` names the folder in
+    messages (e.g. "the zip"; default: its path). Raises ``ValueError`` when there are fewer than two classes or no
+    readable image.
     """
     folder = Path(folder)
+    shown = where or str(folder)
     if not folder.is_dir():
-        raise ValueError(_("{folder} is not a folder").format(folder=folder))
+        raise ValueError(_("{folder} is not a folder").format(folder=shown))
     class_dirs = sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith("."))
     if len(class_dirs) < 2:
-        raise ValueError(_("{folder} needs one sub-folder per class and at least two classes; found {len_class_dirs}").format(folder=folder, len_class_dirs=len(class_dirs)))
+        raise ValueError(_("{folder} needs one sub-folder per class and at least two classes; found {len_class_dirs}").format(folder=shown, len_class_dirs=len(class_dirs)))
     images, labels, skipped, seen = [], [], 0, 0
+    side = working_side(size)
     for label, d in enumerate(class_dirs):
         for f in sorted(d.rglob("*")):
             seen += 1
@@ -409,13 +526,13 @@ def load_image_folder(
             if len(images) >= max_images:
                 break
             try:
-                img = decode_image(f)
+                img = decode_image(f, max_side=side)
             except ImageError:
                 skipped += 1
                 continue
             images.append((image_to_tensor(img, channels=channels, size=size) * 255).round().to(torch.uint8))
             labels.append(label)
     if not images:
-        raise ValueError(_("no readable image in {folder} (looked for {join_image_extensions})").format(folder=folder, join_image_extensions=', '.join(IMAGE_EXTENSIONS)))
-    note = f"folder: {folder}" + (f" ({skipped} unreadable files skipped)" if skipped else "")
+        raise ValueError(_("no readable image in {folder} (looked for {join_image_extensions})").format(folder=shown, join_image_extensions=', '.join(IMAGE_EXTENSIONS)))
+    note = f"folder: {shown}" + (f" ({skipped} unreadable files skipped)" if skipped else "")
     return ImageData(folder.name, torch.stack(images), torch.tensor(labels), tuple(d.name for d in class_dirs), note)

@@ -79,19 +79,30 @@ def grad_cam_result(model: nn.Module, x: Tensor, target_class: int | None = None
         model.eval()
         try:
             if target_class is None:  # one extra forward pass to find the predicted class
-                with torch.no_grad():
-                    target = int(model(xb)[0].argmax())
+                try:
+                    with torch.no_grad():
+                        target = int(model(xb)[0].argmax())
+                except (RuntimeError, MemoryError) as err:
+                    if isinstance(err, MemoryError) or "alloc" in str(err).lower():
+                        raise ValueError(_("the server has not enough free memory for Grad-CAM on this model now; "
+                                           "try again later or with a smaller model")) from None
+                    raise ValueError(_("the model cannot take an input of shape {shape}").format(
+                        shape="×".join(map(str, xb.shape[1:])))) from None
             else:
                 target = int(target_class)
             logits: list[Tensor] = []
             handle = model.register_forward_hook(lambda _m, _i, out: logits.append(out.detach()))
             try:
                 raw = LayerGradCam(model, module).attribute(xb, target=target, relu_attributions=True)
-            except (IndexError, RuntimeError) as err:
+            except (IndexError, RuntimeError, MemoryError) as err:
                 n = int(logits[-1].shape[-1]) if logits else "?"
                 if logits and not 0 <= target < int(n):
                     raise ValueError(_("target_class must be 0 … {int_n_1}, got {target_class}").format(int_n_1=int(n) - 1, target_class=target_class)) from None
-                raise ValueError(_("Grad-CAM failed on layer {layer}: {str_err_splitlines_0_200}").format(layer=layer, str_err_splitlines_0_200=str(err).splitlines()[0][:200])) from None
+                if isinstance(err, MemoryError) or "alloc" in str(err).lower():  # "DefaultCPUAllocator: can't allocate"
+                    raise ValueError(_("the server has not enough free memory for Grad-CAM on this model now; try "
+                                       "again later or with a smaller model")) from None
+                raise ValueError(_("Grad-CAM cannot be computed at layer {layer} of this model; choose another "
+                                   "layer").format(layer=layer)) from None
             finally:
                 handle.remove()
             probs = torch.softmax(logits[-1][0].float().cpu(), dim=0)

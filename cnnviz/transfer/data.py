@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import re
 import stat
@@ -87,26 +88,60 @@ def split_folder(data: ImageData, *, test_fraction: float = 0.3, shots: int | No
 # ---- zip uploads
 
 MAX_ZIP_FILES = 20_000
+MAX_ZIP_ENTRIES = 50_000  # entries of any kind in the zip's directory, counted before it is parsed
 MAX_ZIP_BYTES = 300 * 1024 * 1024  # uncompressed total
 MAX_ZIP_MEMBER = 25 * 1024 * 1024
+# Pixels decoded for the whole zip, read from each image's header before anything is decoded (a JPEG counts at the
+# reduced scale it is decoded at): 250 MP of PNG are a few seconds of one core. 60 PNGs of 36 MP (32 kB each) once
+# took 26-31 s of the shared server's CPU.
+MAX_ZIP_PIXELS = 250_000_000
+
+
+class _Refused(ValueError):
+    """A limit of the zip was reached (the message says which)."""
+
+
+def _zip_entry_count(data: bytes | Path) -> int | None:
+    """The number of entries the zip's end record announces (None when there is no end record to read)."""
+    if isinstance(data, Path):
+        with open(data, "rb") as f:
+            f.seek(0, 2)
+            f.seek(max(0, f.tell() - (1 << 16) - 22))
+            tail = f.read()
+    else:
+        tail = bytes(data[-((1 << 16) + 22):])
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or at + 12 > len(tail):
+        return None
+    return int.from_bytes(tail[at + 10 : at + 12], "little")  # 0xFFFF: a zip64 count, more than we take anyway
 
 
 def extract_image_zip(data: bytes | str | Path, dest: str | Path, *, max_files: int = MAX_ZIP_FILES,
-                      max_bytes: int = MAX_ZIP_BYTES, max_member: int = MAX_ZIP_MEMBER) -> Path:
+                      max_bytes: int = MAX_ZIP_BYTES, max_member: int = MAX_ZIP_MEMBER,
+                      max_pixels: int = MAX_ZIP_PIXELS, max_side: int | None = None) -> Path:
     """Extract the images of a zip into ``dest`` safely and return the folder that holds the class folders.
 
     Only image files are written; absolute paths, ``..``, symlinks, hidden files and ``__MACOSX`` are
     skipped; more than ``max_files`` images, ``max_member`` bytes in one file or ``max_bytes`` in all
     (counted while decompressing, not trusted from the header) raise ``ValueError``, as does a file
-    that is not a zip.
+    that is not a zip. Each image's size is read from its header as it is written: one with more pixels than
+    ``cnnviz.data.MAX_IMAGE_PIXELS``, or more than ``max_pixels`` in all (decoded at ``max_side``, the way
+    ``load_image_folder`` will), raises ``ValueError`` before any image is decoded. Every message is one plain
+    sentence that names the file inside the zip, never a path on the server.
     """
+    from ..data import ImageError, ImageTooLarge, decoded_pixels
+
     dest = Path(dest).resolve()
     dest.mkdir(parents=True, exist_ok=True)
+    source = data if isinstance(data, (bytes, bytearray)) else Path(data)
+    entries = _zip_entry_count(source)
+    if entries is not None and entries > MAX_ZIP_ENTRIES:
+        raise ValueError(_("the zip holds more than {n:,} files; use fewer").format(n=MAX_ZIP_ENTRIES))
     try:
-        zf = zipfile.ZipFile(io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else Path(data))
-    except (zipfile.BadZipFile, OSError) as err:
-        raise ValueError(_("this is not a zip file that can be read ({err})").format(err=err)) from None
-    written = total = 0
+        zf = zipfile.ZipFile(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source)
+    except Exception:  # BadZipFile, OSError, ValueError, EOFError … for a file that is not a readable zip
+        raise ValueError(_("this is not a zip file that can be read (is it damaged, or another kind of file?)")) from None
+    written = total = pixels = 0
     with zf:
         for info in zf.infolist():
             name = info.filename.replace("\\", "/")
@@ -122,17 +157,49 @@ def extract_image_zip(data: bytes | str | Path, dest: str | Path, *, max_files: 
             target = dest.joinpath(*parts).resolve()
             if dest not in target.parents:
                 continue
-            target.parent.mkdir(parents=True, exist_ok=True)
+            shown = "/".join(parts)
             size = 0
-            with zf.open(info) as src, open(target, "wb") as out:
-                while chunk := src.read(1 << 16):
-                    size += len(chunk)
-                    total += len(chunk)
-                    if size > max_member:
-                        raise ValueError(_("{join_parts} is larger than {max_member_2_20} MB uncompressed").format(join_parts='/'.join(parts), max_member_2_20=max_member // 2**20))
-                    if total > max_bytes:
-                        raise ValueError(_("the zip is larger than {max_bytes_2_20} MB uncompressed").format(max_bytes_2_20=max_bytes // 2**20))
-                    out.write(chunk)
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with zf.open(info) as src, open(target, "wb") as out:
+                    while chunk := src.read(1 << 16):
+                        size += len(chunk)
+                        total += len(chunk)
+                        if size > max_member:
+                            raise _Refused(_("{join_parts} is larger than {max_member_2_20} MB uncompressed").format(join_parts=shown, max_member_2_20=max_member // 2**20))
+                        if total > max_bytes:
+                            raise _Refused(_("the zip is larger than {max_bytes_2_20} MB uncompressed").format(max_bytes_2_20=max_bytes // 2**20))
+                        out.write(chunk)
+            except _Refused:
+                raise
+            except RuntimeError:  # zipfile: "File … is encrypted, password required for extraction"
+                raise ValueError(_("{name} in the zip is protected by a password; zip the images without one").format(
+                    name=shown)) from None
+            except NotImplementedError:  # a compression method Python cannot read
+                raise ValueError(_("{name} in the zip is compressed in a way that cannot be read; zip the images "
+                                   "again with ordinary compression").format(name=shown)) from None
+            except MemoryError:
+                raise ValueError(_("the server has not enough free memory to read this zip now; try again "
+                                   "later or with fewer images")) from None
+            except OSError as err:
+                if err.errno in (errno.ENOSPC, errno.EDQUOT):
+                    raise ValueError(_("the server could not store the zip's images (its disk is full); try again "
+                                       "later")) from None
+                raise ValueError(_("{name} in the zip cannot be stored on the server (is its name very long?); "
+                                   "rename it").format(name=shown)) from None
+            except Exception:  # BadZipFile (a CRC error), zlib.error, EOFError: a damaged member
+                raise ValueError(_("{name} in the zip is damaged (its data does not check out); make the zip "
+                                   "again").format(name=shown)) from None
+            try:
+                pixels += decoded_pixels(target, max_side=max_side)
+            except ImageTooLarge as err:
+                raise ValueError(_("{name} in the zip: {reason}").format(name=shown, reason=err)) from None
+            except ImageError:
+                pass  # damaged or not an image after all: load_image_folder skips it and counts it
+            if pixels > max_pixels:
+                raise ValueError(_("the zip's images add up to more than {limit:.0f} megapixels to decode (PNGs count "
+                                   "at full size, JPEG photos shrunk); use fewer or smaller images").format(
+                    limit=max_pixels / 1e6))
             written += 1
     if not written:
         raise ValueError(_("the zip holds no images (PNG, JPEG, ...); put one folder per class in it"))
@@ -150,13 +217,21 @@ def load_image_zip(data: bytes | str | Path, *, size: tuple[int, int] = (32, 32)
                    name: str = "your images") -> ImageData:
     """A labelled set from a zip of one folder per class (extracted safely to a temporary folder, then deleted).
 
-    Raises ``ValueError`` for a bad or oversized zip, fewer than two classes or no readable image.
+    Raises ``ValueError`` with one plain sentence (never a path on the server) for a bad or oversized zip, fewer
+    than two classes or no readable image.
     """
-    from ..data import load_image_folder
+    from ..data import load_image_folder, working_side
 
-    with tempfile.TemporaryDirectory(prefix="cnnviz-zip-") as tmp:
-        root = extract_image_zip(data, tmp)
-        folder = load_image_folder(root, size=size, channels=channels)
+    try:
+        with tempfile.TemporaryDirectory(prefix="cnnviz-zip-") as tmp:
+            root = extract_image_zip(data, tmp, max_side=working_side(size))
+            folder = load_image_folder(root, size=size, channels=channels, where=_("the zip"))
+    except MemoryError:
+        raise ValueError(_("the server has not enough free memory to read this zip now; try again later or with "
+                           "fewer images")) from None
+    except OSError:  # the temporary folder itself
+        raise ValueError(_("the server could not store the zip's images (its disk is full); try again "
+                           "later")) from None
     return ImageData(name, folder.images, folder.labels, folder.classes, f"zip upload ({len(folder)} images)")
 
 
