@@ -158,6 +158,12 @@ def chart(fig, *, key: str | None = None, where=None, **kwargs):
         fig.update_layout(font={"size": PRESENTER_FONT}, title_font_size=PRESENTER_FONT + 4,
                           legend_font_size=PRESENTER_FONT - 2)
         fig.update_annotations(font_size=PRESENTER_FONT - 2)
+        # the dashboard's plotly theme sets tick and axis-title sizes of its own: override them too
+        fig.update_xaxes(tickfont_size=PRESENTER_FONT - 2, title_font_size=PRESENTER_FONT)
+        fig.update_yaxes(tickfont_size=PRESENTER_FONT - 2, title_font_size=PRESENTER_FONT)
+        for trace in fig.data:
+            if "colorbar" in trace:
+                trace.colorbar.tickfont.size = PRESENTER_FONT - 2
         for trace in fig.data:  # numbers written in heatmap cells: as large as the cells allow, up to 18 px
             if trace.type == "heatmap" and trace.texttemplate and trace.z is not None and len(trace.z):
                 margin = fig.layout.margin
@@ -395,6 +401,88 @@ def inside_model(kind: str, name: str = "", upload: bytes | None = None):
             raise ValueError("upload a checkpoint file (.pt) first")
         return inside_uploaded_model(upload, name or None)
     return inside_zoo_model(name)
+
+
+# ---- one computation per content, shared by the class
+# 30 students on the same sample photo, model and layer cost one forward pass, not 30. Keys are the content (bytes are
+# hashed by Streamlit) and the language (class names are translated); the entries are few, as maps can be large.
+
+
+@st.cache_resource(max_entries=4, ttl=3600, show_spinner=False)
+def inside_photo_maps(kind: str, name: str, upload: bytes | None, photo: bytes | None, invert: bool, native: bool,
+                      max_side: int, layers: tuple[str, ...], lang: str):
+    """(seen, shown, prediction, captured maps) of ``photo`` through a model of ``inside_model``: what the Feature maps
+    page draws. Shared and read-only. Raises ImageError / ValueError / RuntimeError like the steps it runs."""
+    from cnnviz import capture, cards
+
+    model, card = inside_model(kind, name, upload)
+    img = decoded_image(photo)
+    with i18n.language(lang):
+        seen = cards.prepare_image(img, card, invert=invert)
+        shown = cards.prepare_image(img, card, native=True, max_side=max_side, invert=invert) if native else seen
+        prediction = capture.predict(model, seen.tensor, classes=card.display_classes)
+        captured = capture.feature_maps_many(model, shown.tensor, list(layers)) if layers else []
+    return seen, shown, prediction, captured
+
+
+@st.cache_resource(max_entries=8, ttl=3600, show_spinner=False)
+def inside_grad_cam(kind: str, name: str, upload: bytes | None, photo: bytes | None, invert: bool,
+                    target: int | None, layer: str, lang: str):
+    """(seen, prediction, Grad-CAM result) of ``photo``: what the Grad-CAM page draws. Shared and read-only."""
+    from cnnviz import capture, cards, gradcam
+
+    model, card = inside_model(kind, name, upload)
+    img = decoded_image(photo)
+    with i18n.language(lang):
+        seen = cards.prepare_image(img, card, invert=invert)
+        prediction = capture.predict(model, seen.tensor, classes=card.display_classes)
+        result = gradcam.grad_cam_result(model, seen.tensor, target, layer)
+    return seen, prediction, result
+
+
+# ---- warm start
+WARM_ENV = "CNNVIZ_NO_WARM_UP"  # set (e.g. in tests) to skip loading the default models in the background
+
+
+@st.cache_resource(show_spinner=False)
+def warm_up():
+    """Start, once per server process, a background thread that loads what the first pages need (Fashion-MNIST, the
+    shipped CNN, the bundled ImageNet network and one forward pass of it), so no student's rerun waits for it.
+    Returns the thread (None when switched off by $CNNVIZ_NO_WARM_UP)."""
+    import os
+    import threading
+
+    if os.environ.get(WARM_ENV):
+        return None
+    thread = threading.Thread(target=_warm_up, name="cnnviz-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def _warm_up() -> None:
+    import os
+
+    import torch
+
+    def imagenet():
+        model, card = inside_imagenet_model.__wrapped__(WARM_IMAGENET)  # the cache itself, without a spinner
+        with torch.no_grad():
+            model(torch.zeros(1, *card.input_shape))
+
+    def shipped():
+        path = inside_checkpoints()[-1]
+        inside_checkpoint_model(path, os.path.getmtime(path))
+
+    steps = (lambda: fashion_mnist.__wrapped__(False), shipped, imagenet, lambda: model_summary.__wrapped__(WARM_SUMMARY))
+    for step in steps:
+        try:
+            step()
+        except Exception:  # noqa: BLE001 - a page that needs it will compute it and say what is wrong
+            continue
+
+
+WARM_IMAGENET = "efficientnet_lite0"  # the photo pages' default model
+WARM_SUMMARY = "keras_cifar10"  # the home page's first summary
 
 
 # ---- training
