@@ -91,7 +91,7 @@ def load_checkpoint(source: str | Path | bytes) -> Checkpoint:
         if not source:
             raise CheckpointError(_("the checkpoint file is empty (0 bytes)"))
         stream: Any = io.BytesIO(source)
-        label = "the uploaded file"
+        label = _("the uploaded file")
     else:
         path = Path(source)
         if not path.is_file():
