@@ -141,18 +141,31 @@ async def drive(base: str, n: int, n_train: int, timeout_ms: int) -> list[Studen
 
 
 def run_statuses(runs: Path) -> dict[str, str]:
+    """Each run's status as the dashboard shows it (a run nobody trains any more reads "interrupted")."""
+    from cnnviz import runs as cnnviz_runs
+
     out = {}
-    for config in runs.glob("sessions/*/*/config.json"):
-        status_file = config.parent / "status.json"
-        status = "unknown"
-        for f in (status_file, config.parent / "history.json"):
-            if f.exists():
-                try:
-                    status = json.loads(f.read_text()).get("status", status)
-                except (ValueError, OSError):
-                    status = "unreadable"
-        out[str(config.parent.relative_to(runs))] = status
+    for session in sorted((runs / "sessions").glob("*")):
+        for info in cnnviz_runs.list_runs(session):
+            out[str(info.path.relative_to(runs))] = info.status
     return out
+
+
+def resumable(runs: Path) -> tuple[int, int]:
+    """(interrupted runs, those of them whose trainer_state.pt loads: Resume can continue them)."""
+    import torch
+
+    from cnnviz import runs as cnnviz_runs
+
+    interrupted = [i for s in (runs / "sessions").glob("*") for i in cnnviz_runs.list_runs(s) if i.status == "interrupted"]
+    ok = 0
+    for info in interrupted:
+        try:
+            torch.load(info.path / "trainer_state.pt", weights_only=True)
+            ok += info.resumable
+        except Exception:  # noqa: BLE001 - counted as not resumable
+            pass
+    return len(interrupted), ok
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -205,25 +218,35 @@ def main(argv: list[str] | None = None) -> int:
         # the training runs: wait until none is running (bounded), then count
         deadline = time.time() + (120 if args.short else 900)
         statuses = run_statuses(runs)
-        while time.time() < deadline and any(s in ("running", "queued", "waiting") for s in statuses.values()):
+        while time.time() < deadline and any(s in ("running", "queued", "new") for s in statuses.values()):
             time.sleep(2)
             statuses = run_statuses(runs)
         print(f"training runs: {len(statuses)} on disk; statuses: "
               f"{json.dumps(dict(sorted(_count(statuses.values()).items())))}")
+        ok = ok and len(statuses) == args.train and all(s == "finished" for s in statuses.values())
 
         # 4: a fault during training
         if not args.no_fault and args.train:
+            before = set(run_statuses(runs))
             asyncio.run(drive(base, 1, 1, timeout_ms))
-            time.sleep(3)
+            deadline = time.time() + 120  # kill it once the new run has saved something to resume from
+            while time.time() < deadline and not any(
+                    (runs / name / "trainer_state.pt").exists() for name in set(run_statuses(runs)) - before):
+                time.sleep(0.5)
+            time.sleep(1)
             os.killpg(server.pid, signal.SIGKILL)
             server.wait(timeout=10)
             server, _ = start_server(port, runs)
             asyncio.run(drive(base, 1, 0, timeout_ms))  # a page load lets the dashboard look at the runs
             statuses = run_statuses(runs)
             bad = _unloadable_checkpoints(runs)
+            interrupted, can_resume = resumable(runs)
+            stray = list(runs.rglob("*.tmp"))
             print(f"after a kill and a restart: statuses {json.dumps(dict(_count(statuses.values())))}; "
-                  f"{len(bad)} checkpoints that do not load; {len(list(runs.rglob('*.tmp')))} stray .tmp files")
-            ok = ok and not bad
+                  f"{interrupted} interrupted, {can_resume} of them resumable; {len(bad)} checkpoints that do not "
+                  f"load; {len(stray)} stray .tmp files")
+            ok = ok and not bad and interrupted >= 1 and can_resume == interrupted
+            ok = ok and not any(s in ("running", "queued") for s in statuses.values())
     finally:
         try:
             os.killpg(server.pid, signal.SIGTERM)

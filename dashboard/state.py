@@ -91,11 +91,21 @@ h2 { font-size: 1.6rem !important; } h3 { font-size: 1.35rem !important; }
 </style>"""
 
 
+# Always on: long page-link labels (Home's tour) and long metric values wrap instead of being cut off at the column's
+# edge, which matters most on a phone.
+LAYOUT_CSS = """<style>
+[data-testid="stMain"] [data-testid="stPageLink-NavLink"] span,
+[data-testid="stMain"] [data-testid="stPageLink-NavLink"] p { white-space: normal; overflow: visible; }
+[data-testid="stMetricValue"] > div, [data-testid="stMetricValue"] p { white-space: normal; overflow-wrap: anywhere; }
+</style>"""
+
+
 def use_presenter() -> bool:
     """Presenter mode (larger text and figure labels, for a projector) from the session or ?present=1."""
     given = st.query_params.get("present")
     on = given == "1" if given in ("0", "1") else bool(st.session_state.get(PRESENTER_KEY, False))
     st.session_state[PRESENTER_KEY] = on
+    st.html(LAYOUT_CSS)
     if on:
         st.query_params["present"] = "1"
         st.html(PRESENTER_CSS)
@@ -140,6 +150,12 @@ def figure_first(where=None):
         return figure, box.container()
     rest = box.container()
     return main_figure(box), rest
+
+
+def explanation(label: str):
+    """The container for a page's opening explanation: in place normally, folded into an expander titled ``label``
+    in presenter mode (the figure must reach a projector's first screen; the teacher says it aloud)."""
+    return st.expander(label) if presenter() else st.container()
 
 
 def chart_in(where, fig, *, key: str | None = None, **kwargs):
@@ -398,7 +414,7 @@ def inside_model(kind: str, name: str = "", upload: bytes | None = None):
         return inside_imagenet_model(name)
     if kind == "upload":
         if not upload:
-            raise ValueError("upload a checkpoint file (.pt) first")
+            raise ValueError(_("Upload a checkpoint file (.pt) first."))
         return inside_uploaded_model(upload, name or None)
     return inside_zoo_model(name)
 
@@ -766,3 +782,114 @@ def delete_class_run(run) -> None:
     if job is not None and getattr(job, "running", False):
         raise ValueError(_("Stop the run before deleting it."))
     runs.delete_run(run.info.path, folder=run.info.path.parent)
+
+
+# ---- what a filter looks for
+LOOKFOR_SOURCES = {"fashion": N_("Fashion-MNIST test images (10,000)"), "photos": N_("the bundled sample photos"),
+                   "folder": N_("a folder of images on the server")}  # _(LOOKFOR_SOURCES[key])
+DRAW_UPLOAD = "upload"
+
+
+@st.cache_resource(show_spinner=False)
+def _lookfor_store() -> dict:
+    """Indexes and optimized inputs computed by any session (with a progress bar, so not in an st.cache_*
+    function: those would replay the bar); the oldest go first."""
+    import threading
+    from collections import OrderedDict
+
+    return {"lock": threading.Lock(), "items": OrderedDict()}
+
+
+def _lookfor_cached(key: tuple, compute, *, limit: int = 24):
+    store = _lookfor_store()
+    with store["lock"]:
+        if key in store["items"]:
+            store["items"].move_to_end(key)
+            return store["items"][key]
+    value = compute()
+    with store["lock"]:
+        store["items"][key] = value
+        while len(store["items"]) > limit:
+            store["items"].popitem(last=False)
+    return value
+
+
+def _model_key(kind: str, name: str, upload: bytes | None) -> tuple:
+    import hashlib
+    import os
+
+    if kind == "trained":
+        path = inside_checkpoints()[-1]
+        return kind, path, os.path.getmtime(path)
+    return kind, name, hashlib.sha256(upload).hexdigest() if upload else ""
+
+
+@spinner(N_("Reading the images …"))
+@st.cache_resource(max_entries=4, show_spinner=False)
+def lookfor_images(source: str, channels: int, folder: str = ""):
+    """The ``cnnviz.lookfor.ImageSet`` to search: Fashion-MNIST's test images, the sample photos or a folder under
+    the allowed roots; shared, read-only. Raises ValueError."""
+    from cnnviz import lookfor
+
+    if source == "fashion":
+        test = fashion_mnist(False)
+        return lookfor.image_set("fashion", test.images, [f"#{i}" for i in range(len(test))], whole_images=True)
+    if source == "folder":
+        return lookfor.folder_set(folder, channels=channels)
+    return lookfor.photo_set(list(cnnviz.sample_images().values()), channels=channels)
+
+
+def lookfor_index(kind: str, name: str, upload: bytes | None, layer: str, source: str, folder: str = "",
+                  progress=None):
+    """``cnnviz.lookfor.index_layer`` of a model's layer over an image set, computed once for the whole server;
+    ``progress(done, total)`` while it runs. Raises ValueError."""
+    from cnnviz import lookfor
+
+    def compute():
+        model, card = inside_model(kind, name, upload)
+        images = lookfor_images(source, card.input_shape[0], folder)
+        return lookfor.index_layer(model, layer, images, mean=card.mean, std=card.std, progress=progress)
+
+    return _lookfor_cached(("index", _model_key(kind, name, upload), layer, source, folder), compute, limit=12)
+
+
+def lookfor_visualization(kind: str, name: str, upload: bytes | None, layer: str, channels: tuple[int, ...],
+                          settings: tuple, progress=None):
+    """``cnnviz.lookfor.visualize_channels`` (``settings`` as sorted (name, value) pairs), computed once for the
+    whole server. Raises ValueError."""
+    from cnnviz import lookfor
+
+    def compute():
+        model, card = inside_model(kind, name, upload)
+        return lookfor.visualize_channels(model, layer, list(channels), mean=card.mean, std=card.std,
+                                          progress=progress, **dict(settings))
+
+    return _lookfor_cached(("vis", _model_key(kind, name, upload), layer, channels, settings), compute)
+
+
+def draw_model_options() -> dict[str, tuple[str, str]]:
+    """Key -> (kind, path or name) of the models that take a 28×28 drawing: the bundled Fashion-MNIST CNN, this
+    session's training runs on 28×28 grey images (MNIST digits too), an uploaded checkpoint."""
+    opts: dict[str, tuple[str, str]] = {}
+    for key, paths in inside_checkpoint_sets().items():
+        if key == INSIDE_TRAINED:
+            opts[key] = ("trained", "")
+        else:
+            opts[key] = ("run", paths[-1])
+    opts[DRAW_UPLOAD] = ("upload", "")
+    return opts
+
+
+def draw_model_label(key: str) -> str:
+    if key == DRAW_UPLOAD:
+        return inside_model_label(INSIDE_UPLOAD)
+    return inside_checkpoint_set_label(key)
+
+
+def draw_model(kind: str, name: str = "", upload: bytes | None = None):
+    """(shared read-only model, ModelCard) for an entry of ``draw_model_options``; raises ValueError."""
+    import os
+
+    if kind == "run":
+        return inside_checkpoint_model(name, os.path.getmtime(name))
+    return inside_model(kind, name, upload)

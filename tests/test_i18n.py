@@ -245,3 +245,17 @@ def test_cli_help_and_training_speak_korean(tmp_path):
     assert "학습" in out.stdout and "테스트 정확도" in out.stdout
     out = subprocess.run([*cli, "--lang", "ko", "train", "nosuch"], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 2 and "알 수 없는 모델" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_every_raised_message_is_translated():
+    """A message raised with a bare literal (or f-string) reaches a page or the CLI in English only."""
+    bad = []
+    for path in catalog_tool.source_files():
+        if path.name == "i18n.py":  # the language machinery itself: it cannot translate its own errors
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and node.exc.args:
+                first = node.exc.args[0]
+                if isinstance(first, ast.JoinedStr) or (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+                    bad.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not bad, f"untranslated raised messages (wrap them in _()): {bad}"
