@@ -236,7 +236,7 @@ def fashion_png(cls: int, nth: int) -> bytes:
     return buf.getvalue()
 
 
-@st.cache_data(show_spinner=False)
+@st.cache_data(max_entries=16, show_spinner=False)
 def sample_bytes(name: str) -> bytes:
     return cnnviz.sample_images()[name].read_bytes()
 
@@ -800,12 +800,14 @@ def _lookfor_store() -> dict:
     return {"lock": threading.Lock(), "items": OrderedDict()}
 
 
-def _lookfor_cached(key: tuple, compute, *, limit: int = 24):
+def _lookfor_cached(key: tuple, compute, *, limit: int = 24, only_cached: bool = False):
     store = _lookfor_store()
     with store["lock"]:
         if key in store["items"]:
             store["items"].move_to_end(key)
             return store["items"][key]
+    if only_cached:
+        return None
     value = compute()
     with store["lock"]:
         store["items"][key] = value
@@ -854,17 +856,18 @@ def lookfor_index(kind: str, name: str, upload: bytes | None, layer: str, source
 
 
 def lookfor_visualization(kind: str, name: str, upload: bytes | None, layer: str, channels: tuple[int, ...],
-                          settings: tuple, progress=None):
+                          settings: tuple, *, compute: bool = True, progress=None, on_snapshot=None):
     """``cnnviz.lookfor.visualize_channels`` (``settings`` as sorted (name, value) pairs), computed once for the
-    whole server. Raises ValueError."""
+    whole server; with ``compute=False`` only what is already there (else None). Raises ValueError."""
     from cnnviz import lookfor
 
-    def compute():
+    def run():
         model, card = inside_model(kind, name, upload)
         return lookfor.visualize_channels(model, layer, list(channels), mean=card.mean, std=card.std,
-                                          progress=progress, **dict(settings))
+                                          progress=progress, on_snapshot=on_snapshot, **dict(settings))
 
-    return _lookfor_cached(("vis", _model_key(kind, name, upload), layer, channels, settings), compute)
+    return _lookfor_cached(("vis", _model_key(kind, name, upload), layer, channels, settings), run,
+                           only_cached=not compute)
 
 
 def draw_model_options() -> dict[str, tuple[str, str]]:
