@@ -85,6 +85,13 @@ PAGES: tuple[PageInfo, ...] = (
     PageInfo("22_grad_cam.py", INSIDE, N_("Grad-CAM: where it looks"), ":material/center_focus_strong:",
              N_("Grad-CAM lays a heat map over the image: the places that pushed the model towards the predicted "
                 "class, or a class you choose.")),
+    PageInfo("23_filter_looks_for.py", INSIDE, N_("What a filter looks for"), ":material/visibility:",
+             N_("For a layer and channel: the images or photo patches that excite it most, cropped to its receptive "
+                "field; an input optimized to excite it, shown as it improves; channels of the first, a middle and "
+                "the last stage side by side.")),
+    PageInfo("24_draw.py", INSIDE, N_("Draw and predict"), ":material/draw:",
+             N_("Draw a shirt, a shoe or a trouser (or a digit) and watch the Fashion-MNIST CNN's feature maps and "
+                "prediction change as you draw; the MNIST preprocessing step by step.")),
     PageInfo("30_training_studio.py", TRAINING, N_("Training studio"), ":material/model_training:",
              N_("Set up a run, start it and watch the loss and accuracy curves move while it trains in the "
                 "background. Stop and resume with no step lost.")),

@@ -785,7 +785,7 @@ def delete_class_run(run) -> None:
 
 
 # ---- what a filter looks for
-LOOKFOR_SOURCES = {"fashion": N_("Fashion-MNIST test images (10,000)"), "photos": N_("the bundled sample photos"),
+LOOKFOR_SOURCES = {"fashion": N_("Fashion-MNIST test images"), "photos": N_("the bundled sample photos"),
                    "folder": N_("a folder of images on the server")}  # _(LOOKFOR_SOURCES[key])
 DRAW_UPLOAD = "upload"
 
@@ -828,31 +828,32 @@ def _model_key(kind: str, name: str, upload: bytes | None) -> tuple:
 
 @spinner(N_("Reading the images …"))
 @st.cache_resource(max_entries=4, show_spinner=False)
-def lookfor_images(source: str, channels: int, folder: str = ""):
-    """The ``cnnviz.lookfor.ImageSet`` to search: Fashion-MNIST's test images, the sample photos or a folder under
-    the allowed roots; shared, read-only. Raises ValueError."""
+def lookfor_images(source: str, channels: int, folder: str = "", count: int = 10_000):
+    """The ``cnnviz.lookfor.ImageSet`` to search: the first ``count`` Fashion-MNIST test images, the sample photos or
+    a folder under the allowed roots; shared, read-only. Raises ValueError."""
     from cnnviz import lookfor
 
     if source == "fashion":
         test = fashion_mnist(False)
-        return lookfor.image_set("fashion", test.images, [f"#{i}" for i in range(len(test))], whole_images=True)
+        n = min(count, len(test))
+        return lookfor.image_set("fashion", test.images[:n], [f"#{i}" for i in range(n)], whole_images=True)
     if source == "folder":
         return lookfor.folder_set(folder, channels=channels)
     return lookfor.photo_set(list(cnnviz.sample_images().values()), channels=channels)
 
 
 def lookfor_index(kind: str, name: str, upload: bytes | None, layer: str, source: str, folder: str = "",
-                  progress=None):
+                  count: int = 10_000, progress=None):
     """``cnnviz.lookfor.index_layer`` of a model's layer over an image set, computed once for the whole server;
     ``progress(done, total)`` while it runs. Raises ValueError."""
     from cnnviz import lookfor
 
     def compute():
         model, card = inside_model(kind, name, upload)
-        images = lookfor_images(source, card.input_shape[0], folder)
+        images = lookfor_images(source, card.input_shape[0], folder, count)
         return lookfor.index_layer(model, layer, images, mean=card.mean, std=card.std, progress=progress)
 
-    return _lookfor_cached(("index", _model_key(kind, name, upload), layer, source, folder), compute, limit=12)
+    return _lookfor_cached(("index", _model_key(kind, name, upload), layer, source, folder, count), compute, limit=12)
 
 
 def lookfor_visualization(kind: str, name: str, upload: bytes | None, layer: str, channels: tuple[int, ...],

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import streamlit as st
 
 import cnnviz
-from cnnviz.i18n import _
+from cnnviz.i18n import N_, _
 from dashboard import state
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"]
@@ -23,6 +25,10 @@ def photo_bytes(*, help: str | None = None, key: str = "photo") -> bytes:
                           disabled=upload is not None,
                           format_func=lambda n: _("a Fashion-MNIST test image") if n == FASHION
                           else cnnviz.data.sample_title(n))
+    if st.toggle(_("Draw it yourself"), key=f"{key}.draw",
+                 help=_("Draw a shirt, a shoe or a trouser (or a digit): it is prepared as MNIST's images were.")):
+        drawn = drawing_input(f"{key}.drawing")
+        return drawn.png
     if st.toggle(_("Take a photo with the camera"), key=f"{key}.camera",
                  help=_("Photograph a mug, a shoe or a pen and see what the network sees.")):
         shot = st.camera_input(_("Camera"), key=f"{key}.shot")
@@ -48,10 +54,13 @@ def fashion_image_bytes(key: str) -> bytes:
     return state.fashion_png(int(cls), int(nth))
 
 
-def model_choice(*, help: str | None = None) -> tuple[str, str, bytes | None]:
-    """The model to look inside: (kind, name, checkpoint bytes) as ``state.inside_model`` takes them."""
+def model_choice(*, help: str | None = None, default: str | None = None) -> tuple[str, str, bytes | None]:
+    """The model to look inside: (kind, name, checkpoint bytes) as ``state.inside_model`` takes them; ``default``
+    an option key to start with (else the first)."""
     options = state.inside_model_options()
-    key = st.selectbox(_("Model"), list(options), help=help, format_func=state.inside_model_label)
+    keys = list(options)
+    key = st.selectbox(_("Model"), keys, help=help, format_func=state.inside_model_label,
+                       index=keys.index(default) if default in keys else 0)
     kind, name = options[key]
     ckpt_bytes = None
     if kind == "upload":
@@ -62,3 +71,50 @@ def model_choice(*, help: str | None = None) -> tuple[str, str, bytes | None]:
                             format_func=lambda a: a or _("(as saved in the checkpoint)"))
         name = arch
     return kind, name, ckpt_bytes
+
+
+CANVAS_SIDE = 280  # pixels of the drawing canvas: 10× a 28×28 input
+TOOLS = {"freedraw": N_("pen"), "polygon": N_("filled shape (click the corners)")}
+
+
+@dataclass(frozen=True)
+class DrawnInput:
+    """What ``drawing_input`` gives: the prepared drawing (``cnnviz.drawing.Drawing``) and its 28×28 PNG."""
+
+    drawing: object
+    png: bytes
+
+
+def drawing_input(key: str, *, box: int = 28) -> DrawnInput:
+    """A canvas to draw on (pen or filled shapes, an example to start from) and the drawing prepared as MNIST's
+    images were: inverted, cropped, scaled into a ``box``-pixel box, centred by mass in 28×28. An empty drawing stops
+    the page with one sentence."""
+    import io
+
+    from PIL import Image
+    from streamlit_drawable_canvas import st_canvas
+
+    from cnnviz import drawing
+
+    c1, c2, c3 = st.columns(3)
+    tool = c1.radio(_("Tool"), list(TOOLS), format_func=lambda t: _(TOOLS[t]), key=f"{key}.tool")
+    width = c2.slider(_("Pen width"), 4, 40, 20, key=f"{key}.width")
+    examples = ["", *drawing.EXAMPLES]
+    example = c3.selectbox(_("Start from"), examples, key=f"{key}.example",
+                           format_func=lambda e: _(drawing.EXAMPLES[e]) if e else _("an empty canvas"))
+    result = st_canvas(fill_color="#000000", stroke_width=width, stroke_color="#000000", background_color="#ffffff",
+                       height=CANVAS_SIDE, width=CANVAS_SIDE, drawing_mode=tool,
+                       initial_drawing=drawing.example_drawing(example) if example else None,
+                       return_image_data=True, key=f"{key}.canvas.{example or 'empty'}")
+    pixels = result.image_data
+    if pixels is None:  # the browser has not drawn it yet (an example just put on the canvas): draw it here
+        objects = (result.json_data or {}).get("objects", [])
+        pixels = drawing.render_objects(objects, width=CANVAS_SIDE, height=CANVAS_SIDE)
+    try:
+        drawn = drawing.prepare_drawing(drawing.ink_from_canvas(pixels), box=box)
+    except ValueError as err:
+        st.info(str(err))
+        st.stop()
+    buf = io.BytesIO()
+    Image.fromarray(drawn.image).save(buf, format="PNG")
+    return DrawnInput(drawn, buf.getvalue())

@@ -26,8 +26,10 @@ with left:
     photo = widgets.photo_bytes(help=_("Up to 25 MB. Or use one of the sample photos below."))
 with right:
     st.subheader(_("2. The model"))
+    drawn = bool(st.session_state.get("photo.draw"))  # a drawing is for the Fashion-MNIST CNN (28×28, grey)
     kind, name, ckpt_bytes = widgets.model_choice(
-        help=_("Untrained models have random filters: compare them with the trained one."))
+        help=_("Untrained models have random filters: compare them with the trained one."),
+        default=state.INSIDE_TRAINED if drawn else None)
 
 try:
     img = state.decoded_image(photo)

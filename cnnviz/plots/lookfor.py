@@ -1,0 +1,109 @@
+"""Figures for "what a filter looks for": top-activating crops, an optimized input as it improves, the layer-by-layer
+row of optimized inputs, and the steps that turn a drawing into a 28×28 input."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from ..i18n import _
+from ..lookfor import Example, Visualization
+
+__all__ = ["drawing_steps_figure", "examples_figure", "history_figure", "row_figure", "snapshots_figure"]
+
+
+def _rgb(img: np.ndarray) -> np.ndarray:
+    return np.repeat(img[..., None], 3, axis=2) if img.ndim == 2 else img
+
+
+def _hide_axes(fig: go.Figure) -> go.Figure:
+    fig.update_xaxes(visible=False, constrain="domain")
+    fig.update_yaxes(visible=False, scaleanchor=None, constrain="domain", autorange="reversed")
+    return fig
+
+
+def examples_figure(examples: Sequence[Example], *, title: str, cols: int = 3, height: int | None = None,
+                    labels: Sequence[str] | None = None) -> go.Figure:
+    """The top-activating crops in a grid, strongest first, each titled with its activation value (and ``labels``,
+    else the image's name); a cross marks the centre of the window (the strongest position)."""
+    if not examples:
+        raise ValueError(_("there are no examples to show"))
+    rows = -(-len(examples) // cols)
+    names = list(labels) if labels is not None else [e.name for e in examples]
+    titles = [_("{value:.3g} · {name}").format(value=e.value, name=n) for e, n in zip(examples, names)]
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.03,
+                        vertical_spacing=0.09 if rows > 1 else 0.05)
+    for k, e in enumerate(examples):
+        r, c = divmod(k, cols)
+        h, w = e.crop.shape[:2]
+        fig.add_trace(go.Image(z=_rgb(e.crop), hovertemplate=_("activation {value:.4g}<br>map position ({row}, "
+                                                                "{col})").format(value=e.value, row=e.row, col=e.col)
+                               + "<extra></extra>"), row=r + 1, col=c + 1)
+        fig.add_trace(go.Scatter(x=[(w - 1) / 2], y=[(h - 1) / 2], mode="markers", hoverinfo="skip",
+                                 marker=dict(symbol="cross-thin", size=10, line=dict(width=2, color="#ff3b30"))),
+                      row=r + 1, col=c + 1)
+    fig.update_annotations(font_size=12)
+    fig.update_layout(title=dict(text=title, font=dict(size=14)), showlegend=False,
+                      height=height or 170 * rows + 70, margin=dict(l=10, r=10, t=70, b=10))
+    return _hide_axes(fig)
+
+
+def snapshots_figure(vis: Visualization, *, height: int = 230) -> go.Figure:
+    """The optimized input at several steps, left to right: noise becoming the pattern the channel wants."""
+    shots = vis.snapshots
+    fig = make_subplots(rows=1, cols=len(shots), horizontal_spacing=0.01,
+                        subplot_titles=[_("step {n}").format(n=s) for s, _img in shots])
+    for j, (_step, img) in enumerate(shots, start=1):
+        fig.add_trace(go.Image(z=_rgb(img), hoverinfo="skip"), row=1, col=j)
+    fig.update_annotations(font_size=12)
+    fig.update_layout(title=dict(text=_("The input as it is optimized (gradient ascent)"), font=dict(size=14)),
+                      height=height, margin=dict(l=10, r=10, t=60, b=10), showlegend=False)
+    return _hide_axes(fig)
+
+
+def history_figure(vis: Visualization, *, best: float | None = None, height: int = 260) -> go.Figure:
+    """The objective at every step, with the best dataset example's activation as a line to beat."""
+    fig = go.Figure(go.Scatter(y=list(vis.history), mode="lines", name=_("optimized input"),
+                               hovertemplate=_("step %{x}<br>activation %{y:.4g}") + "<extra></extra>"))
+    if best is not None:
+        fig.add_hline(y=best, line_dash="dash", line_color="#ff7f0e",
+                      annotation_text=_("best example {value:.3g}").format(value=best))
+    fig.update_layout(title=dict(text=_("Activation during the optimization"), font=dict(size=14)), height=height,
+                      xaxis_title=_("step"), yaxis_title=_("activation"), margin=dict(l=10, r=10, t=50, b=10),
+                      showlegend=False)
+    return fig
+
+
+def row_figure(rows: dict[str, Sequence[Visualization]], *, height_per_row: int = 170) -> go.Figure:
+    """Layer by layer: one row of optimized inputs per stage (first, middle, last), each titled with its channel."""
+    if not rows:
+        raise ValueError(_("there are no layers to show"))
+    cols = max(len(v) for v in rows.values())
+    titles = []
+    for layer, vis in rows.items():
+        titles += [_("{layer} · channel {channel}").format(layer=layer, channel=v.channel) for v in vis]
+        titles += [""] * (cols - len(vis))
+    fig = make_subplots(rows=len(rows), cols=cols, subplot_titles=titles, horizontal_spacing=0.01,
+                        vertical_spacing=0.08)
+    for i, vis in enumerate(rows.values(), start=1):
+        for j, v in enumerate(vis, start=1):
+            fig.add_trace(go.Image(z=_rgb(v.image), hovertemplate=_("activation {value:.4g}").format(
+                value=v.activation) + "<extra></extra>"), row=i, col=j)
+    fig.update_annotations(font_size=11)
+    fig.update_layout(height=height_per_row * len(rows) + 40, margin=dict(l=10, r=10, t=40, b=10), showlegend=False)
+    return _hide_axes(fig)
+
+
+def drawing_steps_figure(steps: Sequence[tuple[str, np.ndarray]], *, height: int = 240) -> go.Figure:
+    """The preprocessing of a drawing, step by step (each image titled with the step and its size)."""
+    fig = make_subplots(rows=1, cols=len(steps), horizontal_spacing=0.02,
+                        subplot_titles=[f"{name}<br>{img.shape[1]}×{img.shape[0]}" for name, img in steps])
+    for j, (_name, img) in enumerate(steps, start=1):
+        fig.add_trace(go.Image(z=_rgb(img), hovertemplate=_("row %{y}, column %{x}<br>pixel %{z[0]}")
+                               + "<extra></extra>"), row=1, col=j)
+    fig.update_annotations(font_size=12)
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=60, b=10), showlegend=False)
+    return _hide_axes(fig)

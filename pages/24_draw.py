@@ -1,0 +1,75 @@
+"""Inside a CNN | Draw and predict | :material/draw:
+
+Draw on a canvas and watch a 28×28 network's prediction and feature maps change with every stroke; the drawing's
+preprocessing (MNIST's recipe) step by step.
+"""
+
+import streamlit as st
+
+from cnnviz import capture, cards
+from cnnviz.i18n import _
+from cnnviz.plots import lookfor as lookfor_plots
+from cnnviz.plots import maps
+from dashboard import state, widgets
+
+st.title(_("Draw and predict"))
+st.markdown(_("Draw a T-shirt, a trouser, a sneaker or a bag as a filled silhouette, and see what the Fashion-MNIST "
+              "CNN makes of it: the prediction and the feature maps follow every stroke. With a network trained on "
+              "MNIST (from the training studio, or uploaded), draw digits."))
+
+options = state.draw_model_options()
+choice = st.selectbox(_("Model"), list(options), format_func=state.draw_model_label)
+kind, name = options[choice]
+upload = None
+if kind == "upload":
+    ckpt_file = st.file_uploader(_("Checkpoint (.pt, weights only)"), type=["pt", "pth", "ckpt"])
+    upload = ckpt_file.getvalue() if ckpt_file else None
+try:
+    model, card = state.draw_model(kind, name, upload)
+except (ValueError, RuntimeError) as err:  # CheckpointError
+    st.error(str(err))
+    st.stop()
+if card.input_shape != (1, 28, 28):
+    st.error(_("This model takes {c}×{h}×{w} inputs; a drawing is made for 1×28×28 networks (MNIST, "
+               "Fashion-MNIST).").format(c=card.input_shape[0], h=card.input_shape[1], w=card.input_shape[2]))
+    st.stop()
+
+digits = card.dataset == "mnist"
+left, right = st.columns([1, 1])
+with left:
+    st.subheader(_("1. Draw"))
+    box = st.slider(_("Box for the drawing (pixels of 28)"), 12, 28, 20 if digits else 28,
+                    help=_("MNIST's digits were scaled into a 20×20 box; Fashion-MNIST's clothes fill the 28×28 "
+                           "frame. Try both and watch the prediction."))
+    drawn = widgets.drawing_input("draw", box=box)
+
+try:
+    prepared = cards.prepare_image(state.decoded_image(drawn.png), card)
+    prediction = capture.predict(model, prepared.tensor, classes=card.display_classes)
+    layers = capture.overview_layers(model)
+    fms = capture.feature_maps_many(model, prepared.tensor, layers)
+except ValueError as err:
+    st.error(str(err))
+    st.stop()
+
+with right:
+    st.subheader(_("2. The prediction"))
+    state.chart(maps.prediction_figure(prediction, title=_("Class probabilities (softmax)")), key="draw_pred")
+    best, p = prediction.top(1)[0]
+    st.metric(_("The network says"), best, _("{p:.0%} sure").format(p=p), delta_color="off")
+
+st.subheader(_("3. From your drawing to the network's input"))
+st.markdown(_("As MNIST was made: **invert** (the network was trained on light strokes on black), **crop** to the "
+              "ink, **scale** it into a {box}×{box} box keeping its shape, and put it in 28×28 so that its **centre "
+              "of mass** sits in the middle (moved by {dy} rows and {dx} columns).").format(
+    box=drawn.drawing.box, dy=drawn.drawing.shift[0], dx=drawn.drawing.shift[1]))
+state.chart(lookfor_plots.drawing_steps_figure(list(zip(drawn.drawing.step_names(),
+                                                        (img for _n, img in drawn.drawing.steps)))),
+            key="draw_steps")
+
+st.subheader(_("4. Its feature maps"))
+first = fms[0]
+state.chart(maps.mosaic_figure(first), key="draw_mosaic")
+st.caption(_("All {n} channels of the first conv layer ({layer}) on your drawing.").format(n=first.channels,
+                                                                                          layer=first.layer))
+state.chart(maps.overview_figure(fms), key="draw_overview")
