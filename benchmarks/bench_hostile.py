@@ -263,6 +263,9 @@ def drive(base: str, files: list[tuple[str, str, Path]], sampler: MemorySampler,
                 inputs = page.locator("input[type=file]")
                 target = inputs.nth(1) if where == "grad_cam" else inputs.first
                 target.set_input_files(str(path))
+                # the uploader names the new file once the server has it; then the rerun it caused must finish
+                page.locator("[data-testid=stFileUploader]").filter(has_text=path.name).first.wait_for(
+                    timeout=timeout_ms)
                 settle(page, timeout_ms)
                 outcome.message, outcome.traceback = shown_message(page)
                 if where == "pooling" and not outcome.message:

@@ -229,11 +229,17 @@ def model_from_checkpoint(ckpt: Checkpoint, *, model_name: str | None = None) ->
         build = functools.partial(build_model, name, num_classes=num_classes, in_channels=in_channels)
     else:
         raise CheckpointError(_("unknown architecture {name!r}; the zoo has: {join_zoo}").format(name=name, join_zoo=', '.join(ZOO)))
-    needed = _numbers_needed(build)
-    held = sum(t.numel() for t in ckpt.state_dict.values())
-    if needed is not None and needed > held:
-        raise CheckpointError(_("this checkpoint does not match the {name} architecture: it needs {n:,} weights and "
-                                "the file holds {m:,}").format(name=name, n=needed, m=held))
+    skeleton = _on_meta_device(build)  # the model without memory: how many numbers it needs, what input it takes
+    if skeleton is not None:
+        needed = sum(v.numel() for v in skeleton.state_dict().values())
+        held = sum(t.numel() for t in ckpt.state_dict.values())
+        if needed > held:
+            raise CheckpointError(_("this checkpoint does not match the {name} architecture: it needs {n:,} weights "
+                                    "and the file holds {m:,}").format(name=name, n=needed, m=held))
+        if ckpt.input_shape and not _takes(skeleton, tuple(ckpt.input_shape)):
+            raise CheckpointError(_("the checkpoint says its input is {shape}, but the {name} architecture cannot take "
+                                    "an input of that size").format(
+                shape="×".join(str(v) for v in ckpt.input_shape), name=name))
     try:
         model = build()
     except (ValueError, TypeError, KeyError, AttributeError, IndexError) as err:
@@ -266,15 +272,25 @@ def model_from_checkpoint(ckpt: Checkpoint, *, model_name: str | None = None) ->
     return model.eval()
 
 
-def _numbers_needed(build) -> int | None:
-    """How many numbers (parameters and buffers) the model ``build()`` makes would need, counted on PyTorch's meta
-    device (no memory is used); None when it cannot be built there. A checkpoint that matches holds at least as many."""
+def _on_meta_device(build) -> nn.Module | None:
+    """``build()`` made on PyTorch's meta device (shapes only, no memory), in eval mode; None when it cannot be."""
     try:
         with torch.device("meta"):
-            model = build()
-        return sum(v.numel() for v in model.state_dict().values())
-    except Exception:  # noqa: BLE001 - the real build below reports what is wrong, in a plain sentence
+            return build().eval()
+    except Exception:  # noqa: BLE001 - the real build reports what is wrong, in a plain sentence
         return None
+
+
+def _takes(model: nn.Module, shape: tuple[int, ...]) -> bool:
+    """Whether a meta-device model runs on one input of ``shape`` (PyTorch's own shape rules, no arithmetic)."""
+    try:
+        with torch.no_grad():
+            model(torch.empty((1, *shape), device="meta"))
+    except (RuntimeError, ValueError, IndexError, TypeError):
+        return False
+    except Exception:  # noqa: BLE001 - an op without meta support: no verdict, the real forward pass will tell
+        return True
+    return True
 
 
 MAX_CLASSES = 100_000

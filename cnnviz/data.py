@@ -8,6 +8,9 @@ faster than a per-image DataLoader.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import functools
 import gzip
 import io
 import os
@@ -371,6 +374,10 @@ def decode_image(data: bytes | str | Path, *, max_pixels: int = MAX_IMAGE_PIXELS
             img = ImageOps.exif_transpose(img) or img
             if max_side and max(img.size) > max_side:
                 img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        if pixels > LARGE_DECODE:
+            if img is not opened:
+                opened.close()
+            _release_freed_memory()
     except ImageError:
         raise
     except MemoryError:
@@ -384,6 +391,23 @@ def decode_image(data: bytes | str | Path, *, max_pixels: int = MAX_IMAGE_PIXELS
 
 
 _REDUCIBLE = ("L", "LA", "RGB", "RGBA", "CMYK", "I", "F")
+
+
+@functools.cache
+def _malloc_trim():
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+def _release_freed_memory() -> None:
+    """Hand the memory a large decode freed back to the system. glibc keeps freed blocks of tens of MB in the
+    arena of the thread that used them (every Streamlit rerun runs in its own thread), so without this a server's
+    resident memory grew by ~100 MB with each different large photo, for a long while."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
 
 
 def _normalise_mode(img: Image.Image) -> Image.Image:
