@@ -31,14 +31,17 @@ TOUR = {
 by_section: dict[str, list[nav.PageInfo]] = {}
 for page in nav.pages()[1:]:
     by_section.setdefault(page.section_id, []).append(page)
+links_first = state.presenter()  # on a projector the pages to click come before their description
 if by_section:
-    for i, (column, (section, pages)) in enumerate(zip(st.columns(len(by_section)), by_section.items()), start=1):
+    columns = state.main_figure().columns(len(by_section))
+    for i, (column, (section, pages)) in enumerate(zip(columns, by_section.items()), start=1):
         with column:
             st.markdown(f"#### {i} · {_(section)}")
-            if section in TOUR:
-                st.markdown(_(TOUR[section]))
+            about = st.container()
             for page in pages:
                 st.page_link(str(page.path), label=page.title, icon=page.icon)
+            if section in TOUR:
+                (st if links_first else about).markdown(_(TOUR[section]))
 
 st.divider()
 st.subheader(_("The model zoo of the lecture notes"))

@@ -67,7 +67,8 @@ if transposed:
     except ValueError as err:
         st.error(_("Impossible combination: {reason}").format(reason=err))
         st.stop()
-    with right:
+    figure, numbers = state.figure_first(right)
+    with numbers:
         st.latex(r"N_{out} = (N - 1)\cdot s - 2p + d\,(k-1) + \mathit{output\_padding} + 1")
         for axis, n, k, out in (("H", height, kernel_h, out_h), ("W", width, kernel_w, out_w)):
             st.latex(rf"{axis}_{{out}} = ({n} - 1)\cdot {stride} - 2\cdot {padding} + {dilation}\cdot({k}-1) + "
@@ -75,6 +76,7 @@ if transposed:
         m1, m2 = st.columns(2)
         m1.metric(_("Output height"), out_h)
         m2.metric(_("Output width"), out_w)
+    with figure:
         st.markdown(_("A transposed convolution makes a small map bigger (e.g. in a decoder). The same result as an "
                       "ordinary stride-1 convolution over the input with **s − 1 zeros inserted between its cells** "
                       "and **d·(k − 1) − p zeros around it**, as the convolution-arithmetic paper draws it:"))
@@ -115,7 +117,8 @@ except ValueError as err:
     st.stop()
 out_h, out_w = (pool_h, pool_w) if pooling else (rows.output, cols.output)
 
-with right:
+figure, numbers = state.figure_first(right)
+with numbers:
     if ceil_mode and (pool_h, pool_w) != (rows.output, cols.output):
         st.latex(r"N_{out} = \left\lceil \frac{N + 2p - d\,(k-1) - 1}{s} \right\rceil + 1")
         st.caption(_("ceil_mode rounds up: one more, partial window at the end ({h}×{w} instead of "
@@ -157,6 +160,7 @@ with right:
             st.info(_("The window skips cells: input {axis} {cells} are never read.").format(
                 axis=where, cells=arithmetic.describe_ranges(info)))
 
+with figure:
     hp, wp = height + sum(pads_h), width + sum(pads_w)
     if max(hp, wp) > GRID_LIMIT:
         st.info(_("The padded input is {h}×{w}: too large to draw cell by cell (at most {limit}). Make H and W "

@@ -17,7 +17,11 @@ st.title(_("The sliding window, number by number"))
 st.caption(_("Each output cell is the sum of the input cells under the kernel, each multiplied by the kernel "
            "number on top of it (then a bias is added). Edit the numbers in the tables below."))
 
-c1, c2, c3, c4 = st.columns(4)
+# On a projector all six controls share one row, and the figures come before the editable tables.
+if state.presenter():
+    c1, c2, c3, c4, c5, c6 = st.columns([1, 1.1, 1.5, 1, 1, 1])
+else:
+    c1, c2, c3, c4, c5, c6 = [*st.columns(4), *st.columns([1, 1, 2])[:2]]
 size = c1.slider(_("Input size (H = W)"), 3, 9, 6, key="sw_size")
 pattern = c2.selectbox(_("Example input"), ops.EXAMPLE_PATTERNS, key="sw_pattern",
                        format_func=lambda p: _(ops.PATTERN_LABELS[p]))
@@ -25,12 +29,12 @@ CUSTOM = "custom"
 kernel_name = c3.selectbox(_("Kernel"), [*ops.KERNELS, CUSTOM], key="sw_kernel",
                            format_func=lambda k: _("Custom (all zeros)") if k == CUSTOM else _(ops.KERNEL_LABELS[k]))
 bias = c4.number_input(_("Bias b"), -10.0, 10.0, 0.0, step=1.0, key="sw_bias")
-c5, c6, _spare = st.columns([1, 1, 2])
 stride = c5.slider(_("Stride"), 1, 3, 1, key="sw_stride")
 padding = c6.slider(_("Padding"), 0, 2, 0, key="sw_padding")
 
 start_kernel = ops.KERNELS.get(kernel_name, np.zeros((3, 3)))
-e1, e2 = st.columns([3, 2])
+figure, tables = state.figure_first()
+e1, e2 = tables.columns([3, 2])
 with e1:
     st.markdown(_("**Input** (editable)"))
     grid = st.data_editor(ops.example_grid(size, size, pattern=pattern), key=f"sw_grid_{size}_{pattern}",
@@ -51,7 +55,7 @@ h_out, w_out = out.shape
 n_pos = h_out * w_out
 if st.session_state.get("sw_pos", 1) > n_pos:
     st.session_state["sw_pos"] = 1
-playing = st.toggle(_("Play"), key="sw_play", help=_("Step through every window position by itself."))
+playing = figure.toggle(_("Play"), key="sw_play", help=_("Step through every window position by itself."))
 
 
 @st.fragment(run_every=1.0 if playing and n_pos > 1 else None)
@@ -76,6 +80,7 @@ def window_view() -> None:
     st.markdown(_("**Multiply-add:** {win_expression}").format(win_expression=win.expression()))
 
 
-window_view()
+with figure:
+    window_view()
 st.info(_("A kernel that matches the pattern under it gives a large number; where the input is flat, edge kernels "
         "give 0. That is what a feature map shows: where the kernel's pattern is in the input."))

@@ -32,7 +32,8 @@ input_shape = (int(c), int(h), int(w))
 st.caption(_(stack.PRESETS[choice].note))
 
 acts = [None, *stack.STACK_ACTIVATIONS]
-edited = st.data_editor(
+figure, editor = state.figure_first()  # on a projector the shapes come first, the editable table under them
+edited = editor.data_editor(
     pd.DataFrame(stack.to_table(spec0), columns=list(stack.TABLE_COLUMNS)),
     key=f"ls_table_{choice}", num_rows="dynamic", width="stretch", hide_index=True,
     column_config={
@@ -48,56 +49,57 @@ edited = st.data_editor(
         "p": st.column_config.NumberColumn(_("dropout p"), min_value=0.0, max_value=0.99, step=0.1),
     },
 )
-spec = stack.from_table(edited.to_dict("records"))
-if not spec:
-    st.warning(_("The stack is empty: add a row (the + under the table)."))
-    st.stop()
-try:
-    analysis = stack.analyze_stack(spec, input_shape)
-except ValueError as err:
-    st.error(str(err))
-    st.stop()
+with figure:
+    spec = stack.from_table(edited.to_dict("records"))
+    if not spec:
+        st.warning(_("The stack is empty: add a row (the + under the table)."))
+        st.stop()
+    try:
+        analysis = stack.analyze_stack(spec, input_shape)
+    except ValueError as err:
+        st.error(str(err))
+        st.stop()
 
-LAYER, SHAPE, PARAMS, FIELD = _("layer"), _("output shape (C×H×W)"), _("parameters"), _("receptive field")
-rows = [{LAYER: _("input"), SHAPE: " × ".join(map(str, analysis.input_shape)), PARAMS: 0, FIELD: "1 × 1"}]
-for info in analysis.layers:
-    rf = _("whole input") if info.receptive_field is None else f"{info.receptive_field} × {info.receptive_field}"
-    rows.append({LAYER: f"{info.index + 1}. {info.label}", SHAPE: " × ".join(map(str, info.output_shape)),
-                 PARAMS: info.params, FIELD: rf})
-if analysis.problem is not None:
-    p = analysis.problem
-    rows.append({LAYER: "{n}. {type}  ✖ {what}".format(n=p.index + 1, type=p.type, what=_("impossible")),
-                 SHAPE: "—", PARAMS: None, FIELD: "—"})
-st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
-             column_config={PARAMS: st.column_config.NumberColumn(format="localized")})
+    LAYER, SHAPE, PARAMS, FIELD = _("layer"), _("output shape (C×H×W)"), _("parameters"), _("receptive field")
+    rows = [{LAYER: _("input"), SHAPE: " × ".join(map(str, analysis.input_shape)), PARAMS: 0, FIELD: "1 × 1"}]
+    for info in analysis.layers:
+        rf = _("whole input") if info.receptive_field is None else f"{info.receptive_field} × {info.receptive_field}"
+        rows.append({LAYER: f"{info.index + 1}. {info.label}", SHAPE: " × ".join(map(str, info.output_shape)),
+                     PARAMS: info.params, FIELD: rf})
+    if analysis.problem is not None:
+        p = analysis.problem
+        rows.append({LAYER: "{n}. {type}  ✖ {what}".format(n=p.index + 1, type=p.type, what=_("impossible")),
+                     SHAPE: "—", PARAMS: None, FIELD: "—"})
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
+                 column_config={PARAMS: st.column_config.NumberColumn(format="localized")})
 
-m1, m2, m3 = st.columns(3)
-m1.metric(_("Total parameters"), f"{analysis.total_params:,}")
-m2.metric(_("Output shape"), " × ".join(map(str, analysis.output_shape)))
-m3.metric(_("Layers"), len(spec))
+    m1, m2, m3 = st.columns(3)
+    m1.metric(_("Total parameters"), f"{analysis.total_params:,}")
+    m2.metric(_("Output shape"), " × ".join(map(str, analysis.output_shape)))
+    m3.metric(_("Layers"), len(spec))
 
-if analysis.problem is not None:
-    st.error(str(analysis.problem))
-    failure = stack.torch_failure(spec, input_shape)
-    if failure is not None and failure[0] == analysis.problem.index:
-        st.caption(_("PyTorch fails at the same layer: {message}").format(message=f"`{failure[1]}`"))
-    elif failure is not None:
-        st.caption(_("PyTorch fails at layer {n}: {message}").format(n=failure[0] + 1, message=f"`{failure[1]}`"))
+    if analysis.problem is not None:
+        st.error(str(analysis.problem))
+        failure = stack.torch_failure(spec, input_shape)
+        if failure is not None and failure[0] == analysis.problem.index:
+            st.caption(_("PyTorch fails at the same layer: {message}").format(message=f"`{failure[1]}`"))
+        elif failure is not None:
+            st.caption(_("PyTorch fails at layer {n}: {message}").format(n=failure[0] + 1, message=f"`{failure[1]}`"))
+        else:
+            st.caption(_("PyTorch would run this layer, but not as you mean it (e.g. a linear layer on an image acts on "
+                       "its last axis only)."))
+        st.stop()
+
+    try:
+        check = state.lab_verify_stack(json.dumps(spec), input_shape)
+    except ValueError as err:
+        st.error(str(err))
+        st.stop()
+    if check.agrees:
+        st.success(_("Verified by PyTorch: nn.Sequential gives the same shape after every layer and {n:,} "
+                     "parameters.").format(n=check.total_params), icon=":material/verified:")
     else:
-        st.caption(_("PyTorch would run this layer, but not as you mean it (e.g. a linear layer on an image acts on "
-                   "its last axis only)."))
-    st.stop()
-
-try:
-    check = state.lab_verify_stack(json.dumps(spec), input_shape)
-except ValueError as err:
-    st.error(str(err))
-    st.stop()
-if check.agrees:
-    st.success(_("Verified by PyTorch: nn.Sequential gives the same shape after every layer and {n:,} "
-                 "parameters.").format(n=check.total_params), icon=":material/verified:")
-else:
-    st.error(_("PyTorch disagrees: {details}").format(details="; ".join(check.mismatches)))
+        st.error(_("PyTorch disagrees: {details}").format(details="; ".join(check.mismatches)))
 
 with st.expander(_("Where do the parameters sit?"), expanded=True):
     labels = [f"{i.index + 1}. {i.type}" for i in analysis.layers]

@@ -31,7 +31,7 @@ try:
 except ValueError as err:
     st.error(_("Impossible pooling: {err}").format(err=err))
     st.stop()
-a, b, c = st.columns(3)
+a, b, c = state.main_figure().columns(3)
 # One colour scale for the whole row (pooled values lie within the input's range), with its colour bar at the end:
 # the same colour means the same number in the input, the max pool and the average pool.
 row_range = (float(grid.min()), float(grid.max()))

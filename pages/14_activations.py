@@ -30,12 +30,15 @@ FORMULAS = {
     "elu": r"\mathrm{ELU}(x) = x \text{ if } x>0 \text{ else } \alpha\,(e^{x}-1)",
 }
 
-c1, c2, c3 = st.columns([3, 1, 1])
+if state.presenter():  # one row of controls: the figure stays in a projector's first screen
+    c1, c2, c3, c4 = st.columns([2.6, 1.5, 1.2, 2])
+else:
+    (c1, c2, c3), c4 = st.columns([3, 1, 1]), st
 chosen = c1.multiselect(_("Functions"), list(ops.ACTIVATIONS), default=list(ops.ACTIVATIONS), key="ac_names",
                         format_func=label)
 slope = c2.slider(_("Leaky ReLU slope a"), 0.0, 0.5, 0.1, 0.01, key="ac_slope")
 alpha = c3.slider(_("ELU α"), 0.1, 3.0, 1.0, 0.1, key="ac_alpha")
-x_range = st.slider(_("x range"), -10.0, 10.0, (-5.0, 5.0), 0.5, key="ac_range")
+x_range = c4.slider(_("x range"), -10.0, 10.0, (-5.0, 5.0), 0.5, key="ac_range")
 if x_range[0] >= x_range[1]:
     st.error(_("The x range needs a left end smaller than its right end."))
     st.stop()
@@ -44,7 +47,8 @@ curves = {name: ops.activation(name, x, slope=slope, alpha=alpha) for name in ch
 if not curves:
     st.info(_("Pick at least one function."))
 else:
-    state.chart(plots.activation_figure(x, curves, labels={n: label(n) for n in curves}), key="ac_curves")
+    state.chart(plots.activation_figure(x, curves, labels={n: label(n) for n in curves}), key="ac_curves",
+                where=state.main_figure())
     probe = st.slider(_("Evaluate at x ="), float(x_range[0]), float(x_range[1]), 0.5, 0.1, key="ac_probe")
     cols = st.columns(len(curves))
     for col, name in zip(cols, curves):

@@ -16,8 +16,13 @@ from dashboard import state
 st.title(_("Softmax and loss functions"))
 
 st.subheader(_("Softmax turns scores into probabilities"))
-st.latex(r"p_i = \frac{e^{z_i / T}}{\sum_j e^{z_j / T}}")
-c1, c2 = st.columns([3, 2])
+SOFTMAX = r"p_i = \frac{e^{z_i / T}}{\sum_j e^{z_j / T}}"
+if state.presenter():  # the formula beside the inputs: the bars stay in a projector's first screen
+    formula, c1, c2 = st.columns([2, 3, 2], vertical_alignment="bottom")
+    formula.latex(SOFTMAX)
+else:
+    st.latex(SOFTMAX)
+    c1, c2 = st.columns([3, 2])
 text = c1.text_input(_("Logits z (the network's raw scores, comma-separated)"), "2.0, 1.0, 0.1, -1.0",
                      key="sm_logits")
 temperature = c2.slider(_("Temperature T"), 0.1, 5.0, 1.0, 0.1, key="sm_temp",
@@ -33,7 +38,7 @@ except ValueError as err:
 labels = [_("class {i}").format(i=i) for i in range(len(logits))]
 top = int(probs.argmax())
 state.chart(plots.bars_figure(labels, probs, title=f"softmax(z / {temperature:g})", highlight=top,
-                              y_title=_("probability"), y_range=(0, 1.1)), key="sm_bars")
+                              y_title=_("probability"), y_range=(0, 1.1)), key="sm_bars", where=state.main_figure())
 m1, m2, m3 = st.columns(3)
 m1.metric(_("Predicted class"), labels[top])
 m2.metric(_("Its probability"), f"{probs[top]:.3f}")

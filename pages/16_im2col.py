@@ -37,18 +37,19 @@ except ValueError as err:
     st.stop()
 
 h_out, w_out = result.output.shape[1:]
-m = st.columns(4)
+figure, numbers = state.figure_first()  # on a projector the matrix product comes first
+m = numbers.columns(4)
 m[0].metric(_("Max |im2col − F.conv2d|"), f"{result.max_abs_diff:.1e}")
 m[1].metric(_("Numbers in the input"), result.input_numbers)
 m[2].metric(_("Numbers in the im2col matrix"), result.column_numbers)
 m[3].metric(_("Memory cost"), f"{result.memory_ratio:.2f}×")
 if result.max_abs_diff == 0:
-    st.success(_("The matrix product, reshaped to {n_kernels}×{h_out}×{w_out}, equals PyTorch's F.conv2d exactly.").format(n_kernels=n_kernels, h_out=h_out, w_out=w_out))
+    numbers.success(_("The matrix product, reshaped to {n_kernels}×{h_out}×{w_out}, equals PyTorch's F.conv2d exactly.").format(n_kernels=n_kernels, h_out=h_out, w_out=w_out))
 else:
-    st.info(_("The matrix product equals F.conv2d up to rounding ({result_max_abs_diff:.1e}).").format(result_max_abs_diff=result.max_abs_diff))
-st.caption(_("Each of the {h_out_w_out} windows copies C·k·k = {channels}·{kernel}·{kernel} = {channels_kernel_kernel} numbers; neighbouring windows overlap when the stride is smaller than k, so input numbers are copied several times.").format(h_out_w_out=h_out * w_out, channels=channels, kernel=kernel, channels_kernel_kernel=channels * kernel * kernel))
+    numbers.info(_("The matrix product equals F.conv2d up to rounding ({result_max_abs_diff:.1e}).").format(result_max_abs_diff=result.max_abs_diff))
+numbers.caption(_("Each of the {h_out_w_out} windows copies C·k·k = {channels}·{kernel}·{kernel} = {channels_kernel_kernel} numbers; neighbouring windows overlap when the stride is smaller than k, so input numbers are copied several times.").format(h_out_w_out=h_out * w_out, channels=channels, kernel=kernel, channels_kernel_kernel=channels * kernel * kernel))
 
-with st.expander(_("Input: {channels} channel(s) of {size}×{size}").format(channels=channels, size=size), expanded=True):
+with numbers.expander(_("Input: {channels} channel(s) of {size}×{size}").format(channels=channels, size=size), expanded=True):
     cols = st.columns(channels)
     for i, col in enumerate(cols):
         state.chart_in(col, plots.matrix_figure(x[i], title=_("channel {i}").format(i=i), signed=False, height=240), key=f"ic_x{i}")
@@ -56,7 +57,7 @@ with st.expander(_("Input: {channels} channel(s) of {size}×{size}").format(chan
 col_labels = [f"c{ch} ({r},{q})" for ch in range(channels) for r in range(kernel) for q in range(kernel)]
 row_labels = [f"win ({r},{q})" for r in range(h_out) for q in range(w_out)]
 big = result.columns.size > 900
-left, mid, right = st.columns([5, 2, 2])
+left, mid, right = figure.columns([5, 2, 2])
 with left:
     st.markdown(_("**im2col matrix**: {result_columns_shape_0} windows × {result_columns_shape_1} numbers").format(result_columns_shape_0=result.columns.shape[0], result_columns_shape_1=result.columns.shape[1]))
     state.chart(plots.matrix_figure(result.columns, signed=False, annotate=not big, x_labels=col_labels,
@@ -73,7 +74,7 @@ with right:
                                         y_labels=row_labels, height=min(700, 80 + 22 * len(row_labels))),
                     key="ic_prod")
 
-st.markdown(_("**Reshaped into the output**: column k*o* of the product becomes output channel *o* ({h_out}×{w_out}).").format(h_out=h_out, w_out=w_out))
-cols = st.columns(n_kernels)
+figure.markdown(_("**Reshaped into the output**: column k*o* of the product becomes output channel *o* ({h_out}×{w_out}).").format(h_out=h_out, w_out=w_out))
+cols = figure.columns(n_kernels)
 for o, col in enumerate(cols):
     state.chart_in(col, plots.matrix_figure(result.output[o], title=_("output channel {o}").format(o=o), height=240), key=f"ic_out{o}")

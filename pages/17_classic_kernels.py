@@ -39,7 +39,8 @@ name = k1.selectbox(_("Kernel"), [*ops.KERNELS, "Custom"], key="ck_kernel",
 stride = k2.slider(_("Stride"), 1, 8, 1, key="ck_stride")
 padding = k3.slider(_("Padding"), 0, 4, 0, key="ck_padding")
 start = ops.KERNELS.get(name, np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]], dtype=float))
-e1, e2 = st.columns([1, 2])
+figure, details = state.figure_first()  # on a projector the photo and its result come before the kernel's numbers
+e1, e2 = details.columns([1, 2])
 with e1:
     st.markdown(_("**Kernel** (editable)"))
     kernel = st.data_editor(np.round(start, 4), key=f"ck_edit_{name}", width="stretch")
@@ -67,7 +68,7 @@ def height(h: int) -> int:
 
 
 out_h = result.total.shape[0]
-left, right = st.columns(2)
+left, right = figure.columns(2)
 state.chart_in(left, plots.image_figure(photo, title=_("Input {photo_shape_1}×{photo_shape_2}").format(photo_shape_1=photo.shape[1], photo_shape_2=photo.shape[2]),
                                      height=height(photo.shape[1])), key="ck_in")
 state.chart_in(right, plots.image_figure(result.total, signed=True, title=_("Output {out_h}×{result_total_shape_1}").format(out_h=out_h, result_total_shape_1=result.total.shape[1]),

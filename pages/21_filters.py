@@ -16,12 +16,13 @@ from cnnviz.plots import maps
 from dashboard import state
 
 st.title(_("Inside a CNN: filters before and after training"))
-st.markdown(
-    _("A conv layer's **filters** are its weights: small grids that are multiplied with every patch of the input. "
-    "Before training they are random noise; training moves each weight a little, step by step, until the "
-    "filters become edge, stripe and blob detectors.")
-)
-st.latex(r"W \leftarrow W - \eta \, \frac{\partial L}{\partial W}")
+with state.explanation(_("What are filters?")):
+    st.markdown(
+        _("A conv layer's **filters** are its weights: small grids that are multiplied with every patch of the input. "
+        "Before training they are random noise; training moves each weight a little, step by step, until the "
+        "filters become edge, stripe and blob detectors.")
+    )
+    st.latex(r"W \leftarrow W - \eta \, \frac{\partial L}{\partial W}")
 
 def imagenet_stem() -> None:
     """The first filters of a network trained on 1.2 million photos, in colour: what training makes of them."""
@@ -50,8 +51,12 @@ if not sets:
                "assets/pretrained/fashion_mnist_cnn/). Train a model with `cnnviz train` or on the training page, "
                "then come back."))
     st.stop()
-run_key = st.selectbox(_("Training run"), list(sets), format_func=state.inside_checkpoint_set_label,
-                       help=_("Runs you train on the training page appear here too."))
+# On a projector the run, layer and channel share one row, the epoch and the scale another: the filters stay in the
+# first screen.
+top = st.columns([2, 1, 1]) if state.presenter() else None
+run_key = (top[0] if top else st).selectbox(_("Training run"), list(sets),
+                                           format_func=state.inside_checkpoint_set_label,
+                                           help=_("Runs you train on the training page appear here too."))
 paths = sets[run_key]
 
 try:
@@ -67,7 +72,7 @@ convs = capture.conv_layers(first_model)
 if not convs:
     st.info(_("This model has no conv layers, so it has no filters to show."))
     st.stop()
-a, b = st.columns(2)
+a, b = top[1:] if top else st.columns(2)
 with a:
     layer = st.selectbox(_("Conv layer"), convs, help=_("The first layer looks at pixels; deeper layers look at maps."))
 probe = capture.filter_grid(first_model, layer)
@@ -79,7 +84,8 @@ with b:
         in_ch = st.slider(_("Input channel"), 0, probe.weights.shape[1] - 1, 0,
                           help=_("Each of the {probe_count} filters has one {probe_weights_shape_2}×{probe_weights_shape_3} slice per input map; this picks which slice is shown.").format(probe_count=probe.count, probe_weights_shape_2=probe.weights.shape[2], probe_weights_shape_3=probe.weights.shape[3]))
 
-epoch = st.select_slider(_("Epoch"), options=epochs, value=epochs[-1],
+epoch_col, scale_col = (st.columns([3, 1], vertical_alignment="bottom") if state.presenter() else (st, st))
+epoch = epoch_col.select_slider(_("Epoch"), options=epochs, value=epochs[-1],
                          help=_("Drag to scrub through the checkpoints that training saved (epoch 0 = before training)."))
 idx = epochs.index(epoch)
 model, card = runs[idx]
@@ -91,11 +97,11 @@ delta = capture.filter_delta(before, after)
 
 # One symmetric colour scale for before and after by default: the random start must not look stronger than the
 # trained filters just because it is drawn on a narrower scale.
-shared = st.toggle(_("One colour scale for before and after"), value=True, key="fi_shared",
+shared = scale_col.toggle(_("One colour scale for before and after"), value=True, key="fi_shared",
                    help=_("Off: each panel uses its own scale (shows each panel's pattern, but its colours are not "
                           "comparable with the other panel's)."))
 limit = max(float(abs(before.weights).max()), float(abs(after.weights).max())) if shared else None
-cols = st.columns(3)
+cols = state.main_figure().columns(3)
 for col, grid, key in zip(cols, (before, after, delta), ("fi_before", "fi_after", "fi_delta")):
     with col:
         state.chart(maps.filters_figure(grid, limit=limit if grid is not delta else None), key=key)

@@ -13,11 +13,13 @@ from cnnviz.i18n import _
 from dashboard import state
 
 st.title(_("Backbones: what is frozen, what learns"))
-st.markdown(
-    _("In the notes, `VGG16(weights='imagenet', include_top=False, input_shape=(32, 32, 3))` is the *convolutional "
-    "base*; `base.trainable = False` freezes it, and a new head `Flatten → Dense(128) → Dense(64) → Dense(10)` is put "
-    "on top. The summary then shows how few of the parameters actually learn. Pick a backbone and a strategy:")
-)
+with state.explanation(_("The lecture notes' recipe")):  # on a projector: folded, the counts come first
+    st.markdown(
+        _("In the notes, `VGG16(weights='imagenet', include_top=False, input_shape=(32, 32, 3))` is the "
+          "*convolutional base*; `base.trainable = False` freezes it, and a new head `Flatten → Dense(128) → "
+          "Dense(64) → Dense(10)` is put on top. The summary then shows how few of the parameters actually learn. "
+          "Pick a backbone and a strategy:")
+    )
 
 ARCHS = ["vgg16", "mobilenet_v2", "resnet18", "resnet50", "efficientnet_lite0", "mnist_cnn"]
 c = st.columns(4)
@@ -51,14 +53,15 @@ except ValueError as err:
 strategy = st.radio(_("Strategy"), list(transfer.STRATEGIES), index=1, horizontal=True, key="tlb.strategy",
                     format_func=lambda s: _(transfer.STRATEGIES[s].title))
 summary = table[strategy]
-m = st.columns(3)
+main = state.main_figure()
+m = main.columns(3)
 m[0].metric(_("Total params"), f"{summary.counts.total:,}")
 m[1].metric(_("Trainable params"), f"{summary.counts.trainable:,}")
 m[2].metric(_("Frozen (non-trainable) params"), f"{summary.counts.frozen:,}")
-st.caption(_(transfer.STRATEGIES[strategy].description))
+main.caption(_(transfer.STRATEGIES[strategy].description))
 
 STRATEGY, TRAINABLE, FROZEN, SHARE = _("strategy"), _("trainable"), _("frozen"), _("trainable %")
-st.dataframe(pd.DataFrame([{STRATEGY: _(transfer.STRATEGIES[k].title), TRAINABLE: s.counts.trainable,
+main.dataframe(pd.DataFrame([{STRATEGY: _(transfer.STRATEGIES[k].title), TRAINABLE: s.counts.trainable,
                             FROZEN: s.counts.frozen, SHARE: round(100 * s.counts.trainable / s.counts.total, 2)}
                            for k, s in table.items()]),
              hide_index=True, width="stretch",
