@@ -680,7 +680,7 @@ def visualize_channels(model: nn.Module, layer: str, channels: Sequence[int], *,
         if progress is not None:
             progress(step, steps)
     with torch.no_grad():
-        x = img()
+        x = (img() * 255).round() / 255  # measured on the image as shown (8-bit pixels)
         final = _run_to(net, layer, (x - m) / s)[rows, pick].flatten(1).max(dim=1).values.tolist()
     seconds = time.perf_counter() - t0
     settings = {"steps": steps, "lr": lr, "fourier": fourier, "decorrelate": decorrelate and c == 3,
