@@ -294,6 +294,7 @@ class ImageSet:
     images: tuple[Tensor, ...]
     names: tuple[str, ...]
     whole_images: bool  # True: each image counts once (a dataset); False: several patches per photo
+    sources: tuple[str, ...] = ()  # the photo each image was made from (a file's name without its suffix)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -324,6 +325,7 @@ def photo_set(files: Sequence, *, channels: int, sides: Sequence[int] = PHOTO_SI
 
     imgs: list[Tensor] = []
     labels: list[str] = []
+    sources: list[str] = []
     for i, f in enumerate(files):
         try:
             img = decode_image(f, max_side=max(sides) * 2)
@@ -341,9 +343,10 @@ def photo_set(files: Sequence, *, channels: int, sides: Sequence[int] = PHOTO_SI
                 x = image_to_tensor(big, channels=channels)
             imgs.append((x * 255).round().to(torch.uint8))
             labels.append(f"{label} · {max(x.shape[1:])}px")
+            sources.append(str(label))
     if not imgs:
         raise ValueError(_("no readable image found"))
-    return ImageSet(name, tuple(imgs), tuple(labels), whole_images=False)
+    return ImageSet(name, tuple(imgs), tuple(labels), whole_images=False, sources=tuple(sources))
 
 
 def folder_set(folder, *, channels: int, sides: Sequence[int] = PHOTO_SIDES,

@@ -102,6 +102,9 @@ if source == "fashion":
     test = state.fashion_mnist(False)
     labels = [_("{cls} {name}").format(cls=cnnviz.data.class_label(test.classes[int(test.labels[e.image])]),
                                        name=e.name) for e in examples]
+elif source == "photos":  # the sample photos' names in the reader's language, with the size searched
+    labels = [f"{cnnviz.data.sample_title(index.images.sources[e.image])} · "
+              f"{max(index.images.images[e.image].shape[1:])}px" for e in examples]
 state.chart(lookfor_plots.examples_figure(
     examples, labels=labels,
     title=_("The {k} strongest examples of channel {channel} in {layer} (activation · image)").format(
