@@ -126,10 +126,15 @@ NOT_PLAIN = ("Traceback", "Error:", "DefaultCPUAllocator", "decompression bomb",
              "torch.", "pickle", "%ld", "errno", "Errno")
 
 
+WAITING = ("checkpoint file (.pt) first",)  # what a page says while it has no file
+
+
 def judge(outcome: "Outcome") -> str:
     """"" when the outcome is as it must be, else what is wrong."""
     if outcome.traceback:
         return "a traceback or no answer"
+    if any(w in outcome.message.lower() for w in WAITING):
+        return "the page never saw the upload"
     if any(word in outcome.message for word in NOT_PLAIN):
         return "a library's message, a server path or a traceback in the text"
     accepted = outcome.message.startswith("(accepted)")
@@ -266,8 +271,18 @@ def drive(base: str, files: list[tuple[str, str, Path]], sampler: MemorySampler,
                 # the uploader names the new file once the server has it; then the rerun it caused must finish
                 page.locator("[data-testid=stFileUploader]").filter(has_text=path.name).first.wait_for(
                     timeout=timeout_ms)
+                # Replacing a file reruns the page twice: once without any file (a page asks for one, or shows its
+                # sample photo), then with the new one. Read once the page has stayed the same for a while.
                 settle(page, timeout_ms)
                 outcome.message, outcome.traceback = shown_message(page)
+                for _ in range(40):
+                    page.wait_for_timeout(800)
+                    settle(page, timeout_ms)
+                    again = shown_message(page)
+                    if again == (outcome.message, outcome.traceback) and not any(
+                            w in outcome.message.lower() for w in WAITING):
+                        break
+                    outcome.message, outcome.traceback = again
                 if where == "pooling" and not outcome.message:
                     title = page.locator(".gtitle").filter(has_text="Photo")
                     outcome.message = "(accepted) " + ((title.first.text_content() or "") if title.count() else "")

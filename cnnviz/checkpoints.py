@@ -236,10 +236,17 @@ def model_from_checkpoint(ckpt: Checkpoint, *, model_name: str | None = None) ->
         if needed > held:
             raise CheckpointError(_("this checkpoint does not match the {name} architecture: it needs {n:,} weights "
                                     "and the file holds {m:,}").format(name=name, n=needed, m=held))
-        if ckpt.input_shape and not _takes(skeleton, tuple(ckpt.input_shape)):
-            raise CheckpointError(_("the checkpoint says its input is {shape}, but the {name} architecture cannot take "
-                                    "an input of that size").format(
-                shape="×".join(str(v) for v in ckpt.input_shape), name=name))
+        if ckpt.input_shape:
+            shape_text = "×".join(str(v) for v in ckpt.input_shape)
+            fits, numbers = _forward_on_meta(skeleton, tuple(ckpt.input_shape))
+            if not fits:
+                raise CheckpointError(_("the checkpoint says its input is {shape}, but the {name} architecture cannot "
+                                        "take an input of that size").format(shape=shape_text, name=name))
+            if numbers > MAX_ACTIVATIONS:  # ResNet-50 on 3×1024×1024 once meant 2.7 GB for one image's maps
+                raise CheckpointError(_("the checkpoint says its input is {shape}: the {name} network would compute "
+                                        "{n:,} numbers for one image, more than the {limit:,} this shared server "
+                                        "allows; save it with a smaller input size").format(
+                    shape=shape_text, name=name, n=numbers, limit=MAX_ACTIVATIONS))
     try:
         model = build()
     except (ValueError, TypeError, KeyError, AttributeError, IndexError) as err:
@@ -281,16 +288,31 @@ def _on_meta_device(build) -> nn.Module | None:
         return None
 
 
-def _takes(model: nn.Module, shape: tuple[int, ...]) -> bool:
-    """Whether a meta-device model runs on one input of ``shape`` (PyTorch's own shape rules, no arithmetic)."""
+MAX_ACTIVATIONS = 100_000_000  # numbers all layers output for one image (400 MB); ResNet-50 at 224×224: 32 million
+
+
+def _forward_on_meta(model: nn.Module, shape: tuple[int, ...]) -> tuple[bool, int]:
+    """Whether a meta-device model runs on one input of ``shape`` (PyTorch's own shape rules, no arithmetic, no
+    memory), and how many numbers its layers output for it (0 when an op has no meta support: no verdict then)."""
+    total = 0
+
+    def count(_module, _inputs, output) -> None:
+        nonlocal total
+        total += output.numel() if isinstance(output, torch.Tensor) else 0
+
+    leaves = [m for m in model.modules() if not list(m.children())]
+    handles = [m.register_forward_hook(count) for m in leaves]
     try:
         with torch.no_grad():
             model(torch.empty((1, *shape), device="meta"))
     except (RuntimeError, ValueError, IndexError, TypeError):
-        return False
-    except Exception:  # noqa: BLE001 - an op without meta support: no verdict, the real forward pass will tell
-        return True
-    return True
+        return False, total
+    except Exception:  # noqa: BLE001 - an op without meta support: the real forward pass will tell
+        return True, 0
+    finally:
+        for h in handles:
+            h.remove()
+    return True, total
 
 
 MAX_CLASSES = 100_000

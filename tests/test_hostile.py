@@ -200,6 +200,28 @@ def test_a_model_bigger_than_the_weights_in_the_file_is_never_built(monkeypatch)
     assert "cpu" not in built
 
 
+def test_an_input_the_architecture_cannot_take_is_refused_before_building(monkeypatch):
+    """PyTorch's own shape rules on the meta device: mnist_cnn's classifier takes 28×28 only (a 32×32 claim used to
+    fail later, on the page, with a truncated PyTorch sentence); resnet18 on 3×1024×1024 would compute 156 million
+    numbers for one image (resnet50: 670 million, 2.7 GB), far over what the server allows."""
+    built = []
+
+    def build(*args, **kwargs):
+        built.append(torch.empty(0).device.type)
+        return cnnviz.build_model(*args, **kwargs)
+
+    monkeypatch.setattr(checkpoints, "build_model", build)
+    state = cnnviz.build_model("mnist_cnn", seed=0).state_dict()
+    with pytest.raises(cnnviz.CheckpointError, match="cannot take an input of that size"):
+        cnnviz.model_from_checkpoint(cnnviz.Checkpoint(state, "mnist_cnn", 10, (1, 32, 32)))
+    big = cnnviz.build_model("resnet18", seed=0).state_dict()
+    with pytest.raises(cnnviz.CheckpointError, match="156,238,346 numbers for one image"):
+        cnnviz.model_from_checkpoint(cnnviz.Checkpoint(big, "resnet18", 10, (3, 1024, 1024)))
+    assert "cpu" not in built
+    fine = cnnviz.model_from_checkpoint(cnnviz.Checkpoint(state, "mnist_cnn", 10, (1, 28, 28)))
+    assert "cpu" in built and fine(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
+
+
 @pytest.mark.parametrize("facts, words", [
     ({"meta": [1, 2]}, "meta entry"),
     ({"num_classes": "many"}, "num_classes entry"),
