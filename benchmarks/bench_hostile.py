@@ -123,7 +123,8 @@ def make_files(folder: Path, *, pngs: int) -> list[tuple[str, str, Path]]:
 ACCEPTED = ("large PNG", "144-megapixel")  # descriptions of the files that must be drawn, not refused
 # Words of a library's own message, a server path or a traceback: never in what a student reads.
 NOT_PLAIN = ("Traceback", "Error:", "DefaultCPUAllocator", "decompression bomb", "/tmp/", "cnnviz-zip-", "PIL",
-             "torch.", "pickle", "%ld", "errno", "Errno")
+             "torch.", "pickle", "%ld", "errno", "Errno", "image file is truncated", "Truncated File Read",
+             "PytorchStreamReader")
 
 
 WAITING = ("checkpoint file (.pt) first",)  # what a page says while it has no file
@@ -283,9 +284,10 @@ def drive(base: str, files: list[tuple[str, str, Path]], sampler: MemorySampler,
                             w in outcome.message.lower() for w in WAITING):
                         break
                     outcome.message, outcome.traceback = again
-                if where == "pooling" and not outcome.message:
+                if not outcome.message:  # no refusal: the photo drawn, the checkpoint or the zip taken
                     title = page.locator(".gtitle").filter(has_text="Photo")
-                    outcome.message = "(accepted) " + ((title.first.text_content() or "") if title.count() else "")
+                    shown = (title.first.text_content() or "") if where == "pooling" and title.count() else ""
+                    outcome.message = f"(accepted) {shown}".strip()
             except Exception as err:  # a timeout, a dead server: recorded, and the next file is tried
                 outcome.message = f"NO ANSWER: {type(err).__name__}: {str(err).splitlines()[0][:160]}"
                 outcome.traceback = True
