@@ -159,6 +159,50 @@ def test_running_out_of_memory_while_decoding_is_a_plain_sentence(monkeypatch):
         cnnviz.decode_image(data)
 
 
+def test_large_decodes_run_at_most_two_at_a_time(monkeypatch):
+    """Thirty students uploading big photos at once: the server decodes at most two large images together (memory
+    stays bounded); small images are not held up."""
+    import threading
+    import time as clock
+
+    from PIL import ImageFile
+
+    real_load = ImageFile.ImageFile.load
+    inside, most = [0], [0]
+    lock = threading.Lock()
+
+    def watched(self, *args, **kwargs):
+        large = self.size[0] * self.size[1] > cdata.LARGE_DECODE
+        if large:
+            with lock:
+                inside[0] += 1
+                most[0] = max(most[0], inside[0])
+            clock.sleep(0.05)  # a slow decoder: overlaps would show
+        try:
+            return real_load(self, *args, **kwargs)
+        finally:
+            if large:
+                with lock:
+                    inside[0] -= 1
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", watched)
+    big = png(Image.new("L", (3000, 3000)), optimize=True)  # 9 MP
+    errors: list[BaseException] = []
+
+    def decode() -> None:
+        try:
+            assert cnnviz.decode_image(big, max_side=256).size == (256, 256)
+        except BaseException as err:  # noqa: BLE001 - reported by the test
+            errors.append(err)
+
+    threads = [threading.Thread(target=decode) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and 1 <= most[0] <= 2
+
+
 # ---------------------------------------------------------------------------- checkpoints
 
 
