@@ -273,9 +273,9 @@ _LARGE_DECODES = threading.BoundedSemaphore(2)
 
 def _damaged(fmt: str | None) -> ImageError:
     if fmt:
-        return ImageError(_("the {format} file is damaged or cut short (truncated): it cannot be read to the end. "
+        return ImageError(_("the {format} file is damaged or truncated (cut short): it cannot be read to the end. "
                             "Save or export it again.").format(format=fmt))
-    return ImageError(_("the image file is damaged or cut short (truncated): it cannot be read to the end. "
+    return ImageError(_("the image file is damaged or truncated (cut short): it cannot be read to the end. "
                         "Save or export it again."))
 
 

@@ -143,7 +143,7 @@ def test_a_damaged_png_is_called_damaged(cut):
     damaged = {"header": whole[:30], "ihdr": whole[:16] + b"\xff" * 8 + whole[24:], "body": whole[: len(whole) // 2]}
     with pytest.raises(cnnviz.ImageError) as err:
         cnnviz.decode_image(damaged[cut])
-    assert "PNG file is damaged or cut short" in str(err.value) and plain(str(err.value))
+    assert "PNG file is damaged or truncated" in str(err.value) and plain(str(err.value))
 
 
 def test_running_out_of_memory_while_decoding_is_a_plain_sentence(monkeypatch):
