@@ -356,7 +356,7 @@ def decode_image(data: bytes | str | Path, *, max_pixels: int = MAX_IMAGE_PIXELS
     """
     source = Path(data) if isinstance(data, str) else data
     img = opened = _open_header(source)
-    fmt = img.format
+    fmt, done = img.format, False
     try:
         scale = _reduced_scale(img, max_pixels=max_pixels, max_side=max_side)
         w, h = img.size
@@ -374,10 +374,7 @@ def decode_image(data: bytes | str | Path, *, max_pixels: int = MAX_IMAGE_PIXELS
             img = ImageOps.exif_transpose(img) or img
             if max_side and max(img.size) > max_side:
                 img.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-        if pixels > LARGE_DECODE:
-            if img is not opened:
-                opened.close()
-            _release_freed_memory()
+        done = True
     except ImageError:
         raise
     except MemoryError:
@@ -385,8 +382,10 @@ def decode_image(data: bytes | str | Path, *, max_pixels: int = MAX_IMAGE_PIXELS
     except Exception:  # OSError "image file is truncated", SyntaxError, ValueError, EOFError, zlib errors …
         raise _damaged(fmt) from None
     finally:
-        if img is not opened:
+        if img is not opened or not done:
             opened.close()  # the full-size original and its file
+    if pixels > LARGE_DECODE:
+        _release_freed_memory()
     return img
 
 
