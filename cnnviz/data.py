@@ -273,10 +273,10 @@ _LARGE_DECODES = threading.BoundedSemaphore(2)
 
 def _damaged(fmt: str | None) -> ImageError:
     if fmt:
-        return ImageError(_("the {format} file is damaged or truncated (cut short): it cannot be read to the end. "
-                            "Save or export it again.").format(format=fmt))
-    return ImageError(_("the image file is damaged or truncated (cut short): it cannot be read to the end. "
-                        "Save or export it again."))
+        return ImageError(_("the {format} file is damaged or truncated (cut short), so it cannot be read to the "
+                            "end. Save or export it again.").format(format=fmt))
+    return ImageError(_("the image file is damaged or truncated (cut short), so it cannot be read to the end. Save "
+                        "or export it again."))
 
 
 def _too_large(w: int, h: int, limit: int, fmt: str | None) -> ImageTooLarge:
