@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import glob
 import math
 import os
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
 import torch
 
-__all__ = ["atomic_torch_save", "atomic_write", "atomic_write_text", "json_safe", "num_or_nan"]
+__all__ = ["atomic_torch_save", "atomic_write", "atomic_write_text", "json_safe", "num_or_nan", "sweep_temp_files"]
 
 
 def _umask() -> int:
@@ -25,14 +27,71 @@ def _umask() -> int:
     return 0o022
 
 
+def _temp_prefix(name: str, pid: int) -> str:
+    return f".{name}.{pid}."
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # someone else's process: alive
+    return True
+
+
+LEGACY_TEMP_AGE_S = 600.0
+
+
+def _older_than(path: Path, seconds: float) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime > seconds
+    except OSError:
+        return False
+
+
+def sweep_temp_files(folder: str | Path, name: str | None = None) -> list[Path]:
+    """Delete the temp files that killed writers left in ``folder`` (of target ``name`` only, if given).
+
+    ``atomic_write`` names its temp file ``.NAME.PID.RANDOM.tmp``; one whose process is gone (SIGKILL, a power
+    cut) is stray and goes; a temp of a live process (this one included: another thread may be writing) stays.
+    Returns the deleted paths.
+    """
+    folder = Path(folder)
+    gone: list[Path] = []
+    try:
+        candidates = list(folder.glob(f".{glob.escape(name)}.*.tmp" if name else ".*.tmp"))
+    except OSError:
+        return gone
+    for tmp in candidates:
+        parts = tmp.name[:-len(".tmp")].rsplit(".", 2)  # [".NAME", "PID", "RANDOM"]
+        if len(parts) == 3 and parts[1].isdigit():
+            if _pid_alive(int(parts[1])):
+                continue
+        elif not _older_than(tmp, LEGACY_TEMP_AGE_S):  # written before temp names carried a process id
+            continue
+        try:
+            tmp.unlink()
+            gone.append(tmp)
+        except OSError:
+            pass
+    return gone
+
+
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], None]) -> Path:
     """Write ``path`` through ``write(file)`` into a temp file beside it, then rename it into place.
 
-    A run stopped mid-write never leaves a half-written file behind; the old file stays as it was.
+    A run stopped mid-write never leaves a half-written file behind; the old file stays as it was. A process
+    killed mid-write (SIGKILL) leaves its temp file, named after its process id: the next write of the same
+    file, or ``sweep_temp_files`` of the folder, deletes it.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    sweep_temp_files(path.parent, path.name)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path.name, os.getpid()), suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)

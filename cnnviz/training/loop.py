@@ -1,12 +1,26 @@
 """The training loop: ``fit`` trains any ``nn.Module`` on an ``ImageData`` held in memory, one batch at a time,
-reproducibly, with atomic per-epoch checkpoints, stop and resume with no step lost, and a clear message when
-the loss turns NaN or infinite. Its private helpers check the settings and the model, and set the learning rate."""
+reproducibly, with atomic per-epoch checkpoints and a save every 30 s, stop and resume with no step lost, and a
+clear message when the loss turns NaN or infinite. Its private helpers check the settings and the model, and set
+the learning rate.
+
+Where the time goes, and what the loop does about it (figures: benchmarks/bench_training.py):
+
+- data: the images stay uint8 in memory and are converted one batch at a time (gather, uint8 → float, one
+  multiply-add) — no per-image Python transform, no DataLoader;
+- forward and backward: convolutions dominate. ``channels_last`` (NHWC) lets oneDNN run them without reordering
+  the activations before and after every convolution; it is on by default for 2-D convolutional models;
+- optimizer: one multi-tensor (``foreach``) update for all parameters instead of a Python loop over them;
+- Python overhead per step: a few tensor-to-float conversions, nothing per image; the live curves cost one
+  frozen snapshot every ``log_every`` steps;
+- the test pass after each epoch and the saves are not counted in images/s (they are in the elapsed time).
+"""
 
 from __future__ import annotations
 
 import math
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,17 +32,21 @@ from torch import nn
 
 from ..checkpoints import load_checkpoint, save_checkpoint
 from ..data import ImageData
-from ..files import atomic_torch_save
+from ..files import atomic_torch_save, sweep_temp_files
+from . import cpu
 from .cpu import THREADS
 from .records import EpochRecord, History, StepRecord
 from .rundir import HISTORY_FILE, STATE_FILE
 from .tensors import affine, augment_batch, channel_stats, evaluate, to_float
 from ..i18n import _, ngettext
 
-__all__ = ["OPTIMIZERS", "SCHEDULES", "fit"]
+__all__ = ["OPTIMIZERS", "SAVE_EVERY_S", "SCHEDULES", "fit"]
 
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "onecycle")
+SAVE_EVERY_S = 30.0  # a run killed outright (SIGKILL, power cut) loses at most this much training
+
+_clock = time.perf_counter  # the loop's clock; a test replaces it with a simulated one
 
 
 @dataclass(frozen=True)
@@ -47,6 +65,39 @@ class _Options:
     save_initial: bool = True
     channels_last: bool | None = None
     bf16: bool = False
+    save_every_s: float | None = SAVE_EVERY_S
+    save_every_steps: int | None = None
+    foreach: bool = True
+
+
+@dataclass
+class _Sums:
+    """Running sums over some steps: loss × images, correct images, images, steps, seconds of training."""
+
+    loss: float = 0.0
+    correct: float = 0.0
+    count: float = 0.0
+    steps: float = 0.0
+    train_s: float = 0.0
+
+    def add(self, loss: float, correct: float, count: int) -> None:
+        self.loss += loss * count
+        self.correct += correct
+        self.count += count
+        self.steps += 1
+
+    def clear(self) -> None:
+        self.loss = self.correct = self.count = self.steps = self.train_s = 0.0
+
+    def as_list(self) -> list[float]:
+        return [self.loss, self.correct, self.count, self.steps, self.train_s]
+
+    @classmethod
+    def from_list(cls, values: Any) -> _Sums:
+        try:
+            return cls(*(float(v) for v in values))
+        except (TypeError, ValueError):
+            return cls()
 
 
 def fit(
@@ -81,20 +132,23 @@ def fit(
 
     With ``checkpoint_dir``: ``epoch_00.pt`` (initial weights), ``epoch_NN.pt`` after each epoch
     (cnnviz checkpoints whose meta has epoch, dataset, mean, std, test_accuracy), ``history.json`` and
-    ``trainer_state.pt`` (weights, optimizer and position, also written on stop) — all atomic.
-    ``start_epoch=k`` restarts from ``epoch_k.pt`` (with a fresh optimizer state unless
-    trainer_state.pt was written at that epoch); ``resume=True`` continues exactly where a stopped
-    run left off, mid-epoch included.
+    ``trainer_state.pt`` (weights, optimizer and position: after each epoch, on stop, and every
+    ``save_every_s`` seconds mid-epoch) — all atomic. ``start_epoch=k`` restarts from ``epoch_k.pt`` (with a fresh
+    optimizer state unless trainer_state.pt was written at that epoch); ``resume=True`` continues exactly where a
+    stopped (or killed) run left off, mid-epoch included.
 
     More options: ``log_every`` (steps between step records; default 10, fewer in short epochs),
     ``eval_batch_size`` (1000), ``threads`` (a cap on PyTorch threads), ``schedule`` ("constant" or
-    "onecycle"), ``flip`` (horizontal flips when augmenting; default: yes except for digits), ``model_name`` and ``spec`` (recorded in checkpoints; "stack"
-    runs need ``spec``), ``dataset`` (its name for the checkpoints), ``meta`` (extra plain values for
-    the checkpoints), ``keep_state`` (False deletes trainer_state.pt when the run finishes),
-    ``save_initial`` (write epoch_00.pt, default True), ``channels_last`` (NHWC memory layout, the
-    same arithmetic and often much faster convolutions on the CPU; default: on for models with 2-D
-    convolutions), ``bf16`` (bfloat16 autocast for the forward pass: faster on CPUs with AMX/AVX-512
-    BF16, slightly different numbers; default off).
+    "onecycle"), ``flip`` (horizontal flips when augmenting; default: yes except for digits), ``model_name`` and
+    ``spec`` (recorded in checkpoints; "stack" runs need ``spec``), ``dataset`` (its name for the checkpoints),
+    ``meta`` (extra plain values for the checkpoints), ``keep_state`` (False deletes trainer_state.pt when the run
+    finishes), ``save_initial`` (write epoch_00.pt, default True), ``save_every_s`` (seconds between mid-epoch
+    saves, default 30; None: only at epoch ends and stops), ``save_every_steps`` (also save every this many
+    steps), ``channels_last`` (NHWC memory layout, the same arithmetic and faster convolutions on the CPU;
+    default: on for models with 2-D convolutions), ``foreach`` (one multi-tensor optimizer update, default
+    True; False: the plain per-parameter loop), ``bf16`` (bfloat16 autocast for the forward pass: faster on
+    CPUs with AMX/AVX-512 BF16, slightly different numbers; default off; on a CPU without them it warns in
+    one line and trains in float32, since bfloat16 would be about ten times slower there).
 
     Raises ``ValueError`` for bad settings or data that does not fit the model, ``TypeError`` for an
     unknown option.
@@ -106,6 +160,10 @@ def fit(
         raise TypeError(_("unknown fit option(s) {unknown}; known: {sorted_options_dataclass}").format(unknown=unknown, sorted_options_dataclass=sorted(_Options.__dataclass_fields__))) from None
     _check_settings(train, test, epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
                     momentum=momentum, weight_decay=weight_decay, start_epoch=start_epoch, opts=opts)
+    bf16 = bool(opts.bf16)
+    if bf16 and not cpu.bf16_fast():
+        warnings.warn(cpu.bf16_slow_message(), RuntimeWarning, stacklevel=2)
+        bf16 = False
     if mean is None or std is None:
         mean, std = channel_stats(train)
     mean, std = [float(m) for m in mean], [float(s) for s in std]
@@ -114,8 +172,8 @@ def fit(
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError(_("the model has no trainable parameters (every parameter has requires_grad=False)"))
-    opt = (torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay) if optimizer == "sgd"
-           else torch.optim.Adam(params, lr=lr, weight_decay=weight_decay))
+    opt = _make_optimizer(params, optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay,
+                          foreach=opts.foreach)
     flip = opts.flip if opts.flip is not None else train.name not in ("mnist", "digits")
     n = len(train)
     steps_per_epoch = n // batch_size if n % batch_size == 1 else math.ceil(n / batch_size)
@@ -127,6 +185,8 @@ def fit(
                  "batch_size": batch_size, "seed": seed, "augment": augment, **opts.meta}
     if opts.spec is not None:
         meta_base["spec"] = opts.spec
+    if folder is not None:
+        sweep_temp_files(folder)  # temp files of a writer that was killed mid-write
 
     def save_epoch(epoch: int, extra: dict[str, Any]) -> None:
         if folder is not None:
@@ -136,6 +196,7 @@ def fit(
 
     # ---- where to start
     first_epoch, first_batch, step, elapsed_before = 0, 0, 0, 0.0
+    run, window = _Sums(), _Sums()  # the epoch under way, and the steps since the last step record
     prior = History((), (), "running")
     if opts.resume or start_epoch > 0:
         if folder is None:
@@ -149,6 +210,8 @@ def fit(
             _load_optimizer(opt, state["optimizer"])
             first_epoch, first_batch, step = int(state["epoch"]), int(state["batch"]), int(state["step"])
             elapsed_before = float(state["elapsed_s"])
+            if first_batch > 0:  # mid-epoch: the epoch's sums so far, and the step record under way
+                run, window = _Sums.from_list(state.get("run", ())), _Sums.from_list(state.get("window", ()))
         else:
             ckpt = load_checkpoint(folder / f"epoch_{start_epoch:02d}.pt")
             model.load_state_dict(ckpt.state_dict)
@@ -166,121 +229,159 @@ def fit(
     steps = list(prior.steps)
     epoch_records = list(prior.epochs)
     status, message = "running", ""
-    t_start = time.perf_counter()
+    t_start = _clock()
+    t_mark = t_start  # training time of the epoch under way is run.train_s + (clock - t_mark) while stepping
+    stepping = False
 
     def elapsed() -> float:
-        return elapsed_before + time.perf_counter() - t_start
+        return elapsed_before + _clock() - t_start
+
+    def pace() -> float | None:
+        seconds = run.train_s + (_clock() - t_mark if stepping else 0.0)
+        return run.count / seconds if run.count and seconds > 0 else None
 
     def snapshot(st: str = "running", msg: str = "") -> History:
         return History(tuple(steps), tuple(epoch_records), st, msg, total_epochs=epochs, steps_per_epoch=steps_per_epoch,
-                       step=step, elapsed_s=elapsed(), batch_size=batch_size, train_size=n)
+                       step=step, elapsed_s=elapsed(), batch_size=batch_size, train_size=n,
+                       current_images_per_s=pace() if st == "running" else None)
 
     def save_state(epoch: int, batch: int) -> None:
+        """history.json, then trainer_state.pt: killed between the two, a resume finds the history ahead of the
+        state and keeps only its steps up to the state's."""
         if folder is None:
             return
-        atomic_torch_save({"epoch": epoch, "batch": batch, "step": step, "elapsed_s": elapsed(),
-                            "model": {k: v.detach().cpu().clone() for k, v in model.state_dict().items()},
-                            "optimizer": opt.state_dict()}, folder / STATE_FILE)
         snapshot().save(folder / HISTORY_FILE)
+        atomic_torch_save({"epoch": epoch, "batch": batch, "step": step, "elapsed_s": elapsed(),
+                           "run": run.as_list(), "window": window.as_list(),
+                           "model": {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()},
+                           "optimizer": opt.state_dict()}, folder / STATE_FILE)
+
+    def record_window(epoch: int) -> None:
+        steps.append(StepRecord(step, epoch + 1, window.loss / window.count, elapsed(), window.correct / window.count))
+        window.clear()
 
     was_training = model.training
     channels_last = opts.channels_last if opts.channels_last is not None else any(
         isinstance(m, nn.Conv2d) for m in model.modules())
-    key = id(threading.current_thread()) ^ id(model)
-    THREADS.enter(key, opts.threads)
+    save_every_s = opts.save_every_s if opts.save_every_s and opts.save_every_s > 0 else math.inf
+    save_every_steps = opts.save_every_steps or 0
+    images, labels = train.images, train.labels
     if channels_last:
         model.to(memory_format=torch.channels_last)
     try:
-        if folder is not None and first_epoch == 0 and first_batch == 0 and step == 0 and opts.save_initial:
-            test_loss, test_acc = evaluate(model, test, mean=mean, std=std, batch_size=opts.eval_batch_size)
-            save_epoch(0, {"test_accuracy": test_acc, "test_loss": test_loss})
-        for epoch in range(first_epoch, epochs):
-            _mode_train(model)
-            order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
-            run_loss = run_correct = run_count = 0.0
-            win_loss = win_correct = win_count = win_steps = 0.0
-            t_epoch = time.perf_counter()
-            start_b = first_batch if epoch == first_epoch else 0
-            for b in range(start_b, steps_per_epoch):
-                if stop is not None and stop.is_set():
-                    if win_steps:  # keep the partial window's loss, so the resumed curve has no hole
-                        steps.append(StepRecord(step, epoch + 1, win_loss / win_count, elapsed(), win_correct / win_count))
-                    save_state(epoch, b)
-                    status = "stopped"
-                    message = _("stopped at step {step} (epoch {epoch}, batch {b}/{n}); resume continues here").format(
-                        step=step, epoch=epoch + 1, b=b, n=steps_per_epoch)
-                    return snapshot(status, message)
-                idx = order[b * batch_size : (b + 1) * batch_size] if b < steps_per_epoch - 1 else order[b * batch_size :]
-                xb = train.images[idx]
-                if augment:
-                    gen = torch.Generator().manual_seed((seed * 1_000_003 + epoch) * 100_003 + b)
-                    xb = augment_batch(xb, generator=gen, flip=flip)
-                xb = to_float(xb, scale, shift)
-                if channels_last:
-                    xb = xb.contiguous(memory_format=torch.channels_last)
-                yb = train.labels[idx]
-                if opts.schedule == "onecycle":
-                    for group in opt.param_groups:
-                        group["lr"] = _one_cycle(step, total_steps, lr)
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=opts.bf16):
-                    logits = model(xb)
-                loss = F.cross_entropy(logits.float(), yb)
-                value = float(loss.detach())
-                if not math.isfinite(value):
-                    status = "failed"
-                    kind = "NaN" if math.isnan(value) else _("infinite")
-                    message = _("the loss became {kind} at step {step} (epoch {epoch}): the learning rate {lr:g} is "
-                                "probably too high for {optimizer}; try {lower:g}").format(
-                        kind=kind, step=step + 1, epoch=epoch + 1, lr=lr, optimizer=optimizer.upper(), lower=lr / 10)
-                    return snapshot(status, message)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                step += 1
-                k = len(yb)
-                correct = float((logits.detach().argmax(1) == yb).sum())
-                run_loss += value * k
-                run_correct += correct
-                run_count += k
-                win_loss += value * k
-                win_correct += correct
-                win_count += k
-                win_steps += 1
-                if win_steps >= log_every or b == steps_per_epoch - 1:
-                    steps.append(StepRecord(step, epoch + 1, win_loss / win_count, elapsed(), win_correct / win_count))
-                    win_loss = win_correct = win_count = win_steps = 0.0
-                    if callback is not None:
-                        callback(snapshot())
-            train_time = time.perf_counter() - t_epoch
-            ips = run_count / train_time if train_time > 0 else float("nan")
-            test_loss, test_acc = evaluate(model, test, mean=mean, std=std, batch_size=opts.eval_batch_size)
-            _mode_train(model)
-            epoch_records.append(EpochRecord(epoch + 1, run_loss / max(run_count, 1), run_correct / max(run_count, 1),
-                                             test_loss, test_acc, elapsed(), ips))
-            save_epoch(epoch + 1, {"test_accuracy": test_acc, "test_loss": test_loss,
-                                   "train_accuracy": run_correct / max(run_count, 1)})
-            save_state(epoch + 1, 0)
-            if callback is not None:
-                callback(snapshot())
-        status = "finished"
-        best = max(e.test_acc for e in epoch_records) if epoch_records else float("nan")
-        message = ngettext("finished {n} epoch; best test accuracy {best:.2%}",
-                           "finished {n} epochs; best test accuracy {best:.2%}", epochs).format(n=epochs, best=best)
-        if folder is not None:
-            snapshot(status, message).save(folder / HISTORY_FILE)
-            if not opts.keep_state:
-                (folder / STATE_FILE).unlink(missing_ok=True)
-        return snapshot(status, message)
+        with THREADS.lease(opts.threads) as lease:
+            if folder is not None and first_epoch == 0 and first_batch == 0 and step == 0 and opts.save_initial:
+                test_loss, test_acc = evaluate(model, test, mean=mean, std=std, batch_size=opts.eval_batch_size)
+                save_epoch(0, {"test_accuracy": test_acc, "test_loss": test_loss})
+            last_save_t, last_save_step = _clock(), step
+            for epoch in range(first_epoch, epochs):
+                _mode_train(model)
+                order = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+                start_b = first_batch if epoch == first_epoch else 0
+                if start_b == 0:
+                    run, window = _Sums(), _Sums()
+                stepping, t_mark = True, _clock()
+                for b in range(start_b, steps_per_epoch):
+                    if stop is not None and stop.is_set():
+                        run.train_s += _clock() - t_mark
+                        stepping = False
+                        if window.steps:  # keep the partial window's loss, so the resumed curve has no hole
+                            record_window(epoch)
+                        save_state(epoch, b)
+                        status = "stopped"
+                        message = _("stopped at step {step} (epoch {epoch}, batch {b}/{n}); resume continues here").format(
+                            step=step, epoch=epoch + 1, b=b, n=steps_per_epoch)
+                        return snapshot(status, message)
+                    lease.refresh()  # this thread's share of the cores, when the number of running fits changed
+                    idx = order[b * batch_size : (b + 1) * batch_size] if b < steps_per_epoch - 1 else order[b * batch_size :]
+                    xb = images[idx]
+                    if augment:
+                        gen = torch.Generator().manual_seed((seed * 1_000_003 + epoch) * 100_003 + b)
+                        xb = augment_batch(xb, generator=gen, flip=flip)
+                    xb = to_float(xb, scale, shift)
+                    if channels_last:
+                        xb = xb.contiguous(memory_format=torch.channels_last)
+                    yb = labels[idx]
+                    if opts.schedule == "onecycle":
+                        for group in opt.param_groups:
+                            group["lr"] = _one_cycle(step, total_steps, lr)
+                    if bf16:
+                        with torch.autocast("cpu", dtype=torch.bfloat16):
+                            logits = model(xb)
+                        loss = F.cross_entropy(logits.float(), yb)
+                    else:
+                        logits = model(xb)
+                        loss = F.cross_entropy(logits, yb)
+                    value = loss.item()
+                    if not math.isfinite(value):
+                        status = "failed"
+                        kind = "NaN" if math.isnan(value) else _("infinite")
+                        message = _("the loss became {kind} at step {step} (epoch {epoch}): the learning rate {lr:g} is "
+                                    "probably too high for {optimizer}; try {lower:g}").format(
+                            kind=kind, step=step + 1, epoch=epoch + 1, lr=lr, optimizer=optimizer.upper(), lower=lr / 10)
+                        return snapshot(status, message)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    step += 1
+                    k = len(yb)
+                    correct = (logits.detach().argmax(1) == yb).sum().item()
+                    run.add(value, correct, k)
+                    window.add(value, correct, k)
+                    last = b == steps_per_epoch - 1
+                    if window.steps >= log_every or last:
+                        record_window(epoch)
+                        if callback is not None:
+                            callback(snapshot())
+                    if folder is not None and not last and (
+                            _clock() - last_save_t >= save_every_s
+                            or (save_every_steps and step - last_save_step >= save_every_steps)):
+                        now = _clock()
+                        run.train_s += now - t_mark
+                        stepping = False
+                        save_state(epoch, b + 1)  # a killed run resumes from here
+                        last_save_t, last_save_step = _clock(), step
+                        stepping, t_mark = True, last_save_t
+                run.train_s += _clock() - t_mark
+                stepping = False
+                ips = run.count / run.train_s if run.train_s > 0 else float("nan")
+                test_loss, test_acc = evaluate(model, test, mean=mean, std=std, batch_size=opts.eval_batch_size)
+                _mode_train(model)
+                train_acc = run.correct / max(run.count, 1)
+                epoch_records.append(EpochRecord(epoch + 1, run.loss / max(run.count, 1), train_acc, test_loss, test_acc,
+                                                 elapsed(), ips))
+                save_epoch(epoch + 1, {"test_accuracy": test_acc, "test_loss": test_loss, "train_accuracy": train_acc})
+                run, window = _Sums(), _Sums()
+                save_state(epoch + 1, 0)
+                last_save_t, last_save_step = _clock(), step
+                if callback is not None:
+                    callback(snapshot())
+            status = "finished"
+            best = max(e.test_acc for e in epoch_records) if epoch_records else float("nan")
+            message = ngettext("finished {n} epoch; best test accuracy {best:.2%}",
+                               "finished {n} epochs; best test accuracy {best:.2%}", epochs).format(n=epochs, best=best)
+            if folder is not None:
+                snapshot(status, message).save(folder / HISTORY_FILE)
+                if not opts.keep_state:
+                    (folder / STATE_FILE).unlink(missing_ok=True)
+            return snapshot(status, message)
     except Exception as err:  # recorded on disk too, so the run is not shown as running forever
         status, message = "failed", f"{type(err).__name__}: {err}"
         raise
     finally:
-        THREADS.leave(key)
         model.train(was_training)
         if channels_last:
             model.to(memory_format=torch.contiguous_format)
         if folder is not None and status in ("stopped", "failed"):
             snapshot(status, message).save(folder / HISTORY_FILE)
+
+
+def _make_optimizer(params: list[torch.Tensor], optimizer: str, *, lr: float, momentum: float, weight_decay: float,
+                    foreach: bool) -> torch.optim.Optimizer:
+    """SGD (with momentum) or Adam; ``foreach``: one multi-tensor update for all parameters (the same arithmetic)."""
+    if optimizer == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay, foreach=foreach)
+    return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, foreach=foreach)
 
 
 def _check_model_fits(model: nn.Module, data: ImageData, scale: torch.Tensor, shift: torch.Tensor) -> None:

@@ -64,6 +64,7 @@ class History:
     elapsed_s: float = 0.0
     batch_size: int = 0
     train_size: int = 0
+    current_images_per_s: float | None = None  # the epoch under way: its images per second of training steps
 
     @property
     def total_steps(self) -> int:
@@ -83,7 +84,11 @@ class History:
 
     @property
     def images_per_s(self) -> float | None:
-        """Training throughput: the last epoch's, or the pace of the steps so far."""
+        """Training throughput, images per second of training steps (test passes, saves and the time a run
+        stood stopped excluded): the epoch under way (before and after a stop), else the last finished epoch's;
+        for a history saved by an older cnnviz without either, the pace of the steps so far."""
+        if self.current_images_per_s:
+            return self.current_images_per_s
         if self.epochs:
             return self.epochs[-1].images_per_s
         if self.step and self.elapsed_s > 0:
