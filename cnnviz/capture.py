@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 from .i18n import _
+from .errors import shape_mismatch_reason
 
 __all__ = [
     "FeatureMaps",
@@ -175,7 +176,8 @@ def feature_maps_many(model: nn.Module, image: Tensor, layers: Sequence[str], *,
             run(model, x)
         except RuntimeError as err:
             if not set(layers) <= store.keys():
-                raise ValueError(_("the model cannot take an input of shape {tuple_x_shape_1}: {str_err_splitlines_0_200}").format(tuple_x_shape_1=tuple(x.shape[1:]), str_err_splitlines_0_200=str(err).splitlines()[0][:200])) from None
+                raise ValueError(_("the model cannot take a {shape} input: {reason}").format(
+                    shape="×".join(map(str, x.shape[1:])), reason=shape_mismatch_reason(err))) from None
     if lost := [n for n in layers if n not in store]:
         raise ValueError(_("layers {lost} were not run by the model's forward pass").format(lost=lost))
     size = (int(x.shape[2]), int(x.shape[3]))
@@ -255,7 +257,8 @@ def predict(model: nn.Module, image: Tensor, *, classes: Sequence[str] = ()) -> 
         try:
             logits = run(model, x)
         except RuntimeError as err:
-            raise ValueError(_("the model cannot take an input of shape {tuple_x_shape_1}: {str_err_splitlines_0_200}").format(tuple_x_shape_1=tuple(x.shape[1:]), str_err_splitlines_0_200=str(err).splitlines()[0][:200])) from None
+            raise ValueError(_("the model cannot take a {shape} input: {reason}").format(
+                    shape="×".join(map(str, x.shape[1:])), reason=shape_mismatch_reason(err))) from None
     probs = torch.softmax(logits[0].float().cpu(), dim=0)
     names = tuple(classes) if len(classes) == len(probs) else tuple(_("class {i}").format(i=i)
                                                                     for i in range(len(probs)))

@@ -256,3 +256,17 @@ def test_filter_prediction_and_gradcam_figures():
     assert [t.type for t in overlay.data] == ["image", "heatmap"]
     with pytest.raises(ValueError, match="differ"):
         maps.gradcam_figure(np.zeros((4, 4), np.uint8), np.ones((3, 3)))
+
+
+@pytest.mark.parametrize("model, x, words", [
+    (nn.Conv2d(3, 8, 3), torch.zeros(1, 28, 28), "takes 3 input channels, but it got 1"),
+    (nn.Sequential(nn.Flatten(), nn.Linear(1250, 10)), torch.zeros(1, 20, 40), "have 800 numbers, but it takes 1250"),
+    (nn.Conv2d(1, 8, 5), torch.zeros(1, 3, 3), "shrink to 3×3 before a 5×5 kernel"),
+    (nn.Sequential(nn.Conv2d(1, 2, 1), nn.MaxPool2d(4)), torch.zeros(1, 2, 2), "shrink to nothing"),
+])
+def test_a_model_that_does_not_fit_the_image_says_why_in_plain_words(model, x, words):
+    """PyTorch's own sentence (cut at 200 characters before) never reaches the page: the reason does."""
+    with pytest.raises(ValueError) as info:
+        cnnviz.capture.predict(model, x)
+    message = str(info.value)
+    assert words in message and "mat1" not in message and "Given groups" not in message

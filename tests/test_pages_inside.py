@@ -161,7 +161,7 @@ def test_uploaded_checkpoints_good_bare_and_mismatched(app_at, ckpt_dir, tmp_pat
     at = app_at("20_feature_maps.py")
     next(s for s in at.selectbox if s.label == "Model").set_value(state.INSIDE_UPLOAD).run()
     ok(at)
-    assert at.error and "upload a checkpoint" in at.error[0].value
+    assert at.error and "Upload a checkpoint file" in at.error[0].value
     good = (ckpt_dir / "epoch_01.pt").read_bytes()
     at.file_uploader[1].upload("mine.pt", good, "application/octet-stream").run()
     ok(at)
