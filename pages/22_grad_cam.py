@@ -7,7 +7,7 @@ towards the predicted class, or a class you choose.
 import streamlit as st
 
 import cnnviz
-from cnnviz import capture, cards, gradcam
+from cnnviz import capture, gradcam, i18n
 from cnnviz.i18n import _
 from cnnviz.plots import maps
 from dashboard import state, widgets
@@ -27,7 +27,6 @@ with right:
     kind, name, ckpt_bytes = widgets.model_choice()
 
 try:
-    img = state.decoded_image(photo)
     model, card = state.inside_model(kind, name, ckpt_bytes)
 except cnnviz.ImageError as err:
     st.error(_("That file cannot be used: {err}").format(err=err))
@@ -42,9 +41,13 @@ with right:
     invert = card.input_shape[0] == 1 and st.checkbox(
         _("Invert brightness"), help=_("Fashion-MNIST's clothes are light on a black background."))
 
-try:
-    seen = cards.prepare_image(img, card, invert=invert)
-    prediction = capture.predict(model, seen.tensor, classes=card.display_classes)
+lang = i18n.get_language()
+try:  # computed once for everyone who looks at the same photo with the same model (cached by content)
+    seen, _shown, prediction, _maps = state.inside_photo_maps(kind, name, ckpt_bytes, photo, invert, False, 256, (),
+                                                              lang)
+except cnnviz.ImageError as err:
+    st.error(_("That file cannot be used: {err}").format(err=err))
+    st.stop()
 except ValueError as err:
     st.error(str(err))
     st.stop()
@@ -71,7 +74,8 @@ with c:
     alpha = st.slider(_("Heat map opacity"), 0.0, 1.0, 0.7, 0.05)
 
 try:
-    result = gradcam.grad_cam_result(model, seen.tensor, None if target == "predicted" else int(target), layer)
+    result = state.inside_grad_cam(kind, name, ckpt_bytes, photo, invert, None if target == "predicted" else int(target),
+                                   layer, lang)[2]
 except ValueError as err:
     st.error(str(err))
     st.stop()
