@@ -166,6 +166,8 @@ def chart_in(where, fig, *, key: str | None = None, **kwargs):
 def chart(fig, *, key: str | None = None, where=None, **kwargs):
     """``st.plotly_chart`` with the dashboard's figure defaults: the toolbar beside the plot (never over a title, also
     on a phone), and larger labels in presenter mode. Returns what st.plotly_chart returns (selection events)."""
+    import re
+
     import plotly.graph_objects as go
 
     fig = go.Figure(fig)  # a copy: cached figures stay as they are
@@ -174,6 +176,10 @@ def chart(fig, *, key: str | None = None, where=None, **kwargs):
         fig.update_layout(font={"size": PRESENTER_FONT}, title_font_size=PRESENTER_FONT + 4,
                           legend_font_size=PRESENTER_FONT - 2)
         fig.update_annotations(font_size=PRESENTER_FONT - 2)
+        if fig.layout.title.text:  # a subtitle written as <span style='font-size:11px'> in the title grows too
+            fig.update_layout(title_text=re.sub(
+                r"font-size:\s*(\d+)px", lambda m: "font-size:{}px".format(max(int(m[1]), PRESENTER_FONT - 2)),
+                fig.layout.title.text))
         # the dashboard's plotly theme sets tick and axis-title sizes of its own: override them too
         fig.update_xaxes(tickfont_size=PRESENTER_FONT - 2, title_font_size=PRESENTER_FONT)
         fig.update_yaxes(tickfont_size=PRESENTER_FONT - 2, title_font_size=PRESENTER_FONT)

@@ -18,6 +18,18 @@ def label(name: str) -> str:
     return _(ops.ACTIVATION_LABELS[name])
 
 
+def short_lines(text: str, width: int = 22) -> str:
+    """``text`` in lines of at most ``width`` columns, joined with <br> for plotly (a Hangul syllable takes two)."""
+    lines: list[str] = []
+    for word in text.split():
+        line = f"{lines[-1]} {word}" if lines else word
+        if lines and sum(2 if "\u1100" <= ch <= "\ud7a3" else 1 for ch in line) <= width:
+            lines[-1] = line
+        else:
+            lines.append(word)
+    return "<br>".join(lines)
+
+
 st.title(_("Activation functions"))
 st.caption(_("After each conv or linear layer comes a non-linear function; without it, a stack of layers would be "
            "one big linear map. Backpropagation multiplies by its derivative at every layer."))
@@ -47,8 +59,14 @@ curves = {name: ops.activation(name, x, slope=slope, alpha=alpha) for name in ch
 if not curves:
     st.info(_("Pick at least one function."))
 else:
-    state.chart(plots.activation_figure(x, curves, labels={n: label(n) for n in curves}), key="ac_curves",
-                where=state.main_figure())
+    figure = plots.activation_figure(x, curves, labels={n: label(n) for n in curves})
+    # Readable on a phone too (a panel is ~160 px wide there): each panel's legend a column under it, below the axis
+    # title, and each heading centred over its panel in short lines.
+    figure.update_layout(height=560, margin_t=84, legend=dict(orientation="v", y=-0.2, yanchor="top"),
+                         legend2=dict(orientation="v", y=-0.2, yanchor="top"))
+    for heading in figure.layout.annotations:
+        heading.update(text=short_lines(heading.text), xanchor="center")
+    state.chart(figure, key="ac_curves", where=state.main_figure())
     probe = st.slider(_("Evaluate at x ="), float(x_range[0]), float(x_range[1]), 0.5, 0.1, key="ac_probe")
     cols = st.columns(len(curves))
     for col, name in zip(cols, curves):
