@@ -4,7 +4,7 @@ The backend of the dashboard, the notebooks and the `cnnviz` command. Plain PyTo
 it never imports streamlit.
 """
 
-from . import capture, cards, gradcam, ops, runs, stack, training, transfer
+from . import capture, cards, drawing, gradcam, lookfor, ops, runs, stack, training, transfer
 from .arithmetic import (
     OutputSize,
     conv_output_size,
@@ -63,6 +63,7 @@ __all__ = [
     "DATASETS",
     "DatasetUnavailable",
     "decode_image",
+    "drawing",
     "EpochRecord",
     "explain_output_size",
     "feature_maps",
@@ -84,6 +85,7 @@ __all__ = [
     "load_fashion_mnist",
     "load_image_folder",
     "load_imagenet_model",
+    "lookfor",
     "model_from_checkpoint",
     "ModelSpec",
     "ModelSummary",

@@ -258,8 +258,14 @@ def receptive_field(model: nn.Module, layer: str, input_shape: tuple[int, int, i
 
 
 def _private(model: nn.Module) -> nn.Module:
-    """An eval-mode copy without parameter gradients: hooks and autograd on it never touch a shared model."""
-    copied = copy.deepcopy(model).eval()
+    """An eval-mode copy without parameter gradients: hooks and autograd on it never touch a shared model.
+
+    Copied under the model's capture lock, so no other session's hooks are on it (or copied) meanwhile."""
+    from .capture import model_lock
+
+    with model_lock(model):
+        copied = copy.deepcopy(model)
+    copied.eval()
     for p in copied.parameters():
         p.requires_grad_(False)
     return copied

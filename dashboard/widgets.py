@@ -74,7 +74,7 @@ def model_choice(*, help: str | None = None, default: str | None = None) -> tupl
 
 
 CANVAS_SIDE = 280  # pixels of the drawing canvas: 10× a 28×28 input
-TOOLS = {"freedraw": N_("pen"), "polygon": N_("filled shape (click the corners)")}
+TOOLS = {"freedraw": N_("pen"), "polygon": N_("filled shape")}
 
 
 @dataclass(frozen=True)
@@ -96,8 +96,9 @@ def drawing_input(key: str, *, box: int = 28) -> DrawnInput:
 
     from cnnviz import drawing
 
-    c1, c2, c3 = st.columns(3)
-    tool = c1.radio(_("Tool"), list(TOOLS), format_func=lambda t: _(TOOLS[t]), key=f"{key}.tool")
+    c1, c2, c3 = st.columns([1, 1, 1.3])
+    tool = c1.radio(_("Tool"), list(TOOLS), format_func=lambda t: _(TOOLS[t]), key=f"{key}.tool",
+                    help=_("Filled shape: click the corners one by one, then the first corner again to close it."))
     width = c2.slider(_("Pen width"), 4, 40, 20, key=f"{key}.width")
     examples = ["", *drawing.EXAMPLES]
     example = c3.selectbox(_("Start from"), examples, key=f"{key}.example",

@@ -10,6 +10,7 @@ import cnnviz
 from cnnviz import capture, lookfor
 from cnnviz.i18n import _
 from cnnviz.plots import lookfor as lookfor_plots
+from cnnviz.plots import maps
 from dashboard import state, widgets
 
 st.title(_("What a filter looks for"))
@@ -140,8 +141,9 @@ settings.update(objective=objective, steps=steps)
 key = tuple(sorted(settings.items()))
 vis = state.lookfor_visualization(kind, name, ckpt_bytes, layer, (channel,), key, compute=False)
 if vis is None:
-    if st.button(_("Optimize an input for channel {channel}").format(channel=channel), type="primary",
-                 key="lf_optimize"):
+    slot = st.empty()
+    if slot.button(_("Optimize an input for channel {channel}").format(channel=channel), type="primary",
+                   key="lf_optimize"):
         live = st.empty()
         bar = st.empty()
 
@@ -159,6 +161,7 @@ if vis is None:
             st.stop()
         live.empty()
         bar.empty()
+        slot.empty()
     else:
         st.caption(_("About {s} seconds on a 2-core computer for the ImageNet network; less for the small nets.").format(
             s=10))
@@ -179,11 +182,12 @@ if vis is not None:
     state.chart(lookfor_plots.snapshots_figure(vis), key="lf_snapshots")
     a, b = st.columns([1, 2])
     with a:
-        st.image(vis.image, caption=_("The optimized input ({h}×{w})").format(h=vis.image.shape[0],
-                                                                           w=vis.image.shape[1]),
-                 width="stretch")
+        state.chart(maps.image_figure(vis.image, title=_("The optimized input ({h}×{w})").format(
+            h=vis.image.shape[0], w=vis.image.shape[1]), height=320), key="lf_final")
     with b:
         state.chart(lookfor_plots.history_figure(vis, best=best), key="lf_history")
+        st.caption(_("Jagged while every step sees the input shifted, scaled and rotated; smooth in the last "
+                     "steps, which see it as it is."))
 
 # ---------------------------------------------------------------------------- layer by layer
 st.subheader(_("3. Layer by layer"))
@@ -197,8 +201,9 @@ picks = lookfor.stage_row(model, stages, count=5, input_shape=card.input_shape)
 rows = {s: state.lookfor_visualization(kind, name, ckpt_bytes, s, tuple(picks[s]), row_key, compute=False)
         for s in stages}
 if any(v is None for v in rows.values()):
-    if st.button(_("Optimize the row ({n} channels)").format(n=sum(len(p) for p in picks.values())),
-                 key="lf_row"):
+    slot = st.empty()
+    if slot.button(_("Optimize the row ({n} channels)").format(n=sum(len(p) for p in picks.values())),
+                   key="lf_row"):
         bar = st.empty()
         for i, s in enumerate(stages):
             def on_row(done: int, total: int, i=i, s=s) -> None:
@@ -208,6 +213,7 @@ if any(v is None for v in rows.values()):
             rows[s] = state.lookfor_visualization(kind, name, ckpt_bytes, s, tuple(picks[s]), row_key,
                                                   progress=on_row)
         bar.empty()
+        slot.empty()
     else:
         st.caption(_("Each stage's channels are optimized together, in one batch."))
 if all(v is not None for v in rows.values()):

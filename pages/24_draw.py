@@ -38,7 +38,7 @@ digits = card.dataset == "mnist"
 left, right = st.columns([1, 1])
 with left:
     st.subheader(_("1. Draw"))
-    box = st.slider(_("Box for the drawing (pixels of 28)"), 12, 28, 20 if digits else 28,
+    box = st.slider(_("Size of the drawing in the 28×28 input (pixels)"), 12, 28, 20 if digits else 28,
                     help=_("MNIST's digits were scaled into a 20×20 box; Fashion-MNIST's clothes fill the 28×28 "
                            "frame. Try both and watch the prediction."))
     drawn = widgets.drawing_input("draw", box=box)
@@ -56,7 +56,8 @@ with right:
     st.subheader(_("2. The prediction"))
     state.chart(maps.prediction_figure(prediction, title=_("Class probabilities (softmax)")), key="draw_pred")
     best, p = prediction.top(1)[0]
-    st.metric(_("The network says"), best, _("{p:.0%} sure").format(p=p), delta_color="off")
+    st.metric(_("The network says"), best)
+    st.caption(_("with probability {p:.0%} (softmax)").format(p=p))
 
 st.subheader(_("3. From your drawing to the network's input"))
 st.markdown(_("As MNIST was made: **invert** (the network was trained on light strokes on black), **crop** to the "
