@@ -721,10 +721,16 @@ def visualize_channel(model: nn.Module, layer: str, channel: int, **options) -> 
 
 def stage_row(model: nn.Module, stages: Sequence[str], *, count: int = 6,
               input_shape: tuple[int, int, int]) -> dict[str, list[int]]:
-    """For a layer-by-layer row: ``count`` channels of each stage, spread evenly over its channels."""
+    """For a layer-by-layer row: ``count`` channels of each stage, spread evenly over the channels that respond at
+    all (a channel whose map is constant on random inputs, e.g. a filter pruned to zero, would show plain grey)."""
+    net = _private(model)
+    x = torch.rand((2, *input_shape), generator=torch.Generator().manual_seed(0))
     out: dict[str, list[int]] = {}
     for layer in stages:
-        n = channel_count(model, layer, input_shape)
-        k = min(count, n)
-        out[layer] = sorted({round(i * (n - 1) / max(1, k - 1)) for i in range(k)})
+        with torch.no_grad():
+            maps = _run_to(net, layer, x).float()
+        spread = maps.transpose(0, 1).flatten(1).std(dim=1)
+        alive = torch.nonzero(spread > 1e-3 * float(spread.max())).flatten().tolist() or list(range(maps.shape[1]))
+        k = min(count, len(alive))
+        out[layer] = sorted({alive[round(i * (len(alive) - 1) / max(1, k - 1))] for i in range(k)})
     return out

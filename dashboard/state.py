@@ -88,6 +88,7 @@ h1 { font-size: 2rem !important; padding: 0 0 0.3rem !important; }
 h2 { font-size: 1.6rem !important; } h3 { font-size: 1.35rem !important; }
 [data-testid="stHeader"], [data-testid="stToolbar"] { height: 3rem; min-height: 3rem; }
 [data-testid="stMainBlockContainer"] { padding: 3.1rem 1.5rem 3rem; max-width: none; }
+[data-testid="stTable"] td, [data-testid="stTable"] th { font-size: 1.05rem; }
 </style>"""
 
 
@@ -156,6 +157,26 @@ def explanation(label: str):
     """The container for a page's opening explanation: in place normally, folded into an expander titled ``label``
     in presenter mode (the figure must reach a projector's first screen; the teacher says it aloud)."""
     return st.expander(label) if presenter() else st.container()
+
+
+def table(data, *, where=None, counts=(), **dataframe_kwargs):
+    """A read-only table: ``st.dataframe`` normally; in presenter mode an HTML ``st.table``, whose text grows with the
+    projector's larger type (the data grid draws on a canvas at a fixed size). ``counts`` names the columns of whole
+    numbers, written there with thousands separators."""
+    box = where if where is not None else st
+    if not presenter():
+        return box.dataframe(data, hide_index=True, width="stretch", **dataframe_kwargs)
+    import pandas as pd
+
+    shown = data.copy()
+    for column in shown.columns:  # st.table reads cells as Markdown: "1. conv" is no list
+        if column not in counts and not pd.api.types.is_numeric_dtype(shown[column]):
+            shown[column] = shown[column].astype(str).str.replace(r"^(\d+)\.", r"\1\\.", regex=True)
+        elif column in counts:
+            shown[column] = pd.to_numeric(shown[column])
+    formats = {c: "{:,.0f}" for c in counts}
+    formats.update({c: "{:g}" for c in shown.columns if c not in formats and shown[c].dtype.kind == "f"})
+    return box.table(shown.style.format(formats, na_rep="—"), hide_index=True)
 
 
 def chart_in(where, fig, *, key: str | None = None, **kwargs):
@@ -875,6 +896,29 @@ def lookfor_visualization(kind: str, name: str, upload: bytes | None, layer: str
 
     return _lookfor_cached(("vis", _model_key(kind, name, upload), layer, channels, settings), run,
                            only_cached=not compute)
+
+
+def lookfor_channels(kind: str, name: str, upload: bytes | None, layer: str) -> int:
+    """How many channels a layer has (``cnnviz.lookfor.channel_count``), once per model and layer. Raises
+    ValueError for a layer without maps."""
+    from cnnviz import lookfor
+
+    def run():
+        model, card = inside_model(kind, name, upload)
+        return lookfor.channel_count(model, layer, card.input_shape)
+
+    return _lookfor_cached(("channels", _model_key(kind, name, upload), layer), run, limit=64)
+
+
+def lookfor_stage_row(kind: str, name: str, upload: bytes | None, stages: tuple[str, ...], count: int):
+    """``cnnviz.lookfor.stage_row``: the channels the layer-by-layer row shows, once per model."""
+    from cnnviz import lookfor
+
+    def run():
+        model, card = inside_model(kind, name, upload)
+        return lookfor.stage_row(model, stages, count=count, input_shape=card.input_shape)
+
+    return _lookfor_cached(("row", _model_key(kind, name, upload), stages, count), run)
 
 
 def draw_model_options() -> dict[str, tuple[str, str]]:

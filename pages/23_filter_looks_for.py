@@ -48,7 +48,7 @@ with right:
     layer = st.selectbox(_("Layer"), layers, index=layers.index(asked_layer or default_layer),
                          format_func=lambda n: f"{n} ({kinds[n]})")
 try:
-    channels = lookfor.channel_count(model, layer, card.input_shape)
+    channels = state.lookfor_channels(kind, name, ckpt_bytes, layer)
 except ValueError as err:
     st.error(str(err))
     st.stop()
@@ -171,10 +171,13 @@ if vis is not None:
     m1.metric(_("Optimized input"), f"{vis.activation:.4g}")
     m2.metric(_("Best example above"), f"{best:.4g}")
     m3.metric(_("Time"), _("{s:.1f} s").format(s=vis.seconds))
-    if vis.activation > best:
+    if vis.activation > best and index.images.whole_images:
         st.success(_("The optimized input excites channel {channel} more than any of the {n} images searched: "
                      "{a:.4g} against {b:.4g}.").format(channel=channel, n=f"{len(index.images):,}", a=vis.activation,
                                                          b=best))
+    elif vis.activation > best:
+        st.success(_("The optimized input excites channel {channel} more than any patch of the photos searched: "
+                     "{a:.4g} against {b:.4g}.").format(channel=channel, a=vis.activation, b=best))
     else:
         st.info(_("The best image already excites channel {channel} more ({b:.4g} against {a:.4g}): early filters "
                   "look for simple patterns that real images contain almost perfectly. Try more steps.").format(
@@ -197,7 +200,7 @@ st.markdown(_("The same optimization for a few channels of the first, a middle a
               "shown.").format(stages=", ".join(stages)))
 row_settings = lookfor.default_settings(card.input_shape, quick=True)
 row_key = tuple(sorted(row_settings.items()))
-picks = lookfor.stage_row(model, stages, count=5, input_shape=card.input_shape)
+picks = state.lookfor_stage_row(kind, name, ckpt_bytes, tuple(stages), 5)
 rows = {s: state.lookfor_visualization(kind, name, ckpt_bytes, s, tuple(picks[s]), row_key, compute=False)
         for s in stages}
 if any(v is None for v in rows.values()):
