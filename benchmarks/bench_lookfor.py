@@ -7,12 +7,14 @@ objective, Fourier image, decorrelated colours, jitter/scale/rotation): one chan
 2 cores. Also the index of the bundled photos (once per layer), the Fashion-MNIST CNN's channel (28×28, 128 steps)
 and the page's layer-by-layer row. Each time is also given as a ratio to 96 plain forward+backward passes of the same
 network at the same size, measured in the same run: on a shared 2-core machine the ratio is stable, the absolute
-numbers swing up to 2×. Prints the optimized input's activation next to the best photo patch's.
+numbers swing up to 2× (and far more when other programs keep the cores busy: then the CPU seconds on one thread,
+also printed, are the steadier figure). Prints the optimized input's activation next to the best photo patch's.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -33,6 +35,15 @@ def timed(fn):
     t = time.perf_counter()
     out = fn()
     return out, time.perf_counter() - t
+
+
+def cpu_seconds(fn) -> float:
+    """CPU seconds ``fn`` takes (run it on ONE thread: then the figure barely moves with other programs on the
+    machine, unlike wall time: with two threads on a machine whose cores are busy, PyTorch's threads wait on each
+    other)."""
+    t = time.process_time()
+    fn()
+    return time.process_time() - t
 
 
 def baseline(model, size: int, steps: int) -> float:
@@ -71,10 +82,13 @@ def main() -> None:
             times.append(t)
             ratios.append(t / floor)
         t = statistics.median(times)
+        cpu = cpu_seconds(lambda: lookfor.visualize_channel(model, layer, args.channel, mean=card.mean,
+                                                            std=card.std, threads=1, **settings))
         worst = max(worst, t)
-        print(f"  {layer:9s} channel {args.channel}: {t:5.2f} s ({statistics.median(ratios):.2f}× {steps} full "
-              f"forward+backward passes) — optimized input {vis.activation:8.3f} vs best photo patch "
-              f"{index.best(args.channel):8.3f} ({len(photos)} photo sizes indexed in {t_index:.2f} s)")
+        print(f"  {layer:9s} channel {args.channel}: {t:5.2f} s on {torch.get_num_threads()} threads "
+              f"({statistics.median(ratios):.2f}× {steps} full forward+backward passes), {cpu:5.2f} CPU-s on one "
+              f"thread — optimized input {vis.activation:8.3f} vs best photo patch {index.best(args.channel):8.3f} "
+              f"({len(photos)} photo sizes indexed in {t_index:.2f} s)")
 
     row_settings = lookfor.default_settings(card.input_shape, quick=True)
     stages = capture.overview_layers(model)
@@ -98,7 +112,8 @@ def main() -> None:
     print(f"\nFashion-MNIST CNN features.3 channel 5: index of 10,000 test images {t_index:.2f} s; optimized input "
           f"{t:.2f} s — activation {vis.activation:.3f} vs best test image {index.best(5):.3f}")
     print(f"\nslowest ImageNet channel {worst:.2f} s: {'within' if worst <= BUDGET_S else 'OVER'} the {BUDGET_S:.0f} s "
-          "budget")
+          f"budget (load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores: a loaded machine slows "
+          "the two-thread figure, the one-thread CPU seconds much less)")
 
 
 if __name__ == "__main__":

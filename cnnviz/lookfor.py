@@ -628,7 +628,8 @@ def visualize_channels(model: nn.Module, layer: str, channels: Sequence[int], *,
                        scale: float = 0.1, rotate: float = 5.0, objective: str = "channel", polish: float = 0.25, decay: float = 1.0,
                        snapshots: int = 6,
                        seed: int = 0, progress: Progress | None = None,
-                       on_snapshot: Callable[[int, np.ndarray], None] | None = None) -> list[Visualization]:
+                       on_snapshot: Callable[[int, np.ndarray], None] | None = None,
+                       threads: int | None = None) -> list[Visualization]:
     """Activation maximization for several channels of one layer at once (one batch: one image per channel).
 
     Each image is optimized by Adam to raise its channel's mean activation, seen through random jitter, scale and
@@ -636,7 +637,8 @@ def visualize_channels(model: nn.Module, layer: str, channels: Sequence[int], *,
     noisy high-frequency patterns the paper warns about). Pixels stay in [0, 1] like a real image's and are
     normalised with ``mean``/``std``. ``objective`` "channel" raises the mean of the whole map (textures),
     "neuron" the centre cell only (one object). The last ``polish`` part of the steps sees the image untransformed.
-    ``progress(step, steps)`` after every step, ``on_snapshot(step, first image)`` at every snapshot. Raises
+    ``progress(step, steps)`` after every step, ``on_snapshot(step, first image)`` at every snapshot. The work
+    takes its share of the cores beside running fits (``cnnviz.training.cpu.THREADS``), at most ``threads``. Raises
     ``ValueError`` for a layer without maps, a missing channel or an unknown objective.
     """
     import time
@@ -666,7 +668,9 @@ def visualize_channels(model: nn.Module, layer: str, channels: Sequence[int], *,
     every = max(1, steps // max(1, snapshots))
     shots: list[list[tuple[int, np.ndarray]]] = [[] for _c in chans]
     history: list[list[float]] = [[] for _c in chans]
-    for step in range(1, steps + 1):
+    from .training.cpu import THREADS
+
+    def ascent(step: int) -> None:
         opt.zero_grad()
         x = img()
         if (step - 1) % every == 0:
@@ -676,18 +680,19 @@ def visualize_channels(model: nn.Module, layer: str, channels: Sequence[int], *,
                 on_snapshot(step - 1, shots[0][-1][1])
         robust = step <= steps - round(polish * steps)  # the last steps see the image as it is, to sharpen it
         t = _transform(x, gen, jitter=jitter, scale=scale, rotate=rotate, pad=pad) if robust else x
-        out = _run_to(net, layer, (t - m) / s)
-        maps = out[rows, pick]
-        if objective == "neuron":
-            act = maps[:, maps.shape[1] // 2, maps.shape[2] // 2]
-        else:
-            act = maps.mean(dim=(1, 2))
+        maps = _run_to(net, layer, (t - m) / s)[rows, pick]
+        act = maps[:, maps.shape[1] // 2, maps.shape[2] // 2] if objective == "neuron" else maps.mean(dim=(1, 2))
         (-act.sum()).backward()
         opt.step()
         for b, v in enumerate(act.tolist()):
             history[b].append(v)
         if progress is not None:
             progress(step, steps)
+
+    with THREADS.lease(threads) as lease:  # share the cores with training runs and other optimizations, as a fit does
+        for step in range(1, steps + 1):
+            lease.refresh()
+            ascent(step)
     with torch.no_grad():
         x = (img() * 255).round() / 255  # measured on the image as shown (8-bit pixels)
         final = _run_to(net, layer, (x - m) / s)[rows, pick].flatten(1).max(dim=1).values.tolist()

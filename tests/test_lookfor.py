@@ -283,3 +283,13 @@ def test_rendering_fabric_paths_with_curves():
     objects = [{"type": "path", "strokeWidth": 10, "path": [["M", 10, 10], ["Q", 50, 10, 90, 90]]}]
     img = drawing.render_objects(objects, width=100, height=100)
     assert img.shape == (100, 100, 3) and img[10, 10, 0] == 0 and img[90, 90, 0] == 0 and img[90, 10, 0] == 255
+
+
+def test_optimization_takes_a_share_of_the_cores_and_gives_it_back():
+    model = cnnviz.build_model("mnist_cnn", seed=0)
+    before = torch.get_num_threads()
+    seen = []
+    lookfor.visualize_channel(model, "features.0", 0, input_shape=(1, 28, 28), mean=(0.5,), std=(0.5,), steps=3,
+                              threads=1, progress=lambda d, t: seen.append(torch.get_num_threads()))
+    assert seen == [1, 1, 1]
+    assert torch.get_num_threads() == before
