@@ -70,8 +70,8 @@ with figure:
         p = analysis.problem
         rows.append({LAYER: "{n}. {type}  ✖ {what}".format(n=p.index + 1, type=p.type, what=_("impossible")),
                      SHAPE: "—", PARAMS: None, FIELD: "—"})
-    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
-                 column_config={PARAMS: st.column_config.NumberColumn(format="localized")})
+    state.table(pd.DataFrame(rows), counts=[PARAMS],
+                column_config={PARAMS: st.column_config.NumberColumn(format="localized")})
 
     m1, m2, m3 = st.columns(3)
     m1.metric(_("Total parameters"), f"{analysis.total_params:,}")

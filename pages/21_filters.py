@@ -84,7 +84,7 @@ with b:
         in_ch = st.slider(_("Input channel"), 0, probe.weights.shape[1] - 1, 0,
                           help=_("Each of the {probe_count} filters has one {probe_weights_shape_2}×{probe_weights_shape_3} slice per input map; this picks which slice is shown.").format(probe_count=probe.count, probe_weights_shape_2=probe.weights.shape[2], probe_weights_shape_3=probe.weights.shape[3]))
 
-epoch_col, scale_col = (st.columns([3, 1], vertical_alignment="bottom") if state.presenter() else (st, st))
+epoch_col, scale_col = (st.columns([2, 1.3], vertical_alignment="bottom") if state.presenter() else (st, st))
 epoch = epoch_col.select_slider(_("Epoch"), options=epochs, value=epochs[-1],
                          help=_("Drag to scrub through the checkpoints that training saved (epoch 0 = before training)."))
 idx = epochs.index(epoch)

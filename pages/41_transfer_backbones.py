@@ -61,11 +61,11 @@ m[2].metric(_("Frozen (non-trainable) params"), f"{summary.counts.frozen:,}")
 main.caption(_(transfer.STRATEGIES[strategy].description))
 
 STRATEGY, TRAINABLE, FROZEN, SHARE = _("strategy"), _("trainable"), _("frozen"), _("trainable %")
-main.dataframe(pd.DataFrame([{STRATEGY: _(transfer.STRATEGIES[k].title), TRAINABLE: s.counts.trainable,
-                            FROZEN: s.counts.frozen, SHARE: round(100 * s.counts.trainable / s.counts.total, 2)}
-                           for k, s in table.items()]),
-             hide_index=True, width="stretch",
-             column_config={k: st.column_config.NumberColumn(format="localized") for k in (TRAINABLE, FROZEN)})
+state.table(pd.DataFrame([{STRATEGY: _(transfer.STRATEGIES[k].title), TRAINABLE: s.counts.trainable,
+                           FROZEN: s.counts.frozen, SHARE: round(100 * s.counts.trainable / s.counts.total, 2)}
+                          for k, s in table.items()]),
+            where=main, counts=[TRAINABLE, FROZEN],
+            column_config={k: st.column_config.NumberColumn(format="localized") for k in (TRAINABLE, FROZEN)})
 st.caption(_("The total is the same for every strategy ({total:,} parameters); only what learns changes. *Fine-tune "
              "the last block* unfreezes VGG16's block 5 (three 512-filter convs), ResNet's layer4, MobileNetV2's last "
              "inverted-residual block and final 1×1 conv, and the project's CNN's third conv.").format(

@@ -1,11 +1,16 @@
 """Screenshot dashboard pages in headless Chromium (for developers looking at their work).
 
     python tools/screenshot.py --port 8601 output_size "pooling?lang=ko" home?lang=ko ... [--out screenshots]
-                               [--upload FILE] [--width 1400] [--height 1000] [--first-screen]
+                               [--upload FILE] [--width 1400] [--height 1000] [--first-screen] [--query Q]
+
+    # a 1280×720 projector in presenter mode, in Korean; a phone
+    python tools/screenshot.py --query "lang=ko&present=1" --width 1280 --height 720 --first-screen home pooling
+    python tools/screenshot.py --query lang=en --width 390 --height 844 home pooling
 
 Starts `streamlit run dashboard/app.py` on the port, opens each page (its url_path: the page file's
-name without the number, "home" for the first; a query such as ?lang=ko&present=1 may follow), waits for it to
-settle and writes OUT/<page>.png (full page, or only the first screen with --first-screen).
+name without the number, "home" for the first; a query such as ?lang=ko&present=1 may follow, and --query adds one
+to every page), waits for it to settle and writes OUT/<page>.png (full page, or only the first screen with
+--first-screen).
 """
 
 from __future__ import annotations
@@ -39,9 +44,13 @@ def start_server(port: int) -> subprocess.Popen:
 
 
 def wait_settled(page, timeout_ms: int = 60_000) -> None:
-    page.wait_for_timeout(300)
-    page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]"
-                           "[data-test-connection-state=CONNECTED]", timeout=timeout_ms)
+    """Wait until the page is drawn and stays drawn: a first run may be followed at once by a second (the app reads
+    the URL and the browser's cookie), during which the presenter style sheet is briefly missing."""
+    for _ in range(2):
+        page.wait_for_timeout(500)
+        page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]"
+                               "[data-test-connection-state=CONNECTED]", timeout=timeout_ms)
+        page.wait_for_selector("[data-testid=stMain] h1", timeout=timeout_ms)
     page.wait_for_timeout(1000)  # plotly draws after the script has finished
 
 
@@ -55,6 +64,7 @@ def main() -> None:
     ap.add_argument("--height", type=int, default=1000, help="the browser window's height")
     ap.add_argument("--first-screen", action="store_true", help="only what shows without scrolling")
     ap.add_argument("--max-height", type=int, default=5000, help="cap on the screenshot's height in pixels")
+    ap.add_argument("--query", default="", help="added to every page's address, e.g. lang=ko&present=1")
     args = ap.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -66,6 +76,8 @@ def main() -> None:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": args.width, "height": args.height})
             for name in args.pages:
+                if args.query:
+                    name += ("&" if "?" in name else "?") + args.query
                 slug = name[4:] if name.startswith("home") else name
                 page.goto(f"http://127.0.0.1:{args.port}/{slug}")
                 wait_settled(page)
