@@ -93,10 +93,13 @@ h2 { font-size: 1.6rem !important; } h3 { font-size: 1.35rem !important; }
 
 
 # Always on: long page-link labels (Home's tour) and long metric values wrap instead of being cut off at the column's
-# edge, which matters most on a phone.
+# edge, which matters most on a phone; Korean breaks lines between words, not inside them (Latin text is unaffected).
 LAYOUT_CSS = """<style>
+[data-testid="stMain"] :is(h1, h2, h3, h4, p, li) { word-break: keep-all; overflow-wrap: break-word; }
 [data-testid="stMain"] [data-testid="stPageLink-NavLink"] span,
-[data-testid="stMain"] [data-testid="stPageLink-NavLink"] p { white-space: normal; overflow: visible; }
+[data-testid="stMain"] [data-testid="stPageLink-NavLink"] p {
+  white-space: normal; overflow: visible; line-height: 1.35;
+}
 [data-testid="stMetricValue"] > div, [data-testid="stMetricValue"] p { white-space: normal; overflow-wrap: anywhere; }
 </style>"""
 

@@ -40,8 +40,10 @@ if by_section:
             about = st.container()
             for page in pages:
                 st.page_link(str(page.path), label=page.title, icon=page.icon)
-            if section in TOUR:
-                (st if links_first else about).markdown(_(TOUR[section]))
+            # a section of one page (the Class) is described by that page's own summary
+            text = _(TOUR[section]) if section in TOUR else pages[0].summary if len(pages) == 1 else None
+            if text:
+                (st if links_first else about).markdown(text)
 
 st.divider()
 st.subheader(_("The model zoo of the lecture notes"))
