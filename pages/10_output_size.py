@@ -170,18 +170,21 @@ with figure:
     if st.session_state.get("os_pos", 1) > n_pos:
         st.session_state["os_pos"] = 1
     playing = st.toggle(_("Play"), key="os_play", help=_("Move the window by itself, one position at a time."))
+    compact = state.presenter()  # on a projector: the slider without its label and smaller cells, so the grid fits
 
     @st.fragment(run_every=0.8 if playing and n_pos > 1 else None)
     def window_view() -> None:
         if playing and n_pos > 1:
             st.session_state["os_pos"] = st.session_state.get("os_pos", 1) % n_pos + 1
-        pos = (st.slider(_("Window position"), 1, max(n_pos, 2), key="os_pos", disabled=n_pos == 1)
+        pos = (st.slider(_("Window position"), 1, max(n_pos, 2), key="os_pos", disabled=n_pos == 1,
+                         label_visibility="collapsed" if compact else "visible")
                if n_pos > 1 else 1)
         r, c = divmod(pos - 1, cols.output)
         r_cells = arithmetic.window_cells(r, kernel=kernel_h, stride=stride, dilation=dilation)
         c_cells = arithmetic.window_cells(c, kernel=kernel_w, stride=stride, dilation=dilation)
         state.chart(plots.window_grid(height, width, padding=(*pads_h, *pads_w), rows=r_cells, cols=c_cells,
                                       unread_rows=rows.uncovered, unread_cols=cols.uncovered,
+                                      cell_px=34 if compact else 40,
                                       title=_("Padded input {h}×{w}: the window of output cell ({r}, {c})").format(
                                           h=hp, w=wp, r=r, c=c)), key="os_grid")
         ri = [v - pads_h[0] for v in r_cells]

@@ -18,8 +18,9 @@ st.caption(_("Each output cell is the sum of the input cells under the kernel, e
            "number on top of it (then a bias is added). Edit the numbers in the tables below."))
 
 # On a projector all six controls share one row, and the figures come before the editable tables.
-if state.presenter():
-    c1, c2, c3, c4, c5, c6 = st.columns([1, 1.1, 1.5, 1, 1, 1])
+compact = state.presenter()
+if compact:  # with the Play switch, and a slider without its label: the figures fit a 720 px screen
+    c1, c2, c3, c4, c5, c6, c7 = st.columns([1.2, 1, 1.5, 0.9, 1, 1, 1], vertical_alignment="bottom")
 else:
     c1, c2, c3, c4, c5, c6 = [*st.columns(4), *st.columns([1, 1, 2])[:2]]
 size = c1.slider(_("Input size (H = W)"), 3, 9, 6, key="sw_size")
@@ -55,20 +56,23 @@ h_out, w_out = out.shape
 n_pos = h_out * w_out
 if st.session_state.get("sw_pos", 1) > n_pos:
     st.session_state["sw_pos"] = 1
-playing = figure.toggle(_("Play"), key="sw_play", help=_("Step through every window position by itself."))
+playing = (c7 if compact else figure).toggle(_("Play"), key="sw_play",
+                                            help=_("Step through every window position by itself."))
 
 
 @st.fragment(run_every=1.0 if playing and n_pos > 1 else None)
 def window_view() -> None:
     if playing and n_pos > 1:
         st.session_state["sw_pos"] = st.session_state.get("sw_pos", 1) % n_pos + 1
-    pos = st.slider(_("Window position"), 1, n_pos, key="sw_pos") if n_pos > 1 else 1
+    pos = st.slider(_("Window position"), 1, n_pos, key="sw_pos",
+                    label_visibility="collapsed" if compact else "visible") if n_pos > 1 else 1
     r, c = divmod(pos - 1, w_out)
     win = ops.conv_window(x, k, out_row=r, out_col=c, stride=stride, padding=padding, bias=bias)
     left, mid, right = st.columns([3, 2, 2])
     with left:
         state.chart(plots.window_grid(size, size, padding=padding, rows=win.rows, cols=win.cols, values=x,
-                                          title=_("Input {size}×{size}, padding {padding}").format(size=size, padding=padding), cell_px=44),
+                                          title=_("Input {size}×{size}, padding {padding}").format(size=size, padding=padding),
+                                      cell_px=36 if compact else 44),
                         key="sw_in")
     with mid:
         state.chart(plots.matrix_figure(win.products, title=_("Input × kernel, cell by cell"), height=260),
