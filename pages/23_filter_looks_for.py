@@ -108,7 +108,7 @@ elif source == "photos":  # the sample photos' names in the reader's language, w
               f"{max(index.images.images[e.image].shape[1:])}px" for e in examples]
 state.chart(lookfor_plots.examples_figure(
     examples, labels=labels,
-    title=_("The {k} strongest examples of channel {channel} in {layer} (activation · image)").format(
+    title=_("The {k} strongest examples of channel {channel}<br>in {layer} (activation · image)").format(
         k=len(examples), channel=channel, layer=layer)), key="lf_examples")
 if rf.whole:
     st.caption(_("This layer comes after a global pooling: each of its cells sees the whole image, so the whole "
