@@ -73,8 +73,8 @@ PRESETS: dict[str, TrainPreset] = {
                                    "training on a 2-core CPU.")),
         TrainPreset("accurate", N_("Accurate: PyTorch MNIST net, augmentation, 14 epochs (about 10 minutes)"),
                     "mnist_cnn", "adam", 2e-3, 128, 14, augment=True, schedule="onecycle",
-                    description=N_("Augmentation (shifts and flips) and a one-cycle learning rate over 14 epochs: the "
-                                   "most this network learns in about 10 minutes of float32 training on a 2-core "
-                                   "CPU.")),
+                    description=N_("Augmentation (shifts and flips) and a one-cycle learning rate over 14 epochs: "
+                                   "about 0.93 test accuracy on Fashion-MNIST, the most this network learns in about "
+                                   "10 minutes of float32 training on a 2-core CPU.")),
     ]
 }
