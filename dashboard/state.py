@@ -454,11 +454,12 @@ def inside_model(kind: str, name: str = "", upload: bytes | None = None):
 # hashed by Streamlit) and the language (class names are translated); the entries are few, as maps can be large.
 
 
-@st.cache_resource(max_entries=4, ttl=3600, show_spinner=False)
-def inside_photo_maps(kind: str, name: str, upload: bytes | None, photo: bytes | None, invert: bool, native: bool,
-                      max_side: int, layers: tuple[str, ...], lang: str):
-    """(seen, shown, prediction, captured maps) of ``photo`` through a model of ``inside_model``: what the Feature maps
-    page draws. Shared and read-only. Raises ImageError / ValueError / RuntimeError like the steps it runs."""
+@st.cache_resource(max_entries=8, ttl=3600, show_spinner=False)
+def inside_photo_view(kind: str, name: str, upload: bytes | None, photo: bytes | None, invert: bool, native: bool,
+                      max_side: int, lang: str):
+    """(seen, shown, prediction) of ``photo`` through a model of ``inside_model``: the image as the model takes it, as
+    the conv layers see it (``native``: at its own resolution up to ``max_side``), and the prediction. Shared and
+    read-only. Raises ImageError / ValueError like the steps it runs."""
     from cnnviz import capture, cards
 
     model, card = inside_model(kind, name, upload)
@@ -467,23 +468,31 @@ def inside_photo_maps(kind: str, name: str, upload: bytes | None, photo: bytes |
         seen = cards.prepare_image(img, card, invert=invert)
         shown = cards.prepare_image(img, card, native=True, max_side=max_side, invert=invert) if native else seen
         prediction = capture.predict(model, seen.tensor, classes=card.display_classes)
-        captured = capture.feature_maps_many(model, shown.tensor, list(layers)) if layers else []
-    return seen, shown, prediction, captured
+    return seen, shown, prediction
+
+
+@st.cache_resource(max_entries=4, ttl=3600, show_spinner=False)
+def inside_photo_maps(kind: str, name: str, upload: bytes | None, photo: bytes | None, invert: bool, native: bool,
+                      max_side: int, layers: tuple[str, ...], lang: str):
+    """The feature maps of ``layers`` on the ``shown`` image of ``inside_photo_view``. Shared and read-only."""
+    from cnnviz import capture
+
+    model, _card = inside_model(kind, name, upload)
+    _seen, shown, _prediction = inside_photo_view(kind, name, upload, photo, invert, native, max_side, lang)
+    with i18n.language(lang):
+        return capture.feature_maps_many(model, shown.tensor, list(layers))
 
 
 @st.cache_resource(max_entries=8, ttl=3600, show_spinner=False)
 def inside_grad_cam(kind: str, name: str, upload: bytes | None, photo: bytes | None, invert: bool,
                     target: int | None, layer: str, lang: str):
-    """(seen, prediction, Grad-CAM result) of ``photo``: what the Grad-CAM page draws. Shared and read-only."""
-    from cnnviz import capture, cards, gradcam
+    """The Grad-CAM result of ``photo`` (as the model takes it) for ``target`` (None: the prediction) at ``layer``."""
+    from cnnviz import gradcam
 
-    model, card = inside_model(kind, name, upload)
-    img = decoded_image(photo)
+    model, _card = inside_model(kind, name, upload)
+    seen, _shown, _prediction = inside_photo_view(kind, name, upload, photo, invert, False, 256, lang)
     with i18n.language(lang):
-        seen = cards.prepare_image(img, card, invert=invert)
-        prediction = capture.predict(model, seen.tensor, classes=card.display_classes)
-        result = gradcam.grad_cam_result(model, seen.tensor, target, layer)
-    return seen, prediction, result
+        return gradcam.grad_cam_result(model, seen.tensor, target, layer)
 
 
 # ---- warm start

@@ -7,7 +7,7 @@ channels, one channel enlarged, the layers one after another, and the model's pr
 import streamlit as st
 
 import cnnviz
-from cnnviz import capture, cards
+from cnnviz import capture, i18n
 from cnnviz.i18n import _
 from cnnviz.plots import maps
 from dashboard import state, widgets
@@ -57,10 +57,9 @@ with right:
         _("Invert brightness"), help=_("Fashion-MNIST's clothes are light on a black background; photos are often the "
         "other way round."))
 
-try:
-    seen = cards.prepare_image(img, card, invert=invert)
-    shown = cards.prepare_image(img, card, native=True, max_side=max_side, invert=invert) if native else seen
-    prediction = capture.predict(model, seen.tensor, classes=card.display_classes)
+lang = i18n.get_language()
+try:  # computed once for everyone who looks at the same photo with the same model (cached by content)
+    seen, shown, prediction = state.inside_photo_view(kind, name, ckpt_bytes, photo, invert, native, max_side, lang)
 except ValueError as err:
     st.error(str(err))
     st.stop()
@@ -107,7 +106,8 @@ with col_k:
     show_top = st.toggle(_("Only the most active channels"))
 
 try:
-    captured = capture.feature_maps_many(model, shown.tensor, list(dict.fromkeys([layer, *overview])))
+    captured = state.inside_photo_maps(kind, name, ckpt_bytes, photo, invert, native, max_side,
+                                       tuple(dict.fromkeys([layer, *overview])), lang)
 except ValueError as err:
     st.error(str(err))
     st.stop()

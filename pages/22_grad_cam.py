@@ -43,8 +43,7 @@ with right:
 
 lang = i18n.get_language()
 try:  # computed once for everyone who looks at the same photo with the same model (cached by content)
-    seen, _shown, prediction, _maps = state.inside_photo_maps(kind, name, ckpt_bytes, photo, invert, False, 256, (),
-                                                              lang)
+    seen, _shown, prediction = state.inside_photo_view(kind, name, ckpt_bytes, photo, invert, False, 256, lang)
 except cnnviz.ImageError as err:
     st.error(_("That file cannot be used: {err}").format(err=err))
     st.stop()
@@ -75,7 +74,7 @@ with c:
 
 try:
     result = state.inside_grad_cam(kind, name, ckpt_bytes, photo, invert, None if target == "predicted" else int(target),
-                                   layer, lang)[2]
+                                   layer, lang)
 except ValueError as err:
     st.error(str(err))
     st.stop()
