@@ -21,50 +21,19 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-                 "--disable-dev-shm-usage"]
-SETTLED = "[data-testid=stApp][data-test-script-state=notRunning][data-test-connection-state=CONNECTED]"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from live_server import CHROMIUM, CHROMIUM_ARGS, SETTLED, free_port, start_server  # noqa: E402
 BUDGET_BYTES = 3 * 1024**3
 PHOTO = ROOT / "assets" / "samples" / "cat.png"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(port: int, runs: Path) -> tuple[subprocess.Popen, float]:
-    """The server and the seconds it took to answer /_stcore/health."""
-    env = dict(os.environ, CNNVIZ_RUNS=str(runs))
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    for _ in range(600):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
-            return proc, time.perf_counter() - t0
-        except OSError:
-            if proc.poll() is not None:
-                raise RuntimeError("the server exited while starting") from None
-            time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("the server did not answer in 60 s")
 
 
 def peak_rss(pid: int) -> int:

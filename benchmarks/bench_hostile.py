@@ -23,24 +23,19 @@ import argparse
 import io
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-                 "--disable-dev-shm-usage"]
-SETTLED = "[data-testid=stApp][data-test-script-state=notRunning][data-test-connection-state=CONNECTED]"
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from live_server import CHROMIUM, CHROMIUM_ARGS, SETTLED, free_port, healthy, start_server  # noqa: E402
 GiB = 1024**3
 
 
@@ -145,35 +140,6 @@ def judge(outcome: "Outcome") -> str:
 
 
 # ---------------------------------------------------------------------------- the server and its memory
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(port: int, runs: Path) -> subprocess.Popen:
-    env = dict(os.environ, CNNVIZ_RUNS=str(runs))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    for _ in range(600):
-        if healthy(port):
-            return proc
-        if proc.poll() is not None:
-            raise RuntimeError("the server exited while starting")
-        time.sleep(0.1)
-    proc.kill()
-    raise RuntimeError("the server did not answer in 60 s")
-
-
-def healthy(port: int) -> bool:
-    try:
-        return urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).status == 200
-    except OSError:
-        return False
 
 
 def _status_kb(pid: int, key: str) -> int:
@@ -324,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp)
         (tmp / "files").mkdir()
         port = free_port()
-        server = start_server(port, tmp / "runs")  # it starts while the files are written
+        server, _started = start_server(port, tmp / "runs")  # it starts while the files are written
         files = make_files(tmp / "files", pngs=args.pngs)
         sampler = MemorySampler(server.pid)
         sampler.start()

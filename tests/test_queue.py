@@ -16,6 +16,7 @@ import pytest
 import cnnviz
 from cnnviz import classroom, runs, training
 from cnnviz.background import BackgroundWork, QueueFull, WorkQueue, default_max_jobs
+from test_runs import data, small_config  # noqa: F401 - the same tiny data and run settings
 
 
 class Gate(BackgroundWork):
@@ -97,18 +98,6 @@ def test_queue_limits_come_from_the_environment():
     assert default_max_jobs({"CNNVIZ_MAX_JOBS": "nonsense"}) == max(1, os.cpu_count() or 1)
     assert default_max_jobs({"CNNVIZ_MAX_JOBS": "0"}) == 1
     assert default_max_jobs({}) == max(1, os.cpu_count() or 1)
-
-
-@pytest.fixture(scope="module")
-def data():
-    train = cnnviz.load_fashion_mnist(train=True).subset(200, seed=0)
-    test = cnnviz.load_fashion_mnist(train=False).subset(100, seed=0)
-    return train, test
-
-
-def small_config(**kw) -> runs.RunConfig:
-    base = dict(model="simple_convnet", train_size=200, test_size=100, epochs=1, batch_size=50, log_every=1)
-    return runs.RunConfig(**{**base, **kw})
 
 
 def test_training_jobs_wait_their_turn_and_all_finish(data, tmp_path):

@@ -1,0 +1,50 @@
+"""A real `streamlit run dashboard/app.py` on a free loopback port, and Debian's Chromium settings: shared by the
+benchmarks that drive the dashboard with browsers (bench_class, bench_hostile). Loopback only."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+                 "--disable-dev-shm-usage"]
+SETTLED = "[data-testid=stApp][data-test-script-state=notRunning][data-test-connection-state=CONNECTED]"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def healthy(port: int) -> bool:
+    try:
+        return urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).status == 200
+    except OSError:
+        return False
+
+
+def start_server(port: int, runs: Path) -> tuple[subprocess.Popen, float]:
+    """The server (its own process group, runs under ``runs``) and the seconds it took to answer /_stcore/health."""
+    env = dict(os.environ, CNNVIZ_RUNS=str(runs))
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"), "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    for _ in range(600):
+        if healthy(port):
+            return proc, time.perf_counter() - t0
+        if proc.poll() is not None:
+            raise RuntimeError("the server exited while starting")
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("the server did not answer in 60 s")
