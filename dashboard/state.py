@@ -204,6 +204,12 @@ def chart(fig, *, key: str | None = None, where=None, **kwargs):
             fig.update_layout(title_text=re.sub(
                 r"font-size:\s*(\d+)px", lambda m: "font-size:{}px".format(max(int(m[1]), PRESENTER_FONT - 2)),
                 fig.layout.title.text))
+            # the larger title needs a larger top margin, or its lines run into the plot (the plot keeps its size)
+            lines = fig.layout.title.text.count("<br>") + 1
+            need = int((PRESENTER_FONT + 4) * 1.3 * lines) + 16
+            top = fig.layout.margin.t
+            if top is not None and top < need:
+                fig.update_layout(margin_t=need, height=(fig.layout.height or 450) + need - top)
         # the dashboard's plotly theme sets tick and axis-title sizes of its own: override them too
         fig.update_xaxes(tickfont_size=PRESENTER_FONT - 2, title_font_size=PRESENTER_FONT)
         fig.update_yaxes(tickfont_size=PRESENTER_FONT - 2, title_font_size=PRESENTER_FONT)

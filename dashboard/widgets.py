@@ -47,7 +47,7 @@ def fashion_image_bytes(key: str) -> bytes:
     """A Fashion-MNIST test image chosen by class and number, as PNG bytes (the Fashion-MNIST CNN's own inputs)."""
     test = state.fashion_mnist(False)
     c1, c2 = st.columns(2)
-    cls = c1.selectbox(_("Class"), range(len(test.classes)), key=f"{key}.fashion_class",
+    cls = c1.selectbox(_("Kind of clothing"), range(len(test.classes)), key=f"{key}.fashion_class",
                        format_func=lambda i: cnnviz.data.class_label(test.classes[i]))
     count = state.fashion_class_count(int(cls))
     nth = c2.number_input(_("Image number in the class"), 0, count - 1, 0, key=f"{key}.fashion_nth")

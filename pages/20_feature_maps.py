@@ -13,14 +13,16 @@ from cnnviz.plots import maps
 from dashboard import state, widgets
 
 st.title(_("Inside a CNN: feature maps"))
-st.markdown(
-    _("Each filter of a conv layer slides over the image and writes one **feature map**: bright where the "
-    "pattern it looks for (an edge, a blob, a texture) is found. Deeper layers combine earlier maps, so "
-    "their maps get smaller and more abstract.")
-)
+presenting = state.presenter()  # on a projector the maps come first; the pickers and the prediction fold below them
+with state.explanation(_("What is a feature map?")):
+    st.markdown(_(
+        "Each filter of a conv layer slides over the image and writes one **feature map**: bright where the "
+        "pattern it looks for (an edge, a blob, a texture) is found. Deeper layers combine earlier maps, so "
+        "their maps get smaller and more abstract."))
 
 # ---------------------------------------------------------------------------- input and model
-left, right = st.columns(2)
+inputs = st.expander(_("1. The image · 2. The model"), expanded=False) if presenting else st.container()
+left, right = inputs.columns(2)
 with left:
     st.subheader(_("1. The image"))
     photo = widgets.photo_bytes(help=_("Up to 25 MB. Or use one of the sample photos below."))
@@ -64,71 +66,81 @@ except ValueError as err:
     st.error(str(err))
     st.stop()
 
+first, second = st.container(), st.container()
+seen_box, maps_box = (second, first) if presenting else (first, second)
 c, h, w = shown.tensor.shape
-if native:
-    what = _("learned detectors") if card.trained else _("random filters")
-    st.info(_("**Feature maps:** the conv layers of *{model}* on your photo at its own resolution ({w}×{h}), so you "
-              "see its {what} on a real photo. **Prediction:** the whole model on the {mw}×{mh} version it was made "
-              "for.").format(model=card.title, w=w, h=h, what=what, mw=card.input_shape[2], mh=card.input_shape[1]))
-else:
-    st.info(_("**Feature maps and prediction:** *{model}* on the {w}×{h} image it was made for.").format(
-        model=card.title, w=w, h=h))
+with seen_box:
+    if native:
+        what = _("learned detectors") if card.trained else _("random filters")
+        st.info(_("**Feature maps:** the conv layers of *{model}* on your photo at its own resolution ({w}×{h}), so "
+                  "you see its {what} on a real photo. **Prediction:** the whole model on the {mw}×{mh} version it "
+                  "was made for.").format(model=card.title, w=w, h=h, what=what, mw=card.input_shape[2],
+                                          mh=card.input_shape[1]))
+    else:
+        st.info(_("**Feature maps and prediction:** *{model}* on the {w}×{h} image it was made for.").format(
+            model=card.title, w=w, h=h))
 
-# ---------------------------------------------------------------------------- what the model sees
-st.subheader(_("3. What the model sees"))
-a, b = st.columns(2)
-with a:
-    state.chart(maps.image_figure(seen.display, title=_("Model input {w}×{h}").format(
-        w=seen.display.shape[1], h=seen.display.shape[0]), height=360), key="fm_seen")
-    st.caption(_("Preprocessing: {seen_note}.").format(seen_note=seen.note))
-with b:
-    top = 5 if len(card.classes) > 20 else 10
-    state.chart(maps.prediction_figure(prediction, top=top, title=_("Top {top} class probabilities (softmax)").format(
-        top=top)), key="fm_pred")
-    st.latex(r"p_k = \frac{e^{z_k}}{\sum_j e^{z_j}}")
-    if not card.trained:
-        st.caption(_("Untrained: these probabilities are close to chance and mean nothing yet."))
+    # ------------------------------------------------------------------------ what the model sees
+    st.subheader(_("3. What the model sees"))
+    a, b = st.columns(2)
+    with a:
+        state.chart(maps.image_figure(seen.display, title=_("Model input {w}×{h}").format(
+            w=seen.display.shape[1], h=seen.display.shape[0]), height=360), key="fm_seen")
+        st.caption(_("Preprocessing: {seen_note}.").format(seen_note=seen.note))
+    with b:
+        top = 5 if len(card.classes) > 20 else 10
+        title = _("Top {top} class probabilities (softmax)").format(top=top)
+        state.chart(maps.prediction_figure(prediction, top=top, title=title), key="fm_pred")
+        st.latex(r"p_k = \frac{e^{z_k}}{\sum_j e^{z_j}}")
+        if not card.trained:
+            st.caption(_("Untrained: these probabilities are close to chance and mean nothing yet."))
 
-# ---------------------------------------------------------------------------- one layer
-st.subheader(_("4. One layer's feature maps"))
-layers = capture.viewable_layers(model)
-overview = capture.overview_layers(model)
-kinds = dict((n, type(m).__name__) for n, m in model.named_modules())
-default = overview[0] if overview else layers[0]
-col_l, col_n, col_k = st.columns([2, 2, 2])
-with col_l:
-    layer = st.selectbox(_("Layer"), layers, index=layers.index(default), format_func=lambda n: f"{n} ({kinds[n]})")
-with col_n:
-    norm = st.radio(_("Scale colours"), maps.NORMS, horizontal=True, format_func=lambda s: _(maps.NORM_LABELS[s]),
-                    help=_("per map: each map from its own min to max (see every pattern). per layer: one scale for "
-                           "the layer (see which maps are strong). all layers: one scale for every layer below."))
-with col_k:
-    show_top = st.toggle(_("Only the most active channels"))
 
-try:
-    captured = state.inside_photo_maps(kind, name, ckpt_bytes, photo, invert, native, max_side,
-                                       tuple(dict.fromkeys([layer, *overview])), lang)
-except ValueError as err:
-    st.error(str(err))
-    st.stop()
-fm = captured[0]
-k = st.slider(_("How many"), 1, fm.channels, min(8, fm.channels), disabled=not show_top) if show_top else fm.channels
-strongest = fm.top_k(k)
-channels = strongest if show_top else None
-picked = list(channels) if channels is not None else list(range(fm.channels))
-event = state.chart(maps.mosaic_figure(fm, norm=norm, channels=channels, value_range=maps.value_range(captured)),
-                    key=f"fm_mosaic_{layer}", on_select="rerun", selection_mode="points")
-clicked = [p for p in (event.selection.points if event else []) if p.get("curve_number") == 1]
-if clicked and clicked[0].get("point_index") is not None:  # a click on a tile enlarges that channel below
-    st.session_state["fm_channel"] = picked[int(clicked[0]["point_index"])]
-hover = len(picked) * fm.size[0] * fm.size[1] <= maps.HOVER_CELLS
-text = _("{n} of {total} channels, each {h}×{w}, in one picture; the number on a tile is its channel.").format(
-    n=len(picked), total=fm.channels, h=fm.size[0], w=fm.size[1])
-if show_top:
-    text += " " + _("Strongest first (by mean activation).")
-text += " " + (_("Hover a pixel for its value; click a tile to enlarge it below.") if hover else
-               _("Hover a tile for its numbers; click it to enlarge it below with every value on hover."))
-st.caption(text)
+with maps_box:
+    # ------------------------------------------------------------------------ one layer
+    st.subheader(_("4. One layer's feature maps"))
+    layers = capture.viewable_layers(model)
+    overview = capture.overview_layers(model)
+    kinds = dict((n, type(m).__name__) for n, m in model.named_modules())
+    default = overview[0] if overview else layers[0]
+    col_l, col_n, col_k = st.columns([2, 2, 2])
+    with col_l:
+        layer = st.selectbox(_("Layer"), layers, index=layers.index(default),
+                             format_func=lambda n: f"{n} ({kinds[n]})")
+    with col_n:
+        norm = st.radio(_("Scale colours"), maps.NORMS, horizontal=True, format_func=lambda s: _(maps.NORM_LABELS[s]),
+                        help=_("per map: each map from its own min to max (see every pattern). per layer: one scale "
+                               "for the layer (see which maps are strong). all layers: one scale for every layer "
+                               "below."))
+    with col_k:
+        show_top = st.toggle(_("Only the most active channels"))
+
+    try:
+        captured = state.inside_photo_maps(kind, name, ckpt_bytes, photo, invert, native, max_side,
+                                           tuple(dict.fromkeys([layer, *overview])), lang)
+    except ValueError as err:
+        st.error(str(err))
+        st.stop()
+    fm = captured[0]
+    k = (st.slider(_("How many"), 1, fm.channels, min(8, fm.channels), disabled=not show_top) if show_top
+         else fm.channels)
+    strongest = fm.top_k(k)
+    channels = strongest if show_top else None
+    picked = list(channels) if channels is not None else list(range(fm.channels))
+    event = state.chart(maps.mosaic_figure(fm, norm=norm, channels=channels, value_range=maps.value_range(captured)),
+                        key=f"fm_mosaic_{layer}", on_select="rerun", selection_mode="points")
+    clicked = [p for p in (event.selection.points if event else []) if p.get("curve_number") == 1]
+    if clicked and clicked[0].get("point_index") is not None:  # a click on a tile enlarges that channel below
+        st.session_state["fm_channel"] = picked[int(clicked[0]["point_index"])]
+    hover = len(picked) * fm.size[0] * fm.size[1] <= maps.HOVER_CELLS
+    text = _("{n} of {total} channels, each {h}×{w}, in one picture; the number on a tile is its channel.").format(
+        n=len(picked), total=fm.channels, h=fm.size[0], w=fm.size[1])
+    if show_top:
+        text += " " + _("Strongest first (by mean activation).")
+    text += " " + (_("Hover a pixel for its value; click a tile to enlarge it below.") if hover else
+                   _("Hover a tile for its numbers; click it to enlarge it below with every value on hover."))
+    st.caption(text)
+
 
 # ---------------------------------------------------------------------------- one channel enlarged
 st.subheader(_("5. One channel next to the input"))

@@ -13,14 +13,17 @@ from cnnviz.plots import maps
 from dashboard import state, widgets
 
 st.title(_("Grad-CAM: where does the model look?"))
-st.markdown(
-    _("Grad-CAM takes a conv layer's maps $A^k$, weighs each by how much it raises the class score $y^c$ "
-    "(its gradient, averaged over the map), adds them up and keeps the positive part. Red = evidence for the class.")
-)
-st.latex(r"\alpha_k^c = \frac{1}{HW}\sum_{i,j}\frac{\partial y^c}{\partial A^k_{ij}}, \qquad "
-         r"L^c = \mathrm{ReLU}\Big(\sum_k \alpha_k^c A^k\Big)")
+presenting = state.presenter()  # on a projector the heat map comes first; the formula and the pickers fold
+with state.explanation(_("How Grad-CAM works")):
+    st.markdown(_(
+        "Grad-CAM takes a conv layer's maps $A^k$, weighs each by how much it raises the class score $y^c$ "
+        "(its gradient, averaged over the map), adds them up and keeps the positive part. Red = evidence for the "
+        "class."))
+    st.latex(r"\alpha_k^c = \frac{1}{HW}\sum_{i,j}\frac{\partial y^c}{\partial A^k_{ij}}, \qquad "
+             r"L^c = \mathrm{ReLU}\Big(\sum_k \alpha_k^c A^k\Big)")
 
-left, right = st.columns(2)
+inputs = st.expander(_("The image and the model"), expanded=False) if presenting else st.container()
+left, right = inputs.columns(2)
 with left:
     photo = widgets.photo_bytes()
 with right:
@@ -63,7 +66,7 @@ with a:
     # The prediction names every output of the model (a bare state_dict has no class names: "class 3")
     names = prediction.classes
     order = sorted(range(len(names)), key=lambda i: -prediction.probs[i])
-    target = st.selectbox(_("Class"), ["predicted", *order],
+    target = st.selectbox(_("Class to explain"), ["predicted", *order],
                           format_func=lambda i: (_("predicted: {name}").format(name=names[prediction.best])
                                                  if i == "predicted" else f"{names[i]} ({prediction.probs[i]:.1%})"))
 with b:

@@ -63,7 +63,8 @@ m3.metric(_("Most common mix-up"), f"{names[top[0][0]]} → {names[top[0][1]]}" 
 
 # ---------------------------------------------------------------------------- the matrix and the chosen cell
 if st.session_state.get("err.true", 0) >= k or st.session_state.get("err.pred", 0) >= k:
-    st.session_state.pop("err.true", None), st.session_state.pop("err.pred", None)
+    st.session_state.pop("err.true", None)
+    st.session_state.pop("err.pred", None)
 if "err.true" not in st.session_state:
     st.session_state["err.true"], st.session_state["err.pred"] = (top[0][0], top[0][1]) if top else (0, 0)
 cell = (st.session_state["err.true"], st.session_state["err.pred"])

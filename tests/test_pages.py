@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from cnnviz.i18n import has_hangul
 
 
@@ -74,3 +76,19 @@ def test_presenter_mode_is_kept_in_the_url():
     assert "1" in str(at.query_params["present"])
     at2 = _app("en", present="1").run()
     assert next(t for t in at2.sidebar.toggle if t.label == "Presenter mode").value is True
+
+
+def test_no_page_relies_on_streamlit_magic():
+    """Magic is off (.streamlit/config.toml): a bare expression in a page would show nothing, or, with magic on,
+    show a stray value on the page. Pages call st.* explicitly."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1]
+    bare = []
+    for path in [*sorted((root / "pages").glob("*.py")), root / "dashboard" / "app.py"]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Expr) and not isinstance(node.value, (ast.Call, ast.Await)):
+                if not (isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)):
+                    bare.append(f"{path.name}:{node.lineno}")
+    assert not bare, bare
+    assert "magicEnabled = false" in (root / ".streamlit" / "config.toml").read_text(encoding="utf-8")

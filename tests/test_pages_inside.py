@@ -220,7 +220,7 @@ def test_grad_cam_page_classes_layers_and_bad_upload(app_at, ckpt_dir):
     at = fashion_model(app_at("22_grad_cam.py"))
     overlay = spec(at, 0)
     assert [t["type"] for t in overlay["data"]] == ["image", "heatmap"]
-    cls = next(s for s in at.selectbox if s.label == "Class")
+    cls = next(s for s in at.selectbox if s.label == "Class to explain")
     cls.set_value(3).run()
     ok(at)
     assert "“Dress”" in spec(at, 0)["layout"]["title"]["text"]
@@ -311,7 +311,7 @@ def test_grad_cam_on_a_bare_state_dict_without_class_names(app_at, ckpt_dir):
     next(s for s in at.selectbox if s.label == "Architecture").set_value("mnist_cnn").run()
     ok(at)
     assert not at.error
-    classes = next(s for s in at.selectbox if s.label == "Class")
+    classes = next(s for s in at.selectbox if s.label == "Class to explain")
     assert classes.options[0].startswith("predicted: class ")
     classes.set_value(3).run()
     ok(at)
@@ -376,7 +376,7 @@ def test_camera_shot_and_fashion_mnist_pick(app_at, ckpt_dir):
     sample = next(s for s in at.selectbox if s.label == "…or a sample photo")
     sample.set_value("fashion_mnist").run()
     ok(at)
-    next(s for s in at.selectbox if s.label == "Class").set_value(1).run()  # Trouser
+    next(s for s in at.selectbox if s.label == "Kind of clothing").set_value(1).run()  # Trouser
     ok(at)
     assert "28×28" in info_text(at) and len(spec(at, 1)["data"][0]["y"]) == 10
     first_trouser = state.fashion_png(1, 0)

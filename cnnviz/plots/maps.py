@@ -142,8 +142,8 @@ def mosaic_figure(fm: FeatureMaps, *, norm: str = "map", channels: Sequence[int]
     maps = fm.maps.numpy()[picked]
     m = mosaic(maps, norm=norm, value_range=value_range, labels=picked)
     h, w = m.tile
-    title = title or _("{layer} ({kind}): {n} maps of {h}×{w}, scaled {norm}").format(
-        layer=fm.layer, kind=fm.kind, n=len(picked), h=h, w=w, norm=_(NORM_LABELS[norm]))
+    title = title or "{} ({})<br>".format(fm.layer, fm.kind) + _("{n} maps of {h}×{w}, scaled {norm}").format(
+        n=len(picked), h=h, w=w, norm=_(NORM_LABELS[norm]))  # two lines: long layer names fit a phone
     if m.image.size <= hover_cells:
         yy, xx = np.indices(m.image.shape)
         custom = np.stack([m.channel, yy % (h + 1), xx % (w + 1), m.raw], axis=-1).astype(np.float32)
@@ -155,7 +155,9 @@ def mosaic_figure(fm: FeatureMaps, *, norm: str = "map", channels: Sequence[int]
         fig = go.Figure(go.Image(source=_image_uri(_rgb(m.image)), hoverinfo="skip"))
     fig.add_trace(_tile_markers(fm, picked, m))
     fig.update_layout(title=dict(text=title, font=dict(size=14)), showlegend=False, clickmode="event+select")
-    return _image_axes(fig, _height(m.rows, m.cols, h, w, width=width))
+    fig = _image_axes(fig, _height(m.rows, m.cols, h, w, width=width))
+    extra = 20 * title.count("<br>")  # room for a two-line title above the tiles
+    return fig.update_layout(margin_t=40 + extra, height=fig.layout.height + extra)
 
 
 def _tile_markers(fm: FeatureMaps, picked: Sequence[int], m: Mosaic) -> go.Scatter:
