@@ -73,6 +73,8 @@ class Student:
 
     async def run(self, *, train: bool) -> None:
         context = await self.browser.new_context(viewport={"width": 1280, "height": 800})
+        context.set_default_timeout(self.timeout)  # 30 browsers on the server's own 2 cores: loads take long
+        context.set_default_navigation_timeout(self.timeout)
         page = await context.new_page()
         page.on("pageerror", lambda e: self.errors.append(f"js: {e}"))
         try:

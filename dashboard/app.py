@@ -31,7 +31,6 @@ def navigation_sections() -> dict[str, list[st.Page]]:
 
 state.use_language()
 presenting = state.use_presenter()
-state.warm_up()  # once per server: the default models load in the background while the first pages draw
 # A local icon: a material-symbol page icon makes the browser fetch the favicon from a font server.
 # On a projector the sidebar starts closed: the figure gets the whole width (its arrow opens it again).
 st.set_page_config(page_title=_("cnnviz: see how CNNs work"), page_icon=str(ROOT / "assets" / "icon.png"),
@@ -43,3 +42,6 @@ with st.sidebar:
     st.caption(_("cnnviz {version} · runs on the CPU, no network needed").format(version=cnnviz.__version__))
     state.remember_session()
 navigation.run()
+# Once per server, after the first page has drawn (so it does not compete with it): the default models load in the
+# background while the class reads.
+state.warm_up()
