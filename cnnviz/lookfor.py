@@ -14,6 +14,7 @@ Three answers, as in DeepVis and Distill's "Feature Visualization" (Olah et al. 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 from collections.abc import Callable, Sequence
@@ -25,6 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 
+from .errors import shape_mismatch_reason
 from .i18n import _
 
 __all__ = [
@@ -190,10 +192,11 @@ def _no_maps(layer: str, module: nn.Module, shape) -> ValueError:
         layer=layer, kind=type(module).__name__, shape=tuple(shape)))
 
 
-def _run_to(model: nn.Module, layer: str, x: Tensor) -> Tensor:
-    """The output of ``layer`` for the batch ``x``; the forward pass stops right after it (gradients kept if on)."""
+def _output_of(model: nn.Module, layer: str, x: Tensor, context=None):
+    """What ``layer`` returns for the batch ``x``: the forward pass stops right after it (inside ``context``, e.g.
+    ``torch.no_grad()``). Raises ``ValueError`` for an input the model cannot take or a layer it never runs."""
     module = _layer_module(model, layer)
-    got: list[Tensor] = []
+    got: list = []
 
     def hook(_m, _i, output):
         got.append(output)
@@ -201,12 +204,13 @@ def _run_to(model: nn.Module, layer: str, x: Tensor) -> Tensor:
 
     handle = module.register_forward_hook(hook)
     try:
-        model(x)
+        with context if context is not None else contextlib.nullcontext():
+            model(x)
     except _Stop:
         pass
     except RuntimeError as err:
-        raise ValueError(_("the model cannot take an input of shape {shape}: {reason}").format(
-            shape=tuple(x.shape[1:]), reason=str(err).splitlines()[0][:200])) from None
+        raise ValueError(_("the model cannot take a {shape} input: {reason}").format(
+            shape="×".join(map(str, x.shape[1:])), reason=shape_mismatch_reason(err))) from None
     finally:
         handle.remove()
     if not got:
@@ -215,6 +219,11 @@ def _run_to(model: nn.Module, layer: str, x: Tensor) -> Tensor:
     if not isinstance(out, Tensor) or out.ndim != 4:
         raise _no_maps(layer, module, out.shape if isinstance(out, Tensor) else (type(out).__name__,))
     return out
+
+
+def _run_to(model: nn.Module, layer: str, x: Tensor) -> Tensor:
+    """The output of ``layer`` for the batch ``x``; the forward pass stops right after it (gradients kept if on)."""
+    return _output_of(model, layer, x)
 
 
 def receptive_field(model: nn.Module, layer: str, input_shape: tuple[int, int, int]) -> ReceptiveField:
@@ -228,29 +237,8 @@ def receptive_field(model: nn.Module, layer: str, input_shape: tuple[int, int, i
     x = torch.zeros((1, *input_shape))
     tracer = _Tracer()
     tracer.track(x, _Geo([1, 1], [1, 1], [0, 0]))
-    module = _layer_module(model, layer)
-    got: list[Tensor] = []
-
-    def hook(_m, _i, output):
-        got.append(output)
-        raise _Stop
-
-    handle = module.register_forward_hook(hook)
-    try:
-        with torch.no_grad(), tracer:
-            model(x)
-    except _Stop:
-        pass
-    except RuntimeError as err:
-        raise ValueError(_("the model cannot take an input of shape {shape}: {reason}").format(
-            shape=tuple(input_shape), reason=str(err).splitlines()[0][:200])) from None
-    finally:
-        handle.remove()
-    if not got:
-        raise ValueError(_("layer {layer} is not run by the model's forward pass").format(layer=layer))
-    out = got[0]
-    if not isinstance(out, Tensor) or out.ndim != 4:
-        raise _no_maps(layer, module, out.shape if isinstance(out, Tensor) else ())
+    with torch.no_grad():
+        out = _output_of(model, layer, x, tracer)
     g = tracer.of(out)
     if g is None or g.whole:
         return ReceptiveField((int(input_shape[1]), int(input_shape[2])), (1, 1), (0, 0), whole=True)

@@ -16,22 +16,16 @@ import cnnviz
 from cnnviz import i18n
 from cnnviz.i18n import has_hangul
 from dashboard import state
+from test_pages_inside import ckpt_dir  # noqa: F401 - the fixture
 
-FASHION = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 LOOKFOR = "23_filter_looks_for.py"
 DRAW = "24_draw.py"
 
 
 @pytest.fixture
-def tiny_checkpoints(tmp_path, monkeypatch):
-    """Two quick-to-make mnist_cnn checkpoints the pages use instead of the shipped ones."""
-    for epoch in range(2):
-        model = cnnviz.build_model("mnist_cnn", seed=epoch)
-        cnnviz.save_checkpoint(tmp_path / f"epoch_{epoch:02d}.pt", model, model_name="mnist_cnn",
-                               input_shape=(1, 28, 28), classes=FASHION,
-                               meta={"epoch": epoch, "mean": [0.286], "std": [0.353], "dataset": "fashion_mnist"})
-    monkeypatch.setenv(state.INSIDE_CKPT_ENV, str(tmp_path))
-    return tmp_path
+def tiny_checkpoints(ckpt_dir):
+    """Quick-to-make mnist_cnn checkpoints the pages use instead of the shipped ones (the inside pages' fixture)."""
+    return ckpt_dir
 
 
 @pytest.fixture(autouse=True)
