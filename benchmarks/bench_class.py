@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import signal
 import statistics
 import subprocess
@@ -58,6 +59,7 @@ class Student:
         self.browser, self.base, self.index, self.timeout = browser, base, index, timeout_ms
         self.times: dict[str, float] = {}
         self.errors: list[str] = []
+        self.repeats = 0  # "Start training" clicks that had to be repeated
 
     async def settle(self, page) -> None:
         await page.wait_for_timeout(300)
@@ -92,8 +94,17 @@ class Student:
             await self.timed("slider", page, slide)
             if train:
                 await self.timed("studio", page, lambda: page.goto(f"{self.base}/training_studio?lang=en"))
-                await self.timed("start_training", page,
-                                 lambda: page.get_by_role("button", name="Start training").first.click())
+                # a click that lands while the freshly loaded studio is still settling is sometimes lost (Streamlit
+                # drops it): a student clicks again when no run appears; each repeat is counted and reported
+                for _attempt in range(3):
+                    await self.timed("start_training", page,
+                                     lambda: page.get_by_role("button", name="Start training").first.click())
+                    try:
+                        await page.get_by_role("button", name=re.compile("^(Stop|Cancel)$")).first.wait_for(
+                            timeout=min(self.timeout, 30_000))
+                        break
+                    except Exception:  # noqa: BLE001 - no run appeared: click again
+                        self.repeats += 1
         except Exception as err:  # a timeout or a missing element: that student's run failed
             self.errors.append(f"{type(err).__name__}: {str(err).splitlines()[0][:200]}")
         finally:
@@ -192,6 +203,8 @@ def main(argv: list[str] | None = None) -> int:
         while time.time() < deadline and any(s in ("running", "queued", "new") for s in statuses.values()):
             time.sleep(2)
             statuses = run_statuses(runs)
+        print(f"'Start training' clicked again where the first click started nothing: "
+              f"{sum(s.repeats for s in students)} of {args.train}")
         print(f"training runs: {len(statuses)} on disk; statuses: "
               f"{json.dumps(dict(sorted(_count(statuses.values()).items())))}")
         ok = ok and len(statuses) == args.train and all(s == "finished" for s in statuses.values())
