@@ -198,3 +198,20 @@ def test_the_teachers_queue_table_names_each_job():
     a.gate.set()
     b.gate.set()
     assert b.join(5)
+
+
+def test_a_run_refused_by_the_queue_stays_as_it_was_on_disk(data, tmp_path):
+    train, test = data
+    q = WorkQueue(1, per_owner=1)
+    started: list[str] = []
+    holder = Gate("holder", started).enqueue(q, owner="ann").start()
+    try:
+        job = runs.new_run_job(tmp_path, small_config(), train=train, test=test).enqueue(q, "ann")
+        with pytest.raises(QueueFull):
+            job.start()
+        info = runs.load_run(job.options["checkpoint_dir"])
+        assert info.status == "new" and not job.running  # not "queued", not "interrupted"
+        assert not training.run_is_live(info.path)
+    finally:
+        holder.gate.set()
+        holder.join(5)

@@ -126,16 +126,25 @@ class TrainJob(BackgroundWork):
             if (Path(folder) / STATE_FILE).is_file():
                 options["resume"] = True
         live = _LiveLock(Path(folder)) if folder is not None else None
+        before = self.history
+        on_disk = Path(folder) / HISTORY_FILE if folder is not None else None
+        was_on_disk = on_disk is not None and on_disk.is_file()
         with self._lock:
             self._history = replace(self._history, status="queued" if self.queue is not None else "running",
                                     message="starting …")
-        if folder is not None and self.queue is not None:
-            self.history.save(Path(folder) / HISTORY_FILE)  # the class's lists show it waiting
+        if on_disk is not None and self.queue is not None:
+            self.history.save(on_disk)  # the class's lists show it waiting
         self._live = live
         try:
             self._launch("cnnviz-train", options)
-        except BaseException:
+        except BaseException:  # e.g. QueueFull: the run stays as it was, on disk too
             self._ended()
+            self._publish(before)
+            if on_disk is not None and self.queue is not None:
+                if was_on_disk:
+                    before.save(on_disk)
+                else:
+                    on_disk.unlink(missing_ok=True)
             raise
         return self
 
@@ -187,6 +196,12 @@ class TrainJob(BackgroundWork):
 
     def _run(self, options: dict[str, Any]) -> None:
         self._publish(replace(self.history, status="running"))
+        folder = options.get("checkpoint_dir")
+        if folder is not None and self.queue is not None:
+            try:  # its turn came: the class's lists stop saying "waiting"
+                self.history.save(Path(folder) / HISTORY_FILE)
+            except OSError:
+                pass
         try:
             final = fit(self.model, self.train, self.test, callback=self._publish, stop=self._stop, **options)
         except Exception as err:  # shown on the page, never lost in a thread
