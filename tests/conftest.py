@@ -56,11 +56,12 @@ def app_at():
     """Returns a function: page file name (e.g. "10_output_size.py") -> an AppTest already on that page, run once."""
     from streamlit.testing.v1 import AppTest
 
-    def open_page(name: str | None = None, *, timeout: float = 60):
+    def open_page(name: str | None = None, *, timeout: float = 60, query: dict[str, str] | None = None):
         at = AppTest.from_file(str(APP), default_timeout=timeout)
         at.run()
         if name is not None:
             at.switch_page(f"../pages/{name}")
+            at.query_params.update(query or {})
             at.run()
         return at
 

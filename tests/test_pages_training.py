@@ -143,12 +143,18 @@ def test_a_preset_fills_in_the_settings(app_at):
     assert at.select_slider(key="tr.batch").value == 64 and at.number_input(key="tr.epochs").value == 10
 
 
-def test_compare_overlays_runs_deletes_and_sessions_stay_apart(app_at):
+def one_finished_run(app_at):
+    """The studio after a one-epoch run has finished."""
     at = app_at(STUDIO)
     configure(at, epochs=1)
     at.run()
     click(at, "Start training")
     run_to_end(at)
+    return at
+
+
+def test_compare_overlays_runs_deletes_and_sessions_stay_apart(app_at):
+    at = one_finished_run(app_at)
     at.session_state["tr.optimizer"] = "sgd"
     at.session_state["tr.lr"] = 0.01
     at.run()
@@ -284,35 +290,18 @@ def test_a_run_waits_in_the_class_queue_and_can_be_cancelled(app_at):
             h.join(5)
 
 
-def open_with_query(page: str, **query):
-    from streamlit.testing.v1 import AppTest
-
-    from conftest import APP
-
-    at = AppTest.from_file(str(APP), default_timeout=60)
-    at.run()
-    at.switch_page(f"../pages/{page}")
-    at.query_params.update(query)
-    at.run()
-    return at
-
-
 def test_runs_belong_to_a_secret_not_to_the_url_and_share_links_are_read_only(app_at):
-    at = app_at(STUDIO)
-    configure(at, epochs=1)
-    at.run()
-    click(at, "Start training")
-    run_to_end(at)
+    at = one_finished_run(app_at)
     mine = at.session_state[state.TRAIN_SESSION_KEY]
     token = at.session_state[state.TRAIN_TOKEN_KEY]
     assert mine not in token and token not in str(dict(at.query_params))
 
-    thief = open_with_query(COMPARE, runs=mine)  # an old-style link with someone's runs id adopts nothing
+    thief = app_at(COMPARE, query={"runs": mine})  # an old-style link with someone's runs id adopts nothing
     ok(thief)
     assert thief.session_state[state.TRAIN_SESSION_KEY] != mine
     assert any("No runs yet" in i.value for i in thief.info)
 
-    viewer = open_with_query(COMPARE, share=mine)  # the read-only link shows the runs, with no delete
+    viewer = app_at(COMPARE, query={"share": mine})  # the read-only link shows the runs, with no delete
     ok(viewer)
     assert any("read-only" in i.value for i in viewer.info)
     assert viewer.get("plotly_chart") and not [e for e in viewer.expander if e.label == "Delete runs"]

@@ -17,6 +17,7 @@ from cnnviz import training
 from cnnviz.training import History, fit
 from cnnviz.training import cpu as training_cpu
 from cnnviz.training import loop as training_loop
+from test_training import params as weights
 
 
 def small_cnn(seed: int = 0) -> nn.Module:
@@ -31,10 +32,6 @@ def data():
     train = cnnviz.load_fashion_mnist(train=True).subset(256, seed=0)
     test = cnnviz.load_fashion_mnist(train=False).subset(64, seed=0)
     return train, test
-
-
-def weights(model: nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
 
 def plain_loop(model: nn.Module, train, *, epochs: int, batch: int, optimizer: str, lr: float, momentum: float,

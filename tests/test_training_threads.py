@@ -7,18 +7,13 @@ import time
 
 import pytest
 import torch
-from torch import nn
 
 import cnnviz
 from cnnviz.training import History, fit
 from cnnviz.training.cpu import THREADS
+from test_training import tiny_net
 
 CORES = torch.get_num_threads()
-
-
-def tiny_net(seed: int = 0) -> nn.Module:
-    torch.manual_seed(seed)
-    return nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU(), nn.MaxPool2d(4), nn.Flatten(), nn.Linear(4 * 6 * 6, 10))
 
 
 @pytest.fixture(scope="module")
