@@ -61,14 +61,19 @@ class Student:
         self.errors: list[str] = []
         self.repeats = 0  # "Start training" clicks that had to be repeated
 
-    async def settle(self, page) -> None:
-        await page.wait_for_timeout(300)
+    OPENS = ("home", "feature_maps", "output_size", "studio")  # the steps that open a page
+
+    async def settle(self, page, *, loaded: bool = False) -> None:
+        if loaded:  # a page just opened: its title is drawn once its script runs
+            await page.wait_for_selector("h1", timeout=self.timeout)
+        else:  # an action on a drawn page: give its rerun time to begin
+            await page.wait_for_timeout(300)
         await page.wait_for_selector(SETTLED, timeout=self.timeout)
 
     async def timed(self, name: str, page, action) -> None:
         t = time.perf_counter()
         await action()
-        await self.settle(page)
+        await self.settle(page, loaded=name in self.OPENS)
         self.times[name] = time.perf_counter() - t
         if await page.locator("[data-testid=stException]").count():
             self.errors.append(f"{name}: " + (await page.locator("[data-testid=stException]").first.inner_text())[:200])

@@ -132,7 +132,7 @@ def apptest_reruns(repeat: int) -> dict[str, float]:
 
     out = {}
     for page, kind, key, value in APPTEST_CASES:
-        at = AppTest.from_file(str(ROOT / "dashboard" / "app.py"), default_timeout=120)
+        at = AppTest.from_file(str(ROOT / "dashboard" / "main.py"), default_timeout=120)
         at.run()
         at.switch_page(f"../pages/{page}")
         at.run()

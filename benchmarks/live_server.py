@@ -35,6 +35,7 @@ def healthy(port: int) -> bool:
 def start_server(port: int, runs: Path) -> tuple[subprocess.Popen, float]:
     """The server (its own process group, runs under ``runs``) and the seconds it took to answer /_stcore/health."""
     env = dict(os.environ, CNNVIZ_RUNS=str(runs))
+    env.pop("CNNVIZ_NO_WARM_UP", None)  # a real server warms up, as in class (the test process switches it off)
     t0 = time.perf_counter()
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"), "--server.port", str(port),

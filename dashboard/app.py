@@ -1,12 +1,15 @@
 """cnnviz dashboard: `streamlit run dashboard/app.py` from the project's root.
 
-Page scripts live in the top-level pages/ folder; dashboard/nav.py lists them. The language (한국어 / English) is
-chosen first, from the URL (?lang=ko), the session or the browser, so every page draws in it.
+This file is the server: Streamlit's ASGI app (``st.App``) for the dashboard script dashboard/main.py, with one hook at
+server start that loads torch, the data and the default models in the background (``state.warm_up``), so the first
+student's page does not wait for them.
 """
 
 from __future__ import annotations
 
 import sys
+import threading
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -15,33 +18,17 @@ if str(ROOT) not in sys.path:  # works without `pip install -e .` too
 
 import streamlit as st  # noqa: E402
 
-import cnnviz  # noqa: E402
-from cnnviz.i18n import _  # noqa: E402
-from dashboard import nav, state  # noqa: E402
+
+def _warm_up() -> None:
+    from dashboard import state  # imports torch: in this thread, while the server already answers
+
+    state.warm_up()
 
 
-def navigation_sections() -> dict[str, list[st.Page]]:
-    sections: dict[str, list[st.Page]] = {}
-    for i, page in enumerate(nav.pages()):
-        sections.setdefault(page.section, []).append(
-            st.Page(page.path, title=page.title, icon=page.icon, url_path=page.slug, default=i == 0)
-        )
-    return sections
+@asynccontextmanager
+async def warm_start(_app):
+    threading.Thread(target=_warm_up, name="cnnviz-server-start", daemon=True).start()
+    yield
 
 
-state.use_language()
-presenting = state.use_presenter()
-# A local icon: a material-symbol page icon makes the browser fetch the favicon from a font server.
-# On a projector the sidebar starts closed: the figure gets the whole width (its arrow opens it again).
-st.set_page_config(page_title=_("cnnviz: see how CNNs work"), page_icon=str(ROOT / "assets" / "icon.png"),
-                   layout="wide", initial_sidebar_state="collapsed" if presenting else "auto")
-navigation = st.navigation(navigation_sections(), expanded=True)  # show every page: a class tours them all
-with st.sidebar:
-    state.language_switch()
-    state.presenter_switch()
-    st.caption(_("cnnviz {version} · runs on the CPU, no network needed").format(version=cnnviz.__version__))
-    state.remember_session()
-navigation.run()
-# Once per server, after the first page has drawn (so it does not compete with it): the default models load in the
-# background while the class reads.
-state.warm_up()
+app = st.App("main.py", lifespan=warm_start)

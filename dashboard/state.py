@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import threading
 
 import streamlit as st
 
@@ -503,15 +504,23 @@ def inside_grad_cam(kind: str, name: str, upload: bytes | None, photo: bytes | N
 
 # ---- warm start
 WARM_ENV = "CNNVIZ_NO_WARM_UP"  # set (e.g. in tests) to skip loading the default models in the background
+WARM_WAIT_S = 20.0  # the heavy part starts after the first page has drawn, or after this long without a visitor
+WARM_BROWSER_S = 1.0  # time left to the first browser to draw what it was sent, before the heavy part starts
+_first_page = threading.Event()
 
 
 @st.cache_resource(show_spinner=False)
 def warm_up():
-    """Start, once per server process, a background thread that loads what the first pages need (Fashion-MNIST, the
-    shipped CNN, the bundled ImageNet network and one forward pass of it), so no student's rerun waits for it.
-    Returns the thread (None when switched off by $CNNVIZ_NO_WARM_UP)."""
+    """Start, once per server process, a background thread that loads what the first pages need, so no student's
+    rerun waits for it. Called at server start (dashboard/app.py's lifespan hook) and, when the script runs under
+    another server (AppTest, `streamlit run dashboard/main.py`), at the end of a page. Returns the thread (None
+    when switched off by $CNNVIZ_NO_WARM_UP).
+
+    First what the home page needs (torch is imported by then, and the model zoo's first summary), at once; then,
+    a second after the first page has drawn (``first_page_drawn``; its browser is still drawing), the bundled ImageNet
+    network with one forward pass, the shipped CNN and Fashion-MNIST — on one thread at low priority, so a student's
+    page and browser come first."""
     import os
-    import threading
 
     if os.environ.get(WARM_ENV):
         return None
@@ -520,7 +529,13 @@ def warm_up():
     return thread
 
 
-def _warm_up() -> None:
+def first_page_drawn() -> None:
+    """Called at the end of every page run: the first call lets the warm-up's heavy part begin."""
+    _first_page.set()
+
+
+def _warm_steps():
+    """(what the first page needs, what can wait): callables that fill the caches the first pages read."""
     import os
 
     import torch
@@ -534,8 +549,25 @@ def _warm_up() -> None:
         path = inside_checkpoints()[-1]
         inside_checkpoint_model(path, os.path.getmtime(path))
 
-    steps = (lambda: fashion_mnist.__wrapped__(False), shipped, imagenet, lambda: model_summary.__wrapped__(WARM_SUMMARY))
-    for step in steps:
+    return [lambda: model_summary.__wrapped__(WARM_SUMMARY)], [imagenet, shipped, lambda: fashion_mnist.__wrapped__(False)]
+
+
+def _warm_up() -> None:
+    import os
+    import time
+
+    import torch
+
+    first, later = _warm_steps()
+    for i, step in enumerate([*first, *later]):
+        if i == len(first):  # the rest leaves the CPU to students' pages and their browsers
+            if _first_page.wait(WARM_WAIT_S):
+                time.sleep(WARM_BROWSER_S)
+            torch.set_num_threads(1)  # this thread's own pool only
+            try:  # Linux: a thread is a task of its own, with its own priority
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+            except (AttributeError, OSError):  # elsewhere it runs at the usual priority
+                pass
         try:
             step()
         except Exception:  # noqa: BLE001 - a page that needs it will compute it and say what is wrong

@@ -14,9 +14,14 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-APP = ROOT / "dashboard" / "app.py"
+APP = ROOT / "dashboard" / "main.py"  # the dashboard script (AppTest runs it)
+SERVER = ROOT / "dashboard" / "app.py"  # what `streamlit run` starts: the server around that script
 PAGES = sorted((ROOT / "pages").glob("[0-9]*.py"))
 CHROMIUM = "/usr/bin/chromium"
+# The test process itself warms nothing up in the background (AppTest runs the script; a loader thread would outlive
+# the tests); the live servers below do, as in a class.
+WARM_ENV = "CNNVIZ_NO_WARM_UP"
+os.environ.setdefault(WARM_ENV, "1")
 # Streamlit marks its root element with the script's state: "running" until the page has been drawn.
 SETTLED = "[data-testid=stApp][data-test-script-state=notRunning][data-test-connection-state=CONNECTED]"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -47,7 +52,7 @@ def one_torch_thread():
 
 
 def page_slug(path: Path) -> str:
-    """The URL path dashboard/app.py gives a page file: its name without the leading number ("" for the first)."""
+    """The URL path dashboard/main.py gives a page file: its name without the leading number ("" for the first)."""
     return "" if PAGES and path == PAGES[0] else path.stem.split("_", 1)[-1]
 
 
@@ -85,8 +90,9 @@ def dashboard_url(tmp_path_factory):
     port = _free_port()
     runs = tmp_path_factory.mktemp(f"browser-runs-{port}")
     env = dict(os.environ, CNNVIZ_RUNS=str(runs))
+    env.pop(WARM_ENV, None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(APP), "--server.port", str(port), "--server.headless", "true",
+        [sys.executable, "-m", "streamlit", "run", str(SERVER), "--server.port", str(port), "--server.headless", "true",
          "--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1"],
         cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

@@ -1,0 +1,102 @@
+"""Cold start: `streamlit run dashboard/app.py` serves the dashboard script with a hook at server start that warms
+the caches in the background; the heavy part waits for the first page and then runs on one thread at low priority."""
+
+from __future__ import annotations
+
+import ast
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_streamlit_run_starts_the_server_with_a_start_hook_around_the_dashboard_script():
+    from streamlit.web.server.app_discovery import discover_asgi_app
+
+    found = discover_asgi_app(ROOT / "dashboard" / "app.py")
+    assert found.is_asgi_app and found.app_name == "app"
+    calls = [node for node in ast.walk(ast.parse((ROOT / "dashboard" / "app.py").read_text(encoding="utf-8")))
+             if isinstance(node, ast.Call) and ast.unparse(node.func) == "st.App"]
+    assert len(calls) == 1
+    script = calls[0].args[0].value
+    assert (ROOT / "dashboard" / script).is_file() and script != "app.py"
+    assert [k.arg for k in calls[0].keywords] == ["lifespan"]
+    # the script itself is a plain Streamlit script (AppTest and `streamlit run dashboard/main.py` work too)
+    assert not discover_asgi_app(ROOT / "dashboard" / script).is_asgi_app
+
+
+@pytest.fixture
+def warm(monkeypatch):
+    """state._warm_up with recording steps instead of the real loaders; returns (calls, start)."""
+    from dashboard import state
+
+    calls: list[tuple[str, int, int]] = []
+
+    def record(name):
+        def step():
+            import torch
+
+            calls.append((name, torch.get_num_threads(), os.getpriority(os.PRIO_PROCESS, threading.get_native_id())))
+            if name == "broken":
+                raise RuntimeError("a loader that fails")
+        return step
+
+    monkeypatch.setattr(state, "_warm_steps", lambda: ([record("summary")],
+                                                       [record("broken"), record("data"), record("models")]))
+    monkeypatch.setattr(state, "_first_page", threading.Event())
+    monkeypatch.setattr(state, "WARM_BROWSER_S", 0.0)
+
+    def start():
+        thread = threading.Thread(target=state._warm_up, daemon=True)
+        thread.start()
+        return thread
+
+    return calls, start
+
+
+def test_the_first_page_needs_come_at_once_the_rest_after_it_has_drawn_at_low_priority(warm, monkeypatch):
+    import time
+
+    import torch
+
+    from dashboard import state
+
+    calls, start = warm
+    monkeypatch.setattr(state, "WARM_WAIT_S", 60.0)
+    before = (torch.get_num_threads(), os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+    thread = start()
+    for _ in range(100):
+        if calls:
+            break
+        time.sleep(0.05)
+    time.sleep(0.3)
+    assert [c[0] for c in calls] == ["summary"]  # nothing heavy before the first page has drawn
+    assert calls[0][2] == before[1]  # what the first page waits for runs at the usual priority
+    state.first_page_drawn()
+    thread.join(10)
+    assert not thread.is_alive()
+    assert [c[0] for c in calls] == ["summary", "broken", "data", "models"]  # a failing loader does not stop the rest
+    for _name, threads, priority in calls[1:]:
+        assert threads == 1 and priority >= min(before[1] + 10, 19)
+    # the thread that served pages keeps its threads and priority
+    assert (torch.get_num_threads(), os.getpriority(os.PRIO_PROCESS, threading.get_native_id())) == before
+
+
+def test_without_a_visitor_the_rest_starts_anyway(warm, monkeypatch):
+    from dashboard import state
+
+    calls, start = warm
+    monkeypatch.setattr(state, "WARM_WAIT_S", 0.2)
+    thread = start()
+    thread.join(10)
+    assert [c[0] for c in calls] == ["summary", "broken", "data", "models"]
+
+
+def test_warm_up_can_be_switched_off(monkeypatch):
+    from dashboard import state
+
+    monkeypatch.setenv(state.WARM_ENV, "1")
+    assert state.warm_up.__wrapped__() is None
