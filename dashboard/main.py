@@ -41,8 +41,10 @@ with st.sidebar:
     state.presenter_switch()
     st.caption(_("cnnviz {version} · runs on the CPU, no network needed").format(version=cnnviz.__version__))
     state.remember_session()
-navigation.run()
-# The default models load in the background once the first page has drawn (the server started that at its start;
-# under another server, e.g. AppTest, this call starts it).
-state.warm_up()
-state.first_page_drawn()
+try:
+    navigation.run()
+finally:  # also after a page's st.stop() or st.rerun()
+    # The default models load in the background once the first page has drawn (the server started that at its start;
+    # under another server, e.g. AppTest, this call starts it).
+    state.warm_up()
+    state.first_page_drawn()
