@@ -432,13 +432,25 @@ def main(argv: list[str] | None = None) -> None:
     if args.ten_minutes:
         p = training.PRESETS["accurate"]
         model = cnnviz.build_model(p.model, seed=0)
-        stop_at = time.perf_counter() + 600
+        t0 = time.perf_counter()
+        stop_at = t0 + 600
         stop = threading.Event()
-        h = training.fit(model, train, test, seed=0, stop=stop,
-                         callback=lambda h: stop.set() if time.perf_counter() > stop_at else None, **p.options())
-        print(f"\n5. ten minutes {cap()}: accurate preset ({p.model}, {p.optimizer} {p.lr:g} {p.schedule}, batch "
-              f"{p.batch_size}, augmentation {p.augment}, {p.epochs} epochs planned, fp32): {h.status} after "
-              f"{len(h.epochs)} epochs in {h.elapsed_s:.0f} s, best test accuracy {h.best_test_acc:.4f}")
+        marks: list[tuple[int, float, float]] = []  # (epoch, test accuracy, wall seconds)
+
+        def watch(h: training.History) -> None:
+            if h.epochs and (not marks or marks[-1][0] != len(h.epochs)):
+                marks.append((len(h.epochs), h.epochs[-1].test_acc, time.perf_counter() - t0))
+            if time.perf_counter() > stop_at:
+                stop.set()
+
+        h = training.fit(model, train, test, seed=0, stop=stop, callback=watch, **p.options())
+        print(f"\n5. ten minutes {cap()}: accurate preset ({p.model}, {p.optimizer} {p.lr:g} momentum {p.momentum:g} "
+              f"weight decay {p.weight_decay:g} {p.schedule}, batch {p.batch_size}, augmentation {p.augment}, label "
+              f"smoothing {p.label_smoothing:g}, {p.epochs} epochs planned, fp32)")
+        for e, acc, t in marks:
+            print(f"   epoch {e}: test accuracy {acc:.4f} at {t:5.0f} s ({h.epochs[e - 1].images_per_s:,.0f} images/s)")
+        print(f"   {h.status} after {len(h.epochs)} epochs in {time.perf_counter() - t0:.0f} s (wall, test passes "
+              f"included); best test accuracy {h.best_test_acc:.4f} (target 0.935 within 600 s)")
 
     if args.compile:
         x = training.normalize(train.images[:64], mean=MEAN, std=STD)

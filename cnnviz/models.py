@@ -83,6 +83,26 @@ class SimpleConvNet(nn.Module):
         return self.classifier(self.features(x))
 
 
+class BNConvNet(nn.Module):
+    """Not from the notes: a small VGG-style net with batch normalization, the studio's accurate preset.
+    Two blocks of two 3×3 convolutions (32, then 64 filters; batch norm and ReLU after each) and a 2×2 max-pool,
+    then dropout 0.25, fc 3136→128, ReLU, dropout 0.25, fc 128→10."""
+
+    def __init__(self, num_classes: int = 10, in_channels: int = 1) -> None:
+        super().__init__()
+
+        def conv(cin: int, cout: int) -> list[nn.Module]:  # no bias: the batch norm's shift replaces it
+            return [nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU()]
+
+        self.features = nn.Sequential(*conv(in_channels, 32), *conv(32, 32), nn.MaxPool2d(2),
+                                      *conv(32, 64), *conv(64, 64), nn.MaxPool2d(2))
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Dropout(0.25), nn.Linear(64 * 7 * 7, 128),
+                                        nn.ReLU(), nn.Dropout(0.25), nn.Linear(128, num_classes))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
 class TFMnist(nn.Module):
     """The notes' TensorFlow MNIST net: conv32 5×5 same - pool - conv64 5×5 same - pool - fc1024 - dropout - fc10."""
 
@@ -172,6 +192,11 @@ ZOO: dict[str, ModelSpec] = {
         ModelSpec("tf_mnist", N_("TensorFlow MNIST CNN (fc1024)"), (1, 28, 28),
                   N_("The notes' TensorFlow tutorial net: conv32 5×5, pool, conv64 5×5, pool, fc 1024, dropout, fc 10."),
                   TFMnist),
+        ModelSpec("bn_convnet", N_("Small VGG-style CNN with batch norm (not from the notes)"), (1, 28, 28),
+                  N_("Not from the lecture notes: two blocks of two 3×3 convolutions (32, then 64 filters) with batch "
+                     "normalization and ReLU, max-pool after each block, dropout, fc 3136→128→10. The studio's "
+                     "accurate preset."),
+                  BNConvNet),
         ModelSpec("lenet5", N_("LeNet-5 (classic, 32×32)"), (1, 32, 32),
                   N_("LeCun's LeNet-5: conv6, avg-pool, conv16, avg-pool, fc 120, 84, 10 with tanh."), LeNet5),
         ModelSpec("lenet5_28", N_("LeNet-5 (28×28 variant)"), (1, 28, 28),

@@ -48,6 +48,8 @@ def apply_preset() -> None:
         return
     p = training.PRESETS[name]
     st.session_state["tr.log_every"] = p.log_every
+    # no widgets of their own: the preset's description says them
+    st.session_state["tr.label_smoothing"], st.session_state["tr.weight_decay"] = p.label_smoothing, p.weight_decay
     for field, key in KEYS.items():
         st.session_state[key] = getattr(p, field)
     st.session_state["tr.bf16"] = p.bf16 and training.bf16_fast()
@@ -136,6 +138,9 @@ if start:
             lr=float(lr), momentum=float(momentum), batch_size=int(batch_size), epochs=int(epochs), augment=augment,
             seed=int(seed), schedule=schedule, label=label.strip(), bf16=bf16,
             log_every=st.session_state.get("tr.log_every") if st.session_state["tr.preset"] != CUSTOM else None,
+            **({"label_smoothing": st.session_state.get("tr.label_smoothing", 0.0),
+                "weight_decay": st.session_state.get("tr.weight_decay", 0.0)} if st.session_state["tr.preset"] != CUSTOM
+               else {}),
             spec=tuple(stack[0]) if model_name == STACK and stack else None,
             input_shape=tuple(stack[1]) if model_name == STACK and stack else None)
         train, test = state.training_data(dataset, config.model_input_shape, train_size, test_size, int(seed))

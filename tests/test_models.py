@@ -33,6 +33,18 @@ def test_notes_networks_have_the_notes_parameter_counts(name, count):
     assert sum(r.params for r in summary.rows) == count
 
 
+def test_the_accurate_presets_net_counts_its_layers_parameters():
+    """bn_convnet (ours, not the notes'): 3×3 convs without bias, batch norm's scale and shift, two fc layers."""
+    convs = 1 * 32 * 9 + 32 * 32 * 9 + 32 * 64 * 9 + 64 * 64 * 9
+    norms = 2 * (32 + 32 + 64 + 64)
+    fcs = 64 * 7 * 7 * 128 + 128 + 128 * 10 + 10
+    model = cnnviz.build_model("bn_convnet")
+    assert sum(p.numel() for p in model.parameters()) == convs + norms + fcs == 468_010
+    assert model.eval()(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+    assert [type(m).__name__ for m in model.features][:3] == ["Conv2d", "BatchNorm2d", "ReLU"]
+    assert cnnviz.summarize("bn_convnet").total == 468_010
+
+
 def test_keras_cifar10_summary_shows_the_notes_shapes():
     summary = cnnviz.summarize("keras_cifar10")
     shapes = [r.keras_shape for r in summary.rows if r.kind != "ReLU"]

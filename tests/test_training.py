@@ -191,6 +191,29 @@ def test_bad_settings_raise_with_hints(data):
         fit(tiny_net(), train, test, epochs=1, resume=True)
 
 
+def test_label_smoothing_changes_the_training_loss_only(data):
+    """Oracle: one full-batch SGD step by hand with PyTorch's own label-smoothed cross-entropy."""
+    train, test = data
+    model, by_hand = tiny_net(), tiny_net()
+    h = fit(model, train, test, epochs=1, batch_size=len(train), optimizer="sgd", lr=0.1, momentum=0.0,
+            label_smoothing=0.1, threads=1, log_every=1)
+    mean, std = training.channel_stats(train)
+    x = (train.images.float() / 255 - mean[0]) / std[0]
+    loss = F.cross_entropy(by_hand(x), train.labels, label_smoothing=0.1)
+    loss.backward()
+    with torch.no_grad():
+        for p in by_hand.parameters():
+            p -= 0.1 * p.grad
+    assert h.steps[0].loss == pytest.approx(loss.item(), rel=1e-5)
+    for (name, a), b in zip(model.state_dict().items(), by_hand.state_dict().values()):
+        assert torch.allclose(a, b, atol=1e-5), name
+    with torch.no_grad():  # the test loss stays the plain cross-entropy
+        logits = model.eval()((test.images.float() / 255 - mean[0]) / std[0])
+    assert h.epochs[0].test_loss == pytest.approx(float(F.cross_entropy(logits, test.labels)), rel=1e-4)
+    with pytest.raises(ValueError, match="label smoothing"):
+        fit(tiny_net(), train, test, epochs=1, label_smoothing=1.0)
+
+
 def test_history_json_round_trip_keeps_nan():
     h = History((training.StepRecord(1, 1, 2.5, 0.1), training.StepRecord(2, 1, 2.0, 0.2, 0.5)),
                 (training.EpochRecord(1, 2.2, 0.3, 2.1, 0.35, 0.5, 1000.0),), "finished", "ok",
@@ -249,6 +272,9 @@ def test_presets_are_valid_settings():
     assert (notes.model, notes.optimizer, notes.lr, notes.momentum, notes.batch_size, notes.epochs) == \
         ("mnist_cnn", "sgd", 0.01, 0.5, 64, 10)
     assert training.PRESETS["tf_mnist"].log_every == 100 and training.PRESETS["tf_mnist"].batch_size == 50
+    accurate = training.PRESETS["accurate"]  # ours: every setting it needs reaches fit
+    assert accurate.model == "bn_convnet" and accurate.label_smoothing == 0.1 and accurate.augment
+    assert {"label_smoothing", "weight_decay", "schedule"} <= set(accurate.options())
 
 
 def test_cli_train_writes_checkpoints_and_reports(tmp_path, capsys):

@@ -68,6 +68,7 @@ class _Options:
     save_every_s: float | None = SAVE_EVERY_S
     save_every_steps: int | None = None
     foreach: bool = True
+    label_smoothing: float = 0.0
 
 
 @dataclass
@@ -148,7 +149,9 @@ def fit(
     default: on for models with 2-D convolutions), ``foreach`` (one multi-tensor optimizer update, default
     True; False: the plain per-parameter loop), ``bf16`` (bfloat16 autocast for the forward pass: faster on
     CPUs with AMX/AVX-512 BF16, slightly different numbers; default off; on a CPU without them it warns in
-    one line and trains in float32, since bfloat16 would be about ten times slower there).
+    one line and trains in float32, since bfloat16 would be about ten times slower there), ``label_smoothing``
+    (the training loss's target puts this much probability evenly on all classes, default 0; the test loss and
+    accuracy stay plain).
 
     Raises ``ValueError`` for bad settings or data that does not fit the model, ``TypeError`` for an
     unknown option.
@@ -182,7 +185,8 @@ def fit(
     folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
     model_name = opts.model_name or ("stack" if opts.spec else _guess_model_name(model))
     meta_base = {"dataset": opts.dataset or train.name, "mean": mean, "std": std, "optimizer": optimizer, "lr": lr,
-                 "batch_size": batch_size, "seed": seed, "augment": augment, **opts.meta}
+                 "batch_size": batch_size, "seed": seed, "augment": augment,
+                 **({"label_smoothing": opts.label_smoothing} if opts.label_smoothing else {}), **opts.meta}
     if opts.spec is not None:
         meta_base["spec"] = opts.spec
     if folder is not None:
@@ -308,10 +312,10 @@ def fit(
                     if bf16:
                         with torch.autocast("cpu", dtype=torch.bfloat16):
                             logits = model(xb)
-                        loss = F.cross_entropy(logits.float(), yb)
+                        loss = F.cross_entropy(logits.float(), yb, label_smoothing=opts.label_smoothing)
                     else:
                         logits = model(xb)
-                        loss = F.cross_entropy(logits, yb)
+                        loss = F.cross_entropy(logits, yb, label_smoothing=opts.label_smoothing)
                     value = loss.item()
                     if not math.isfinite(value):
                         status = "failed"
@@ -450,6 +454,8 @@ def _check_settings(train: ImageData, test: ImageData, *, epochs: int, batch_siz
         raise ValueError(_("start_epoch must be between 0 and epochs ({epochs}), got {start_epoch}").format(epochs=epochs, start_epoch=start_epoch))
     if opts.schedule not in SCHEDULES:
         raise ValueError(_("unknown schedule {opts_schedule!r}; choose one of {join_schedules}").format(opts_schedule=opts.schedule, join_schedules=', '.join(SCHEDULES)))
+    if not 0 <= opts.label_smoothing < 1:
+        raise ValueError(_("label smoothing must be in [0, 1), got {value}").format(value=opts.label_smoothing))
     if opts.log_every is not None and opts.log_every < 1:
         raise ValueError(_("log_every must be at least 1, got {opts_log_every}").format(opts_log_every=opts.log_every))
     labels = train.labels

@@ -28,6 +28,8 @@ class TrainPreset:
     log_every: int | None = None  # None: the trainer's default
     schedule: str = "constant"
     bf16: bool = False  # bfloat16 autocast, used only where the CPU runs it natively (bf16_fast()); no preset does
+    label_smoothing: float = 0.0
+    weight_decay: float = 0.0
     description: str = ""
 
     @property
@@ -44,7 +46,8 @@ class TrainPreset:
         """The keyword options of ``fit`` this preset sets."""
         return {"epochs": self.epochs, "batch_size": self.batch_size, "optimizer": self.optimizer, "lr": self.lr,
                 "momentum": self.momentum, "augment": self.augment, "log_every": self.log_every,
-                "schedule": self.schedule, "bf16": self.bf16 and bf16_fast()}
+                "schedule": self.schedule, "bf16": self.bf16 and bf16_fast(), "label_smoothing": self.label_smoothing,
+                "weight_decay": self.weight_decay}
 
 
 PRESETS: dict[str, TrainPreset] = {
@@ -71,10 +74,14 @@ PRESETS: dict[str, TrainPreset] = {
                     description=N_("Batches of 128 and a one-cycle learning rate over 6 epochs: 0.91 test accuracy on "
                                    "Fashion-MNIST after 4 epochs (0.918 at the end), well under a minute of float32 "
                                    "training on a 2-core CPU.")),
-        TrainPreset("accurate", N_("Accurate: PyTorch MNIST net, augmentation, 11 epochs (about 10 minutes)"),
-                    "mnist_cnn", "adam", 2e-3, 128, 11, augment=True, schedule="onecycle",
-                    description=N_("Augmentation (shifts and flips) and a one-cycle learning rate over 11 epochs: "
-                                   "about 0.93 test accuracy on Fashion-MNIST, the most this network learns in about "
-                                   "10 minutes of float32 training on a 2-core CPU.")),
+        TrainPreset("accurate", N_("Accurate: small batch-norm CNN, SGD, augmentation, 11 epochs (about 9 minutes)"),
+                    "bn_convnet", "sgd", 0.1, 128, 11, momentum=0.9, augment=True, schedule="onecycle",
+                    label_smoothing=0.1, weight_decay=5e-4,
+                    description=N_("Not one of the notes' runs: a small VGG-style network with batch normalization, "
+                                   "SGD (momentum 0.9, weight decay 0.0005) with a one-cycle learning rate up to 0.1, "
+                                   "batch 128, augmentation (shifts and flips) and label smoothing 0.1, over 11 "
+                                   "epochs: about 0.936 test accuracy on Fashion-MNIST in about 9 minutes of float32 "
+                                   "training on a 2-core CPU. The training loss includes the smoothing, so it stays "
+                                   "above about 0.5.")),
     ]
 }
