@@ -156,6 +156,8 @@ class RunConfig:
             text += " · bf16"
         if self.label_smoothing:
             text += f" · ls {self.label_smoothing:g}"
+        if self.weight_decay:
+            text += f" · wd {self.weight_decay:g}"
         return f"{self.label}: {text}" if self.label else text
 
     def build_model(self, num_classes: int) -> nn.Module:

@@ -549,7 +549,8 @@ def _warm_steps():
         path = inside_checkpoints()[-1]
         inside_checkpoint_model(path, os.path.getmtime(path))
 
-    return [lambda: model_summary.__wrapped__(WARM_SUMMARY)], [imagenet, shipped, lambda: fashion_mnist.__wrapped__(False)]
+    first = [lambda: model_summary.__wrapped__(WARM_SUMMARY)]
+    return first, [imagenet, shipped, lambda: fashion_mnist.__wrapped__(False)]
 
 
 def _warm_up() -> None:

@@ -80,8 +80,8 @@ PRESETS: dict[str, TrainPreset] = {
                     description=N_("Not one of the notes' runs: a small VGG-style network with batch normalization, "
                                    "SGD (momentum 0.9, weight decay 0.0005) with a one-cycle learning rate up to 0.1, "
                                    "batch 128, augmentation (shifts and flips) and label smoothing 0.1, over 11 "
-                                   "epochs: 0.934–0.936 test accuracy on Fashion-MNIST (seed to seed) in about 9 minutes of float32 "
-                                   "training on a 2-core CPU. The training loss includes the smoothing, so it stays "
-                                   "above about 0.5.")),
+                                   "epochs: 0.934–0.936 test accuracy on Fashion-MNIST (seed to seed) in about 9 "
+                                   "minutes of float32 training on a 2-core CPU. The training loss includes the "
+                                   "smoothing, so it stays above about 0.5.")),
     ]
 }
