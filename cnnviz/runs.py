@@ -33,6 +33,7 @@ from torch import nn
 from .data import ImageData
 from .training import (HISTORY_FILE, OPTIMIZERS, SCHEDULES, History, TrainJob, load_train_test, predict_proba,
                        run_is_live)
+from .training.rundir import STATE_FILE
 from .i18n import _
 
 __all__ = [
@@ -225,8 +226,9 @@ class RunInfo:
         status = self.history.status if self.history else "new"
         if status in ("running", "queued", "new"):
             live = run_is_live(self.path)
-            if status == "new":
-                return "running" if live else "new"  # started but no history written yet / created, never started
+            if status == "new":  # no history written yet: started (a checkpoint on disk), or created and never started
+                started = bool(self.checkpoints) or (self.path / STATE_FILE).is_file()
+                return "running" if live else "interrupted" if started else "new"
             if not live:
                 return "interrupted"
         return status

@@ -169,6 +169,33 @@ def test_a_server_killed_while_training_leaves_an_interrupted_run_that_resumes(d
     assert steps == sorted(set(steps)) and job.history.epochs[-1].epoch == 2
 
 
+def test_a_run_killed_before_its_first_state_save_reads_interrupted_and_restarts_from_its_last_epoch(data, tmp_path):
+    """Killed between writing epoch_01.pt and history.json/trainer_state.pt: it started (not "new"), and Resume
+    continues from the epoch checkpoint it has."""
+    train, test = training.load_train_test("fashion_mnist", input_shape=(1, 28, 28), train_size=500, test_size=100,
+                                           seed=0)
+    config = runs.RunConfig(train_size=500, test_size=100, epochs=1, batch_size=50)
+    job = runs.new_run_job(tmp_path, config, train=train, test=test).start()
+    assert job.join(120) and job.status == "finished"
+    folder = Path(job.options["checkpoint_dir"])
+    for name in ("history.json", "trainer_state.pt"):  # what the kill left unwritten
+        (folder / name).unlink(missing_ok=True)
+    info = runs.load_run(folder)
+    assert info.status == "interrupted" and info.resumable
+    again = runs.resume_run_job(folder, train=train, test=test)
+    again.options["epochs"] = 2
+    again.resume()
+    assert again.join(120) and again.status == "finished", again.history.message
+    assert [e.epoch for e in again.history.epochs] == [2]  # epoch 1 came from epoch_01.pt, not trained again
+    assert again.history.steps[0].step > 10  # counted on from the first epoch's 10 steps
+    (folder / "epoch_01.pt").unlink()
+    (folder / "epoch_02.pt").unlink()
+    (folder / "epoch_00.pt").unlink()
+    (folder / "history.json").unlink()
+    (folder / "trainer_state.pt").unlink(missing_ok=True)
+    assert runs.load_run(folder).status == "new"  # nothing on disk says it ever trained
+
+
 def test_session_tokens_own_runs_and_share_ids_cannot_give_them_away(tmp_path):
     token = runs.new_session_token()
     sid = runs.session_id_for(token)

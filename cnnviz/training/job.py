@@ -112,7 +112,8 @@ class TrainJob(BackgroundWork):
         """Start (or with ``resume=True`` continue) training in a new daemon thread; returns self.
 
         With a queue (``enqueue``) the run first waits for its turn (status "queued"); QueueFull is raised at once
-        when its owner already has a run waiting or training. Resuming a run that never trained starts it.
+        when its owner already has a run waiting or training. Resuming a run that never trained starts it; one
+        killed before it first saved the trainer's state restarts from its last epoch checkpoint.
         """
         if self.running:
             raise RuntimeError(_("this job is already running"))
@@ -125,6 +126,11 @@ class TrainJob(BackgroundWork):
             options.pop("start_epoch", None)
             if (Path(folder) / STATE_FILE).is_file():
                 options["resume"] = True
+            else:  # killed before its first save of the trainer's state: from its last epoch's weights, if any
+                epochs = [int(p.stem.split("_")[1]) for p in Path(folder).glob("epoch_*.pt")
+                          if p.stem.split("_")[1].isdigit()]
+                if max(epochs, default=0) > 0:
+                    options["start_epoch"] = min(max(epochs), int(options.get("epochs", max(epochs))))
         live = _LiveLock(Path(folder)) if folder is not None else None
         before = self.history
         on_disk = Path(folder) / HISTORY_FILE if folder is not None else None
