@@ -33,7 +33,7 @@ from torch import nn
 from .data import ImageData
 from .training import (HISTORY_FILE, OPTIMIZERS, SCHEDULES, History, TrainJob, load_train_test, predict_proba,
                        run_is_live)
-from .training.rundir import STATE_FILE
+from .training.rundir import STATE_FILE, epoch_checkpoints
 from .i18n import _
 
 __all__ = [
@@ -241,7 +241,7 @@ class RunInfo:
     @property
     def checkpoints(self) -> list[Path]:
         """epoch_NN.pt files sorted by epoch."""
-        return sorted(self.path.glob("epoch_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
+        return epoch_checkpoints(self.path)
 
 
 _DIFFERENCES = (  # (field, how it is written) for run_labels

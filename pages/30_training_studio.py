@@ -132,15 +132,15 @@ with st.expander(_("Set up a run") if job is None else _("Set up a new run"), ex
                       disabled=busy or not available)
 
 if start:
+    from_preset = st.session_state["tr.preset"] != CUSTOM  # a preset's settings without widgets go with its run
     try:
         config = runs.RunConfig(
             model=model_name, dataset=dataset, train_size=train_size, test_size=test_size, optimizer=optimizer,
             lr=float(lr), momentum=float(momentum), batch_size=int(batch_size), epochs=int(epochs), augment=augment,
             seed=int(seed), schedule=schedule, label=label.strip(), bf16=bf16,
-            log_every=st.session_state.get("tr.log_every") if st.session_state["tr.preset"] != CUSTOM else None,
-            **({"label_smoothing": st.session_state.get("tr.label_smoothing", 0.0),
-                "weight_decay": st.session_state.get("tr.weight_decay", 0.0)} if st.session_state["tr.preset"] != CUSTOM
-               else {}),
+            log_every=st.session_state.get("tr.log_every") if from_preset else None,
+            label_smoothing=st.session_state.get("tr.label_smoothing", 0.0) if from_preset else 0.0,
+            weight_decay=st.session_state.get("tr.weight_decay", 0.0) if from_preset else 0.0,
             spec=tuple(stack[0]) if model_name == STACK and stack else None,
             input_shape=tuple(stack[1]) if model_name == STACK and stack else None)
         train, test = state.training_data(dataset, config.model_input_shape, train_size, test_size, int(seed))

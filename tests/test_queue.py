@@ -172,10 +172,8 @@ def test_a_server_killed_while_training_leaves_an_interrupted_run_that_resumes(d
 def test_a_run_killed_before_its_first_state_save_reads_interrupted_and_restarts_from_its_last_epoch(data, tmp_path):
     """Killed between writing epoch_01.pt and history.json/trainer_state.pt: it started (not "new"), and Resume
     continues from the epoch checkpoint it has."""
-    train, test = training.load_train_test("fashion_mnist", input_shape=(1, 28, 28), train_size=500, test_size=100,
-                                           seed=0)
-    config = runs.RunConfig(train_size=500, test_size=100, epochs=1, batch_size=50)
-    job = runs.new_run_job(tmp_path, config, train=train, test=test).start()
+    train, test = data
+    job = runs.new_run_job(tmp_path, small_config(), train=train, test=test).start()
     assert job.join(120) and job.status == "finished"
     folder = Path(job.options["checkpoint_dir"])
     for name in ("history.json", "trainer_state.pt"):  # what the kill left unwritten
@@ -187,7 +185,7 @@ def test_a_run_killed_before_its_first_state_save_reads_interrupted_and_restarts
     again.resume()
     assert again.join(120) and again.status == "finished", again.history.message
     assert [e.epoch for e in again.history.epochs] == [2]  # epoch 1 came from epoch_01.pt, not trained again
-    assert again.history.steps[0].step > 10  # counted on from the first epoch's 10 steps
+    assert again.history.steps[0].step > again.history.steps_per_epoch  # counted on from the first epoch's steps
     (folder / "epoch_01.pt").unlink()
     (folder / "epoch_02.pt").unlink()
     (folder / "epoch_00.pt").unlink()

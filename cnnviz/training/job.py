@@ -14,7 +14,7 @@ from ..background import BackgroundWork
 from ..data import ImageData
 from .loop import fit
 from .records import History
-from .rundir import HISTORY_FILE, STATE_FILE
+from .rundir import HISTORY_FILE, STATE_FILE, epoch_checkpoints
 from ..i18n import _
 
 try:  # a lock the kernel releases when the process dies: "running" on disk is then known to be interrupted
@@ -127,10 +127,10 @@ class TrainJob(BackgroundWork):
             if (Path(folder) / STATE_FILE).is_file():
                 options["resume"] = True
             else:  # killed before its first save of the trainer's state: from its last epoch's weights, if any
-                epochs = [int(p.stem.split("_")[1]) for p in Path(folder).glob("epoch_*.pt")
-                          if p.stem.split("_")[1].isdigit()]
-                if max(epochs, default=0) > 0:
-                    options["start_epoch"] = min(max(epochs), int(options.get("epochs", max(epochs))))
+                saved = epoch_checkpoints(folder)
+                last = int(saved[-1].stem.split("_", 1)[1]) if saved else 0
+                if last > 0:
+                    options["start_epoch"] = min(last, int(options.get("epochs", last)))
         live = _LiveLock(Path(folder)) if folder is not None else None
         before = self.history
         on_disk = Path(folder) / HISTORY_FILE if folder is not None else None

@@ -9,18 +9,23 @@ import torch
 
 from ..data import ASSETS
 
-__all__ = ["HISTORY_FILE", "PRETRAINED_DIR", "STATE_FILE", "pretrained_checkpoints", "resume_point"]
+__all__ = ["HISTORY_FILE", "PRETRAINED_DIR", "STATE_FILE", "epoch_checkpoints", "pretrained_checkpoints",
+           "resume_point"]
 
 PRETRAINED_DIR = ASSETS / "pretrained" / "fashion_mnist_cnn"
 STATE_FILE = "trainer_state.pt"
 HISTORY_FILE = "history.json"
 
 
+def epoch_checkpoints(folder: str | Path) -> list[Path]:
+    """A run's epoch_NN.pt files (epoch_00.pt = its initial weights), sorted by epoch; [] without the folder."""
+    found = [p for p in Path(folder).glob("epoch_*.pt") if p.stem.split("_", 1)[1].isdigit()]
+    return sorted(found, key=lambda p: int(p.stem.split("_", 1)[1]))
+
+
 def pretrained_checkpoints() -> list[Path]:
     """The shipped Fashion-MNIST checkpoints of the zoo's ``mnist_cnn`` (epoch_00.pt = untrained), by epoch."""
-    if not PRETRAINED_DIR.is_dir():
-        return []
-    return sorted(PRETRAINED_DIR.glob("epoch_*.pt"), key=lambda p: int(p.stem.split("_")[1]))
+    return epoch_checkpoints(PRETRAINED_DIR)
 
 
 def resume_point(checkpoint_dir: str | Path) -> tuple[int, int] | None:
