@@ -34,8 +34,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from live_server import CHROMIUM, CHROMIUM_ARGS, SETTLED, free_port, healthy, start_server  # noqa: E402
+from tools.live_server import CHROMIUM, CHROMIUM_ARGS, SETTLED, free_port, healthy, start_server  # noqa: E402
+
 GiB = 1024**3
 
 

@@ -1,8 +1,8 @@
 """cnnviz dashboard: `streamlit run dashboard/app.py` from the project's root.
 
 This file is the server: Streamlit's ASGI app (``st.App``) for the dashboard script dashboard/main.py, with one hook at
-server start that loads torch, the data and the default models in the background (``state.warm_up``), so the first
-student's page does not wait for them.
+server start that loads torch, the data and the default models in the background (``dashboard.warmup.warm_up``), so
+the first student's page does not wait for them.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ import streamlit as st  # noqa: E402
 
 
 def _warm_up() -> None:
-    from dashboard import state  # imports torch: in this thread, while the server already answers
+    from dashboard import warmup
 
-    state.warm_up()
+    warmup.warm_up()
 
 
 @asynccontextmanager

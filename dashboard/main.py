@@ -17,7 +17,8 @@ import streamlit as st  # noqa: E402
 
 import cnnviz  # noqa: E402
 from cnnviz.i18n import _  # noqa: E402
-from dashboard import nav, state  # noqa: E402
+from dashboard import layout, nav, session  # noqa: E402
+from dashboard.warmup import first_page_drawn, warm_up  # noqa: E402
 
 
 def navigation_sections() -> dict[str, list[st.Page]]:
@@ -29,22 +30,22 @@ def navigation_sections() -> dict[str, list[st.Page]]:
     return sections
 
 
-state.use_language()
-presenting = state.use_presenter()
+session.use_language()
+presenting = layout.use_presenter()
 # A local icon: a material-symbol page icon makes the browser fetch the favicon from a font server.
 # On a projector the sidebar starts closed: the figure gets the whole width (its arrow opens it again).
 st.set_page_config(page_title=_("cnnviz: see how CNNs work"), page_icon=str(ROOT / "assets" / "icon.png"),
                    layout="wide", initial_sidebar_state="collapsed" if presenting else "auto")
 navigation = st.navigation(navigation_sections(), expanded=True)  # show every page: a class tours them all
 with st.sidebar:
-    state.language_switch()
-    state.presenter_switch()
+    session.language_switch()
+    layout.presenter_switch()
     st.caption(_("cnnviz {version} · runs on the CPU, no network needed").format(version=cnnviz.__version__))
-    state.remember_session()
+    session.remember_session()
 try:
     navigation.run()
 finally:  # also after a page's st.stop() or st.rerun()
     # The default models load in the background once the first page has drawn (the server started that at its start;
     # under another server, e.g. AppTest, this call starts it).
-    state.warm_up()
-    state.first_page_drawn()
+    warm_up()
+    first_page_drawn()

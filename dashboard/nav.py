@@ -119,3 +119,11 @@ PAGES: tuple[PageInfo, ...] = (
 def pages() -> list[PageInfo]:
     """Every page, in order (the first is the default, Home), that exists on disk."""
     return [p for p in PAGES if p.path.exists()]
+
+
+def page(file: str) -> PageInfo:
+    """The catalogue's entry of a page script (e.g. ``"30_training_studio.py"``); KeyError for an unknown one."""
+    for info in PAGES:
+        if info.file == file:
+            return info
+    raise KeyError(file)

@@ -1,4 +1,5 @@
-"""Widget groups that several pages share: a photo (upload or sample) and a model to look inside."""
+"""Widget groups that several pages share: a photo (upload, sample, drawing or camera), a small photo for the
+convolution lab, a model to look inside and the drawing canvas."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import streamlit as st
 
 import cnnviz
 from cnnviz.i18n import N_, _
-from dashboard import state
+from dashboard.data import fashion_class_count, fashion_mnist, fashion_png, sample_bytes
+from dashboard.inside import inside_model_label, inside_model_options
+from dashboard.lab import lab_photo
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"]
 
@@ -40,26 +43,50 @@ def photo_bytes(*, help: str | None = None, key: str = "photo") -> bytes:
         return upload.getvalue()
     if sample == FASHION:
         return fashion_image_bytes(key)
-    return state.sample_bytes(sample)
+    return sample_bytes(sample)
+
+
+def lab_photo_input(key: str, *, max_side: int, sides: list[int] | None = None):
+    """A bundled sample photo (the cat first) or an upload, colour or grey (a toggle), as the float C×H×W array in
+    [0, 1] that the convolution lab's operations take; its longer side at most ``max_side`` pixels, or a slider over
+    ``sides`` that starts there. Widget keys start with ``key``. A file that is no image stops the page with one
+    sentence."""
+    samples = list(cnnviz.sample_images())
+    cols = st.columns([2, 3, 1, 1] if sides else [2, 2, 1])
+    sample = cols[0].selectbox(_("Sample photo"), samples, index=samples.index("cat") if "cat" in samples else 0,
+                               key=f"{key}_sample", format_func=cnnviz.data.sample_title)
+    upload = cols[1].file_uploader(_("…or upload a photo"), key=f"{key}_upload")
+    colour = cols[2].toggle(_("Colour"), True, key=f"{key}_colour",
+                            help=_("Colour: 3 channels (R, G, B). Off: 1 grey channel."))
+    if sides:
+        max_side = cols[3].select_slider(_("Work size"), sides, max_side, key=f"{key}_side",
+                                         help=_("The photo is shrunk so its longer side is at most this many pixels."))
+    try:
+        data = upload.getvalue() if upload is not None else sample_bytes(sample)
+        return lab_photo(data, 3 if colour else 1, max_side)
+    except cnnviz.ImageError as err:
+        st.error(_("Cannot use this file: {err}. Showing nothing until you pick a sample or another file.").format(
+            err=err))
+        st.stop()
 
 
 def fashion_image_bytes(key: str) -> bytes:
     """A Fashion-MNIST test image chosen by class and number, as PNG bytes (the Fashion-MNIST CNN's own inputs)."""
-    test = state.fashion_mnist(False)
+    test = fashion_mnist(False)
     c1, c2 = st.columns(2)
     cls = c1.selectbox(_("Kind of clothing"), range(len(test.classes)), key=f"{key}.fashion_class",
                        format_func=lambda i: cnnviz.data.class_label(test.classes[i]))
-    count = state.fashion_class_count(int(cls))
+    count = fashion_class_count(int(cls))
     nth = c2.number_input(_("Image number in the class"), 0, count - 1, 0, key=f"{key}.fashion_nth")
-    return state.fashion_png(int(cls), int(nth))
+    return fashion_png(int(cls), int(nth))
 
 
 def model_choice(*, help: str | None = None, default: str | None = None) -> tuple[str, str, bytes | None]:
-    """The model to look inside: (kind, name, checkpoint bytes) as ``state.inside_model`` takes them; ``default``
-    an option key to start with (else the first)."""
-    options = state.inside_model_options()
+    """The model to look inside: (kind, name, checkpoint bytes) as ``dashboard.inside.inside_model`` takes them;
+    ``default`` an option key to start with (else the first)."""
+    options = inside_model_options()
     keys = list(options)
-    key = st.selectbox(_("Model"), keys, help=help, format_func=state.inside_model_label,
+    key = st.selectbox(_("Model"), keys, help=help, format_func=inside_model_label,
                        index=keys.index(default) if default in keys else 0)
     kind, name = options[key]
     ckpt_bytes = None

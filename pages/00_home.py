@@ -8,7 +8,8 @@ import streamlit as st
 
 import cnnviz
 from cnnviz.i18n import N_, _
-from dashboard import nav, state
+from dashboard import layout, nav
+from dashboard.data import model_summary
 
 st.title(_("cnnviz: see how a CNN works"))
 st.markdown(_(
@@ -31,9 +32,9 @@ TOUR = {
 by_section: dict[str, list[nav.PageInfo]] = {}
 for page in nav.pages()[1:]:
     by_section.setdefault(page.section_id, []).append(page)
-links_first = state.presenter()  # on a projector the pages to click come before their description
+links_first = layout.presenter()  # on a projector the pages to click come before their description
 if by_section:
-    columns = state.main_figure().columns(len(by_section))
+    columns = layout.main_figure().columns(len(by_section))
     for i, (column, (section, pages)) in enumerate(zip(columns, by_section.items()), start=1):
         with column:
             st.markdown(f"#### {i} · {_(section)}")
@@ -55,7 +56,7 @@ name = st.selectbox(
 spec = cnnviz.ZOO[name]
 st.caption(_(spec.description))
 try:
-    summary = state.model_summary(name)
+    summary = model_summary(name)
 except ValueError as err:
     st.error(str(err))
     st.stop()

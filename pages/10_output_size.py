@@ -12,7 +12,7 @@ import cnnviz
 from cnnviz import arithmetic
 from cnnviz.i18n import N_, _
 from cnnviz.plots import conv as plots
-from dashboard import state
+from dashboard import layout
 
 GRID_LIMIT = 40  # padded cells per side we still draw
 KINDS = {"conv": N_("Convolution"), "pool": N_("Pooling"), "transposed": N_("Transposed convolution")}
@@ -67,7 +67,7 @@ if transposed:
     except ValueError as err:
         st.error(_("Impossible combination: {reason}").format(reason=err))
         st.stop()
-    figure, numbers = state.figure_first(right)
+    figure, numbers = layout.figure_first(right)
     with numbers:
         st.latex(r"N_{out} = (N - 1)\cdot s - 2p + d\,(k-1) + \mathit{output\_padding} + 1")
         for axis, n, k, out in (("H", height, kernel_h, out_h), ("W", width, kernel_w, out_w)):
@@ -86,7 +86,7 @@ if transposed:
         elif side > GRID_LIMIT or dilation * (kernel_h - 1) < padding:
             st.info(_("This combination is too large to draw cell by cell, or its padding is larger than d·(k−1)."))
         else:
-            state.chart(plots.transposed_grid(height, kernel_h, stride=stride, padding=padding, dilation=dilation,
+            layout.chart(plots.transposed_grid(height, kernel_h, stride=stride, padding=padding, dilation=dilation,
                                               output_padding=output_padding,
                                               title=_("Input {n}×{n} spread out: output {out}×{out}").format(
                                                   n=height, out=out_h)), key="os_transposed")
@@ -117,7 +117,7 @@ except ValueError as err:
     st.stop()
 out_h, out_w = (pool_h, pool_w) if pooling else (rows.output, cols.output)
 
-figure, numbers = state.figure_first(right)
+figure, numbers = layout.figure_first(right)
 with numbers:
     if ceil_mode and (pool_h, pool_w) != (rows.output, cols.output):
         st.latex(r"N_{out} = \left\lceil \frac{N + 2p - d\,(k-1) - 1}{s} \right\rceil + 1")
@@ -170,7 +170,7 @@ with figure:
     if st.session_state.get("os_pos", 1) > n_pos:
         st.session_state["os_pos"] = 1
     playing = st.toggle(_("Play"), key="os_play", help=_("Move the window by itself, one position at a time."))
-    compact = state.presenter()  # on a projector: the slider without its label and smaller cells, so the grid fits
+    compact = layout.presenter()  # on a projector: the slider without its label and smaller cells, so the grid fits
 
     @st.fragment(run_every=0.8 if playing and n_pos > 1 else None)
     def window_view() -> None:
@@ -182,7 +182,7 @@ with figure:
         r, c = divmod(pos - 1, cols.output)
         r_cells = arithmetic.window_cells(r, kernel=kernel_h, stride=stride, dilation=dilation)
         c_cells = arithmetic.window_cells(c, kernel=kernel_w, stride=stride, dilation=dilation)
-        state.chart(plots.window_grid(height, width, padding=(*pads_h, *pads_w), rows=r_cells, cols=c_cells,
+        layout.chart(plots.window_grid(height, width, padding=(*pads_h, *pads_w), rows=r_cells, cols=c_cells,
                                       unread_rows=rows.uncovered, unread_cols=cols.uncovered,
                                       cell_px=34 if compact else 40,
                                       title=_("Padded input {h}×{w}: the window of output cell ({r}, {c})").format(
@@ -197,7 +197,7 @@ with figure:
             text += " " + _("With dilation {d} the window reads one cell, then skips {skip}.").format(
                 d=dilation, skip=dilation - 1)
         st.markdown(text)
-        state.chart(plots.window_grid(rows.output, cols.output, rows=[r], cols=[c], cell_px=34,
+        layout.chart(plots.window_grid(rows.output, cols.output, rows=[r], cols=[c], cell_px=34,
                                       title=_("Output {h}×{w}").format(h=rows.output, w=cols.output)), key="os_out")
 
     window_view()

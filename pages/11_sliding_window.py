@@ -9,16 +9,16 @@ import numpy as np
 import streamlit as st
 
 from cnnviz import ops
-from cnnviz.plots import conv as plots
-from dashboard import state
 from cnnviz.i18n import _
+from cnnviz.plots import conv as plots
+from dashboard import layout
 
 st.title(_("The sliding window, number by number"))
 st.caption(_("Each output cell is the sum of the input cells under the kernel, each multiplied by the kernel "
            "number on top of it (then a bias is added). Edit the numbers in the tables below."))
 
 # On a projector all six controls share one row, and the figures come before the editable tables.
-compact = state.presenter()
+compact = layout.presenter()
 if compact:  # with the Play switch, and a slider without its label: the figures fit a 720 px screen
     c1, c2, c3, c4, c5, c6, c7 = st.columns([1.2, 1, 1.5, 0.9, 1, 1, 1], vertical_alignment="bottom")
 else:
@@ -34,7 +34,7 @@ stride = c5.slider(_("Stride"), 1, 3, 1, key="sw_stride")
 padding = c6.slider(_("Padding"), 0, 2, 0, key="sw_padding")
 
 start_kernel = ops.KERNELS.get(kernel_name, np.zeros((3, 3)))
-figure, tables = state.figure_first()
+figure, tables = layout.figure_first()
 e1, e2 = tables.columns([3, 2])
 with e1:
     st.markdown(_("**Input** (editable)"))
@@ -70,15 +70,15 @@ def window_view() -> None:
     win = ops.conv_window(x, k, out_row=r, out_col=c, stride=stride, padding=padding, bias=bias)
     left, mid, right = st.columns([3, 2, 2])
     with left:
-        state.chart(plots.window_grid(size, size, padding=padding, rows=win.rows, cols=win.cols, values=x,
+        layout.chart(plots.window_grid(size, size, padding=padding, rows=win.rows, cols=win.cols, values=x,
                                           title=_("Input {size}×{size}, padding {padding}").format(size=size, padding=padding),
                                       cell_px=36 if compact else 44),
                         key="sw_in")
     with mid:
-        state.chart(plots.matrix_figure(win.products, title=_("Input × kernel, cell by cell"), height=260),
+        layout.chart(plots.matrix_figure(win.products, title=_("Input × kernel, cell by cell"), height=260),
                         key="sw_prod")
     with right:
-        state.chart(plots.matrix_figure(out, title=_("Output {h_out}×{w_out}").format(h_out=h_out, w_out=w_out), highlight=(r, c),
+        layout.chart(plots.matrix_figure(out, title=_("Output {h_out}×{w_out}").format(h_out=h_out, w_out=w_out), highlight=(r, c),
                                             height=min(420, 60 + 44 * h_out)), key="sw_out")
     st.metric(_("Output cell ({r}, {c})").format(r=r, c=c), f"{win.value:g}")
     st.markdown(_("**Multiply-add:** {win_expression}").format(win_expression=win.expression()))

@@ -7,15 +7,15 @@ field through the network; PyTorch checks every number.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
 from cnnviz import arithmetic, stack
-from cnnviz.i18n import _
+from cnnviz.i18n import N_, _
 from cnnviz.plots import conv as plots
-from dashboard import state
+from dashboard import layout, nav
+from dashboard.lab import STACK_KEY, lab_verify_stack
 
 st.title(_("Layer stack: shapes, parameters, receptive field"))
 st.caption(_("Pick a network from the lecture notes or build your own; edit any cell, add or delete rows. "
@@ -32,7 +32,7 @@ input_shape = (int(c), int(h), int(w))
 st.caption(_(stack.PRESETS[choice].note))
 
 acts = [None, *stack.STACK_ACTIVATIONS]
-figure, editor = state.figure_first()  # on a projector the shapes come first, the editable table under them
+figure, editor = layout.figure_first()  # on a projector the shapes come first, the editable table under them
 edited = editor.data_editor(
     pd.DataFrame(stack.to_table(spec0), columns=list(stack.TABLE_COLUMNS)),
     key=f"ls_table_{choice}", num_rows="dynamic", width="stretch", hide_index=True,
@@ -70,7 +70,7 @@ with figure:
         p = analysis.problem
         rows.append({LAYER: "{n}. {type}  ✖ {what}".format(n=p.index + 1, type=p.type, what=_("impossible")),
                      SHAPE: "—", PARAMS: None, FIELD: "—"})
-    state.table(pd.DataFrame(rows), counts=[PARAMS],
+    layout.table(pd.DataFrame(rows), counts=[PARAMS],
                 column_config={PARAMS: st.column_config.NumberColumn(format="localized")})
 
     m1, m2, m3 = st.columns(3)
@@ -91,7 +91,7 @@ with figure:
         st.stop()
 
     try:
-        check = state.lab_verify_stack(json.dumps(spec), input_shape)
+        check = lab_verify_stack(json.dumps(spec), input_shape)
     except ValueError as err:
         st.error(str(err))
         st.stop()
@@ -103,7 +103,7 @@ with figure:
 
 with st.expander(_("Where do the parameters sit?"), expanded=True):
     labels = [f"{i.index + 1}. {i.type}" for i in analysis.layers]
-    state.chart(plots.bars_figure(labels, [i.params for i in analysis.layers], y_title=_("parameters"),
+    layout.chart(plots.bars_figure(labels, [i.params for i in analysis.layers], y_title=_("parameters"),
                                   title=_("Parameters per layer"), fmt="{:,}"), key="ls_params")
     heaviest = max(analysis.layers, key=lambda i: i.params)
     share = heaviest.params / analysis.total_params if analysis.total_params else 0.0
@@ -124,15 +124,14 @@ with st.expander(_("Grouped and depthwise convolution: the MobileNet block")):
                   "split into g parts that never mix: g times fewer weights. **Depthwise** (g = C_in) gives each "
                   "channel its own k×k filter; a **pointwise** 1×1 conv then mixes the channels. MobileNet replaces "
                   "each plain conv with this pair."))
-    g1, g2, g3, g4 = st.columns(4)
-    c_in = g1.number_input(_("Input channels"), 1, 1024, 32, key="ls_g_cin")
-    c_out = g2.number_input(_("Output channels"), 1, 1024, 64, key="ls_g_cout")
-    k_g = g3.number_input(_("Kernel k"), 1, 11, 3, key="ls_g_k")
-    side = g4.number_input(_("Output size (H = W)"), 1, 512, 56, key="ls_g_side")
+    inputs = ((N_("Input channels"), 1024, 32, "ls_g_cin"), (N_("Output channels"), 1024, 64, "ls_g_cout"),
+              (N_("Kernel k"), 11, 3, "ls_g_k"), (N_("Output size (H = W)"), 512, 56, "ls_g_side"))
+    c_in, c_out, k_g, side = (int(column.number_input(_(label), 1, largest, start, key=key))
+                              for column, (label, largest, start, key) in zip(st.columns(4), inputs))
     try:
-        plain = arithmetic.conv_cost(int(c_in), int(c_out), int(k_g), (int(side), int(side)))
-        depthwise = arithmetic.conv_cost(int(c_in), int(c_in), int(k_g), (int(side), int(side)), groups=int(c_in))
-        pointwise = arithmetic.conv_cost(int(c_in), int(c_out), 1, (int(side), int(side)))
+        plain = arithmetic.conv_cost(c_in, c_out, k_g, (side, side))
+        depthwise = arithmetic.conv_cost(c_in, c_in, k_g, (side, side), groups=c_in)
+        pointwise = arithmetic.conv_cost(c_in, c_out, 1, (side, side))
     except ValueError as err:
         st.error(str(err))
     else:
@@ -157,8 +156,7 @@ with st.expander(_("The spec (for the training studio or your own code)")):
     st.code(f"spec = {json.dumps(spec, indent=1)}\ninput_shape = {input_shape}\n"
             "model = cnnviz.stack.build_stack(spec, input_shape)", language="python")
 if st.button(_("Send to training"), icon=":material/send:", key="ls_send"):
-    st.session_state[state.STACK_KEY] = (spec, input_shape)
+    st.session_state[STACK_KEY] = (spec, input_shape)
     st.success(_("Stack sent. Open the **Training studio** page in the sidebar to train it."))
-    studio = sorted(Path(__file__).resolve().parent.glob("3*_training_studio.py"))
-    if studio:
-        st.page_link(str(studio[0]), label=_("Open the Training studio"), icon=":material/model_training:")
+    studio = nav.page("30_training_studio.py")
+    st.page_link(str(studio.path), label=_("Open the Training studio"), icon=studio.icon)

@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-import cnnviz
 from cnnviz import ops
-from cnnviz.plots import conv as plots
-from dashboard import state
 from cnnviz.i18n import N_, _
+from cnnviz.plots import conv as plots
+from dashboard import layout, widgets
 
 MAX_SIDE = 256
 
@@ -31,18 +30,18 @@ try:
 except ValueError as err:
     st.error(_("Impossible pooling: {err}").format(err=err))
     st.stop()
-a, b, c = state.main_figure().columns(3)
+a, b, c = layout.main_figure().columns(3)
 # One colour scale for the whole row (pooled values lie within the input's range), with its colour bar at the end:
 # the same colour means the same number in the input, the max pool and the average pool.
 row_range = (float(grid.min()), float(grid.max()))
 with a:
-    state.chart(plots.matrix_figure(grid, title=_("Input {n}×{n}").format(n=size), signed=False, height=330,
+    layout.chart(plots.matrix_figure(grid, title=_("Input {n}×{n}").format(n=size), signed=False, height=330,
                                     zrange=row_range), key="pl_in")
 with b:
-    state.chart(plots.matrix_figure(pmax, title=_("Max pool → {h}×{w}").format(h=pmax.shape[0], w=pmax.shape[1]),
+    layout.chart(plots.matrix_figure(pmax, title=_("Max pool → {h}×{w}").format(h=pmax.shape[0], w=pmax.shape[1]),
                                     signed=False, height=330, zrange=row_range), key="pl_max")
 with c:
-    state.chart(plots.matrix_figure(pavg, title=_("Average pool → {h}×{w}").format(h=pavg.shape[0], w=pavg.shape[1]),
+    layout.chart(plots.matrix_figure(pavg, title=_("Average pool → {h}×{w}").format(h=pavg.shape[0], w=pavg.shape[1]),
                                     signed=False, height=330, zrange=row_range, colorbar=True), key="pl_avg")
 m1, m2, m3 = st.columns(3)
 m1.metric(_("Output size"), f"{pmax.shape[0]} × {pmax.shape[1]}")
@@ -57,13 +56,13 @@ dx, dy = (1, 0) if direction == "right" else (0, 1)
 test = ops.shift_test(grid, dx=dx, dy=dy, kernel=kernel, stride=stride)
 a, b, c = st.columns(3)
 with a:
-    state.chart(plots.matrix_figure(test.shifted, title=_(SHIFTED[direction]), signed=False, height=330,
+    layout.chart(plots.matrix_figure(test.shifted, title=_(SHIFTED[direction]), signed=False, height=330,
                                     zrange=row_range), key="pl_shift_in")
 with b:
-    state.chart(plots.matrix_figure(test.max_after, title=_("Max pool of the shifted input"), signed=False,
+    layout.chart(plots.matrix_figure(test.max_after, title=_("Max pool of the shifted input"), signed=False,
                                     height=330, zrange=row_range), key="pl_shift_max")
 with c:
-    state.chart(plots.matrix_figure(test.avg_after, title=_("Average pool of the shifted input"), signed=False,
+    layout.chart(plots.matrix_figure(test.avg_after, title=_("Average pool of the shifted input"), signed=False,
                                     height=330, zrange=row_range, colorbar=True), key="pl_shift_avg")
 m1, m2 = st.columns(2)
 m1.metric(_("Max-pool outputs unchanged"), f"{test.max_unchanged:.0%}")
@@ -72,18 +71,7 @@ st.caption(_("The largest number of a window often stays inside the window after
            "gives a little tolerance to where exactly a feature is (a little translation invariance)."))
 
 st.subheader(_("On a photo"))
-samples = list(cnnviz.sample_images())
-s1, s2, s3 = st.columns([2, 2, 1])
-sample = s1.selectbox(_("Sample photo"), samples, index=samples.index("cat") if "cat" in samples else 0,
-                      key="pl_sample", format_func=cnnviz.data.sample_title)
-upload = s2.file_uploader(_("…or upload your own"), type=None, key="pl_upload")
-colour = s3.toggle(_("Colour"), True, key="pl_colour")
-try:
-    data = upload.getvalue() if upload is not None else state.sample_bytes(sample)
-    photo = state.lab_photo(data, 3 if colour else 1, MAX_SIDE)
-except cnnviz.ImageError as err:
-    st.error(_("Cannot use this file: {err}").format(err=err))
-    st.stop()
+photo = widgets.lab_photo_input("pl", max_side=MAX_SIDE)
 big_k = st.slider(_("Photo pool size (stride = size)"), 2, 16, 4, key="pl_photo_k")
 try:
     pmax_img = ops.pool2d(photo, mode="max", kernel=big_k)
@@ -99,12 +87,12 @@ def shape(a) -> str:
 
 a, b, c = st.columns(3)
 with a:
-    state.chart(plots.image_figure(photo, title=_("Photo {shape}").format(shape=shape(photo))), key="pl_photo")
+    layout.chart(plots.image_figure(photo, title=_("Photo {shape}").format(shape=shape(photo))), key="pl_photo")
 with b:
-    state.chart(plots.image_figure(pmax_img, title=_("Max pool → {shape}").format(shape=shape(pmax_img))),
+    layout.chart(plots.image_figure(pmax_img, title=_("Max pool → {shape}").format(shape=shape(pmax_img))),
                 key="pl_photo_max")
 with c:
-    state.chart(plots.image_figure(pavg_img, title=_("Average pool → {shape}").format(shape=shape(pavg_img))),
+    layout.chart(plots.image_figure(pavg_img, title=_("Average pool → {shape}").format(shape=shape(pavg_img))),
                 key="pl_photo_avg")
 photo_test = ops.shift_test(photo, dx=1, kernel=big_k)
 m1, m2, m3 = st.columns(3)

@@ -11,7 +11,8 @@ import streamlit as st
 from cnnviz import ops
 from cnnviz.i18n import _
 from cnnviz.plots import conv as plots
-from dashboard import state
+from dashboard import layout
+from dashboard.lab import lab_gradient_flow
 
 
 def label(name: str) -> str:
@@ -42,7 +43,7 @@ FORMULAS = {
     "elu": r"\mathrm{ELU}(x) = x \text{ if } x>0 \text{ else } \alpha\,(e^{x}-1)",
 }
 
-if state.presenter():  # one row of controls: the figure stays in a projector's first screen
+if layout.presenter():  # one row of controls: the figure stays in a projector's first screen
     c1, c2, c3, c4 = st.columns([2.6, 1.5, 1.2, 2])
 else:
     (c1, c2, c3), c4 = st.columns([3, 1, 1]), st
@@ -66,7 +67,7 @@ else:
                          legend2=dict(orientation="v", y=-0.2, yanchor="top"))
     for heading in figure.layout.annotations:
         heading.update(text=short_lines(heading.text), xanchor="center")
-    state.chart(figure, key="ac_curves", where=state.main_figure())
+    layout.chart(figure, key="ac_curves", where=layout.main_figure())
     probe = st.slider(_("Evaluate at x ="), float(x_range[0]), float(x_range[1]), 0.5, 0.1, key="ac_probe")
     cols = st.columns(len(curves))
     for col, name in zip(cols, curves):
@@ -85,8 +86,8 @@ st.markdown(_("A gradient is multiplied by the activation's derivative at every 
 d1, d2 = st.columns([3, 1])
 depth = d1.slider(_("Depth N (layers)"), 1, 40, 10, key="ac_depth")
 compare = d2.selectbox(_("Compare with"), ["relu", "tanh", "leaky_relu", "elu"], key="ac_compare", format_func=label)
-flows = [state.lab_gradient_flow(depth, "sigmoid"), state.lab_gradient_flow(depth, compare)]
-state.chart(plots.gradient_flow_figure(flows, labels={n: label(n) for n in ("sigmoid", compare)}), key="ac_flow")
+flows = [lab_gradient_flow(depth, "sigmoid"), lab_gradient_flow(depth, compare)]
+layout.chart(plots.gradient_flow_figure(flows, labels={n: label(n) for n in ("sigmoid", compare)}), key="ac_flow")
 m1, m2, m3 = st.columns(3)
 m1.metric(_("Layer 1 ÷ layer N gradient, sigmoid"), f"{flows[0].first_to_last:.1e}")
 m2.metric(_("Layer 1 ÷ layer N gradient, {name}").format(name=label(compare)), f"{flows[1].first_to_last:.1e}")

@@ -11,13 +11,13 @@ import streamlit as st
 from cnnviz import ops
 from cnnviz.i18n import _
 from cnnviz.plots import conv as plots
-from dashboard import state
+from dashboard import layout
 
 st.title(_("Softmax and loss functions"))
 
 st.subheader(_("Softmax turns scores into probabilities"))
 SOFTMAX = r"p_i = \frac{e^{z_i / T}}{\sum_j e^{z_j / T}}"
-if state.presenter():  # the formula beside the inputs: the bars stay in a projector's first screen
+if layout.presenter():  # the formula beside the inputs: the bars stay in a projector's first screen
     formula, c1, c2 = st.columns([2, 3, 2], vertical_alignment="bottom")
     formula.latex(SOFTMAX)
 else:
@@ -37,8 +37,8 @@ except ValueError as err:
     st.stop()
 labels = [_("class {i}").format(i=i) for i in range(len(logits))]
 top = int(probs.argmax())
-state.chart(plots.bars_figure(labels, probs, title=f"softmax(z / {temperature:g})", highlight=top,
-                              y_title=_("probability"), y_range=(0, 1.1)), key="sm_bars", where=state.main_figure())
+layout.chart(plots.bars_figure(labels, probs, title=f"softmax(z / {temperature:g})", highlight=top,
+                              y_title=_("probability"), y_range=(0, 1.1)), key="sm_bars", where=layout.main_figure())
 m1, m2, m3 = st.columns(3)
 m1.metric(_("Predicted class"), labels[top])
 m2.metric(_("Its probability"), f"{probs[top]:.3f}")
@@ -58,7 +58,7 @@ m3.metric(_("p(correct)"), f"{probs[t]:.4f}")
 p = np.linspace(0.001, 0.999, 300)
 curves = {_("cross-entropy / BCE: −log p"): -np.log(p), _("BCE when the answer is 0: −log(1−p)"): -np.log(1 - p),
           _("MSE against the one-hot target (mean over the classes)"): ops.mse_onehot_curve(probs, t, p)}
-state.chart(plots.loss_figure(p, curves, marker=float(probs[t])), key="sm_losses")
+layout.chart(plots.loss_figure(p, curves, marker=float(probs[t])), key="sm_losses")
 st.caption(_("The MSE curve keeps the other classes' shares of 1 − p as they are now, so at the dashed line it is "
              "exactly the number above."))
 st.caption(_("Cross-entropy punishes a confident wrong answer without limit (−log p → ∞ as p → 0); MSE never gives "

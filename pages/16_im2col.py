@@ -9,9 +9,9 @@ import numpy as np
 import streamlit as st
 
 from cnnviz import ops
-from cnnviz.plots import conv as plots
-from dashboard import state
 from cnnviz.i18n import _
+from cnnviz.plots import conv as plots
+from dashboard import layout
 
 st.title(_("im2col: a convolution as one matrix product"))
 st.caption(_("Copy every window of the input into one row of a matrix (image → columns), put every kernel into one "
@@ -37,7 +37,7 @@ except ValueError as err:
     st.stop()
 
 h_out, w_out = result.output.shape[1:]
-figure, numbers = state.figure_first()  # on a projector the matrix product comes first
+figure, numbers = layout.figure_first()  # on a projector the matrix product comes first
 m = numbers.columns(4)
 m[0].metric(_("Max |im2col − F.conv2d|"), f"{result.max_abs_diff:.1e}")
 m[1].metric(_("Numbers in the input"), result.input_numbers)
@@ -52,7 +52,7 @@ numbers.caption(_("Each of the {h_out_w_out} windows copies C·k·k = {channels}
 with numbers.expander(_("Input: {channels} channel(s) of {size}×{size}").format(channels=channels, size=size), expanded=True):
     cols = st.columns(channels)
     for i, col in enumerate(cols):
-        state.chart_in(col, plots.matrix_figure(x[i], title=_("channel {i}").format(i=i), signed=False, height=240), key=f"ic_x{i}")
+        layout.chart_in(col, plots.matrix_figure(x[i], title=_("channel {i}").format(i=i), signed=False, height=240), key=f"ic_x{i}")
 
 col_labels = [f"c{ch} ({r},{q})" for ch in range(channels) for r in range(kernel) for q in range(kernel)]
 row_labels = [f"win ({r},{q})" for r in range(h_out) for q in range(w_out)]
@@ -60,21 +60,21 @@ big = result.columns.size > 900
 left, mid, right = figure.columns([5, 2, 2])
 with left:
     st.markdown(_("**im2col matrix**: {result_columns_shape_0} windows × {result_columns_shape_1} numbers").format(result_columns_shape_0=result.columns.shape[0], result_columns_shape_1=result.columns.shape[1]))
-    state.chart(plots.matrix_figure(result.columns, signed=False, annotate=not big, x_labels=col_labels,
+    layout.chart(plots.matrix_figure(result.columns, signed=False, annotate=not big, x_labels=col_labels,
                                         y_labels=row_labels, height=min(700, 80 + 22 * len(row_labels))),
                     key="ic_cols")
 with mid:
     st.markdown(_("**× weight matrix** {result_weight_matrix_sha}×{n_kernels}").format(result_weight_matrix_sha=result.weight_matrix.shape[0], n_kernels=n_kernels))
-    state.chart(plots.matrix_figure(result.weight_matrix, x_labels=[f"k{o}" for o in range(n_kernels)],
+    layout.chart(plots.matrix_figure(result.weight_matrix, x_labels=[f"k{o}" for o in range(n_kernels)],
                                         y_labels=col_labels, height=min(700, 80 + 22 * len(col_labels))),
                     key="ic_w")
 with right:
     st.markdown(_("**= product** {len_row_labels}×{n_kernels}").format(len_row_labels=len(row_labels), n_kernels=n_kernels))
-    state.chart(plots.matrix_figure(result.product, x_labels=[f"k{o}" for o in range(n_kernels)],
+    layout.chart(plots.matrix_figure(result.product, x_labels=[f"k{o}" for o in range(n_kernels)],
                                         y_labels=row_labels, height=min(700, 80 + 22 * len(row_labels))),
                     key="ic_prod")
 
 figure.markdown(_("**Reshaped into the output**: column k*o* of the product becomes output channel *o* ({h_out}×{w_out}).").format(h_out=h_out, w_out=w_out))
 cols = figure.columns(n_kernels)
 for o, col in enumerate(cols):
-    state.chart_in(col, plots.matrix_figure(result.output[o], title=_("output channel {o}").format(o=o), height=240), key=f"ic_out{o}")
+    layout.chart_in(col, plots.matrix_figure(result.output[o], title=_("output channel {o}").format(o=o), height=240), key=f"ic_out{o}")

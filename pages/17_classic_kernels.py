@@ -10,28 +10,15 @@ import streamlit as st
 
 import cnnviz
 from cnnviz import ops
-from cnnviz.plots import conv as plots
-from dashboard import state
 from cnnviz.i18n import _
+from cnnviz.plots import conv as plots
+from dashboard import layout, widgets
 
 st.title(_("Classic kernels on a photo"))
 st.caption(_("Before CNNs learned their kernels, people designed them by hand. A CNN's first layer learns kernels "
            "much like these."))
 
-samples = list(cnnviz.sample_images())
-s1, s2, s3, s4 = st.columns([2, 3, 1, 1])
-sample = s1.selectbox(_("Sample photo"), samples, index=samples.index("cat") if "cat" in samples else 0,
-                      key="ck_sample", format_func=cnnviz.data.sample_title)
-upload = s2.file_uploader(_("…or upload a photo"), key="ck_upload")
-colour = s3.toggle(_("Colour"), True, key="ck_colour", help=_("Colour: 3 channels (R, G, B). Off: 1 grey channel."))
-max_side = s4.select_slider(_("Work size"), [64, 128, 192, 256, 384], 256, key="ck_side",
-                            help=_("The photo is shrunk so its longer side is at most this many pixels."))
-try:
-    data = upload.getvalue() if upload is not None else state.sample_bytes(sample)
-    photo = state.lab_photo(data, 3 if colour else 1, max_side)
-except cnnviz.ImageError as err:
-    st.error(_("Cannot use this file: {err}. Showing nothing until you pick a sample or another file.").format(err=err))
-    st.stop()
+photo = widgets.lab_photo_input("ck", max_side=256, sides=[64, 128, 192, 256, 384])
 
 k1, k2, k3 = st.columns([2, 1, 1])
 name = k1.selectbox(_("Kernel"), [*ops.KERNELS, "Custom"], key="ck_kernel",
@@ -39,7 +26,7 @@ name = k1.selectbox(_("Kernel"), [*ops.KERNELS, "Custom"], key="ck_kernel",
 stride = k2.slider(_("Stride"), 1, 8, 1, key="ck_stride")
 padding = k3.slider(_("Padding"), 0, 4, 0, key="ck_padding")
 start = ops.KERNELS.get(name, np.array([[0, 0, 0], [0, 1, 0], [0, 0, 0]], dtype=float))
-figure, details = state.figure_first()  # on a projector the photo and its result come before the kernel's numbers
+figure, details = layout.figure_first()  # on a projector the photo and its result come before the kernel's numbers
 e1, e2 = details.columns([1, 2])
 with e1:
     st.markdown(_("**Kernel** (editable)"))
@@ -69,9 +56,9 @@ def height(h: int) -> int:
 
 out_h = result.total.shape[0]
 left, right = figure.columns(2)
-state.chart_in(left, plots.image_figure(photo, title=_("Input {photo_shape_1}×{photo_shape_2}").format(photo_shape_1=photo.shape[1], photo_shape_2=photo.shape[2]),
+layout.chart_in(left, plots.image_figure(photo, title=_("Input {photo_shape_1}×{photo_shape_2}").format(photo_shape_1=photo.shape[1], photo_shape_2=photo.shape[2]),
                                      height=height(photo.shape[1])), key="ck_in")
-state.chart_in(right, plots.image_figure(result.total, signed=True, title=_("Output {out_h}×{result_total_shape_1}").format(out_h=out_h, result_total_shape_1=result.total.shape[1]),
+layout.chart_in(right, plots.image_figure(result.total, signed=True, title=_("Output {out_h}×{result_total_shape_1}").format(out_h=out_h, result_total_shape_1=result.total.shape[1]),
                                       height=height(out_h)), key="ck_total")
 
 if photo.shape[0] == 3:
@@ -81,7 +68,7 @@ if photo.shape[0] == 3:
     st.latex(r"y = \sum_{c \in \{R,G,B\}} x_c * w_c + b")
     cols_ = st.columns(4)
     for i, (col, ch) in enumerate(zip(cols_, "RGB")):
-        state.chart_in(col, plots.image_figure(result.per_channel[i], signed=True, title=_("{ch} channel * kernel").format(ch=ch),
+        layout.chart_in(col, plots.image_figure(result.per_channel[i], signed=True, title=_("{ch} channel * kernel").format(ch=ch),
                                             height=height(out_h) // 2 + 60), key=f"ck_ch{i}")
-    state.chart_in(cols_[3], plots.image_figure(result.total, signed=True, title=_("sum = the filter's output"),
+    layout.chart_in(cols_[3], plots.image_figure(result.total, signed=True, title=_("sum = the filter's output"),
                                              height=height(out_h) // 2 + 60), key="ck_sum")

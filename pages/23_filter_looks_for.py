@@ -11,7 +11,10 @@ from cnnviz import capture, lookfor
 from cnnviz.i18n import _
 from cnnviz.plots import lookfor as lookfor_plots
 from cnnviz.plots import maps
-from dashboard import state, widgets
+from dashboard import layout, widgets
+from dashboard.data import fashion_mnist
+from dashboard.inside import inside_model
+from dashboard.lookfor import LOOKFOR_SOURCES, lookfor_channels, lookfor_index, lookfor_stage_row, lookfor_visualization
 
 st.title(_("What a filter looks for"))
 st.markdown(_("A feature map shows what a filter **outputs** for one image. Here we ask the other way round: what "
@@ -25,7 +28,7 @@ with left:
     kind, name, ckpt_bytes = widgets.model_choice(
         help=_("The bundled ImageNet network sees photos; the Fashion-MNIST CNN sees 28×28 clothes."))
 try:
-    model, card = state.inside_model(kind, name, ckpt_bytes)
+    model, card = inside_model(kind, name, ckpt_bytes)
 except (ValueError, RuntimeError) as err:  # CheckpointError, WeightsUnavailable
     st.error(str(err))
     st.stop()
@@ -48,7 +51,7 @@ with right:
     layer = st.selectbox(_("Layer"), layers, index=layers.index(asked_layer or default_layer),
                          format_func=lambda n: f"{n} ({kinds[n]})")
 try:
-    channels = state.lookfor_channels(kind, name, ckpt_bytes, layer)
+    channels = lookfor_channels(kind, name, ckpt_bytes, layer)
 except ValueError as err:
     st.error(str(err))
     st.stop()
@@ -68,7 +71,7 @@ with right:
 st.subheader(_("1. The images that excite it most"))
 sources = (["fashion"] if card.input_shape[0] == 1 else []) + ["photos", "folder"]
 a, b = st.columns([1, 1])
-source = a.radio(_("Search in"), sources, horizontal=True, format_func=lambda s: _(state.LOOKFOR_SOURCES[s]))
+source = a.radio(_("Search in"), sources, horizontal=True, format_func=lambda s: _(LOOKFOR_SOURCES[s]))
 folder, count = "", 10_000
 if source == "fashion":
     count = b.select_slider(_("How many test images"), [1_000, 2_000, 5_000, 10_000], value=2_000,
@@ -90,7 +93,7 @@ def show_progress(done: int, total: int) -> None:
 
 
 try:
-    index = state.lookfor_index(kind, name, ckpt_bytes, layer, source, folder, count, progress=show_progress)
+    index = lookfor_index(kind, name, ckpt_bytes, layer, source, folder, count, progress=show_progress)
     examples = lookfor.top_examples(index, channel)
 except ValueError as err:
     bar.empty()
@@ -100,13 +103,13 @@ bar.empty()
 rf = index.fields[examples[0].image]
 labels = None
 if source == "fashion":
-    test = state.fashion_mnist(False)
+    test = fashion_mnist(False)
     labels = [_("{cls} {name}").format(cls=cnnviz.data.class_label(test.classes[int(test.labels[e.image])]),
                                        name=e.name) for e in examples]
 elif source == "photos":  # the sample photos' names in the reader's language, with the size searched
     labels = [f"{cnnviz.data.sample_title(index.images.sources[e.image])} · "
               f"{max(index.images.images[e.image].shape[1:])}px" for e in examples]
-state.chart(lookfor_plots.examples_figure(
+layout.chart(lookfor_plots.examples_figure(
     examples, labels=labels,
     title=_("The {k} strongest examples of channel {channel}<br>in {layer} (activation · image)").format(
         k=len(examples), channel=channel, layer=layer)), key="lf_examples")
@@ -139,7 +142,7 @@ objective = c1.radio(_("Objective"), lookfor.OBJECTIVES, index=lookfor.OBJECTIVE
 steps = c2.select_slider(_("Steps"), [32, 64, 96, 128, 192, 256], value=settings["steps"])
 settings.update(objective=objective, steps=steps)
 key = tuple(sorted(settings.items()))
-vis = state.lookfor_visualization(kind, name, ckpt_bytes, layer, (channel,), key, compute=False)
+vis = lookfor_visualization(kind, name, ckpt_bytes, layer, (channel,), key, compute=False)
 if vis is None:
     slot = st.empty()
     if slot.button(_("Optimize an input for channel {channel}").format(channel=channel), type="primary",
@@ -154,7 +157,7 @@ if vis is None:
             live.image(image, caption=_("step {n}").format(n=step), width=160)
 
         try:
-            vis = state.lookfor_visualization(kind, name, ckpt_bytes, layer, (channel,), key, progress=on_step,
+            vis = lookfor_visualization(kind, name, ckpt_bytes, layer, (channel,), key, progress=on_step,
                                               on_snapshot=on_snapshot)
         except ValueError as err:
             st.error(str(err))
@@ -182,13 +185,13 @@ if vis is not None:
         st.info(_("The best image already excites channel {channel} more ({b:.4g} against {a:.4g}): early filters "
                   "look for simple patterns that real images contain almost perfectly. Try more steps.").format(
             channel=channel, a=vis.activation, b=best))
-    state.chart(lookfor_plots.snapshots_figure(vis), key="lf_snapshots")
+    layout.chart(lookfor_plots.snapshots_figure(vis), key="lf_snapshots")
     a, b = st.columns([1, 2])
     with a:
-        state.chart(maps.image_figure(vis.image, title=_("The optimized input ({h}×{w})").format(
+        layout.chart(maps.image_figure(vis.image, title=_("The optimized input ({h}×{w})").format(
             h=vis.image.shape[0], w=vis.image.shape[1]), height=320), key="lf_final")
     with b:
-        state.chart(lookfor_plots.history_figure(vis, best=best), key="lf_history")
+        layout.chart(lookfor_plots.history_figure(vis, best=best), key="lf_history")
         st.caption(_("Jagged while every step sees the input shifted, scaled and rotated; smooth in the last "
                      "steps, which see it as it is."))
 
@@ -200,8 +203,8 @@ st.markdown(_("The same optimization for a few channels of the first, a middle a
               "shown.").format(stages=", ".join(stages)))
 row_settings = lookfor.default_settings(card.input_shape, quick=True)
 row_key = tuple(sorted(row_settings.items()))
-picks = state.lookfor_stage_row(kind, name, ckpt_bytes, tuple(stages), 5)
-rows = {s: state.lookfor_visualization(kind, name, ckpt_bytes, s, tuple(picks[s]), row_key, compute=False)
+picks = lookfor_stage_row(kind, name, ckpt_bytes, tuple(stages), 5)
+rows = {s: lookfor_visualization(kind, name, ckpt_bytes, s, tuple(picks[s]), row_key, compute=False)
         for s in stages}
 if any(v is None for v in rows.values()):
     slot = st.empty()
@@ -213,11 +216,11 @@ if any(v is None for v in rows.values()):
                 bar.progress((i + done / total) / len(stages), text=_("{layer}: step {done} of {total}").format(
                     layer=s, done=done, total=total))
 
-            rows[s] = state.lookfor_visualization(kind, name, ckpt_bytes, s, tuple(picks[s]), row_key,
+            rows[s] = lookfor_visualization(kind, name, ckpt_bytes, s, tuple(picks[s]), row_key,
                                                   progress=on_row)
         bar.empty()
         slot.empty()
     else:
         st.caption(_("Each stage's channels are optimized together, in one batch."))
 if all(v is not None for v in rows.values()):
-    state.chart(lookfor_plots.row_figure(rows), key="lf_row_fig")
+    layout.chart(lookfor_plots.row_figure(rows), key="lf_row_fig")

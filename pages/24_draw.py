@@ -10,22 +10,24 @@ from cnnviz import capture, cards
 from cnnviz.i18n import _
 from cnnviz.plots import lookfor as lookfor_plots
 from cnnviz.plots import maps
-from dashboard import state, widgets
+from dashboard import layout, widgets
+from dashboard.data import decoded_image
+from dashboard.inside import draw_model, draw_model_label, draw_model_options
 
 st.title(_("Draw and predict"))
 st.markdown(_("Draw a T-shirt, a trouser, a sneaker or a bag as a filled silhouette, and see what the Fashion-MNIST "
               "CNN makes of it: the prediction and the feature maps follow every stroke. With a network trained on "
               "MNIST (from the training studio, or uploaded), draw digits."))
 
-options = state.draw_model_options()
-choice = st.selectbox(_("Model"), list(options), format_func=state.draw_model_label)
+options = draw_model_options()
+choice = st.selectbox(_("Model"), list(options), format_func=draw_model_label)
 kind, name = options[choice]
 upload = None
 if kind == "upload":
     ckpt_file = st.file_uploader(_("Checkpoint (.pt, weights only)"), type=["pt", "pth", "ckpt"])
     upload = ckpt_file.getvalue() if ckpt_file else None
 try:
-    model, card = state.draw_model(kind, name, upload)
+    model, card = draw_model(kind, name, upload)
 except (ValueError, RuntimeError) as err:  # CheckpointError
     st.error(str(err))
     st.stop()
@@ -44,7 +46,7 @@ with left:
     drawn = widgets.drawing_input("draw", box=box)
 
 try:
-    prepared = cards.prepare_image(state.decoded_image(drawn.png), card)
+    prepared = cards.prepare_image(decoded_image(drawn.png), card)
     prediction = capture.predict(model, prepared.tensor, classes=card.display_classes)
     layers = capture.overview_layers(model)
     fms = capture.feature_maps_many(model, prepared.tensor, layers)
@@ -54,7 +56,7 @@ except ValueError as err:
 
 with right:
     st.subheader(_("2. The prediction"))
-    state.chart(maps.prediction_figure(prediction, title=_("Class probabilities (softmax)")), key="draw_pred")
+    layout.chart(maps.prediction_figure(prediction, title=_("Class probabilities (softmax)")), key="draw_pred")
     best, p = prediction.top(1)[0]
     st.metric(_("The network says"), best)
     st.caption(_("with probability {p:.0%} (softmax)").format(p=p))
@@ -64,13 +66,13 @@ st.markdown(_("As MNIST was made: **invert** (the network was trained on light s
               "ink, **scale** it into a {box}×{box} box keeping its shape, and put it in 28×28 so that its **centre "
               "of mass** sits in the middle (moved by {dy} rows and {dx} columns).").format(
     box=drawn.drawing.box, dy=drawn.drawing.shift[0], dx=drawn.drawing.shift[1]))
-state.chart(lookfor_plots.drawing_steps_figure(list(zip(drawn.drawing.step_names(),
+layout.chart(lookfor_plots.drawing_steps_figure(list(zip(drawn.drawing.step_names(),
                                                         (img for _n, img in drawn.drawing.steps)))),
             key="draw_steps")
 
 st.subheader(_("4. Its feature maps"))
 first = fms[0]
-state.chart(maps.mosaic_figure(first), key="draw_mosaic")
+layout.chart(maps.mosaic_figure(first), key="draw_mosaic")
 st.caption(_("All {n} channels of the first conv layer ({layer}) on your drawing.").format(n=first.channels,
                                                                                           layer=first.layer))
-state.chart(maps.overview_figure(fms), key="draw_overview")
+layout.chart(maps.overview_figure(fms), key="draw_overview")

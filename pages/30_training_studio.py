@@ -7,7 +7,6 @@ step lost.
 
 from __future__ import annotations
 
-
 import streamlit as st
 
 import cnnviz
@@ -15,13 +14,15 @@ from cnnviz import runs, training
 from cnnviz.background import QueueFull
 from cnnviz.i18n import _
 from cnnviz.plots import training as tplots
-from dashboard import state
+from dashboard import layout, session
+from dashboard.lab import STACK_KEY
+from dashboard.training import start_training_job, training_data, training_job, training_speed
 
 st.title(_("Training studio"))
 st.caption(_("Train a CNN here and watch it learn. The run keeps going if you visit other pages; come back to see it."))
 
-folder = state.training_runs_folder()
-job: training.TrainJob | None = state.training_job()
+folder = session.training_runs_folder()
+job: training.TrainJob | None = training_job()
 busy = job is not None and job.running
 
 # ---------------------------------------------------------------------------- presets
@@ -59,7 +60,7 @@ def apply_preset() -> None:
 
 # ---------------------------------------------------------------------------- set-up
 models = {name: _(spec.title) for name, spec in cnnviz.ZOO.items() if not spec.torchvision}
-stack = st.session_state.get(state.STACK_KEY)
+stack = st.session_state.get(STACK_KEY)
 if stack:
     models[STACK] = _("Layer stack from the convolution lab")
 
@@ -73,7 +74,7 @@ with st.expander(_("Set up a run") if job is None else _("Set up a new run"), ex
                  help=_("The lecture notes' runs, or the fast one. Choosing a preset fills in the settings below."))
     if st.session_state["tr.preset"] != CUSTOM:
         preset = training.PRESETS[st.session_state["tr.preset"]]
-        speed = state.training_speed(preset.model)
+        speed = training_speed(preset.model)
         st.caption(_(preset.description) + " " + _(
             "{steps:,} steps; about {minutes:.0f} min at {speed:,.0f} images/s (this computer's speed for this model "
             "so far).").format(steps=preset.steps, minutes=preset.estimate_s(speed) / 60, speed=speed))
@@ -143,10 +144,10 @@ if start:
             weight_decay=st.session_state.get("tr.weight_decay", 0.0) if from_preset else 0.0,
             spec=tuple(stack[0]) if model_name == STACK and stack else None,
             input_shape=tuple(stack[1]) if model_name == STACK and stack else None)
-        train, test = state.training_data(dataset, config.model_input_shape, train_size, test_size, int(seed))
+        train, test = training_data(dataset, config.model_input_shape, train_size, test_size, int(seed))
         new_job = runs.new_run_job(folder, config, train=train, test=test)
         try:
-            state.start_training_job(new_job)
+            start_training_job(new_job)
         except QueueFull:
             runs.delete_run(new_job.options["checkpoint_dir"], folder=folder)  # it never started: leave no trace
             raise
@@ -171,8 +172,8 @@ if job is None:
         if st.button(_("Resume it"), icon=":material/resume:"):
             c = last.config
             try:
-                train, test = state.training_data(c.dataset, c.model_input_shape, c.train_size, c.test_size, c.seed)
-                state.start_training_job(runs.resume_run_job(last.path, train=train, test=test), resume=True)
+                train, test = training_data(c.dataset, c.model_input_shape, c.train_size, c.test_size, c.seed)
+                start_training_job(runs.resume_run_job(last.path, train=train, test=test), resume=True)
             except (ValueError, TypeError, cnnviz.DatasetUnavailable, ImportError) as err:
                 st.error(_("Could not resume: {err}").format(err=err))
             else:
@@ -198,7 +199,7 @@ elif job.status == "stopped":
     if b1.button(_("Resume"), type="primary", icon=":material/play_arrow:",
                  help=_("Continues from the exact step it stopped at.")):
         try:
-            state.start_training_job(job, resume=True)
+            start_training_job(job, resume=True)
         except ValueError as err:
             st.warning(str(err))
         else:
@@ -248,7 +249,7 @@ def draw_live() -> None:
         st.warning(h.message)
     elif h.status == "finished":
         st.success(h.message)
-    state.chart(tplots.curves_figure(h), key="tr.curves")
+    layout.chart(tplots.curves_figure(h), key="tr.curves")
     if h.epochs:
         with st.expander(_("Epoch table")):
             cols = {"epoch": _("epoch"), "train_loss": _("training loss"), "train_acc": _("training accuracy"),
@@ -263,15 +264,15 @@ def draw_live() -> None:
 
 
 with live_area:
-    st.fragment(run_every=1.0 if busy else None)(draw_live)()
+    layout.live(draw_live, running=busy)
 
-with st.expander(_("How to read the curves")):
-    st.markdown(
-        _("- **Training loss** (blue) is the cross-entropy averaged over the last few batches: noisy, but it should go "
-          "down.\n"
-          "- **Test loss and accuracy** (red) are measured on images the network never trains on, after each epoch.\n"
-          "- When training loss keeps falling but test loss rises, the network starts to memorise: *overfitting*.\n"
-          "- A learning rate that is too high makes the loss jump or become NaN; one that is too low makes it crawl."))
-    st.latex(r"\text{loss} = -\frac{1}{B}\sum_{i=1}^{B} \log p_\theta(y_i \mid x_i)")
+layout.reading_notes(
+    _("How to read the curves"),
+    _("- **Training loss** (blue) is the cross-entropy averaged over the last few batches: noisy, but it should go "
+      "down.\n"
+      "- **Test loss and accuracy** (red) are measured on images the network never trains on, after each epoch.\n"
+      "- When training loss keeps falling but test loss rises, the network starts to memorise: *overfitting*.\n"
+      "- A learning rate that is too high makes the loss jump or become NaN; one that is too low makes it crawl."),
+    formula=r"\text{loss} = -\frac{1}{B}\sum_{i=1}^{B} \log p_\theta(y_i \mid x_i)")
 st.caption(_("Runs of this session are kept in `{folder}` (config, history, a checkpoint per epoch). Compare them on "
-             "the *Compare runs* page; look at the mistakes on *Errors & confusion*.").format(folder=folder))
+      "the *Compare runs* page; look at the mistakes on *Errors & confusion*.").format(folder=folder))

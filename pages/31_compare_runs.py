@@ -11,15 +11,16 @@ import streamlit as st
 from cnnviz import runs, training
 from cnnviz.i18n import _
 from cnnviz.plots import training as tplots
-from dashboard import state
+from dashboard import layout, session
+from dashboard.training import training_job
 
 st.title(_("Compare runs"))
 st.caption(_("Every run you start in the training studio is kept with its settings, curves and checkpoints. "
            "Put several on one chart to see what a setting changes."))
 
-shared = state.shared_runs_folder()  # a read-only link (?share=…) to someone else's runs
-folder = shared or state.training_runs_folder()
-job = None if shared else state.training_job()
+shared = session.shared_runs_folder()  # a read-only link (?share=…) to someone else's runs
+folder = shared or session.training_runs_folder()
+job = None if shared else training_job()
 running_dir = str(job.options.get("checkpoint_dir")) if job is not None and job.running else None
 if shared:
     st.info(_("You are looking at runs someone shared with you: read-only."), icon=":material/visibility:")
@@ -68,7 +69,7 @@ picked = st.multiselect(_("Runs to overlay"), choices, default=default, format_f
 metric = st.radio(_("Curve"), list(tplots.METRICS), format_func=lambda m: _(tplots.METRICS[m]), horizontal=True)
 series = [(choice_label(name), labels[name].history if name in labels else reference) for name in picked]
 if series:
-    state.chart(tplots.compare_figure(series, metric=metric), key="cmp.chart")
+    layout.chart(tplots.compare_figure(series, metric=metric), key="cmp.chart")
 else:
     st.info(_("Pick at least one run to draw."))
 
@@ -92,7 +93,7 @@ def delete_picked() -> None:
 
 
 if labels and not shared:
-    state.share_box("compare_runs")
+    session.share_box("compare_runs")
     with st.expander(_("Delete runs")):
         deletable = [n for n in labels if str(labels[n].path) != running_dir]
         doomed = st.multiselect(_("Runs to delete"), deletable, key="cmp.delete")

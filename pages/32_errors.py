@@ -15,7 +15,9 @@ from cnnviz import runs, training
 from cnnviz.data import class_label
 from cnnviz.i18n import _
 from cnnviz.plots import training as tplots
-from dashboard import state
+from cnnviz.training import rundir
+from dashboard import layout, session
+from dashboard.training import training_checkpoint_model, training_confusion
 
 st.title(_("Errors & confusion"))
 st.caption(_("Rows are the true class, columns the class the network chose. The diagonal holds the right answers; "
@@ -29,7 +31,7 @@ shipped = [str(p) for p in training.pretrained_checkpoints()]
 if shipped:
     sources[SHIPPED] = (shipped, "fashion_mnist")
     titles[SHIPPED] = _("Shipped Fashion-MNIST CNN")
-for r in runs.list_runs(state.training_runs_folder()):
+for r in runs.list_runs(session.training_runs_folder()):
     if r.checkpoints and r.config is not None and r.config.dataset in cnnviz.DATASETS:
         sources[f"run:{r.name}"] = ([str(p) for p in r.checkpoints], r.config.dataset)
         titles[f"run:{r.name}"] = _("Your run: {title} ({name})").format(title=r.title, name=r.name)
@@ -40,14 +42,14 @@ if not sources:
 c1, c2, c3 = st.columns([3, 2, 2])
 source = c1.selectbox(_("Network"), list(sources), format_func=titles.get)
 paths, dataset = sources[source]
-epochs = {int(os.path.basename(p).split("_")[1].split(".")[0]): p for p in paths}
+epochs = {rundir.epoch_number(p): p for p in paths}
 epoch = c2.select_slider(_("After epoch"), list(epochs), value=max(epochs),
                          help=_("Epoch 0 is the untrained network: its mistakes are random."))
 test_size = c3.select_slider(_("Test images"), [1_000, 2_000, 5_000, 10_000], value=2_000)
 path = epochs[epoch]
 
 try:
-    result, data = state.training_confusion(path, os.path.getmtime(path), dataset, test_size)
+    result, data = training_confusion(path, os.path.getmtime(path), dataset, test_size)
 except (ValueError, cnnviz.DatasetUnavailable) as err:
     st.error(str(err))
     st.stop()
@@ -69,7 +71,7 @@ if "err.true" not in st.session_state:
     st.session_state["err.true"], st.session_state["err.pred"] = (top[0][0], top[0][1]) if top else (0, 0)
 cell = (st.session_state["err.true"], st.session_state["err.pred"])
 normalize = st.toggle(_("Colour by share of each true class"), value=False)
-event = state.chart(tplots.confusion_figure(result.matrix, names, normalize=normalize, highlight=cell),
+event = layout.chart(tplots.confusion_figure(result.matrix, names, normalize=normalize, highlight=cell),
                     key="err.matrix", on_select="rerun", selection_mode="points")
 clicked = [p for p in (event.selection.points if event else []) if p.get("curve_number") == 1]
 click = int(clicked[0]["point_index"]) if clicked and clicked[0].get("point_index") is not None else None
@@ -105,7 +107,7 @@ if use_cam:
     try:
         from cnnviz import gradcam
 
-        model, mean, std = state.training_checkpoint_model(path, os.path.getmtime(path))
+        model, mean, std = training_checkpoint_model(path, os.path.getmtime(path))
         x = training.normalize(data.images[idx], mean=mean, std=std)
         # the output of the whole conv part (after its last pool/ReLU) of the notes' nets; else the last conv
         layer = f"features.{len(model.features) - 1}" if hasattr(model, "features") else None

@@ -12,7 +12,9 @@ from cnnviz import training, transfer
 from cnnviz.data import class_label
 from cnnviz.i18n import _, ngettext
 from cnnviz.plots import transfer as tplots
-from dashboard import state
+from dashboard import layout, session
+from dashboard.training import work_queue
+from dashboard.transfer import TRANSFER_JOB_KEY, transfer_zip
 
 st.title(_("Transfer learning: compare strategies"))
 st.markdown(
@@ -25,7 +27,7 @@ cols = st.columns(4)
 for col, s in zip(cols, transfer.STRATEGIES.values()):
     col.markdown(f"**{_(s.title)}**  \n{_(s.description)}")
 
-job = st.session_state.get(state.TRANSFER_JOB_KEY)
+job = st.session_state.get(TRANSFER_JOB_KEY)
 busy = job is not None and job.running
 IMAGENET = list(transfer.IMAGENET_BACKBONES)
 TARGETS_FOR = {"heldout_cnn": ["fashion_heldout", "folder"], "shipped_cnn": ["folder"],
@@ -81,7 +83,7 @@ with right:
             c = 3 if arch in IMAGENET else 1
             side = int(st.session_state.get("tl.image_size", 32)) if arch in IMAGENET else 28
             try:
-                user_data = state.transfer_zip(upload.getvalue(), (side, side), c)
+                user_data = transfer_zip(upload.getvalue(), (side, side), c)
                 counts = user_data.labels.bincount(minlength=len(user_data.classes)).tolist()
                 st.caption(_("{n} images in {k} classes: {counts}").format(
                     n=len(user_data), k=len(user_data.classes),
@@ -137,9 +139,9 @@ if run_col.button(_("Run comparison"), type="primary", icon=":material/play_arro
             raise ValueError(transfer.imagenet_status(source)[1])
         if target == "folder" and user_data is None:
             raise ValueError(_("upload a zip of your images first (one folder per class)"))
-        job = transfer.ComparisonJob(config, user_data=user_data, root=state.training_runs_folder(),
-                                     download=download).enqueue(state.work_queue(), state.training_session_id()).start()
-        st.session_state[state.TRANSFER_JOB_KEY] = job
+        job = transfer.ComparisonJob(config, user_data=user_data, root=session.training_runs_folder(),
+                                     download=download).enqueue(work_queue(), session.training_session_id()).start()
+        st.session_state[TRANSFER_JOB_KEY] = job
     except ValueError as err:
         st.error(str(err))
     else:
@@ -177,13 +179,13 @@ def draw_result(result: transfer.ComparisonResult) -> None:
                                  len(r.epochs)).format(n=len(r.epochs), trainable=r.counts.trainable,
                                                         total=r.counts.total))
     by_epoch, by_time = st.tabs([_("Accuracy vs epoch"), _("Accuracy vs wall time")])
-    state.chart_in(by_epoch, tplots.accuracy_figure(result, x="epoch"), width="stretch", key="tl_by_epoch")
-    state.chart_in(by_time, tplots.accuracy_figure(result, x="time"), width="stretch", key="tl_by_time")
+    layout.chart_in(by_epoch, tplots.accuracy_figure(result, x="epoch"), width="stretch", key="tl_by_epoch")
+    layout.chart_in(by_time, tplots.accuracy_figure(result, x="time"), width="stretch", key="tl_by_time")
     st.markdown(_("**Parameters and results per strategy** (frozen = kept from the source, not trained)"))
     st.dataframe(pd.DataFrame(transfer.labelled_rows(result)), hide_index=True, width="stretch",
                  column_config=table_formats())
     if any(r.changes for r in result.runs):
-        state.chart(tplots.weight_change_figure(result), width="stretch", key="tl_changes")
+        layout.chart(tplots.weight_change_figure(result), width="stretch", key="tl_changes")
         st.latex(r"\text{moved} = \frac{\lVert W_\text{after} - W_\text{before} \rVert}{\lVert W_\text{before} \rVert}")
         st.caption(_("Each cell compares a layer's weights after training with where they started (the pretrained "
                      "weights, or random ones for *from scratch*). Frozen layers stay at exactly 0. When fine-tuning, "
@@ -194,7 +196,7 @@ def draw_result(result: transfer.ComparisonResult) -> None:
 
 
 def draw_job() -> None:
-    job = st.session_state.get(state.TRANSFER_JOB_KEY)
+    job = st.session_state.get(TRANSFER_JOB_KEY)
     if job is None:
         st.info(_("Choose a source, a target and a budget, then press **Run comparison**. The strategies train one "
                 "after the other in the background; you can keep using the other pages."), icon=":material/info:")
@@ -224,7 +226,7 @@ def draw_job() -> None:
             st.progress(0.0, text=p.message or _("starting …"))
         runs = tplots.live_results(p)
         if runs:
-            state.chart(tplots.accuracy_figure(runs, x="epoch"), width="stretch", key="tl_live")
+            layout.chart(tplots.accuracy_figure(runs, x="epoch"), width="stretch", key="tl_live")
         return
     if st.session_state.pop("tl.was_running", False):
         st.rerun()  # the whole page: enable the settings again
@@ -235,17 +237,16 @@ def draw_job() -> None:
 
 
 st.subheader(_("3 · Results"))
-st.fragment(run_every=1.0 if busy else None)(draw_job)()
+layout.live(draw_job, running=busy)
 
-with st.expander(_("What to expect, and why")):
-    st.markdown(
-        _("- **Few labels per class**: a frozen pretrained base with a new head usually beats training from scratch by "
-        "far: only the head's few weights must be fitted, and the base already turns images into useful features.\n"
-        "- **Fine-tuning** can do better still, when there are enough labels and the learning rate is small; with "
-        "very few labels or a large learning rate it may *forget* what the base knew.\n"
-        "- **Many labels**: training from scratch catches up, because the data alone is then enough.\n"
-        "- **Wall time**: a frozen base needs no gradients for its weights, so each epoch is cheaper; the *vs wall "
-        "time* tab shows what that buys.\n"
-        "- The right backbone and strategy depend on the task: how close the new images are to the source's, and "
-        "how many labels you have. That is the notes' conclusion; here you can check it.")
-    )
+layout.reading_notes(
+    _("What to expect, and why"),
+    _("- **Few labels per class**: a frozen pretrained base with a new head usually beats training from scratch by "
+      "far: only the head's few weights must be fitted, and the base already turns images into useful features.\n"
+      "- **Fine-tuning** can do better still, when there are enough labels and the learning rate is small; with "
+      "very few labels or a large learning rate it may *forget* what the base knew.\n"
+      "- **Many labels**: training from scratch catches up, because the data alone is then enough.\n"
+      "- **Wall time**: a frozen base needs no gradients for its weights, so each epoch is cheaper; the *vs wall "
+      "time* tab shows what that buys.\n"
+      "- The right backbone and strategy depend on the task: how close the new images are to the source's, and "
+      "how many labels you have. That is the notes' conclusion; here you can check it."))

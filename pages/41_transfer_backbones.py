@@ -10,10 +10,11 @@ import streamlit as st
 import cnnviz
 from cnnviz import transfer
 from cnnviz.i18n import _
-from dashboard import state
+from dashboard import layout
+from dashboard.transfer import transfer_notes_keras_table, transfer_strategy_table
 
 st.title(_("Backbones: what is frozen, what learns"))
-with state.explanation(_("The lecture notes' recipe")):  # on a projector: folded, the counts come first
+with layout.explanation(_("The lecture notes' recipe")):  # on a projector: folded, the counts come first
     st.markdown(
         _("In the notes, `VGG16(weights='imagenet', include_top=False, input_shape=(32, 32, 3))` is the "
           "*convolutional base*; `base.trainable = False` freezes it, and a new head `Flatten → Dense(128) → "
@@ -45,7 +46,7 @@ except ValueError:
 
 shape = (1 if arch == "mnist_cnn" else 3, side, side)
 try:
-    table = state.transfer_strategy_table(arch, int(num_classes), shape, head)
+    table = transfer_strategy_table(arch, int(num_classes), shape, head)
 except ValueError as err:
     st.error(str(err))
     st.stop()
@@ -53,7 +54,7 @@ except ValueError as err:
 strategy = st.radio(_("Strategy"), list(transfer.STRATEGIES), index=1, horizontal=True, key="tlb.strategy",
                     format_func=lambda s: _(transfer.STRATEGIES[s].title))
 summary = table[strategy]
-main = state.main_figure()
+main = layout.main_figure()
 m = main.columns(3)
 m[0].metric(_("Total params"), f"{summary.counts.total:,}")
 m[1].metric(_("Trainable params"), f"{summary.counts.trainable:,}")
@@ -61,7 +62,7 @@ m[2].metric(_("Frozen (non-trainable) params"), f"{summary.counts.frozen:,}")
 main.caption(_(transfer.STRATEGIES[strategy].description))
 
 STRATEGY, TRAINABLE, FROZEN, SHARE = _("strategy"), _("trainable"), _("frozen"), _("trainable %")
-state.table(pd.DataFrame([{STRATEGY: _(transfer.STRATEGIES[k].title), TRAINABLE: s.counts.trainable,
+layout.table(pd.DataFrame([{STRATEGY: _(transfer.STRATEGIES[k].title), TRAINABLE: s.counts.trainable,
                            FROZEN: s.counts.frozen, SHARE: round(100 * s.counts.trainable / s.counts.total, 2)}
                           for k, s in table.items()]),
             where=main, counts=[TRAINABLE, FROZEN],
@@ -77,7 +78,7 @@ if st.toggle(_("Compare the notes' backbones side by side (builds each once, a f
     rows = []
     for a in ("vgg16", "mobilenet_v2", "resnet18", "resnet50"):
         try:
-            t = state.transfer_strategy_table(a, int(num_classes), (3, side, side), head)
+            t = transfer_strategy_table(a, int(num_classes), (3, side, side), head)
         except ValueError as err:
             st.error(f"{a}: {err}")
             continue
@@ -103,7 +104,7 @@ cols = {"net": _("backbone"), "torch": _("PyTorch parameters"), "bn": _("BN movi
         "total": _("total"), "notes": _("the notes' total")}
 rows = []
 for key, (title, in_notes) in notes.items():
-    t = state.transfer_notes_keras_table(key)
+    t = transfer_notes_keras_table(key)
     rows.append({cols["net"]: title, cols["torch"]: t.torch_params, cols["bn"]: t.bn_moving,
                  cols["bias"]: t.conv_biases, cols["base"]: t.keras_base, cols["head"]: t.head,
                  cols["total"]: t.total, cols["notes"]: in_notes})

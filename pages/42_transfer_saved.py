@@ -10,7 +10,8 @@ import streamlit as st
 from cnnviz import transfer
 from cnnviz.i18n import _
 from cnnviz.plots import transfer as tplots
-from dashboard import state
+from dashboard import layout, session
+from dashboard.transfer import transfer_comparison
 
 st.title(_("Saved comparisons"))
 st.markdown(_("Every comparison run on *Compare strategies* is saved. Overlay several to see, for example, how the "
@@ -19,21 +20,21 @@ st.markdown(_("Every comparison run on *Compare strategies* is saved. Overlay se
 
 # Only this session's comparisons (or, read-only, those of a share link): other students' work is theirs (the
 # teacher sees every run on the Class page)
-shared = state.shared_runs_folder()
+shared = session.shared_runs_folder()
 if shared:
     st.info(_("You are looking at comparisons someone shared with you: read-only."), icon=":material/visibility:")
-paths = transfer.list_comparisons(root=shared or state.training_runs_folder())
+paths = transfer.list_comparisons(root=shared or session.training_runs_folder())
 results: dict[str, transfer.ComparisonResult] = {}
 for p in paths:
     try:
-        results[str(p)] = state.transfer_comparison(str(p), p.stat().st_mtime)
+        results[str(p)] = transfer_comparison(str(p), p.stat().st_mtime)
     except (ValueError, OSError) as err:
         st.warning(_("Skipped {p}: {err}").format(p=p, err=err))
 if not results:
     st.info(_("No saved comparison yet: run one on *Compare strategies*."), icon=":material/info:")
     st.stop()
 if not shared:
-    state.share_box("transfer_saved")
+    session.share_box("transfer_saved")
 
 
 def label(path: str) -> str:
@@ -51,11 +52,11 @@ st.markdown("\n".join(f"- **{n}** {label(p)}" for n, p in zip(names, chosen)))
 
 x = st.radio(_("x axis"), ["epoch", "time"], horizontal=True, key="tls.x",
              format_func=lambda v: _("epoch") if v == "epoch" else _("wall-clock time"))
-state.chart(tplots.accuracy_figure(picked, x=x, labels=names), width="stretch", key="tls_acc")
+layout.chart(tplots.accuracy_figure(picked, x=x, labels=names), width="stretch", key="tls_acc")
 
 if len({r.config.shots for r in picked}) >= 2:
     try:
-        state.chart(tplots.shots_figure(picked), width="stretch", key="tls_shots")
+        layout.chart(tplots.shots_figure(picked), width="stretch", key="tls_shots")
         st.caption(_("The more labels, the less a pretrained backbone matters: compare comparisons that differ only in "
                    "the number of labelled images per class (same source, target and epochs)."))
     except ValueError as err:
@@ -71,7 +72,7 @@ st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
 which = st.selectbox(_("Weight changes of"), range(len(picked)), format_func=lambda i: f"{names[i]} {picked[i].title}",
                      key="tls.which")
 try:
-    state.chart(tplots.weight_change_figure(picked[which]), width="stretch", key="tls_changes")
+    layout.chart(tplots.weight_change_figure(picked[which]), width="stretch", key="tls_changes")
 except ValueError as err:
     st.info(str(err))
 with st.expander(_("Settings of the chosen comparisons")):

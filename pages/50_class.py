@@ -13,13 +13,23 @@ import streamlit as st
 
 from cnnviz import classroom
 from cnnviz.i18n import _
-from cnnviz.training import status_label
 from cnnviz.plots import classroom as plots
-from dashboard import state
+from cnnviz.training import status_label
+from dashboard import layout
+from dashboard.classroom import (
+    class_queue,
+    class_runs,
+    delete_class_run,
+    sign_in_teacher,
+    stop_class_run,
+    teacher_password,
+    teacher_signed_in,
+)
+from dashboard.training import work_queue
 
 st.title(_("Class"))
 try:
-    password = state.teacher_password()
+    password = teacher_password()
 except ValueError as err:
     st.error(str(err))
     st.stop()
@@ -28,16 +38,16 @@ if password is None:
               "`CNNVIZ_TEACHER_PASSWORD=… streamlit run dashboard/app.py`, or put `teacher_password = \"…\"` into "
               "`.streamlit/secrets.toml`."))
     st.stop()
-if not state.teacher_signed_in():
+if not teacher_signed_in():
     with st.form("class_login"):
         given = st.text_input(_("Teacher's password"), type="password")
         if st.form_submit_button(_("Open the class view")):
-            if state.sign_in_teacher(given, password):
+            if sign_in_teacher(given, password):
                 st.rerun()
             st.error(_("That is not the password."))
     st.stop()
 
-runs = state.class_runs()
+runs = class_runs()
 statuses = [r.status for r in runs]
 c1, c2, c3, c4 = st.columns(4)
 c1.metric(_("Students with runs"), len({r.session for r in runs}))
@@ -49,10 +59,10 @@ if not runs:
     st.stop()
 
 
-queue = state.class_queue()
+queue = class_queue()
 with st.expander(_("Training queue: {running} training, {waiting} waiting (at most {slots} at once)").format(
         running=sum(1 for q in queue if q.where == "running"), waiting=sum(1 for q in queue if q.where == "waiting"),
-        slots=state.work_queue().max_jobs), expanded=any(q.where == "waiting" for q in queue)):
+        slots=work_queue().max_jobs), expanded=any(q.where == "waiting" for q in queue)):
     if queue:
         st.dataframe(pd.DataFrame([{_("Place"): _("training") if q.where == "running" else q.place,
                                     _("Student"): q.student, _("Run"): q.title} for q in queue]),
@@ -86,7 +96,7 @@ chosen = st.multiselect(_("Runs"), list(labels), default=[k for k in labels if l
 metric = st.segmented_control(_("Show"), list(plots.CLASS_METRICS), default="test_acc",
                               format_func=lambda m: _(plots.CLASS_METRICS[m]), key="class_metric") or "test_acc"
 if chosen:
-    state.chart(plots.class_overlay_figure([labels[k] for k in chosen], metric), key="class_chart")
+    layout.chart(plots.class_overlay_figure([labels[k] for k in chosen], metric), key="class_chart")
 
 st.subheader(_("Every run"))
 table = pd.DataFrame([row(r) for r in runs])
@@ -98,11 +108,11 @@ target_label = st.selectbox(_("Run"), list(labels), key="class_target")
 target = labels[target_label]
 b1, b2 = st.columns(2)
 if b1.button(_("Stop it"), disabled=target.status not in ("running", "queued"), icon=":material/stop:"):
-    st.toast(_("Asked the run to stop.") if state.stop_class_run(target) else _("That run is not running here."))
+    st.toast(_("Asked the run to stop.") if stop_class_run(target) else _("That run is not running here."))
 if b2.button(_("Delete it"), icon=":material/delete:", disabled=target.status in ("running", "queued"),
              help=_("Deletes the run's folder with its checkpoints. Stop a running run first.")):
     try:
-        state.delete_class_run(target)
+        delete_class_run(target)
     except ValueError as err:
         st.error(str(err))
     else:

@@ -4,28 +4,24 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # `pytest` as well as `python -m pytest` from the project's root
+    sys.path.insert(0, str(ROOT))
+
+from tools.live_server import CHROMIUM, CHROMIUM_ARGS, SETTLED, free_port, start_server  # noqa: E402
+
 APP = ROOT / "dashboard" / "main.py"  # the dashboard script (AppTest runs it)
-SERVER = ROOT / "dashboard" / "app.py"  # what `streamlit run` starts: the server around that script
 PAGES = sorted((ROOT / "pages").glob("[0-9]*.py"))
-CHROMIUM = "/usr/bin/chromium"
 # The test process itself warms nothing up in the background (AppTest runs the script; a loader thread would outlive
 # the tests); the live servers below do, as in a class.
 WARM_ENV = "CNNVIZ_NO_WARM_UP"
 os.environ.setdefault(WARM_ENV, "1")
-# Streamlit marks its root element with the script's state: "running" until the page has been drawn.
-SETTLED = "[data-testid=stApp][data-test-script-state=notRunning][data-test-connection-state=CONNECTED]"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
 @pytest.fixture(autouse=True)
@@ -76,38 +72,20 @@ def app_at():
 RUNS_BY_URL: dict[str, Path] = {}  # the runs folder of each live test server, by its base URL
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def dashboard_url(tmp_path_factory):
     """A running `streamlit run dashboard/app.py` on a free loopback port; yields its base URL.
 
     Its runs folder is a temporary one (removed by pytest), never a folder in the repository."""
-    port = _free_port()
+    port = free_port()
     runs = tmp_path_factory.mktemp(f"browser-runs-{port}")
-    env = dict(os.environ, CNNVIZ_RUNS=str(runs))
-    env.pop(WARM_ENV, None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(SERVER), "--server.port", str(port), "--server.headless", "true",
-         "--browser.gatherUsageStats", "false", "--server.address", "127.0.0.1"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        proc, _seconds = start_server(port, runs)
+    except RuntimeError as err:
+        pytest.fail(str(err))
     url = f"http://127.0.0.1:{port}"
     RUNS_BY_URL[url] = runs
     try:
-        for _ in range(240):
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    pytest.fail("streamlit exited while starting")
-                time.sleep(0.25)
-        else:
-            pytest.fail("streamlit did not become healthy in 60 s")
         yield url
     finally:
         proc.terminate()

@@ -24,7 +24,7 @@ MIN_FIGURE_FONT = 18  # px: tick labels, axis and chart titles, legends, annotat
 MIN_BODY_FONT = 20  # px: paragraphs, captions and widget labels (presenter mode)
 
 # What "the main figure" is on each page: the element that must start in a projector's first screen. Pages that mark
-# it with state.main_figure() are found by its CSS class; the others by what they show first.
+# it with layout.main_figure() are found by its CSS class; the others by what they show first.
 MARKED = ".st-key-main_figure"
 MAIN = {
     "home": MARKED,  # the tour: every page, by section

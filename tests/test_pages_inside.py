@@ -11,7 +11,8 @@ import torch
 from PIL import Image
 
 import cnnviz
-from dashboard import state
+from dashboard import data as data_cache
+from dashboard import inside, session
 
 FASHION = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
 
@@ -24,7 +25,7 @@ def ckpt_dir(tmp_path, monkeypatch):
         cnnviz.save_checkpoint(tmp_path / f"epoch_{epoch:02d}.pt", model, model_name="mnist_cnn",
                                input_shape=(1, 28, 28), classes=FASHION,
                                meta={"epoch": epoch, "mean": [0.286], "std": [0.353], "dataset": "fashion_mnist"})
-    monkeypatch.setenv(state.INSIDE_CKPT_ENV, str(tmp_path))
+    monkeypatch.setenv(inside.INSIDE_CKPT_ENV, str(tmp_path))
     return tmp_path
 
 
@@ -50,7 +51,7 @@ def info_text(at) -> str:
 
 def fashion_model(at):
     """Choose the trained Fashion-MNIST CNN (photos default to the ImageNet network)."""
-    next(s for s in at.selectbox if s.label == "Model").set_value(state.INSIDE_TRAINED).run()
+    next(s for s in at.selectbox if s.label == "Model").set_value(inside.INSIDE_TRAINED).run()
     ok(at)
     return at
 
@@ -159,7 +160,7 @@ def test_untrained_zoo_model_is_labelled(app_at, ckpt_dir):
 
 def test_uploaded_checkpoints_good_bare_and_mismatched(app_at, ckpt_dir, tmp_path):
     at = app_at("20_feature_maps.py")
-    next(s for s in at.selectbox if s.label == "Model").set_value(state.INSIDE_UPLOAD).run()
+    next(s for s in at.selectbox if s.label == "Model").set_value(inside.INSIDE_UPLOAD).run()
     ok(at)
     assert at.error and "Upload a checkpoint file" in at.error[0].value
     good = (ckpt_dir / "epoch_01.pt").read_bytes()
@@ -210,7 +211,7 @@ def test_filters_page_scrubs_epochs(app_at, ckpt_dir):
 
 
 def test_filters_page_without_checkpoints_says_so(app_at, tmp_path, monkeypatch):
-    monkeypatch.setenv(state.INSIDE_CKPT_ENV, str(tmp_path))
+    monkeypatch.setenv(inside.INSIDE_CKPT_ENV, str(tmp_path))
     at = app_at("21_filters.py")
     ok(at)
     assert at.warning and "No training checkpoints" in at.warning[0].value
@@ -239,7 +240,7 @@ def test_shared_cached_model_is_unchanged_after_the_pages_run(app_at, ckpt_dir):
     for page in ("20_feature_maps.py", "22_grad_cam.py", "21_filters.py"):
         ok(app_at(page))
     path = ckpt_dir / "epoch_02.pt"
-    model, _ = state.inside_checkpoint_model(str(path), path.stat().st_mtime)  # the very object the pages used
+    model, _ = inside.inside_checkpoint_model(str(path), path.stat().st_mtime)  # the very object the pages used
     saved = cnnviz.load_checkpoint(path).state_dict
     assert all(torch.equal(saved[k], v) for k, v in model.state_dict().items())
     assert not model.training and all(p.grad is None for p in model.parameters())
@@ -275,7 +276,7 @@ def test_filters_page_offers_this_sessions_training_runs_with_colour_filters(app
                                                                            "std": [0.25] * 3})
     History(steps=(), epochs=(), status="finished").save(run / "history.json")
     at = app_at()
-    at.session_state[state.TRAIN_SESSION_KEY] = "abcdef012345"
+    at.session_state[session.TRAIN_SESSION_KEY] = "abcdef012345"
     at.switch_page("../pages/21_filters.py").run()
     ok(at)
     choice = next(s for s in at.selectbox if s.label == "Training run")
@@ -347,9 +348,8 @@ def test_photos_get_real_answers_from_the_bundled_imagenet_network(app_at, ckpt_
 
 
 def test_imagenet_class_names_in_korean(app_at, ckpt_dir):
-    from streamlit.testing.v1 import AppTest
-
     from conftest import APP
+    from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(APP), default_timeout=120)
     at.query_params["lang"] = "ko"
@@ -379,7 +379,7 @@ def test_camera_shot_and_fashion_mnist_pick(app_at, ckpt_dir):
     next(s for s in at.selectbox if s.label == "Kind of clothing").set_value(1).run()  # Trouser
     ok(at)
     assert "28×28" in info_text(at) and len(spec(at, 1)["data"][0]["y"]) == 10
-    first_trouser = state.fashion_png(1, 0)
+    first_trouser = data_cache.fashion_png(1, 0)
     from PIL import Image
 
     img = Image.open(io.BytesIO(first_trouser))

@@ -11,12 +11,12 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
+from test_pages_inside import ckpt_dir  # noqa: F401 - the fixture
 
 import cnnviz
 from cnnviz import i18n
 from cnnviz.i18n import has_hangul
-from dashboard import state
-from test_pages_inside import ckpt_dir  # noqa: F401 - the fixture
+from dashboard import inside
 
 LOOKFOR = "23_filter_looks_for.py"
 DRAW = "24_draw.py"
@@ -36,9 +36,8 @@ def test_language():
 
 
 def open_page(name: str, lang: str, **params):
-    from streamlit.testing.v1 import AppTest
-
     from conftest import APP
+    from streamlit.testing.v1 import AppTest
 
     i18n.set_language(lang)
     at = AppTest.from_file(str(APP), default_timeout=300)
@@ -80,7 +79,7 @@ def trouser_pixels() -> np.ndarray:
 @pytest.mark.parametrize("lang", ["en", "ko"])
 def test_lookfor_page_examples_optimization_and_row(tiny_checkpoints, lang):
     at = open_page(LOOKFOR, lang)
-    choose(at, "Model" if lang == "en" else "모델", state.INSIDE_TRAINED, lang)
+    choose(at, "Model" if lang == "en" else "모델", inside.INSIDE_TRAINED, lang)
     assert at.radio[0].value == "fashion"
     at.select_slider[0].set_value(1_000).run()
     ok(at)
@@ -104,7 +103,7 @@ def test_lookfor_page_examples_optimization_and_row(tiny_checkpoints, lang):
 @pytest.mark.parametrize("lang", ["en", "ko"])
 def test_lookfor_page_bad_links_get_one_sentence(tiny_checkpoints, lang):
     at = open_page(LOOKFOR, lang)
-    choose(at, "Model" if lang == "en" else "모델", state.INSIDE_TRAINED, lang)
+    choose(at, "Model" if lang == "en" else "모델", inside.INSIDE_TRAINED, lang)
     at.query_params["layer"] = "classifier.1"
     at.query_params["channel"] = "999"
     at.run()
@@ -162,6 +161,6 @@ def test_feature_maps_page_takes_a_drawing():
     at.session_state["photo.drawing.canvas.empty"] = canvas_value(trouser_pixels())
     at.run()
     ok(at)
-    assert next(s for s in at.selectbox if s.label == "Model").value == state.INSIDE_TRAINED
+    assert next(s for s in at.selectbox if s.label == "Model").value == inside.INSIDE_TRAINED
     bars = json.loads(at.get("plotly_chart")[1].proto.spec)["data"][0]
     assert bars["y"][-1] == "Trouser" or bars["y"][0] == "Trouser"

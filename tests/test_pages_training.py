@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from dashboard import state
+from dashboard import lab, session
+from dashboard import training as training_cache
 
 STUDIO = "30_training_studio.py"
 COMPARE = "31_compare_runs.py"
@@ -40,7 +41,7 @@ def click(at, label: str) -> None:
 
 
 def run_to_end(at, timeout: float = 120):
-    job = at.session_state[state.TRAIN_JOB_KEY]
+    job = at.session_state[training_cache.TRAIN_JOB_KEY]
     assert job.join(timeout)
     at.run()
     ok(at)
@@ -115,7 +116,7 @@ def test_stop_and_resume_buttons(app_at):
     configure(at, epochs=50, batch=8)
     at.run()
     click(at, "Start training")
-    job = at.session_state[state.TRAIN_JOB_KEY]
+    job = at.session_state[training_cache.TRAIN_JOB_KEY]
     while job.running and job.history.step < 20:
         job.join(0.05)
     at.run()
@@ -244,7 +245,7 @@ def test_a_layer_stack_from_the_convolution_lab_trains(app_at):
     spec = [{"type": "conv", "out_channels": 4, "kernel": 3, "stride": 1, "padding": 1, "dilation": 1,
              "activation": "relu"}, {"type": "pool", "mode": "max", "kernel": 2, "stride": 2}, {"type": "flatten"},
             {"type": "linear", "out_features": 10, "activation": None}]
-    at.session_state[state.STACK_KEY] = (spec, (1, 28, 28))
+    at.session_state[lab.STACK_KEY] = (spec, (1, 28, 28))
     at.run()
     configure(at, epochs=1, model="stack")
     at.run()
@@ -293,7 +294,7 @@ def test_a_run_waits_in_the_class_queue_and_can_be_cancelled(app_at):
         def _run(self):
             self.gate.wait(60)
 
-    queue = state.work_queue()
+    queue = training_cache.work_queue()
     holders = [Hold().enqueue(queue, owner=f"other{i}") for i in range(queue.max_jobs)]
     for h in holders:
         h._launch("hold")
@@ -302,7 +303,7 @@ def test_a_run_waits_in_the_class_queue_and_can_be_cancelled(app_at):
         configure(at, epochs=1)
         at.run()
         click(at, "Start training")
-        job = at.session_state[state.TRAIN_JOB_KEY]
+        job = at.session_state[training_cache.TRAIN_JOB_KEY]
         assert job.queued and job.history.status == "queued"
         assert any("position 1 of 1" in i.value for i in at.info), [i.value for i in at.info]
         assert metric_or_none(at, "Status") is None  # no live metrics for a run that has not started
@@ -318,13 +319,13 @@ def test_a_run_waits_in_the_class_queue_and_can_be_cancelled(app_at):
 
 def test_runs_belong_to_a_secret_not_to_the_url_and_share_links_are_read_only(app_at):
     at = one_finished_run(app_at)
-    mine = at.session_state[state.TRAIN_SESSION_KEY]
-    token = at.session_state[state.TRAIN_TOKEN_KEY]
+    mine = at.session_state[session.TRAIN_SESSION_KEY]
+    token = at.session_state[session.TRAIN_TOKEN_KEY]
     assert mine not in token and token not in str(dict(at.query_params))
 
     thief = app_at(COMPARE, query={"runs": mine})  # an old-style link with someone's runs id adopts nothing
     ok(thief)
-    assert thief.session_state[state.TRAIN_SESSION_KEY] != mine
+    assert thief.session_state[session.TRAIN_SESSION_KEY] != mine
     assert any("No runs yet" in i.value for i in thief.info)
 
     viewer = app_at(COMPARE, query={"share": mine})  # the read-only link shows the runs, with no delete

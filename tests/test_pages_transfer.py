@@ -13,7 +13,8 @@ from PIL import Image
 
 import cnnviz
 from cnnviz import transfer
-from dashboard import state
+from dashboard import session
+from dashboard import transfer as transfer_cache
 
 
 @pytest.fixture
@@ -56,9 +57,7 @@ def test_backbones_page_shows_the_notes_vgg16_numbers(app_at):
 
 
 def _wait_and_rerun(at):
-    from dashboard import state
-
-    job = at.session_state[state.TRANSFER_JOB_KEY]
+    job = at.session_state[transfer_cache.TRANSFER_JOB_KEY]
     assert job.join(240), "the comparison did not finish"
     at.run()
     at.run()  # the first run notices the job ended and reruns the page
@@ -135,9 +134,8 @@ def test_compare_page_says_how_to_get_missing_imagenet_weights(app_at, runs, tmp
 
 def test_saved_page_reopens_and_overlays_comparisons(app_at, runs):
     """A session sees its own saved comparisons, and never another session's (no "every session" switch)."""
-    from streamlit.testing.v1 import AppTest
-
     from conftest import APP
+    from streamlit.testing.v1 import AppTest
 
     pts = (transfer.EpochPoint(1, 1.0, 0.5, 1.0, 0.6, 2.0),)
     for shots in (5, 50):
@@ -151,7 +149,7 @@ def test_saved_page_reopens_and_overlays_comparisons(app_at, runs):
     assert other.info and not other.get("plotly_chart")  # another session: none of these
     assert not [t for t in other.toggle if "every session" in str(t.label)]
     at = AppTest.from_file(str(APP), default_timeout=60)
-    at.session_state[state.TRAIN_SESSION_KEY] = "0123456789ab"  # the session that owns them (its cookie's digest)
+    at.session_state[session.TRAIN_SESSION_KEY] = "0123456789ab"  # the session that owns them (its cookie's digest)
     at.run()
     at.switch_page("../pages/42_transfer_saved.py")
     at.run()

@@ -30,8 +30,8 @@ def test_streamlit_run_starts_the_server_with_a_start_hook_around_the_dashboard_
 
 @pytest.fixture
 def warm(monkeypatch):
-    """state._warm_up with recording steps instead of the real loaders; returns (calls, start)."""
-    from dashboard import state
+    """warmup._warm_up with recording steps instead of the real loaders; returns (calls, start)."""
+    from dashboard import warmup
 
     calls: list[tuple[str, int, int]] = []
 
@@ -44,13 +44,13 @@ def warm(monkeypatch):
                 raise RuntimeError("a loader that fails")
         return step
 
-    monkeypatch.setattr(state, "_warm_steps", lambda: ([record("summary")],
+    monkeypatch.setattr(warmup, "_warm_steps", lambda: ([record("summary")],
                                                        [record("broken"), record("data"), record("models")]))
-    monkeypatch.setattr(state, "_first_page", threading.Event())
-    monkeypatch.setattr(state, "WARM_BROWSER_S", 0.0)
+    monkeypatch.setattr(warmup, "_first_page", threading.Event())
+    monkeypatch.setattr(warmup, "WARM_BROWSER_S", 0.0)
 
     def start():
-        thread = threading.Thread(target=state._warm_up, daemon=True)
+        thread = threading.Thread(target=warmup._warm_up, daemon=True)
         thread.start()
         return thread
 
@@ -62,10 +62,10 @@ def test_the_first_page_needs_come_at_once_the_rest_after_it_has_drawn_at_low_pr
 
     import torch
 
-    from dashboard import state
+    from dashboard import warmup
 
     calls, start = warm
-    monkeypatch.setattr(state, "WARM_WAIT_S", 60.0)
+    monkeypatch.setattr(warmup, "WARM_WAIT_S", 60.0)
     before = (torch.get_num_threads(), os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
     thread = start()
     for _ in range(100):
@@ -75,7 +75,7 @@ def test_the_first_page_needs_come_at_once_the_rest_after_it_has_drawn_at_low_pr
     time.sleep(0.3)
     assert [c[0] for c in calls] == ["summary"]  # nothing heavy before the first page has drawn
     assert calls[0][2] == before[1]  # what the first page waits for runs at the usual priority
-    state.first_page_drawn()
+    warmup.first_page_drawn()
     thread.join(10)
     assert not thread.is_alive()
     assert [c[0] for c in calls] == ["summary", "broken", "data", "models"]  # a failing loader does not stop the rest
@@ -86,17 +86,17 @@ def test_the_first_page_needs_come_at_once_the_rest_after_it_has_drawn_at_low_pr
 
 
 def test_without_a_visitor_the_rest_starts_anyway(warm, monkeypatch):
-    from dashboard import state
+    from dashboard import warmup
 
     calls, start = warm
-    monkeypatch.setattr(state, "WARM_WAIT_S", 0.2)
+    monkeypatch.setattr(warmup, "WARM_WAIT_S", 0.2)
     thread = start()
     thread.join(10)
     assert [c[0] for c in calls] == ["summary", "broken", "data", "models"]
 
 
 def test_warm_up_can_be_switched_off(monkeypatch):
-    from dashboard import state
+    from dashboard import warmup
 
-    monkeypatch.setenv(state.WARM_ENV, "1")
-    assert state.warm_up.__wrapped__() is None
+    monkeypatch.setenv(warmup.WARM_ENV, "1")
+    assert warmup.warm_up.__wrapped__() is None

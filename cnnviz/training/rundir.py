@@ -9,18 +9,25 @@ import torch
 
 from ..data import ASSETS
 
-__all__ = ["HISTORY_FILE", "PRETRAINED_DIR", "STATE_FILE", "epoch_checkpoints", "pretrained_checkpoints",
-           "resume_point"]
+__all__ = ["HISTORY_FILE", "PRETRAINED_DIR", "STATE_FILE", "epoch_checkpoints", "epoch_number",
+           "pretrained_checkpoints", "resume_point"]
 
 PRETRAINED_DIR = ASSETS / "pretrained" / "fashion_mnist_cnn"
 STATE_FILE = "trainer_state.pt"
 HISTORY_FILE = "history.json"
 
 
+def epoch_number(path: str | Path) -> int | None:
+    """The epoch of a checkpoint file named epoch_NN.pt (0 = the initial weights); None for any other name."""
+    stem = Path(path).stem
+    number = stem.removeprefix("epoch_")
+    return int(number) if number != stem and number.isdigit() else None
+
+
 def epoch_checkpoints(folder: str | Path) -> list[Path]:
     """A run's epoch_NN.pt files (epoch_00.pt = its initial weights), sorted by epoch; [] without the folder."""
-    found = [p for p in Path(folder).glob("epoch_*.pt") if p.stem.split("_", 1)[1].isdigit()]
-    return sorted(found, key=lambda p: int(p.stem.split("_", 1)[1]))
+    found = [p for p in Path(folder).glob("epoch_*.pt") if epoch_number(p) is not None]
+    return sorted(found, key=epoch_number)
 
 
 def pretrained_checkpoints() -> list[Path]:

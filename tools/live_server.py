@@ -1,5 +1,6 @@
-"""A real `streamlit run dashboard/app.py` on a free loopback port, and Debian's Chromium settings: shared by the
-benchmarks that drive the dashboard with browsers (bench_class, bench_hostile). Loopback only."""
+"""A real `streamlit run dashboard/app.py` on a free loopback port, Debian's Chromium settings and the selector of a
+page that has finished drawing: shared by the browser tests (tests/conftest.py) and the benchmarks that drive the
+dashboard with browsers (bench_class, bench_hostile). Loopback only."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
                  "--disable-dev-shm-usage"]
+# Streamlit marks its root element with the script's state: "running" until the page has been drawn.
 SETTLED = "[data-testid=stApp][data-test-script-state=notRunning][data-test-connection-state=CONNECTED]"
 
 

@@ -1,0 +1,45 @@
+"""Caches of the transfer-learning pages: parameter tables, the notes' Keras tables, uploaded zips and saved
+comparisons, and the session key of a running comparison."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from cnnviz.i18n import N_
+from dashboard.layout import spinner
+
+TRANSFER_JOB_KEY = "cnnviz.transfer.job"  # the session's cnnviz.transfer.ComparisonJob (running or last one)
+
+
+@spinner(N_("Building the model to count its parameters …"))
+@st.cache_data(max_entries=16, show_spinner=False)
+def transfer_strategy_table(arch: str, num_classes: int, input_shape: tuple[int, int, int], head: tuple[int, ...]):
+    """{strategy: TransferSummary} of ``arch`` + a new head; raises ValueError for a shape the base cannot take."""
+    from cnnviz import transfer
+
+    return transfer.strategy_table(arch, num_classes=num_classes, input_shape=input_shape, head=head)
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def transfer_notes_keras_table(name: str):
+    """``cnnviz.models.notes_keras_table`` (built on the meta device: no weights allocated); shared, read-only."""
+    from cnnviz import models
+
+    return models.notes_keras_table(name)
+
+
+@spinner(N_("Reading your images …"))
+@st.cache_data(max_entries=4, show_spinner=False)
+def transfer_zip(data: bytes, size: tuple[int, int], channels: int):
+    """A labelled ImageData from an uploaded zip (one folder per class); raises ValueError with a plain reason."""
+    from cnnviz import transfer
+
+    return transfer.load_image_zip(data, size=size, channels=channels)
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def transfer_comparison(path: str, mtime: float):
+    """A saved comparison (reloaded when the file changes); raises ValueError."""
+    from cnnviz import transfer
+
+    return transfer.load_comparison(path)
