@@ -18,6 +18,7 @@ import json
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
@@ -61,15 +62,23 @@ def read_catalog(path: Path = PO) -> Catalog:
         return read_po(f, locale=LANG, domain="cnnviz")
 
 
+STABLE_DATE = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+
 def write_catalog(catalog: Catalog, path: Path = PO) -> None:
+    """Write the catalog sorted by message, with the files that use each message but no line numbers and a fixed
+    date in the header: a change to the code rewrites only the entries it touches, so two branches that add
+    translations merge without conflicts."""
     path.parent.mkdir(parents=True, exist_ok=True)
     catalog.fuzzy = False
     catalog.project, catalog.version = "cnnviz", "0.1.0"
     catalog.language_team = "cnnviz (docs/GLOSSARY.md)"
     catalog.last_translator = "cnnviz developers"
+    catalog.creation_date = catalog.revision_date = STABLE_DATE
     tmp = path.with_suffix(".tmp")
     with tmp.open("wb") as f:
-        write_po(f, catalog, width=120, sort_output=True, omit_header=False, ignore_obsolete=True)
+        write_po(f, catalog, width=120, sort_output=True, omit_header=False, ignore_obsolete=True,
+                 include_lineno=False)
     tmp.replace(path)
 
 
