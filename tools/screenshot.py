@@ -17,30 +17,15 @@ from __future__ import annotations
 
 import argparse
 import re
-import subprocess
 import sys
-import time
-import urllib.request
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
-
-def start_server(port: int) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"), "--server.port", str(port),
-         "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(120):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1)
-            return proc
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    raise RuntimeError("streamlit did not start")
+from tools.live_server import CHROMIUM, CHROMIUM_ARGS, SETTLED, start_server  # noqa: E402
 
 
 def wait_settled(page, timeout_ms: int = 60_000) -> None:
@@ -48,8 +33,7 @@ def wait_settled(page, timeout_ms: int = 60_000) -> None:
     the URL and the browser's cookie), during which the presenter style sheet is briefly missing."""
     for _ in range(2):
         page.wait_for_timeout(500)
-        page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]"
-                               "[data-test-connection-state=CONNECTED]", timeout=timeout_ms)
+        page.wait_for_selector(SETTLED, timeout=timeout_ms)
         page.wait_for_selector("[data-testid=stMain] h1", timeout=timeout_ms)
     page.wait_for_timeout(1000)  # plotly draws after the script has finished
 
@@ -70,10 +54,11 @@ def main() -> None:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    server = start_server(args.port)
+    runs = Path(tempfile.mkdtemp(prefix="cnnviz-screenshot-runs-"))  # the shots never touch the real runs folder
+    server, _seconds = start_server(args.port, runs)
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": args.width, "height": args.height})
             for name in args.pages:
                 if args.query:
