@@ -60,7 +60,7 @@ def count_decodes(monkeypatch):
         calls.append(args[0])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(cdata, "decode_image", counting)
+    monkeypatch.setattr(cdata.folders, "decode_image", counting)  # where load_image_folder reads it
     return calls
 
 
