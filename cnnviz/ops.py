@@ -307,10 +307,6 @@ class GradientFlow:
     grad_norms: tuple[float, ...]
 
     @property
-    def first_layer(self) -> float:
-        return self.grad_norms[0]
-
-    @property
     def first_to_last(self) -> float:
         """How much of the last layer's gradient size is left at the first layer."""
         return self.grad_norms[0] / self.grad_norms[-1] if self.grad_norms[-1] else 0.0
