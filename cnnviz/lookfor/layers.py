@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..errors import shape_mismatch_reason
+from ..errors import model_input_error
 from ..i18n import _
 
 __all__ = ["channel_count", "check_channel", "private_copy", "run_to"]
@@ -51,8 +51,7 @@ def run_to(model: nn.Module, layer: str, x: Tensor, *, context=None) -> Tensor:
     except _Stop:
         pass
     except RuntimeError as err:
-        raise ValueError(_("the model cannot take a {shape} input: {reason}").format(
-            shape="×".join(map(str, x.shape[1:])), reason=shape_mismatch_reason(err))) from None
+        raise model_input_error(x.shape[1:], err) from None
     finally:
         handle.remove()
     if not got:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..errors import model_input_error
 from ..i18n import _
 from .zoo import build_model, model_spec
 
@@ -82,9 +83,7 @@ def summarize(model: nn.Module | str, input_shape: tuple[int, int, int] | None =
                                   mode="eval")
     except Exception as err:  # torchinfo wraps the model's own shape errors
         cause = err.__cause__ or err.__context__ or err  # torchinfo wraps the real error ("See above stack traces")
-        reason = str(cause).strip().splitlines()[-1][:300] if str(cause).strip() else type(cause).__name__
-        raise ValueError(_("the model does not accept input of shape {shape}: {reason}").format(
-            shape="×".join(map(str, input_shape)), reason=reason)) from None
+        raise model_input_error(input_shape, cause) from None
     finally:
         model.train(was_training)
     rows = []

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from ..data import ImageData
+from ..errors import model_input_error
 from ..i18n import _
 from .rundir import STATE_FILE
 from .tensors import to_float
@@ -67,7 +68,7 @@ def check_model_fits(model: nn.Module, data: ImageData, scale: torch.Tensor, shi
         with torch.no_grad():
             out = model(to_float(data.images[:1], scale, shift))
     except RuntimeError as err:
-        raise ValueError(_("the model cannot take {data_input_shape} images: {str_err_splitlines_0_200}").format(data_input_shape=data.input_shape, str_err_splitlines_0_200=str(err).splitlines()[0][:200])) from None
+        raise model_input_error(data.input_shape, err) from None
     finally:
         model.train(was_training)
     k = max(len(data.classes), int(data.labels.max()) + 1)
