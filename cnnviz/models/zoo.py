@@ -22,7 +22,17 @@ __all__ = ["ZOO", "ModelSpec", "build_model", "input_shape_for", "layer_names", 
 # ---------------------------------------------------------------------------- the lecture notes' networks
 
 
-class MnistCNN(nn.Module):
+class _FeaturesThenClassifier(nn.Module):
+    """The shape every network of the notes has: ``features`` (convolutions and pooling), then ``classifier``."""
+
+    features: nn.Sequential
+    classifier: nn.Sequential
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+class MnistCNN(_FeaturesThenClassifier):
     """The notes' 3-conv PyTorch MNIST net: conv(5×5, pad 2) → max-pool 2 → ReLU, three times; fc 1152→128→10."""
 
     def __init__(self, num_classes: int = 10, in_channels: int = 1) -> None:
@@ -33,11 +43,8 @@ class MnistCNN(nn.Module):
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(128 * 3 * 3, 128), nn.ReLU(), nn.Linear(128, num_classes))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x))
 
-
-class KerasCifar10(nn.Module):
+class KerasCifar10(_FeaturesThenClassifier):
     """The notes' Keras CIFAR-10 net: conv32-pool-conv64-pool-conv64 (3×3 same, ReLU), dense128, dense10."""
 
     def __init__(self, num_classes: int = 10, in_channels: int = 3) -> None:
@@ -49,11 +56,8 @@ class KerasCifar10(nn.Module):
         )
         self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(8 * 8 * 64, 128), nn.ReLU(), nn.Linear(128, num_classes))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x))
 
-
-class SimpleConvNet(nn.Module):
+class SimpleConvNet(_FeaturesThenClassifier):
     """The notes' SimpleConvNet: conv(30 filters, 5×5, no padding) - ReLU - pool 2 - affine 100 - ReLU - affine 10."""
 
     def __init__(self, num_classes: int = 10, in_channels: int = 1) -> None:
@@ -61,11 +65,8 @@ class SimpleConvNet(nn.Module):
         self.features = nn.Sequential(nn.Conv2d(in_channels, 30, 5), nn.ReLU(), nn.MaxPool2d(2))
         self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(30 * 12 * 12, 100), nn.ReLU(), nn.Linear(100, num_classes))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x))
 
-
-class BNConvNet(nn.Module):
+class BNConvNet(_FeaturesThenClassifier):
     """Not from the notes: a small VGG-style net with batch normalization, the studio's accurate preset.
     Two blocks of two 3×3 convolutions (32, then 64 filters; batch norm and ReLU after each) and a 2×2 max-pool,
     then dropout 0.25, fc 3136→128, ReLU, dropout 0.25, fc 128→10."""
@@ -81,11 +82,8 @@ class BNConvNet(nn.Module):
         self.classifier = nn.Sequential(nn.Flatten(), nn.Dropout(0.25), nn.Linear(64 * 7 * 7, 128),
                                         nn.ReLU(), nn.Dropout(0.25), nn.Linear(128, num_classes))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x))
 
-
-class TFMnist(nn.Module):
+class TFMnist(_FeaturesThenClassifier):
     """The notes' TensorFlow MNIST net: conv32 5×5 same - pool - conv64 5×5 same - pool - fc1024 - dropout - fc10."""
 
     def __init__(self, num_classes: int = 10, in_channels: int = 1) -> None:
@@ -98,11 +96,8 @@ class TFMnist(nn.Module):
             nn.Flatten(), nn.Linear(7 * 7 * 64, 1024), nn.ReLU(), nn.Dropout(0.5), nn.Linear(1024, num_classes)
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x))
 
-
-class LeNet5(nn.Module):
+class LeNet5(_FeaturesThenClassifier):
     """LeNet-5 (LeCun 1998): conv6 5×5 - avg-pool - conv16 5×5 - avg-pool - fc120 - fc84 - fc10, tanh.
 
     ``padding=2`` gives the 28×28 variant (MNIST as it comes); the classic takes 32×32.
@@ -117,9 +112,6 @@ class LeNet5(nn.Module):
         self.classifier = nn.Sequential(
             nn.Flatten(), nn.Linear(16 * 5 * 5, 120), nn.Tanh(), nn.Linear(120, 84), nn.Tanh(), nn.Linear(84, num_classes)
         )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x))
 
 
 # ---------------------------------------------------------------------------- the registry
