@@ -368,9 +368,9 @@ def test_prepare_target_holds_out_the_source_classes():
 
 
 def test_missing_datasets_say_what_to_do(tmp_path, monkeypatch):
-    import cnnviz.data
+    import cnnviz.data.paths
 
-    monkeypatch.setattr(cnnviz.data, "DEFAULT_ROOT", tmp_path)
+    monkeypatch.setattr(cnnviz.data.paths, "DEFAULT_ROOT", tmp_path)  # where every reader of the data root reads it
     config = transfer.ComparisonConfig(source="resnet18", target="cifar10")
     with pytest.raises(cnnviz.DatasetUnavailable, match="Download it once"):
         transfer.prepare_target(config, download=False)

@@ -4,7 +4,7 @@
   CIFAR-10, whether each is here, and class names in the reader's language;
 * ``images``: uploads and files decoded safely whatever they hold, turned into tensors; the sample photos;
 * ``folders``: the folders a dashboard user may name (``data_roots``) and a folder of images as a dataset;
-* ``paths``: where the assets and the download folder are (``DEFAULT_ROOT``, read through ``default_root()``).
+* ``paths``: where the assets and the download folder are (``paths.DEFAULT_ROOT``, read there at every use).
 """
 
 from .datasets import (

@@ -16,7 +16,8 @@ import numpy as np
 import torch
 
 from ..i18n import N_, _
-from .paths import ASSETS, default_root
+from . import paths
+from .paths import ASSETS
 
 __all__ = ["CIFAR10_CLASSES", "DATASETS", "FASHION_CLASSES", "FASHION_DIR", "MNIST_CLASSES", "DatasetInfo",
            "DatasetUnavailable", "ImageData", "class_label", "dataset_status", "load_dataset", "load_fashion_mnist",
@@ -180,7 +181,7 @@ def load_dataset(name: str, *, train: bool = True, root: str | Path | None = Non
         raise ValueError(_("unknown dataset {name!r}; choose one of {join_datasets} or use a folder of images").format(name=name, join_datasets=', '.join(DATASETS)))
     if name == "fashion_mnist" and root is None:
         return load_fashion_mnist(train=train)
-    root = Path(root) if root is not None else default_root()
+    root = Path(root) if root is not None else paths.DEFAULT_ROOT
     cls = _torchvision_class(name)
     try:
         ds = cls(str(root), train=train, download=False)
@@ -203,7 +204,7 @@ def dataset_status(name: str, *, root: str | Path | None = None) -> tuple[bool, 
     if name == "fashion_mnist" and root is None:
         ok = all((FASHION_DIR / f).exists() for f in ("train-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"))
         return ok, f"bundled in {FASHION_DIR}" if ok else f"missing from {FASHION_DIR}"
-    root = Path(root) if root is not None else default_root()
+    root = Path(root) if root is not None else paths.DEFAULT_ROOT
     try:
         _torchvision_class(name)(str(root), train=False, download=False)
     except RuntimeError:

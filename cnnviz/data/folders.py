@@ -10,7 +10,7 @@ import torch
 from ..i18n import _
 from .datasets import ImageData
 from .images import IMAGE_EXTENSIONS, ImageError, decode_image, image_to_tensor
-from .paths import ASSETS, default_root
+from . import paths
 
 __all__ = ["MAX_FOLDER_FILES", "ROOTS_ENV", "allowed_folder", "data_roots", "load_image_folder", "working_side"]
 
@@ -23,7 +23,7 @@ def data_roots() -> list[Path]:
     """The folders under which a folder-of-images dataset may lie: $CNNVIZ_DATA_ROOTS, else the project's assets
     and the data cache folder."""
     given = os.environ.get(ROOTS_ENV, "")
-    roots = [Path(p) for p in given.split(os.pathsep) if p.strip()] or [ASSETS, default_root()]
+    roots = [Path(p) for p in given.split(os.pathsep) if p.strip()] or [paths.ASSETS, paths.DEFAULT_ROOT]
     return [r.expanduser().resolve() for r in roots]
 
 
