@@ -51,7 +51,7 @@ class EpochRecord:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EpochRecord:
         """Rebuild a record from ``asdict``'s output as JSON holds it (None for NaN); keys it does not know are
-        ignored. Raises TypeError (a field missing), ValueError or KeyError if malformed."""
+        ignored. Raises TypeError (a field missing, or not a number) or ValueError if malformed."""
         return cls(**{f.name: int(d[f.name]) if f.name == "epoch" else num_or_nan(d[f.name])
                       for f in fields(cls) if f.name in d})
 
