@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 from .i18n import _
-from .errors import shape_mismatch_reason
+from .errors import model_input_error
 
 __all__ = [
     "FeatureMaps",
@@ -176,8 +176,7 @@ def feature_maps_many(model: nn.Module, image: Tensor, layers: Sequence[str], *,
             run(model, x)
         except RuntimeError as err:
             if not set(layers) <= store.keys():
-                raise ValueError(_("the model cannot take a {shape} input: {reason}").format(
-                    shape="×".join(map(str, x.shape[1:])), reason=shape_mismatch_reason(err))) from None
+                raise model_input_error(x.shape[1:], err) from None
     if lost := [n for n in layers if n not in store]:
         raise ValueError(_("layers {lost} were not run by the model's forward pass").format(lost=lost))
     size = (int(x.shape[2]), int(x.shape[3]))
@@ -257,8 +256,7 @@ def predict(model: nn.Module, image: Tensor, *, classes: Sequence[str] = ()) -> 
         try:
             logits = run(model, x)
         except RuntimeError as err:
-            raise ValueError(_("the model cannot take a {shape} input: {reason}").format(
-                    shape="×".join(map(str, x.shape[1:])), reason=shape_mismatch_reason(err))) from None
+            raise model_input_error(x.shape[1:], err) from None
     probs = torch.softmax(logits[0].float().cpu(), dim=0)
     names = tuple(classes) if len(classes) == len(probs) else tuple(_("class {i}").format(i=i)
                                                                     for i in range(len(probs)))

@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from .i18n import _
 
-__all__ = ["shape_mismatch_reason"]
+__all__ = ["model_input_error", "shape_mismatch_reason"]
 
 _CHANNELS = re.compile(r"weight of size \[(\d+), (\d+)(?:, \d+)*\], expected input\[[^\]]*\] to have (\d+) channels, "
                        r"but got (\d+) channels")
@@ -36,3 +37,14 @@ def shape_mismatch_reason(err: BaseException) -> str:
     if "out of memory" in text.lower() or "can't allocate memory" in text.lower():
         return _("it would need more memory than this computer has")
     return _("its layers do not fit an input of this size")
+
+
+def model_input_error(input_shape: Sequence[int], err: BaseException, *, model: str | None = None) -> ValueError:
+    """The one sentence for "this model cannot take this input", to raise: the input's shape (C, H, W) and the reason
+    in plain words, read from the error its forward pass raised (``err``). ``model`` names the model when the reader
+    may not know which one it was (e.g. the base of a transfer model)."""
+    shape = "×".join(str(int(v)) for v in input_shape)
+    reason = shape_mismatch_reason(err)
+    if model is None:
+        return ValueError(_("the model cannot take a {shape} input: {reason}").format(shape=shape, reason=reason))
+    return ValueError(_("{model} cannot take a {shape} input: {reason}").format(model=model, shape=shape, reason=reason))

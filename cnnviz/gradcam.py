@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from .capture import _batch, _first_param_device, model_lock
+from .errors import model_input_error
 from .i18n import _
 
 __all__ = ["GradCam", "default_cam_layer", "grad_cam", "grad_cam_result"]
@@ -86,8 +87,7 @@ def grad_cam_result(model: nn.Module, x: Tensor, target_class: int | None = None
                     if isinstance(err, MemoryError) or "alloc" in str(err).lower():
                         raise ValueError(_("the server has not enough free memory for Grad-CAM on this model now; "
                                            "try again later or with a smaller model")) from None
-                    raise ValueError(_("the model cannot take an input of shape {shape}").format(
-                        shape="×".join(map(str, xb.shape[1:])))) from None
+                    raise model_input_error(xb.shape[1:], err) from None
             else:
                 target = int(target_class)
             logits: list[Tensor] = []

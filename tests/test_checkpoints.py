@@ -99,7 +99,7 @@ def test_save_is_atomic(saved, monkeypatch):
         f.write(b"half a checkpoint")
         raise KeyboardInterrupt  # the run was stopped mid-write
 
-    monkeypatch.setattr(checkpoints.torch, "save", dies_half_way)
+    monkeypatch.setattr(checkpoints.storage.torch, "save", dies_half_way)
     with pytest.raises(KeyboardInterrupt):
         cnnviz.save_checkpoint(path, model, model_name="mnist_cnn", input_shape=(1, 28, 28))
     assert path.read_bytes() == before

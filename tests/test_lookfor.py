@@ -71,7 +71,7 @@ def test_receptive_field_matches_autograd_on_a_linear_net(layer):
     net = linear_net()
     shape = (1, 40, 44)
     rf = lookfor.receptive_field(net, layer, shape)
-    out = lookfor._run_to(net, layer, torch.zeros((1, *shape)))
+    out = lookfor.layers.run_to(net, layer, torch.zeros((1, *shape)))
     h, w = out.shape[2:]
     for i, j in [(0, 0), (h // 2, w // 2), (h - 1, w - 1)]:
         assert clipped(rf.box(i, j), 40, 44) == gradient_box(net, layer, shape, i, j), (layer, i, j)
@@ -162,7 +162,7 @@ def test_photo_patches_do_not_overlap_much_and_progress_is_reported():
     for a in examples:
         for b in examples:
             if a is not b and a.image == b.image:
-                assert lookfor._overlap(a.box, b.box) <= 0.5
+                assert lookfor.examples._overlap(a.box, b.box) <= 0.5
     fig = lookfor_plots.examples_figure(examples, title="t")
     assert sum(t.type == "image" for t in fig.data) == len(examples)
 

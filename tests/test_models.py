@@ -76,7 +76,7 @@ def test_summary_counts_frozen_parameters():
 def test_bad_names_and_shapes_raise_with_a_hint():
     with pytest.raises(ValueError, match="the zoo has"):
         cnnviz.build_model("vgg99")
-    with pytest.raises(ValueError, match="does not accept input"):
+    with pytest.raises(ValueError, match="cannot take a 1×32×32 input"):
         cnnviz.summarize(cnnviz.build_model("mnist_cnn"), (1, 32, 32))
     with pytest.raises(ValueError, match="RGB"):
         cnnviz.build_model("resnet18", in_channels=1)

@@ -105,7 +105,7 @@ def test_freezing_per_strategy(strategy, trainable):
 def test_bad_inputs_raise_value_errors_with_hints():
     with pytest.raises(ValueError, match="strategy"):
         transfer.build_transfer_model("mnist_cnn", "half", num_classes=3, input_shape=(1, 28, 28))
-    with pytest.raises(ValueError, match="does not take"):
+    with pytest.raises(ValueError, match="mnist_cnn cannot take a 1×4×4 input"):
         transfer.build_transfer_model("mnist_cnn", "frozen", num_classes=3, input_shape=(1, 4, 4))
     with pytest.raises(ValueError, match="held-out"):
         transfer.ComparisonConfig(source="shipped_cnn", target="fashion_heldout").validate()
@@ -289,6 +289,19 @@ def test_comparison_end_to_end_saves_and_reopens(tmp_path, monkeypatch):
         transfer.load_comparison(path)
 
 
+def test_a_comparison_saved_before_epochs_had_a_pace_still_loads():
+    """A comparison's epochs are training's own records (EpochRecord); files written when they had no
+    images_per_s load with it unmeasured (NaN)."""
+    run = transfer.StrategyResult("frozen", "finished", "", (transfer.EpochPoint(1, 1.0, 0.5, 1.0, 0.6, 2.0),),
+                                  transfer.ParamCounts(10, 5))
+    saved = transfer.ComparisonResult(transfer.ComparisonConfig(), (run,), ("a", "b"), 4, 4, "toy", "finished").to_dict()
+    assert saved["runs"][0]["epochs"][0].pop("images_per_s") is None  # NaN in JSON; now as older files have it
+    epoch = transfer.ComparisonResult.from_dict(json.loads(json.dumps(saved))).runs[0].epochs[0]
+    assert isinstance(epoch, cnnviz.EpochRecord)
+    assert (epoch.epoch, epoch.train_acc, epoch.test_acc, epoch.elapsed_s) == (1, 0.5, 0.6, 2.0)
+    assert math.isnan(epoch.images_per_s)
+
+
 def test_job_runs_in_the_background_and_can_be_stopped(tmp_path, monkeypatch):
     data = tiny_data(6, 2)
     config = transfer.ComparisonConfig(source="shipped_cnn", target="folder", epochs=50, batch_size=2, shots=None)
@@ -355,9 +368,9 @@ def test_prepare_target_holds_out_the_source_classes():
 
 
 def test_missing_datasets_say_what_to_do(tmp_path, monkeypatch):
-    import cnnviz.data
+    import cnnviz.data.paths
 
-    monkeypatch.setattr(cnnviz.data, "DEFAULT_ROOT", tmp_path)
+    monkeypatch.setattr(cnnviz.data.paths, "DEFAULT_ROOT", tmp_path)  # where every reader of the data root reads it
     config = transfer.ComparisonConfig(source="resnet18", target="cifar10")
     with pytest.raises(cnnviz.DatasetUnavailable, match="Download it once"):
         transfer.prepare_target(config, download=False)

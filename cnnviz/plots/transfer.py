@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from cnnviz.transfer import STRATEGIES, ComparisonProgress, ComparisonResult, EpochPoint, StrategyResult
+from cnnviz.transfer import STRATEGIES, ComparisonProgress, ComparisonResult, StrategyResult
 from ..i18n import _
 
 __all__ = ["STRATEGY_COLOURS", "accuracy_figure", "live_results", "shots_figure", "weight_change_figure"]
@@ -21,11 +21,9 @@ def live_results(progress: ComparisonProgress) -> tuple[StrategyResult, ...]:
     runs = list(progress.done)
     h = progress.history
     if progress.phase == "training" and progress.strategy and h is not None and len(runs) == progress.index:
-        points = tuple(EpochPoint(e.epoch, e.train_loss, e.train_acc, e.test_loss, e.test_acc, e.elapsed_s)
-                       for e in h.epochs)
         from cnnviz.transfer import ParamCounts
 
-        runs.append(StrategyResult(progress.strategy, "running", "", points, ParamCounts(0, 0),
+        runs.append(StrategyResult(progress.strategy, "running", "", h.epochs, ParamCounts(0, 0),
                                    initial_test_acc=progress.initial_test_acc))
     return tuple(runs)
 

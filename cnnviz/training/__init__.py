@@ -21,16 +21,18 @@ The modules, one idea each:
 - ``cpu``: the thread budget shared by running fits, and ``bf16_fast``;
 - ``tensors``: statistics, normalisation, augmentation, evaluation, datasets fitted to a model;
 - ``rundir``: a run's files on disk, ``resume_point`` and the shipped checkpoints;
-- ``loop``: ``fit`` and its private helpers;
+- ``settings``: what ``fit`` checks and prepares first (options, optimizer, schedule, a resume's state);
+- ``loop``: ``fit``;
 - ``job``: ``TrainJob``, ``fit`` in a background thread.
 """
 
 from .cpu import bf16_fast
 from .job import TrainJob, run_is_live
-from .loop import OPTIMIZERS, SCHEDULES, fit
+from .loop import fit
 from .presets import PRESETS, TrainPreset
 from .records import RUN_STATUSES, EpochRecord, History, StepRecord, status_label
 from .rundir import HISTORY_FILE, PRETRAINED_DIR, pretrained_checkpoints, resume_point
+from .settings import OPTIMIZERS, SCHEDULES
 from .tensors import (
     augment_batch,
     channel_stats,

@@ -1,7 +1,6 @@
 """The training loop: ``fit`` trains any ``nn.Module`` on an ``ImageData`` held in memory, one batch at a time,
 reproducibly, with atomic per-epoch checkpoints and a save every 30 s, stop and resume with no step lost, and a
-clear message when the loss turns NaN or infinite. Its private helpers check the settings and the model, and set
-the learning rate.
+clear message when the loss turns NaN or infinite. What it checks and prepares first is in ``settings``.
 
 Where the time goes, and what the loop does about it (figures: benchmarks/bench_training.py):
 
@@ -22,7 +21,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,38 +36,14 @@ from . import cpu
 from .cpu import THREADS
 from .records import EpochRecord, History, StepRecord
 from .rundir import HISTORY_FILE, STATE_FILE
+from .settings import (FitOptions, check_model_fits, check_settings, load_optimizer, load_state, make_optimizer,
+                       one_cycle)
 from .tensors import affine, augment_batch, channel_stats, evaluate, to_float
 from ..i18n import _, ngettext
 
-__all__ = ["OPTIMIZERS", "SAVE_EVERY_S", "SCHEDULES", "fit"]
-
-OPTIMIZERS = ("sgd", "adam")
-SCHEDULES = ("constant", "onecycle")
-SAVE_EVERY_S = 30.0  # a run killed outright (SIGKILL, power cut) loses at most this much training
+__all__ = ["fit"]
 
 _clock = time.perf_counter  # the loop's clock; a test replaces it with a simulated one
-
-
-@dataclass(frozen=True)
-class _Options:
-    log_every: int | None = None
-    eval_batch_size: int = 1000
-    threads: int | None = None
-    resume: bool = False
-    schedule: str = "constant"
-    flip: bool | None = None
-    model_name: str | None = None
-    spec: list | None = None
-    dataset: str | None = None
-    meta: dict = field(default_factory=dict)
-    keep_state: bool = True
-    save_initial: bool = True
-    channels_last: bool | None = None
-    bf16: bool = False
-    save_every_s: float | None = SAVE_EVERY_S
-    save_every_steps: int | None = None
-    foreach: bool = True
-    label_smoothing: float = 0.0
 
 
 @dataclass
@@ -157,11 +132,11 @@ def fit(
     unknown option.
     """
     try:
-        opts = _Options(**more_keyword_options)
+        opts = FitOptions(**more_keyword_options)
     except TypeError:
-        unknown = sorted(set(more_keyword_options) - set(_Options.__dataclass_fields__))
-        raise TypeError(_("unknown fit option(s) {unknown}; known: {sorted_options_dataclass}").format(unknown=unknown, sorted_options_dataclass=sorted(_Options.__dataclass_fields__))) from None
-    _check_settings(train, test, epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
+        unknown = sorted(set(more_keyword_options) - set(FitOptions.__dataclass_fields__))
+        raise TypeError(_("unknown fit option(s) {unknown}; known: {sorted_options_dataclass}").format(unknown=unknown, sorted_options_dataclass=sorted(FitOptions.__dataclass_fields__))) from None
+    check_settings(train, test, epochs=epochs, batch_size=batch_size, optimizer=optimizer, lr=lr,
                     momentum=momentum, weight_decay=weight_decay, start_epoch=start_epoch, opts=opts)
     bf16 = bool(opts.bf16)
     if bf16 and not cpu.bf16_fast():
@@ -171,11 +146,11 @@ def fit(
         mean, std = channel_stats(train)
     mean, std = [float(m) for m in mean], [float(s) for s in std]
     scale, shift = affine(mean, std, train.images.shape[1])
-    _check_model_fits(model, train, scale, shift)
+    check_model_fits(model, train, scale, shift)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError(_("the model has no trainable parameters (every parameter has requires_grad=False)"))
-    opt = _make_optimizer(params, optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay,
+    opt = make_optimizer(params, optimizer, lr=lr, momentum=momentum, weight_decay=weight_decay,
                           foreach=opts.foreach)
     flip = opts.flip if opts.flip is not None else train.name not in ("mnist", "digits")
     n = len(train)
@@ -206,12 +181,12 @@ def fit(
         if folder is None:
             raise ValueError(_("resuming needs checkpoint_dir, the folder of the run to resume"))
         prior = History.load(folder / HISTORY_FILE) if (folder / HISTORY_FILE).is_file() else prior
-        state = _load_state(folder)
+        state = load_state(folder)
         if opts.resume:
             if state is None:
                 raise ValueError(_("nothing to resume in {folder}: no {state_file}").format(folder=folder, state_file=STATE_FILE))
             model.load_state_dict(state["model"])
-            _load_optimizer(opt, state["optimizer"])
+            load_optimizer(opt, state["optimizer"])
             first_epoch, first_batch, step = int(state["epoch"]), int(state["batch"]), int(state["step"])
             elapsed_before = float(state["elapsed_s"])
             if first_batch > 0:  # mid-epoch: the epoch's sums so far, and the step record under way
@@ -220,7 +195,7 @@ def fit(
             ckpt = load_checkpoint(folder / f"epoch_{start_epoch:02d}.pt")
             model.load_state_dict(ckpt.state_dict)
             if state is not None and int(state["epoch"]) == start_epoch and int(state["batch"]) == 0:
-                _load_optimizer(opt, state["optimizer"])
+                load_optimizer(opt, state["optimizer"])
             first_epoch, step = start_epoch, start_epoch * steps_per_epoch
             done = [e for e in prior.epochs if e.epoch <= start_epoch]
             elapsed_before = done[-1].elapsed_s if done else 0.0
@@ -308,7 +283,7 @@ def fit(
                     yb = labels[idx]
                     if opts.schedule == "onecycle":
                         for group in opt.param_groups:
-                            group["lr"] = _one_cycle(step, total_steps, lr)
+                            group["lr"] = one_cycle(step, total_steps, lr)
                     if bf16:
                         with torch.autocast("cpu", dtype=torch.bfloat16):
                             logits = model(xb)
@@ -379,88 +354,6 @@ def fit(
         if folder is not None and status in ("stopped", "failed"):
             snapshot(status, message).save(folder / HISTORY_FILE)
 
-
-def _make_optimizer(params: list[torch.Tensor], optimizer: str, *, lr: float, momentum: float, weight_decay: float,
-                    foreach: bool) -> torch.optim.Optimizer:
-    """SGD (with momentum) or Adam; ``foreach``: one multi-tensor update for all parameters (the same arithmetic)."""
-    if optimizer == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay, foreach=foreach)
-    return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, foreach=foreach)
-
-
-def _check_model_fits(model: nn.Module, data: ImageData, scale: torch.Tensor, shift: torch.Tensor) -> None:
-    """One image through the model (eval mode, no grad): its output must be one score per class."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            out = model(to_float(data.images[:1], scale, shift))
-    except RuntimeError as err:
-        raise ValueError(_("the model cannot take {data_input_shape} images: {str_err_splitlines_0_200}").format(data_input_shape=data.input_shape, str_err_splitlines_0_200=str(err).splitlines()[0][:200])) from None
-    finally:
-        model.train(was_training)
-    k = max(len(data.classes), int(data.labels.max()) + 1)
-    if out.ndim != 2 or out.shape[1] < k:
-        raise ValueError(_("the model outputs {tuple_out_shape_1} per image but the data has {k} classes: its last layer needs {k} outputs").format(tuple_out_shape_1=tuple(out.shape[1:]), k=k))
-
-
-def _one_cycle(step: int, total: int, peak: float) -> float:
-    """A one-cycle learning rate: warm up linearly over 25 % of the steps to ``peak``, then cosine down to ~0."""
-    warm = max(1, int(0.25 * total))
-    if step < warm:
-        return peak * (0.04 + 0.96 * step / warm)
-    t = (step - warm) / max(1, total - warm)
-    return peak * (0.5 * (1 + math.cos(math.pi * min(1.0, t)))) + peak * 1e-3
-
-
-def _load_state(folder: Path) -> dict[str, Any] | None:
-    path = folder / STATE_FILE
-    if not path.is_file():
-        return None
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise ValueError(_("{path} is damaged ({str_err_120}); restart the run from an epoch checkpoint").format(path=path, str_err_120=str(err)[:120])) from None
-
-
-def _load_optimizer(opt: torch.optim.Optimizer, state: dict[str, Any]) -> None:
-    try:
-        opt.load_state_dict(state)
-    except (ValueError, KeyError) as err:
-        raise ValueError(_("the saved optimizer state does not fit this run ({err}); choose the same optimizer").format(err=err)) from None
-
-
-def _check_settings(train: ImageData, test: ImageData, *, epochs: int, batch_size: int, optimizer: str, lr: float,
-                    momentum: float, weight_decay: float, start_epoch: int, opts: _Options) -> None:
-    if not isinstance(train, ImageData) or not isinstance(test, ImageData):
-        raise TypeError(_("train and test must be cnnviz.ImageData (see cnnviz.load_dataset)"))
-    if len(train) == 0:
-        raise ValueError(_("the training set is empty"))
-    if train.input_shape[0] != test.input_shape[0] or train.input_shape[1:] != test.input_shape[1:]:
-        raise ValueError(_("train images are {train_input_shape} but test images are {test_input_shape}").format(train_input_shape=train.input_shape, test_input_shape=test.input_shape))
-    if int(epochs) != epochs or epochs < 1:
-        raise ValueError(_("epochs must be a whole number of at least 1, got {epochs}").format(epochs=epochs))
-    if int(batch_size) != batch_size or batch_size < 1:
-        raise ValueError(_("batch size must be at least 1, got {batch_size}").format(batch_size=batch_size))
-    if optimizer not in OPTIMIZERS:
-        raise ValueError(_("unknown optimizer {optimizer!r}; choose one of {join_optimizers}").format(optimizer=optimizer, join_optimizers=', '.join(OPTIMIZERS)))
-    if not (lr > 0 and math.isfinite(lr)):
-        raise ValueError(_("learning rate must be a positive number, got {lr}").format(lr=lr))
-    if not 0 <= momentum < 1:
-        raise ValueError(_("momentum must be in [0, 1), got {momentum}").format(momentum=momentum))
-    if weight_decay < 0:
-        raise ValueError(_("weight decay must be >= 0, got {weight_decay}").format(weight_decay=weight_decay))
-    if start_epoch < 0 or start_epoch > epochs:
-        raise ValueError(_("start_epoch must be between 0 and epochs ({epochs}), got {start_epoch}").format(epochs=epochs, start_epoch=start_epoch))
-    if opts.schedule not in SCHEDULES:
-        raise ValueError(_("unknown schedule {opts_schedule!r}; choose one of {join_schedules}").format(opts_schedule=opts.schedule, join_schedules=', '.join(SCHEDULES)))
-    if not 0 <= opts.label_smoothing < 1:
-        raise ValueError(_("label smoothing must be in [0, 1), got {value}").format(value=opts.label_smoothing))
-    if opts.log_every is not None and opts.log_every < 1:
-        raise ValueError(_("log_every must be at least 1, got {opts_log_every}").format(opts_log_every=opts.log_every))
-    labels = train.labels
-    if len(labels) and (int(labels.min()) < 0):
-        raise ValueError(_("labels must be class indices 0..K-1"))
 
 
 def _mode_train(model: nn.Module) -> None:

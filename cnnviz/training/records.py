@@ -4,7 +4,7 @@ the run, saved as and read from ``history.json``)."""
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,9 @@ class StepRecord:
 
 @dataclass(frozen=True)
 class EpochRecord:
-    """One finished epoch (1-based): mean training loss/accuracy over it, test loss/accuracy after it."""
+    """One finished epoch (1-based): mean training loss/accuracy over it, test loss/accuracy after it, the run's
+    seconds so far, and its pace in images per second of training steps (NaN where it was not measured: a transfer
+    comparison saved by an older cnnviz)."""
 
     epoch: int
     train_loss: float
@@ -44,7 +46,14 @@ class EpochRecord:
     test_loss: float
     test_acc: float
     elapsed_s: float
-    images_per_s: float
+    images_per_s: float = float("nan")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> EpochRecord:
+        """Rebuild a record from ``asdict``'s output as JSON holds it (None for NaN); keys it does not know are
+        ignored. Raises TypeError (a field missing, or not a number) or ValueError if malformed."""
+        return cls(**{f.name: int(d[f.name]) if f.name == "epoch" else num_or_nan(d[f.name])
+                      for f in fields(cls) if f.name in d})
 
 
 @dataclass(frozen=True)
@@ -110,8 +119,7 @@ class History:
         try:
             steps = tuple(StepRecord(int(s[0]), int(s[1]), num_or_nan(s[2]), float(s[3]), num_or_nan(s[4] if len(s) > 4 else None))
                           for s in d.get("steps", ()))
-            epochs = tuple(EpochRecord(**{k: num_or_nan(v) if k != "epoch" else int(v) for k, v in e.items()})
-                           for e in d.get("epochs", ()))
+            epochs = tuple(EpochRecord.from_dict(e) for e in d.get("epochs", ()))
             known = {f for f in cls.__dataclass_fields__} - {"steps", "epochs"}
             rest = {k: v for k, v in d.items() if k in known}
             return cls(steps=steps, epochs=epochs, **rest)

@@ -18,7 +18,7 @@ from ..data import ImageData
 from .config import ComparisonConfig
 from .data import prepare_target
 from .params import count_parameters, weight_change
-from .results import ComparisonResult, EpochPoint, StrategyResult, save_comparison
+from .results import ComparisonResult, StrategyResult, save_comparison
 from .sources import load_source
 from .strategies import STRATEGIES, build_transfer_model
 from ..i18n import _
@@ -97,9 +97,7 @@ def run_comparison(
             hist = fit(model, train, test, epochs=config.epochs, batch_size=config.batch_size,
                        optimizer=config.optimizer, lr=config.lr, seed=config.seed, mean=mean, std=std, callback=live,
                        stop=stop)
-        points = tuple(EpochPoint(e.epoch, e.train_loss, e.train_acc, e.test_loss, e.test_acc, e.elapsed_s)
-                       for e in hist.epochs)
-        done.append(StrategyResult(key, hist.status, hist.message, points, count_parameters(model),
+        done.append(StrategyResult(key, hist.status, hist.message, hist.epochs, count_parameters(model),
                                    weight_change(before, model), acc0))
         if hist.status == "stopped":
             status, message = "stopped", _("stopped during {strategy}").format(strategy=_(STRATEGIES[key].title))

@@ -11,7 +11,7 @@ from torch import nn
 from ..models import ZOO
 from .strategies import IMAGENET_BACKBONES, STRATEGIES, TransferNet, build_transfer_model, set_strategy
 from ..i18n import _
-from ..errors import shape_mismatch_reason
+from ..errors import model_input_error
 
 
 @dataclass(frozen=True)
@@ -89,8 +89,7 @@ def transfer_summary(model: TransferNet, input_shape: tuple[int, int, int], *, t
             lines.append(SummaryLine(name, type(layer).__name__, _keras_shape(x), sum(p.numel() for p in ps),
                                      sum(p.numel() for p in ps if p.requires_grad)))
     except RuntimeError as err:
-        raise ValueError(_("the model does not take a {shape} input: {reason}").format(
-            shape="×".join(map(str, input_shape)), reason=shape_mismatch_reason(err))) from None
+        raise model_input_error(input_shape, err) from None
     finally:
         model.train(was)
     return TransferSummary(title or f"{model.arch} + new head", tuple(input_shape), tuple(lines), count_parameters(model))

@@ -15,17 +15,9 @@ from .config import SHORT_NAMES, ComparisonConfig
 from .params import LayerChange, ParamCounts
 from .strategies import STRATEGIES
 from ..i18n import N_, _
-from ..training.records import status_label
+from ..training.records import EpochRecord, status_label
 
-
-@dataclass(frozen=True)
-class EpochPoint:
-    epoch: int
-    train_loss: float
-    train_acc: float
-    test_loss: float
-    test_acc: float
-    elapsed_s: float
+EpochPoint = EpochRecord  # the name a comparison's epochs had before they were training's own records
 
 
 @dataclass(frozen=True)
@@ -33,7 +25,7 @@ class StrategyResult:
     strategy: str
     status: str  # finished, stopped, failed
     message: str
-    epochs: tuple[EpochPoint, ...]
+    epochs: tuple[EpochRecord, ...]
     counts: ParamCounts
     changes: tuple[LayerChange, ...] = ()
     initial_test_acc: float = float("nan")
@@ -96,8 +88,7 @@ class ComparisonResult:
         try:
             runs = tuple(StrategyResult(
                 r["strategy"], r["status"], r.get("message", ""),
-                tuple(EpochPoint(int(e["epoch"]), *(num_or_nan(e[k]) for k in ("train_loss", "train_acc", "test_loss",
-                                                                          "test_acc", "elapsed_s"))) for e in r["epochs"]),
+                tuple(EpochRecord.from_dict(e) for e in r["epochs"]),
                 ParamCounts(int(r["counts"]["total"]), int(r["counts"]["trainable"])),
                 tuple(LayerChange(ch["name"], ch["kind"], int(ch["params"]), num_or_nan(ch["relative"]), bool(ch["trainable"]))
                       for ch in r.get("changes", ())),

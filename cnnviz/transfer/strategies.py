@@ -17,7 +17,7 @@ from torch import nn
 
 from ..models import ZOO, build_model
 from ..i18n import N_, _
-from ..errors import shape_mismatch_reason
+from ..errors import model_input_error
 
 IMAGENET_BACKBONES = ("efficientnet_lite0", "vgg16", "mobilenet_v2", "resnet18", "resnet50")
 SMALL_NETS = ("mnist_cnn", "keras_cifar10", "simple_convnet", "tf_mnist", "lenet5", "lenet5_28")
@@ -135,8 +135,7 @@ def build_transfer_model(
         try:
             out = backbone(torch.zeros(1, *input_shape))
         except RuntimeError as err:
-            raise ValueError(_("the {arch} base does not take a {shape} input: {reason}").format(
-                arch=arch, shape="×".join(map(str, input_shape)), reason=shape_mismatch_reason(err))) from None
+            raise model_input_error(input_shape, err, model=arch) from None
         backbone.train(was)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)

@@ -1,105 +1,27 @@
-"""Training runs kept on disk: config, history and checkpoints per run, listing, deleting, error analysis.
-
-A runs folder holds one sub-folder per run::
-
-    runs/                               $CNNVIZ_RUNS, or ./runs
-      sessions/<session id>/            one per dashboard session: a session sees only its own runs
-        20261122-071502-simple_convnet/
-          config.json                   the RunConfig
-          history.json                  the training History (updated each epoch, on stop and at the end)
-          epoch_00.pt … epoch_NN.pt     cnnviz checkpoints (epoch 0 = the initial weights)
-          trainer_state.pt              weights + optimizer + position, to resume with no step lost
-
-The CLI's ``cnnviz train --out DIR`` writes the same files (minus config.json).
-"""
+"""Training runs kept on disk: a run's config, reading, listing and deleting runs, and the job that trains one."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import re
-import secrets
 import shutil
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
-from .data import ImageData
-from .training import (HISTORY_FILE, OPTIMIZERS, SCHEDULES, History, TrainJob, load_train_test, predict_proba,
-                       run_is_live)
-from .training.rundir import STATE_FILE, epoch_checkpoints
-from .i18n import _
+from ..data import ImageData
+from ..i18n import _
+from ..training import HISTORY_FILE, OPTIMIZERS, SCHEDULES, History, TrainJob, load_train_test, run_is_live
+from ..training.rundir import STATE_FILE, epoch_checkpoints
 
-__all__ = [
-    "ConfusionResult",
-    "RunConfig",
-    "RunInfo",
-    "checkpoint_confusion",
-    "checkpoint_norm",
-    "confusion",
-    "delete_run",
-    "list_runs",
-    "load_run",
-    "run_labels",
-    "new_run_job",
-    "resume_run_job",
-    "runs_root",
-    "is_session_token",
-    "new_session_token",
-    "session_folder",
-    "session_id_for",
-    "shared_folder",
-]
+__all__ = ["CONFIG_FILE", "RunConfig", "RunInfo", "delete_run", "list_runs", "load_run", "new_run_job",
+           "resume_run_job", "run_labels"]
 
 CONFIG_FILE = "config.json"
-_SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
-
-def runs_root() -> Path:
-    """The runs folder: ``$CNNVIZ_RUNS`` or ``./runs``."""
-    return Path(os.environ.get("CNNVIZ_RUNS") or "runs")
-
-
-_TOKEN = re.compile(r"^[A-Za-z0-9_-]{32,128}$")
-SHARE_ID = re.compile(r"^[0-9a-f]{12,64}$")
-
-
-def new_session_token() -> str:
-    """A new secret that owns a session's runs (kept in the browser's cookie, never in a URL)."""
-    return secrets.token_urlsafe(32)
-
-
-def is_session_token(token: str) -> bool:
-    return isinstance(token, str) and bool(_TOKEN.match(token))
-
-
-def session_id_for(token: str) -> str:
-    """The runs folder name of the session that holds ``token``: a one-way digest, so the folder's name (which the
-    read-only share link carries) never gives the token, the right to resume or delete, away. Raises ValueError."""
-    if not is_session_token(token):
-        raise ValueError(_("that is not a session token"))
-    return hashlib.sha256(("cnnviz-runs:" + token).encode("ascii")).hexdigest()[:24]
-
-
-def shared_folder(share_id: str, *, root: str | Path | None = None) -> Path | None:
-    """The runs folder a read-only share link (``?share=<folder name>``) points to, or None when there is none."""
-    if not isinstance(share_id, str) or not SHARE_ID.match(share_id):
-        return None
-    folder = session_folder(share_id, root=root)
-    return folder if folder.is_dir() else None
-
-
-def session_folder(session_id: str, *, root: str | Path | None = None) -> Path:
-    """The runs folder of one dashboard session. Raises ValueError for an id that is not a plain name."""
-    if not _SESSION_ID.match(session_id):
-        raise ValueError(_("session id {session_id!r} must be 1-64 letters, digits, '-' or '_'").format(session_id=session_id))
-    return (Path(root) if root is not None else runs_root()) / "sessions" / session_id
 
 
 @dataclass(frozen=True)
@@ -134,7 +56,7 @@ class RunConfig:
         if self.model == "stack" and (not self.spec or not self.input_shape):
             raise ValueError(_("a layer-stack run needs spec and input_shape (build one in the convolution lab)"))
         if self.model != "stack":
-            from .models import ZOO
+            from ..models import ZOO
 
             if self.model not in ZOO:
                 raise ValueError(_("unknown model {self_model!r}; the zoo has: {join_zoo}").format(self_model=self.model, join_zoo=', '.join(ZOO)))
@@ -143,7 +65,7 @@ class RunConfig:
     def model_input_shape(self) -> tuple[int, int, int]:
         if self.model == "stack":
             return tuple(int(v) for v in self.input_shape)  # type: ignore[arg-type,return-value]
-        from .models import input_shape_for
+        from ..models import input_shape_for
 
         return input_shape_for(self.model)
 
@@ -164,12 +86,12 @@ class RunConfig:
     def build_model(self, num_classes: int) -> nn.Module:
         """A fresh model for this run (the seed fixes its initial weights)."""
         if self.model == "stack":
-            from .stack import build_stack  # the convolution lab's layer stacks
+            from ..stack import build_stack  # the convolution lab's layer stacks
 
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self.seed)
                 return build_stack([dict(layer) for layer in self.spec], self.model_input_shape)  # type: ignore[union-attr]
-        from .models import build_model
+        from ..models import build_model
 
         return build_model(self.model, num_classes=num_classes, in_channels=self.model_input_shape[0], seed=self.seed)
 
@@ -355,79 +277,3 @@ def resume_run_job(run_dir: str | Path, *, train: ImageData | None = None, test:
     if info.history is not None:
         job._publish(info.history)
     return job
-
-
-# ---------------------------------------------------------------------------- error analysis
-
-
-@dataclass(frozen=True)
-class ConfusionResult:
-    """Predictions of a model on a labelled set: ``matrix[true, predicted]`` counts and every probability."""
-
-    matrix: np.ndarray  # K×K int
-    probs: np.ndarray  # N×K float32
-    labels: np.ndarray  # N int
-    preds: np.ndarray  # N int
-    classes: tuple[str, ...]
-
-    @property
-    def accuracy(self) -> float:
-        return float((self.preds == self.labels).mean()) if len(self.labels) else float("nan")
-
-    def cell(self, true: int, predicted: int, *, limit: int | None = None) -> np.ndarray:
-        """Indices of the images of class ``true`` predicted as ``predicted``, most confident first."""
-        k = len(self.classes)
-        if not (0 <= true < k and 0 <= predicted < k):
-            raise ValueError(_("classes are 0..{k_1}; got true={true}, predicted={predicted}").format(k_1=k - 1, true=true, predicted=predicted))
-        idx = np.flatnonzero((self.labels == true) & (self.preds == predicted))
-        idx = idx[np.argsort(-self.probs[idx, predicted], kind="stable")]
-        return idx[:limit] if limit is not None else idx
-
-    def top_confusions(self, n: int = 5) -> list[tuple[int, int, int]]:
-        """The ``n`` largest off-diagonal cells as (true, predicted, count), largest first."""
-        off = self.matrix.copy()
-        np.fill_diagonal(off, 0)
-        flat = np.argsort(-off, axis=None, kind="stable")[:n]
-        k = off.shape[0]
-        return [(int(i // k), int(i % k), int(off.flat[i])) for i in flat if off.flat[i] > 0]
-
-
-def confusion(model: nn.Module, data: ImageData, *, mean: list[float] | tuple[float, ...],
-              std: list[float] | tuple[float, ...], batch_size: int = 1000) -> ConfusionResult:
-    """The confusion matrix of ``model`` on ``data`` (normalised with ``mean``/``std``) and all probabilities."""
-    probs = predict_proba(model, data, mean=mean, std=std, batch_size=batch_size).numpy()
-    k = len(data.classes) if data.classes else probs.shape[1]
-    if probs.shape[1] != k:
-        raise ValueError(_("the model predicts {probs_shape_1} classes but the data has {k}").format(probs_shape_1=probs.shape[1], k=k))
-    labels = data.labels.numpy().astype(np.int64)
-    preds = probs.argmax(1).astype(np.int64) if len(probs) else np.zeros(0, dtype=np.int64)
-    matrix = np.zeros((k, k), dtype=np.int64)
-    np.add.at(matrix, (labels, preds), 1)
-    return ConfusionResult(matrix, probs.astype(np.float32), labels, preds, tuple(data.classes))
-
-
-def checkpoint_norm(meta: dict[str, Any], channels: int) -> tuple[list[float], list[float]]:
-    """The mean/std a checkpoint was trained with (its meta), or 0.5/0.5 per channel when it does not say."""
-    mean, std = meta.get("mean"), meta.get("std")
-    if isinstance(mean, (list, tuple)) and isinstance(std, (list, tuple)) and len(mean) == len(std) == channels:
-        return [float(v) for v in mean], [float(v) for v in std]
-    return [0.5] * channels, [0.5] * channels
-
-
-def checkpoint_confusion(path: str | Path, data: ImageData) -> tuple[ConfusionResult, ImageData]:
-    """Load a cnnviz checkpoint, convert ``data`` to its input shape and compute the confusion matrix.
-
-    Returns the result and the converted data (the images the indices refer to). Raises
-    ``cnnviz.CheckpointError`` for a bad file and ``ValueError`` when the classes do not match.
-    """
-    from .checkpoints import load_checkpoint, model_from_checkpoint
-    from .training import fit_images
-
-    ckpt = load_checkpoint(path)
-    model = model_from_checkpoint(ckpt)
-    shape = ckpt.input_shape or data.input_shape
-    data = fit_images(data, shape)
-    if ckpt.classes and tuple(ckpt.classes) != tuple(data.classes):
-        raise ValueError(_("this checkpoint was trained on other classes ({join_ckpt_classes_4}, …) than {data_name}'s ({join_data_classes_4}, …)").format(join_ckpt_classes_4=', '.join(ckpt.classes[:4]), data_name=data.name, join_data_classes_4=', '.join(data.classes[:4])))
-    mean, std = checkpoint_norm(ckpt.meta, shape[0])
-    return confusion(model, data, mean=mean, std=std), data

@@ -1,0 +1,91 @@
+"""Running a model up to one of its layers, on a private copy: the layer's maps, its channel count, a channel check."""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from ..errors import model_input_error
+from ..i18n import _
+
+__all__ = ["channel_count", "check_channel", "private_copy", "run_to"]
+
+
+class _Stop(Exception):
+    """Raised by a hook once the wanted layer has run: the rest of the forward pass is skipped."""
+
+
+def _layer_module(model: nn.Module, layer: str) -> nn.Module:
+    modules = dict(model.named_modules())
+    if layer not in modules or not layer:
+        raise ValueError(_("unknown layer {layer!r}; choose one of the model's layers, e.g. {examples}").format(
+            layer=layer, examples=", ".join(list(modules)[1:4])))
+    return modules[layer]
+
+
+def _no_maps(layer: str, module: nn.Module, shape) -> ValueError:
+    return ValueError(_("layer {layer} ({kind}) has no feature maps: its output has shape {shape}, not "
+                        "channels × height × width. Pick a conv, pooling or activation layer.").format(
+        layer=layer, kind=type(module).__name__, shape=tuple(shape)))
+
+
+def run_to(model: nn.Module, layer: str, x: Tensor, *, context=None) -> Tensor:
+    """What ``layer`` returns for the batch ``x``: the forward pass stops right after it (inside ``context``, e.g.
+    ``torch.no_grad()``; gradients kept if on). Raises ``ValueError`` for an input the model cannot take or a layer
+    it never runs."""
+    module = _layer_module(model, layer)
+    got: list = []
+
+    def hook(_m, _i, output):
+        got.append(output)
+        raise _Stop
+
+    handle = module.register_forward_hook(hook)
+    try:
+        with context if context is not None else contextlib.nullcontext():
+            model(x)
+    except _Stop:
+        pass
+    except RuntimeError as err:
+        raise model_input_error(x.shape[1:], err) from None
+    finally:
+        handle.remove()
+    if not got:
+        raise ValueError(_("layer {layer} is not run by the model's forward pass").format(layer=layer))
+    out = got[0]
+    if not isinstance(out, Tensor) or out.ndim != 4:
+        raise _no_maps(layer, module, out.shape if isinstance(out, Tensor) else (type(out).__name__,))
+    return out
+
+
+def private_copy(model: nn.Module) -> nn.Module:
+    """An eval-mode copy without parameter gradients: hooks and autograd on it never touch a shared model.
+
+    Copied under the model's capture lock, so no other session's hooks are on it (or copied) meanwhile."""
+    from ..capture import model_lock
+
+    with model_lock(model):
+        copied = copy.deepcopy(model)
+    copied.eval()
+    for p in copied.parameters():
+        p.requires_grad_(False)
+    return copied
+
+
+def channel_count(model: nn.Module, layer: str, input_shape: tuple[int, int, int]) -> int:
+    """How many channels ``layer`` outputs for an input of ``input_shape``; ValueError when it has no maps."""
+    with torch.no_grad():
+        out = run_to(private_copy(model), layer, torch.zeros((1, *input_shape)))
+    return int(out.shape[1])
+
+
+def check_channel(channel: int, channels: int, layer: str) -> int:
+    """``channel`` as an int when ``layer`` has it; else ValueError in one sentence."""
+    if isinstance(channel, bool) or not isinstance(channel, (int, np.integer)) or not 0 <= int(channel) < channels:
+        raise ValueError(_("channel {channel} does not exist: layer {layer} has {n} channels, numbered 0 to "
+                           "{last}").format(channel=channel, layer=layer, n=channels, last=channels - 1))
+    return int(channel)

