@@ -78,7 +78,7 @@ def main() -> None:
         for r in range(args.repeat):
             vis, t = timed(lambda: lookfor.visualize_channel(model, layer, args.channel, mean=card.mean,
                                                              std=card.std, seed=r, **settings))
-            floor = baseline(lookfor._private(model), size, steps)
+            floor = baseline(lookfor.layers.private_copy(model), size, steps)
             times.append(t)
             ratios.append(t / floor)
         t = statistics.median(times)

@@ -1,18 +1,27 @@
 """cnnviz: see how convolutional neural networks work.
 
-The backend of the dashboard, the notebooks and the `cnnviz` command. Plain PyTorch and numpy;
-it never imports streamlit.
+The backend of the dashboard, the notebooks and the `cnnviz` command. Plain PyTorch and numpy; it never imports
+streamlit. What a notebook needs is here, by name:
+
+- output sizes: ``conv_output_size``, ``pool_output_size``, ``explain_output_size`` (``OutputSize``);
+- the lecture notes' networks: ``ZOO``, ``build_model``, ``summarize`` (``ModelSummary``), ``layer_names``, and the
+  ImageNet network: ``load_imagenet_model``, ``imagenet_categories``, ``imagenet_weights_status``;
+- data: ``DATASETS``, ``load_dataset``, ``load_fashion_mnist``, ``dataset_status``, ``ImageData``, ``decode_image``,
+  ``sample_images``;
+- looking inside: ``feature_maps``, ``filter_grid``, ``predict``, ``grad_cam`` (``FeatureMaps``, ``FilterGrid``,
+  ``Prediction``);
+- layer stacks: ``analyze_stack``, ``build_stack``;
+- training: ``fit`` (``History``) and ``TrainJob`` (a run in the background); transfer learning: ``run_comparison``,
+  ``ComparisonConfig``, ``build_transfer_model``;
+- checkpoints: ``save_checkpoint``, ``load_checkpoint``, ``model_from_checkpoint`` (``Checkpoint``);
+- the errors to catch: ``ImageError``, ``DatasetUnavailable``, ``WeightsUnavailable``, ``CheckpointError``.
+
+Everything else lives in the submodules, one idea each (``cnnviz.ops`` for the convolution lab's operations,
+``cnnviz.stack``, ``cnnviz.lookfor``, ``cnnviz.runs``, ``cnnviz.plots`` for the figures, ...).
 """
 
-from . import capture, cards, drawing, gradcam, lookfor, ops, runs, stack, training, transfer
-from .arithmetic import (
-    OutputSize,
-    conv_output_size,
-    explain_output_size,
-    pool_output_size,
-    same_padding,
-    window_cells,
-)
+from . import capture, cards, data, drawing, gradcam, lookfor, models, ops, runs, stack, training, transfer
+from .arithmetic import OutputSize, conv_output_size, explain_output_size, pool_output_size
 from .capture import FeatureMaps, FilterGrid, Prediction, feature_maps, filter_grid, predict
 from .checkpoints import Checkpoint, CheckpointError, load_checkpoint, model_from_checkpoint, save_checkpoint
 from .data import (
@@ -22,16 +31,13 @@ from .data import (
     ImageError,
     dataset_status,
     decode_image,
-    image_to_tensor,
     load_dataset,
     load_fashion_mnist,
-    load_image_folder,
     sample_images,
 )
 from .gradcam import grad_cam
 from .models import (
     ZOO,
-    ModelSpec,
     ModelSummary,
     WeightsUnavailable,
     build_model,
@@ -41,73 +47,27 @@ from .models import (
     load_imagenet_model,
     summarize,
 )
-from .stack import analyze_stack, build_stack, verify_stack
-from .training import EpochRecord, History, StepRecord, TrainJob, fit, pretrained_checkpoints
-from .transfer import ComparisonConfig, ComparisonResult, build_transfer_model, run_comparison
+from .stack import analyze_stack, build_stack
+from .training import History, TrainJob, fit
+from .transfer import ComparisonConfig, build_transfer_model, run_comparison
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "analyze_stack",
-    "build_model",
-    "build_stack",
-    "build_transfer_model",
-    "capture",
-    "cards",
-    "Checkpoint",
-    "CheckpointError",
-    "ComparisonConfig",
-    "ComparisonResult",
-    "conv_output_size",
-    "dataset_status",
-    "DATASETS",
-    "DatasetUnavailable",
-    "decode_image",
-    "drawing",
-    "EpochRecord",
-    "explain_output_size",
-    "feature_maps",
-    "FeatureMaps",
-    "filter_grid",
-    "FilterGrid",
-    "fit",
-    "grad_cam",
-    "gradcam",
-    "History",
-    "image_to_tensor",
-    "ImageData",
-    "ImageError",
-    "imagenet_categories",
-    "imagenet_weights_status",
-    "layer_names",
-    "load_checkpoint",
-    "load_dataset",
-    "load_fashion_mnist",
-    "load_image_folder",
-    "load_imagenet_model",
-    "lookfor",
-    "model_from_checkpoint",
-    "ModelSpec",
-    "ModelSummary",
-    "ops",
-    "OutputSize",
-    "pool_output_size",
-    "predict",
-    "Prediction",
-    "pretrained_checkpoints",
-    "run_comparison",
-    "runs",
-    "same_padding",
-    "sample_images",
-    "save_checkpoint",
-    "stack",
-    "StepRecord",
-    "summarize",
-    "training",
-    "TrainJob",
+    # output sizes
+    "OutputSize", "conv_output_size", "explain_output_size", "pool_output_size",
+    # the model zoo and the ImageNet network
+    "ZOO", "ModelSummary", "WeightsUnavailable", "build_model", "imagenet_categories", "imagenet_weights_status",
+    "layer_names", "load_imagenet_model", "summarize",
+    # data
+    "DATASETS", "DatasetUnavailable", "ImageData", "ImageError", "dataset_status", "decode_image", "load_dataset",
+    "load_fashion_mnist", "sample_images",
+    # looking inside
+    "FeatureMaps", "FilterGrid", "Prediction", "feature_maps", "filter_grid", "grad_cam", "predict",
+    # layer stacks, training, transfer learning, checkpoints
+    "analyze_stack", "build_stack", "History", "TrainJob", "fit", "ComparisonConfig", "build_transfer_model",
+    "run_comparison", "Checkpoint", "CheckpointError", "load_checkpoint", "model_from_checkpoint", "save_checkpoint",
+    # the submodules
+    "capture", "cards", "data", "drawing", "gradcam", "lookfor", "models", "ops", "runs", "stack", "training",
     "transfer",
-    "verify_stack",
-    "WeightsUnavailable",
-    "window_cells",
-    "ZOO",
 ]

@@ -137,12 +137,12 @@ def test_image_folder_dataset(tmp_path):
         for i in range(3):
             Image.new("RGB", (40 + i, 30), colour).save(tmp_path / cls / f"{i}.png")
     (tmp_path / "dogs" / "broken.jpg").write_bytes(b"\xff\xd8\xff not really")
-    ds = cnnviz.load_image_folder(tmp_path, size=(16, 16), channels=3)
+    ds = cnnviz.data.load_image_folder(tmp_path, size=(16, 16), channels=3)
     assert ds.images.shape == (6, 3, 16, 16) and ds.classes == ("cats", "dogs")
     assert ds.labels.tolist() == [0, 0, 0, 1, 1, 1]
     assert ds.images[0, 0, 8, 8] == 200 and "1 unreadable" in ds.source
     with pytest.raises(ValueError, match="at least two classes"):
-        cnnviz.load_image_folder(tmp_path / "cats")
+        cnnviz.data.load_image_folder(tmp_path / "cats")
 
 
 # ---------------------------------------------------------------------------- decoding uploads
@@ -201,12 +201,12 @@ def test_exif_rotation_is_applied():
 
 def test_image_to_tensor():
     img = Image.new("RGB", (400, 200), (255, 0, 0))
-    assert cnnviz.image_to_tensor(img).shape == (3, 200, 400)
-    gray = cnnviz.image_to_tensor(img, channels=1, max_side=100)
+    assert cnnviz.data.image_to_tensor(img).shape == (3, 200, 400)
+    gray = cnnviz.data.image_to_tensor(img, channels=1, max_side=100)
     assert gray.shape == (1, 50, 100) and abs(gray.mean().item() - 0.299) < 0.01
-    assert cnnviz.image_to_tensor(img, size=(28, 28)).shape == (3, 28, 28)
+    assert cnnviz.data.image_to_tensor(img, size=(28, 28)).shape == (3, 28, 28)
     with pytest.raises(ValueError):
-        cnnviz.image_to_tensor(img, channels=2)
+        cnnviz.data.image_to_tensor(img, channels=2)
 
 
 def test_samples_are_bundled_with_a_cat():

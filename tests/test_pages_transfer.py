@@ -13,6 +13,7 @@ from PIL import Image
 
 import cnnviz
 from cnnviz import transfer
+from cnnviz.training import EpochRecord
 from dashboard import session
 from dashboard import transfer as transfer_cache
 
@@ -137,7 +138,7 @@ def test_saved_page_reopens_and_overlays_comparisons(app_at, runs):
     from conftest import APP
     from streamlit.testing.v1 import AppTest
 
-    pts = (transfer.EpochPoint(1, 1.0, 0.5, 1.0, 0.6, 2.0),)
+    pts = (EpochRecord(1, 1.0, 0.5, 1.0, 0.6, 2.0),)
     for shots in (5, 50):
         run = transfer.StrategyResult("frozen", "finished", "", pts, transfer.ParamCounts(100, 10),
                                       (transfer.LayerChange("head.1", "Linear", 10, 0.2, True),), 0.2)
@@ -223,7 +224,7 @@ def test_browser_backbones_page_switches_strategy(browser_page):
 @pytest.mark.browser
 def test_browser_saved_page_overlays_saved_comparisons(browser_page, dashboard_url):
     root = _browser_runs(dashboard_url)
-    pts = (transfer.EpochPoint(1, 1.0, 0.5, 1.0, 0.6, 2.0),)
+    pts = (EpochRecord(1, 1.0, 0.5, 1.0, 0.6, 2.0),)
     run = transfer.StrategyResult("frozen", "finished", "", pts, transfer.ParamCounts(100, 10),
                                   (transfer.LayerChange("head.1", "Linear", 10, 0.2, True),), 0.2)
     transfer.save_comparison(transfer.ComparisonResult(transfer.ComparisonConfig(), (run,), ("a", "b"), 4, 4, "toy",

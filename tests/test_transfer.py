@@ -19,6 +19,7 @@ from torch import nn
 import cnnviz
 from cnnviz import transfer
 from cnnviz.data import ImageData
+from cnnviz.training import EpochRecord
 
 
 def tiny_data(n_per_class: int = 6, classes: int = 3, shape=(1, 28, 28), seed: int = 0) -> ImageData:
@@ -292,12 +293,12 @@ def test_comparison_end_to_end_saves_and_reopens(tmp_path, monkeypatch):
 def test_a_comparison_saved_before_epochs_had_a_pace_still_loads():
     """A comparison's epochs are training's own records (EpochRecord); files written when they had no
     images_per_s load with it unmeasured (NaN)."""
-    run = transfer.StrategyResult("frozen", "finished", "", (transfer.EpochPoint(1, 1.0, 0.5, 1.0, 0.6, 2.0),),
+    run = transfer.StrategyResult("frozen", "finished", "", (EpochRecord(1, 1.0, 0.5, 1.0, 0.6, 2.0),),
                                   transfer.ParamCounts(10, 5))
     saved = transfer.ComparisonResult(transfer.ComparisonConfig(), (run,), ("a", "b"), 4, 4, "toy", "finished").to_dict()
     assert saved["runs"][0]["epochs"][0].pop("images_per_s") is None  # NaN in JSON; now as older files have it
     epoch = transfer.ComparisonResult.from_dict(json.loads(json.dumps(saved))).runs[0].epochs[0]
-    assert isinstance(epoch, cnnviz.EpochRecord)
+    assert isinstance(epoch, cnnviz.training.EpochRecord)
     assert (epoch.epoch, epoch.train_acc, epoch.test_acc, epoch.elapsed_s) == (1, 0.5, 0.6, 2.0)
     assert math.isnan(epoch.images_per_s)
 
@@ -326,7 +327,7 @@ def test_job_runs_in_the_background_and_can_be_stopped(tmp_path, monkeypatch):
 def test_plots_draw_results():
     from cnnviz.plots import transfer as tplots
 
-    pts = (transfer.EpochPoint(1, 1.0, 0.5, 1.0, 0.6, 2.0), transfer.EpochPoint(2, 0.8, 0.7, 0.9, 0.7, 4.0))
+    pts = (EpochRecord(1, 1.0, 0.5, 1.0, 0.6, 2.0), EpochRecord(2, 0.8, 0.7, 0.9, 0.7, 4.0))
     runs = tuple(transfer.StrategyResult(s, "finished", "", pts, transfer.ParamCounts(10, 5),
                                          (transfer.LayerChange("backbone.features.0", "Conv2d", 8,
                                                                0.0 if s == "frozen" else 0.1, s != "frozen"),),
@@ -391,7 +392,7 @@ def test_shots_figure_puts_each_strategy_against_the_number_of_labels():
     from cnnviz.plots import transfer as tplots
 
     def result(shots: int, acc: float) -> transfer.ComparisonResult:
-        pts = (transfer.EpochPoint(1, 1.0, 0.5, 1.0, acc, 2.0),)
+        pts = (EpochRecord(1, 1.0, 0.5, 1.0, acc, 2.0),)
         runs = tuple(transfer.StrategyResult(s, "finished", "", pts, transfer.ParamCounts(10, 5)) for s in ("scratch", "frozen"))
         return transfer.ComparisonResult(transfer.ComparisonConfig(shots=shots), runs, ("a", "b"), 4, 4, "toy", "finished")
 

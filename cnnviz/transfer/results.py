@@ -9,15 +9,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..runs import runs_root
 from ..files import atomic_write_text, json_safe, num_or_nan
+from ..i18n import N_, _
+from ..runs import runs_root
+from ..training.records import EpochRecord, status_label
 from .config import SHORT_NAMES, ComparisonConfig
 from .params import LayerChange, ParamCounts
 from .strategies import STRATEGIES
-from ..i18n import N_, _
-from ..training.records import EpochRecord, status_label
-
-EpochPoint = EpochRecord  # the name a comparison's epochs had before they were training's own records
 
 
 @dataclass(frozen=True)
