@@ -14,26 +14,9 @@ Three answers, as in DeepVis and Distill's "Feature Visualization" (Olah et al. 
 ``layers`` runs a model up to one layer on a private copy, for all three.
 """
 
-from .examples import (
-    Example,
-    ImageSet,
-    LayerIndex,
-    crop,
-    folder_set,
-    image_set,
-    index_layer,
-    photo_set,
-    top_examples,
-)
+from .examples import Example, ImageSet, LayerIndex, crop, folder_set, image_set, index_layer, photo_set, top_examples
 from .layers import channel_count, check_channel
-from .optimize import (
-    OBJECTIVES,
-    Visualization,
-    default_settings,
-    stage_row,
-    visualize_channel,
-    visualize_channels,
-)
+from .optimize import OBJECTIVES, Visualization, default_settings, stage_row, visualize_channel, visualize_channels
 from .receptive_fields import ReceptiveField, receptive_field
 
 __all__ = [

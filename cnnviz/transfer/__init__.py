@@ -33,46 +33,19 @@ The modules, one idea each:
 
 from .compare import ComparisonJob, ComparisonProgress, run_comparison
 from .config import SHORT_NAMES, SOURCES, TARGETS, ComparisonConfig
-from .data import (
-    adapt_images,
-    extract_image_zip,
-    few_shot_split,
-    load_image_zip,
-    prepare_target,
-    split_folder,
-)
-from .params import (
-    LayerChange,
-    ParamCounts,
-    TransferSummary,
-    count_parameters,
-    strategy_table,
-    transfer_summary,
-    weight_change,
-)
+from .data import adapt_images, extract_image_zip, few_shot_split, load_image_zip, prepare_target, split_folder
+from .params import LayerChange, ParamCounts, TransferSummary, count_parameters, strategy_table, transfer_summary, weight_change
 from .results import (
     ComparisonResult,
     StrategyResult,
-    labelled_rows,
     list_comparisons,
     load_comparison,
+    labelled_rows,
     result_rows,
     save_comparison,
 )
-from .sources import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    heldout_source,
-    imagenet_status,
-    load_source,
-    runs_root,
-)
-from .strategies import (
-    IMAGENET_BACKBONES,
-    STRATEGIES,
-    TransferNet,
-    build_transfer_model,
-)
+from .sources import IMAGENET_MEAN, IMAGENET_STD, heldout_source, imagenet_status, load_source, runs_root
+from .strategies import IMAGENET_BACKBONES, STRATEGIES, TransferNet, build_transfer_model
 
 __all__ = [
     "IMAGENET_BACKBONES",

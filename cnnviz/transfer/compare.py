@@ -15,13 +15,13 @@ from torch import nn
 
 from ..background import BackgroundWork
 from ..data import ImageData
-from ..i18n import _
 from .config import ComparisonConfig
 from .data import prepare_target
 from .params import count_parameters, weight_change
 from .results import ComparisonResult, StrategyResult, save_comparison
 from .sources import load_source
 from .strategies import STRATEGIES, build_transfer_model
+from ..i18n import _
 
 
 @dataclass(frozen=True)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from ..i18n import N_, _
 from ..models import ZOO
 from .strategies import IMAGENET_BACKBONES, STRATEGIES
+from ..i18n import N_, _
 
 # name -> (title, architecture)
 SOURCES: dict[str, tuple[str, str]] = {

@@ -14,8 +14,8 @@ from pathlib import Path
 import torch
 
 from ..data import IMAGE_EXTENSIONS, ImageData
-from ..i18n import _
 from .config import ComparisonConfig
+from ..i18n import _
 
 
 def adapt_images(data: ImageData, *, channels: int, size: tuple[int, int]) -> ImageData:

@@ -8,16 +8,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..errors import model_input_error
-from ..i18n import _
 from ..models import ZOO
-from .strategies import (
-    IMAGENET_BACKBONES,
-    STRATEGIES,
-    TransferNet,
-    build_transfer_model,
-    set_strategy,
-)
+from .strategies import IMAGENET_BACKBONES, STRATEGIES, TransferNet, build_transfer_model, set_strategy
+from ..i18n import _
+from ..errors import model_input_error
 
 
 @dataclass(frozen=True)

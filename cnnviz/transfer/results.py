@@ -9,13 +9,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..files import atomic_write_text, json_safe, num_or_nan
-from ..i18n import N_, _
 from ..runs import runs_root
-from ..training.records import EpochRecord, status_label
+from ..files import atomic_write_text, json_safe, num_or_nan
 from .config import SHORT_NAMES, ComparisonConfig
 from .params import LayerChange, ParamCounts
 from .strategies import STRATEGIES
+from ..i18n import N_, _
+from ..training.records import EpochRecord, status_label
+
 
 
 @dataclass(frozen=True)

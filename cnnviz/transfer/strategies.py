@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..errors import model_input_error
-from ..i18n import N_, _
 from ..models import ZOO, build_model
+from ..i18n import N_, _
+from ..errors import model_input_error
 
 IMAGENET_BACKBONES = ("efficientnet_lite0", "vgg16", "mobilenet_v2", "resnet18", "resnet50")
 SMALL_NETS = ("mnist_cnn", "keras_cifar10", "simple_convnet", "tf_mnist", "lenet5", "lenet5_28")
