@@ -32,6 +32,11 @@ class _FeaturesThenClassifier(nn.Module):
         return self.classifier(self.features(x))
 
 
+def _conv_relu_pool(cin: int, cout: int, kernel: int, *, pool: bool = True) -> list[nn.Module]:
+    """The Keras/TensorFlow notes' block: a 'same'-padded convolution, ReLU, then (usually) a 2×2 max-pool."""
+    return [nn.Conv2d(cin, cout, kernel, padding=kernel // 2), nn.ReLU(), *([nn.MaxPool2d(2)] if pool else [])]
+
+
 class MnistCNN(_FeaturesThenClassifier):
     """The notes' 3-conv PyTorch MNIST net: conv(5×5, pad 2) → max-pool 2 → ReLU, three times; fc 1152→128→10."""
 
@@ -49,11 +54,8 @@ class KerasCifar10(_FeaturesThenClassifier):
 
     def __init__(self, num_classes: int = 10, in_channels: int = 3) -> None:
         super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(64, 64, 3, padding=1), nn.ReLU(),
-        )
+        self.features = nn.Sequential(*_conv_relu_pool(in_channels, 32, 3), *_conv_relu_pool(32, 64, 3),
+                                      *_conv_relu_pool(64, 64, 3, pool=False))
         self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(8 * 8 * 64, 128), nn.ReLU(), nn.Linear(128, num_classes))
 
 
@@ -88,10 +90,7 @@ class TFMnist(_FeaturesThenClassifier):
 
     def __init__(self, num_classes: int = 10, in_channels: int = 1) -> None:
         super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(in_channels, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-        )
+        self.features = nn.Sequential(*_conv_relu_pool(in_channels, 32, 5), *_conv_relu_pool(32, 64, 5))
         self.classifier = nn.Sequential(
             nn.Flatten(), nn.Linear(7 * 7 * 64, 1024), nn.ReLU(), nn.Dropout(0.5), nn.Linear(1024, num_classes)
         )
