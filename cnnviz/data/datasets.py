@@ -41,13 +41,16 @@ _CLASS_LABELS = {
 
 
 def class_label(name: str) -> str:
-    """A class name in the current language: Fashion-MNIST's and CIFAR-10's ten, ImageNet's where a Korean name is
-    known (``cnnviz.models.imagenet_class_label``), else the name as it is (digits, a folder's names)."""
+    """A class name in the current language: Fashion-MNIST's and CIFAR-10's ten, ImageNet's 1000
+    (``cnnviz.models.imagenet_class_label``), else the name as it is (digits, a folder's names)."""
     if name in _CLASS_LABELS:
         return _(_CLASS_LABELS[name])
     from ..models import imagenet_class_label
 
-    return imagenet_class_label(name)
+    try:
+        return imagenet_class_label(name)
+    except ValueError:  # not an ImageNet class
+        return name
 
 
 class DatasetUnavailable(RuntimeError):
