@@ -117,6 +117,8 @@ def _cmd_data(args: argparse.Namespace) -> int:
         print(f"{info.name:<15}{yes_no:<11}{shape:<10}{info.train_size:>8,}{info.test_size:>8,}  "
               + _("{n} classes; {where}").format(n=len(info.classes), where=where))
     print(f"{'folder':<15}{'-':<11}{'any':<10}{'-':>8}{'-':>8}  " + _("a folder with one sub-folder of images per class"))
+    print(_("Downloaded datasets live in {folder} (--root or CNNVIZ_DATA changes it).").format(
+        folder=data.paths.shown_path(args.root or data.paths.DEFAULT_ROOT)))
     return 0
 
 

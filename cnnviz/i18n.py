@@ -7,6 +7,7 @@ Every string a user reads is written in English and marked where it is written::
     ngettext("{n} epoch", "{n} epochs", n).format(n=n)
     pgettext("direction", "Right")       # a short word with two meanings: the context says which
     TITLES = {"max": N_("Max pooling")}   # marked here, translated where shown: _(TITLES[kind])
+    SECTION = NC_("classroom", "Class")   # the same, with a context
 
 A Korean translation chooses its particles from the value put in front of them: ``{name:을}`` is "채널 3을" or
 "conv2를" (``cnnviz.korean.josa``), so the catalog never needs a fallback like 을(를).
@@ -134,7 +135,9 @@ def _compile(lang: str) -> _gettext.NullTranslations:
 
 
 def gettext(message: str) -> str:
-    """``message`` in the current language."""
+    """``message`` in the current language (a constant marked with ``NC_`` in the sense its context gives it)."""
+    if isinstance(message, InContext):
+        return pgettext(message.context, message)
     return _with_particles(translations(get_language()).gettext(message))
 
 
@@ -191,6 +194,22 @@ def _with_particles(text: str) -> str:
 def N_(message: str) -> str:
     """Marks a string for the catalog without translating it now (module constants); translate it where shown."""
     return message
+
+
+class InContext(str):
+    """A marked constant that keeps its context, so that ``_()`` where it is shown translates it in that sense."""
+
+    context: str
+
+    def __new__(cls, context: str, message: str) -> InContext:
+        self = super().__new__(cls, message)
+        self.context = context
+        return self
+
+
+def NC_(context: str, message: str) -> str:
+    """``N_`` with a context: ``NC_("classroom", "Class")`` is marked now and translated by ``_()`` where shown."""
+    return InContext(context, message)
 
 
 _ = gettext

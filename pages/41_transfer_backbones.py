@@ -9,6 +9,7 @@ import streamlit as st
 
 import cnnviz
 from cnnviz import transfer
+from cnnviz.data.paths import shown_path
 from cnnviz.i18n import _
 from dashboard import layout
 from dashboard.transfer import transfer_notes_keras_table, transfer_strategy_table
@@ -132,4 +133,4 @@ else:
     st.caption(_("The files live in `{folder}` (the torch hub cache; set TORCH_HOME to use another folder). With "
                  "network they download by themselves the first time they are used (tick *Download what is missing* "
                  "on *Compare strategies*). Without network, copy them from a machine that has them: each comes from "
-                 "`https://download.pytorch.org/models/<file>`.").format(folder=folder))
+                 "`https://download.pytorch.org/models/<file>`.").format(folder=shown_path(folder)))

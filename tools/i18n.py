@@ -7,7 +7,7 @@
     python tools/i18n.py check              # exit 1 if any message lacks a translation (the tests do the same)
 
 ``update`` and ``add`` take a file lock, so several people may add translations at the same time. Strings are marked
-in the code with ``_()``, ``ngettext()``, ``pgettext()``, ``npgettext()`` and ``N_()`` from ``cnnviz.i18n``. A
+in the code with ``_()``, ``ngettext()``, ``pgettext()``, ``npgettext()``, ``N_()`` and ``NC_()`` from ``cnnviz.i18n``. A
 message with a context (``pgettext("direction", "Right")``) has the JSON key ``"direction\u0004Right"`` (gettext's
 own separator) in ``missing`` and ``add``.
 """
@@ -34,8 +34,9 @@ POT = LOCALE_DIR / "cnnviz.pot"
 LANG = "ko"
 PO = LOCALE_DIR / LANG / "LC_MESSAGES" / "cnnviz.po"
 LOCK = LOCALE_DIR / ".lock"
-KEYWORDS = {k: v for k, v in DEFAULT_KEYWORDS.items() if k in {"_", "gettext", "ngettext", "N_", "pgettext",
-                                                               "npgettext"}}
+KEYWORDS = {**{k: v for k, v in DEFAULT_KEYWORDS.items() if k in {"_", "gettext", "ngettext", "N_", "pgettext",
+                                                                  "npgettext"}},
+            "NC_": ((1, "c"), 2)}  # N_ with a context (cnnviz.i18n.NC_)
 CONTEXT_SEPARATOR = "\x04"  # "context\x04msgid": a message with a context, as gettext's compiled catalogs write it
 
 

