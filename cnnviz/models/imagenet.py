@@ -11,7 +11,6 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..data.paths import shown_path
 from ..i18n import _
 from .zoo import build_model, model_spec
 
@@ -100,13 +99,13 @@ def load_imagenet_model(name: str, *, download: bool = True, progress: bool = Tr
     weights = _weights_enum(name)
     cached, path = imagenet_weights_status(name)
     if not cached and not download:
-        raise WeightsUnavailable(weights_hint(name, path))
+        raise WeightsUnavailable(weights_hint(name))
     model = tvm.get_model(name, weights=None)
     try:
         state = weights.get_state_dict(progress=progress, check_hash=False)
     except Exception:  # URLError, HTTPError, socket errors, a corrupt file: their words stay on the server
         raise WeightsUnavailable(_("{weights_hint_name_path} (the download failed: no network here?)").format(
-            weights_hint_name_path=weights_hint(name, path))) from None
+            weights_hint_name_path=weights_hint(name))) from None
     try:
         model.load_state_dict(state)
     except RuntimeError:
@@ -149,13 +148,14 @@ def _timm_cfg(name: str) -> dict:
     return timm.models.get_pretrained_cfg(_TIMM_ARCH[name]).to_dict()
 
 
-def weights_hint(name: str, path: Path) -> str:
-    """What to do when ``name``'s ImageNet weights are missing: where the file goes and where it comes from."""
+def weights_hint(name: str) -> str:
+    """What to do when ``name``'s ImageNet weights are missing: where the file goes and where it comes from (the
+    torch hub cache, named as a reader can use it: never this server's own folders)."""
     url = _weights_enum(name).url
     return _("ImageNet weights for {name} are not on this machine. With network they download by themselves (about "
-             "{mb:.0f} MB). Without it, copy {file} (from {url}) into {folder}, or set TORCH_HOME to a folder that has "
-             "hub/checkpoints/ with it.").format(name=name, mb=_weights_enum(name).meta.get("_file_size", 0),
-                                                 file=url.rsplit("/", 1)[-1], url=url, folder=shown_path(path.parent))
+             "{mb:.0f} MB). Without it, copy {file} (from {url}) into the torch hub cache: ~/.cache/torch/hub/checkpoints, "
+             "or hub/checkpoints/ in the folder TORCH_HOME names.").format(
+        name=name, mb=_weights_enum(name).meta.get("_file_size", 0), file=url.rsplit("/", 1)[-1], url=url)
 
 
 @lru_cache(maxsize=1)
