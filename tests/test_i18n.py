@@ -159,8 +159,8 @@ def test_the_english_detector():
     assert untranslated("Output size")
     assert not untranslated("출력 크기")
     assert not untranslated("conv1 · 32×28×28")
-    assert not untranslated("ReLU 뒤의 특성 맵 (features.3)")
-    assert untranslated("특성 맵: the strongest channels of this layer")
+    assert not untranslated("ReLU 뒤의 특징 맵 (features.3)")
+    assert untranslated("특징 맵: the strongest channels of this layer")
     assert not untranslated("VGG16 / MobileNetV2 / ResNet-18")
     assert not untranslated("$N_{out} = \\lfloor (N + 2p - k)/s \\rfloor + 1$")
 
