@@ -82,11 +82,14 @@ class ModelCard:
 
     @property
     def display_classes(self) -> tuple[str, ...]:
-        """The class names in the reader's language (Fashion-MNIST's and ImageNet's where known)."""
+        """The class names in the reader's language (Fashion-MNIST's, CIFAR-10's and ImageNet's)."""
         from .data import class_label
+        from .models import imagenet_categories, imagenet_class_labels
 
         if self.kind == "zoo":
             return tuple(_("class {i}").format(i=i) for i in range(len(self.classes)))
+        if self.kind == "imagenet" or self.classes == imagenet_categories():  # by index: names may repeat elsewhere
+            return imagenet_class_labels()
         return tuple(class_label(c) for c in self.classes)
 
 

@@ -117,6 +117,8 @@ def _cmd_data(args: argparse.Namespace) -> int:
         print(f"{info.name:<15}{yes_no:<11}{shape:<10}{info.train_size:>8,}{info.test_size:>8,}  "
               + _("{n} classes; {where}").format(n=len(info.classes), where=where))
     print(f"{'folder':<15}{'-':<11}{'any':<10}{'-':>8}{'-':>8}  " + _("a folder with one sub-folder of images per class"))
+    print(_("Downloaded datasets live in {folder} (--root or CNNVIZ_DATA changes it).").format(
+        folder=data.paths.shown_path(args.root or data.paths.DEFAULT_ROOT)))
     return 0
 
 
@@ -181,9 +183,14 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cnnviz", description=_("See how convolutional neural networks work."))
+    # --lang before or after the subcommand (cnnviz --lang ko predict x.png, cnnviz predict x.png --lang ko):
+    # every subcommand takes it too; _language() reads it from argv before the parser is built
+    lang = argparse.ArgumentParser(add_help=False)
+    lang.add_argument("--lang", choices=list(i18n.LANGUAGES), default=argparse.SUPPRESS,
+                      help=_("language of the messages: ko or en (default: from LANG / LC_ALL)"))
     parser.add_argument("--lang", choices=list(i18n.LANGUAGES),
                         help=_("language of the messages: ko or en (default: from LANG / LC_ALL)"))
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = _SubcommandsWithLang(parser.add_subparsers(dest="command", required=True), lang)
 
     p = sub.add_parser("models", help=_("list the model zoo: name, input shape, parameter count"))
     p.set_defaults(func=_cmd_models)
@@ -243,6 +250,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help=_("no progress bar"))
     p.set_defaults(func=_cmd_train)
     return parser
+
+
+class _SubcommandsWithLang:
+    """``add_parser`` of argparse's subparsers, with the --lang option added to every subcommand."""
+
+    def __init__(self, subparsers, lang: argparse.ArgumentParser) -> None:
+        self._subparsers, self._lang = subparsers, lang
+
+    def add_parser(self, name: str, **kwargs) -> argparse.ArgumentParser:
+        return self._subparsers.add_parser(name, parents=[self._lang], **kwargs)
 
 
 def _language(argv: Sequence[str]) -> str:

@@ -9,14 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from cnnviz.i18n import N_, _
+from cnnviz.i18n import NC_, N_, _
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES_DIR = ROOT / "pages"
 
 # Sections, in the order the sidebar shows them.
 START, CONV_LAB, INSIDE, TRAINING, TRANSFER, CLASS = (
-    N_("Start"), N_("Convolution lab"), N_("Inside a CNN"), N_("Training"), N_("Transfer learning"), N_("Class"))
+    NC_("dashboard section", "Start"), N_("Convolution lab"), N_("Inside a CNN"), N_("Training"),
+    N_("Transfer learning"), NC_("classroom", "Class"))
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,7 @@ PAGES: tuple[PageInfo, ...] = (
     PageInfo("42_transfer_saved.py", TRANSFER, N_("Saved comparisons"), ":material/folder_open:",
              N_("Reopen saved transfer-learning comparisons and overlay them: e.g. the same strategies with 5, 20 "
                 "and 100 labels per class.")),
-    PageInfo("50_class.py", CLASS, N_("Class"), ":material/groups:",
+    PageInfo("50_class.py", CLASS, NC_("classroom", "Class"), ":material/groups:",
              N_("The teacher's view: every student's runs on this server, a leaderboard, chosen runs on one chart, "
                 "stop and delete. Opens with the teacher's password.")),
 )

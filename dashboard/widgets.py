@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 import cnnviz
-from cnnviz.i18n import N_, _
+from cnnviz.i18n import N_, _, pgettext
 from dashboard.data import fashion_class_count, fashion_mnist, fashion_png, sample_bytes
 from dashboard.inside import inside_model_label, inside_model_options
 from dashboard.lab import lab_photo
@@ -128,8 +128,8 @@ def drawing_input(key: str, *, box: int = 28) -> DrawnInput:
                     help=_("Filled shape: click the corners one by one, then the first corner again to close it."))
     width = c2.slider(_("Pen width"), 4, 40, 20, key=f"{key}.width")
     examples = ["", *drawing.EXAMPLES]
-    example = c3.selectbox(_("Start from"), examples, key=f"{key}.example",
-                           format_func=lambda e: _(drawing.EXAMPLES[e]) if e else _("an empty canvas"))
+    example = c3.selectbox(pgettext("the picture the canvas starts with", "Start from"), examples,
+                           key=f"{key}.example", format_func=lambda e: _(drawing.EXAMPLES[e]) if e else _("an empty canvas"))
     result = st_canvas(fill_color="#000000", stroke_width=width, stroke_color="#000000", background_color="#ffffff",
                        height=CANVAS_SIDE, width=CANVAS_SIDE, drawing_mode=tool,
                        initial_drawing=drawing.example_drawing(example) if example else None,

@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from cnnviz import arithmetic, stack
-from cnnviz.i18n import N_, _
+from cnnviz.i18n import N_, _, pgettext
 from cnnviz.plots import conv as plots
 from dashboard import layout, nav
 from dashboard.lab import STACK_KEY, lab_verify_stack
@@ -23,7 +23,7 @@ st.caption(_("Pick a network from the lecture notes or build your own; edit any 
 
 names = list(stack.PRESETS)
 top = st.columns([2, 1, 1, 1])
-choice = top[0].selectbox(_("Start from"), names, format_func=lambda n: _(stack.PRESETS[n].title), key="ls_preset")
+choice = top[0].selectbox(pgettext("a network of the notes to edit", "Start from"), names, format_func=lambda n: _(stack.PRESETS[n].title), key="ls_preset")
 spec0, shape0 = stack.preset(choice)
 c = top[1].number_input(_("Input channels C"), 1, 512, shape0[0], key=f"ls_c_{choice}")
 h = top[2].number_input(_("Input height H"), 1, 1024, shape0[1], key=f"ls_h_{choice}")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from cnnviz import ops
-from cnnviz.i18n import N_, _
+from cnnviz.i18n import N_, _, pgettext
 from cnnviz.plots import conv as plots
 from dashboard import layout, widgets
 
@@ -49,9 +49,10 @@ m2.metric(_("Parameters"), 0, help=_("Nothing to learn: max and mean are fixed r
 m3.metric(_("Top-left max / average"), f"{pmax[0, 0]:g} / {pavg[0, 0]:.2f}")
 
 st.subheader(_("Shift the input by one pixel"))
-SHIFTS = {"right": N_("right"), "down": N_("down")}
+SHIFTS = {"right": pgettext("direction", "right"), "down": pgettext("direction", "down")}
 SHIFTED = {"right": N_("Input shifted right by 1"), "down": N_("Input shifted down by 1")}
-direction = st.radio(_("Shift"), list(SHIFTS), horizontal=True, key="pl_dir", format_func=lambda d: _(SHIFTS[d]))
+direction = st.radio(pgettext("which way to move the input", "Shift"), list(SHIFTS), horizontal=True, key="pl_dir",
+                     format_func=SHIFTS.get)
 dx, dy = (1, 0) if direction == "right" else (0, 1)
 test = ops.shift_test(grid, dx=dx, dy=dy, kernel=kernel, stride=stride)
 a, b, c = st.columns(3)

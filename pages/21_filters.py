@@ -11,7 +11,7 @@ from PIL import Image
 
 from cnnviz import capture, cards
 from cnnviz.data import class_label
-from cnnviz.i18n import _
+from cnnviz.i18n import _, pgettext
 from cnnviz.plots import maps
 from dashboard import layout
 from dashboard.data import fashion_mnist
@@ -150,7 +150,7 @@ with c:
     layout.chart(maps.prediction_figure(pred, top=5, title=_("Epoch {epoch}: prediction").format(epoch=epoch)),
                 key="fi_pred")
 right = pred.classes[pred.best] == label
-verdict = _("right") if right else _("wrong")
+verdict = pgettext("prediction", "right") if right else pgettext("prediction", "wrong")
 st.caption(_("At epoch {epoch} the model says **{guess}** ({p:.0%}); the answer is **{label}** ({verdict}). Move the "
              "epoch slider to watch the maps sharpen as the filters learn.").format(
     epoch=epoch, guess=pred.classes[pred.best], p=pred.probs[pred.best], label=label, verdict=verdict))

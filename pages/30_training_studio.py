@@ -12,7 +12,7 @@ import streamlit as st
 import cnnviz
 from cnnviz import runs, training
 from cnnviz.background import QueueFull
-from cnnviz.i18n import _
+from cnnviz.i18n import _, pgettext
 from cnnviz.plots import training as tplots
 from dashboard import layout, session
 from dashboard.lab import STACK_KEY
@@ -124,7 +124,7 @@ with st.expander(_("Set up a run") if job is None else _("Set up a new run"), ex
             st.caption(_("Fast math (bfloat16) is off: this CPU has no native bfloat16 unit, so it would train about "
                          "ten times slower, not faster."))
         schedule = st.radio(_("Learning-rate schedule"), training.SCHEDULES, key="tr.schedule", horizontal=True,
-                            format_func={"constant": _("constant"), "onecycle": _("one-cycle")}.get,
+                            format_func={"constant": pgettext("learning-rate schedule", "constant"), "onecycle": _("one-cycle")}.get,
                             help=_("one-cycle: warm up to the learning rate, then cosine down to almost zero."))
         seed = st.number_input(_("Random seed"), 0, 10_000, key="tr.seed",
                                help=_("Same seed, same settings: the same initial weights, order and curves."))
@@ -274,5 +274,5 @@ layout.reading_notes(
       "- When training loss keeps falling but test loss rises, the network starts to memorise: *overfitting*.\n"
       "- A learning rate that is too high makes the loss jump or become NaN; one that is too low makes it crawl."),
     formula=r"\text{loss} = -\frac{1}{B}\sum_{i=1}^{B} \log p_\theta(y_i \mid x_i)")
-st.caption(_("Runs of this session are kept in `{folder}` (config, history, a checkpoint per epoch). Compare them on "
-      "the *Compare runs* page; look at the mistakes on *Errors & confusion*.").format(folder=folder))
+st.caption(_("Runs of this session are kept on the server (config, history, a checkpoint per epoch). Compare them on "
+             "the *Compare runs* page; look at the mistakes on *Errors & confusion*."))

@@ -4,6 +4,8 @@ Reuse a pretrained backbone: from scratch vs frozen base + new head vs fine-tuni
 everything, on the same target data with the same budget. Runs in the background; results are saved.
 """
 
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
@@ -192,7 +194,8 @@ def draw_result(result: transfer.ComparisonResult) -> None:
                      "the first layers usually move least: general edge/texture filters are kept, the last layers "
                      "adapt."))
     if result.path:
-        st.caption(_("Saved as `{path}`: reopen and compare it on *Saved comparisons*.").format(path=result.path))
+        st.caption(_("Saved as `{name}`: reopen and compare it on *Saved comparisons*.").format(
+            name=Path(result.path).parent.name))
 
 
 def draw_job() -> None:

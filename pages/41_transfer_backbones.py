@@ -122,14 +122,13 @@ if arch == "mnist_cnn":
     st.markdown(_("The project's CNN needs no download: *Compare strategies* pretrains it here on some Fashion-MNIST "
                 "classes (or uses the checkpoint shipped in `assets/pretrained/`)."))
 else:
-    rows, folder = [], None
+    rows = []
     for name in transfer.IMAGENET_BACKBONES:
         ok, path = cnnviz.imagenet_weights_status(name)
-        folder = path.parent
         rows.append({_("backbone"): _(cnnviz.ZOO[name].title),
                      _("ImageNet weights"): _("found") if ok else _("missing"), _("file"): path.name})
     st.dataframe(pd.DataFrame(rows), hide_index=True)
-    st.caption(_("The files live in `{folder}` (the torch hub cache; set TORCH_HOME to use another folder). With "
-                 "network they download by themselves the first time they are used (tick *Download what is missing* "
-                 "on *Compare strategies*). Without network, copy them from a machine that has them: each comes from "
-                 "`https://download.pytorch.org/models/<file>`.").format(folder=folder))
+    st.caption(_("The files live in the torch hub cache: `~/.cache/torch/hub/checkpoints`, or `hub/checkpoints/` in "
+                 "the folder TORCH_HOME names. With network they download by themselves the first time they are used "
+                 "(tick *Download what is missing* on *Compare strategies*). Without network, copy them from a "
+                 "machine that has them: each comes from `https://download.pytorch.org/models/<file>`."))

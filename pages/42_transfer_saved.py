@@ -29,7 +29,7 @@ for p in paths:
     try:
         results[str(p)] = transfer_comparison(str(p), p.stat().st_mtime)
     except (ValueError, OSError) as err:
-        st.warning(_("Skipped {p}: {err}").format(p=p, err=err))
+        st.warning(_("Skipped a saved comparison: {err}").format(err=err))
 if not results:
     st.info(_("No saved comparison yet: run one on *Compare strategies*."), icon=":material/info:")
     st.stop()

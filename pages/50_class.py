@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from cnnviz import classroom
-from cnnviz.i18n import _
+from cnnviz.i18n import _, pgettext
 from cnnviz.plots import classroom as plots
 from cnnviz.training import status_label
 from dashboard import layout
@@ -27,7 +27,7 @@ from dashboard.classroom import (
 )
 from dashboard.training import work_queue
 
-st.title(_("Class"))
+st.title(pgettext("classroom", "Class"))
 try:
     password = teacher_password()
 except ValueError as err:
@@ -64,8 +64,8 @@ with st.expander(_("Training queue: {running} training, {waiting} waiting (at mo
         running=sum(1 for q in queue if q.where == "running"), waiting=sum(1 for q in queue if q.where == "waiting"),
         slots=work_queue().max_jobs), expanded=any(q.where == "waiting" for q in queue)):
     if queue:
-        st.dataframe(pd.DataFrame([{_("Place"): _("training") if q.where == "running" else q.place,
-                                    _("Student"): q.student, _("Run"): q.title} for q in queue]),
+        st.dataframe(pd.DataFrame([{pgettext("in the queue", "Place"): _("training") if q.where == "running" else q.place,
+                                    _("Student"): q.student, pgettext("a training run", "Run"): q.title} for q in queue]),
                      hide_index=True, width="stretch")
     st.caption(_("Set the number of runs that train at once with CNNVIZ_MAX_JOBS (default: the number of cores) and "
                  "the runs per student with CNNVIZ_JOBS_PER_STUDENT (default 1)."))
@@ -104,7 +104,7 @@ st.dataframe(table, hide_index=True, width="stretch",
              column_config={_("Best test accuracy"): st.column_config.NumberColumn(format="percent")})
 
 st.subheader(_("Stop or delete a run"))
-target_label = st.selectbox(_("Run"), list(labels), key="class_target")
+target_label = st.selectbox(pgettext("a training run", "Run"), list(labels), key="class_target")
 target = labels[target_label]
 b1, b2 = st.columns(2)
 if b1.button(_("Stop it"), disabled=target.status not in ("running", "queued"), icon=":material/stop:"):

@@ -68,3 +68,28 @@ def test_installed_console_script():
     out = subprocess.run([sys.executable, "-m", "cnnviz.cli", "outsize", "32", "-k", "3", "-p", "1"],
                          capture_output=True, text=True)
     assert out.returncode == 0 and out.stdout.strip().endswith("= 32")
+
+
+@pytest.mark.parametrize("argv", [
+    ["--lang", "ko", "predict", "CAT", "--top", "5"],
+    ["predict", "CAT", "--top", "5", "--lang", "ko"],
+])
+def test_lang_goes_anywhere_on_the_command_line(capsys, argv):
+    from cnnviz.i18n import has_hangul
+
+    cat = str(cnnviz.sample_images()["cat"])
+    assert main([cat if a == "CAT" else a for a in argv]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 5 and all(has_hangul(line) for line in lines), lines
+
+
+def test_every_subcommand_takes_lang(capsys):
+    assert main(["outsize", "7", "--lang=ko", "-k", "3", "-s", "3"]) == 0
+    assert "경고" in capsys.readouterr().out
+    assert main(["summary", "nope", "--lang", "ko"]) == 2
+    assert "알 수 없는 모델" in capsys.readouterr().err
+    assert main(["data", "--lang", "en"]) == 0
+    with pytest.raises(SystemExit):
+        main(["train", "--lang", "ko", "--help"])
+    out = capsys.readouterr().out
+    assert "--lang" in out and "사용법" in out

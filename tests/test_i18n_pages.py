@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from cnnviz.i18n import has_hangul
@@ -39,10 +42,26 @@ def test_page_in_korean(app_at, name):
     assert any(has_hangul(t) for k, t in texts if k in ("title", "header", "subheader")), "no Korean heading"
     left = untranslated_texts(at)
     assert not left, f"{name}: English left in the Korean page:\n" + "\n".join(f"  {k}: {t!r}" for k, t in left)
+    fallbacks = [(k, t) for k, t in texts if FALLBACK.search(t)]
+    assert not fallbacks, f"{name}: fallback particles like 을(를) in the Korean page: {fallbacks[:5]}"
+    assert not server_paths(texts), f"{name}: a path of the server in the Korean page: {server_paths(texts)[:5]}"
 
 
 @pytest.mark.parametrize("name", PAGE_FILES)
 def test_page_in_english(app_at, name):
     at = open_in(app_at, name, "en")
-    korean = [(k, t) for k, t in visible_texts(at) if has_hangul(t)]
+    texts = visible_texts(at)
+    korean = [(k, t) for k, t in texts if has_hangul(t)]
     assert not korean, f"{name}: Korean in the English page: {korean[:5]}"
+    assert not server_paths(texts), f"{name}: a path of the server in the English page: {server_paths(texts)[:5]}"
+
+
+FALLBACK = re.compile(r"\((을|를|은|는|이|가|으로|와|과)\)")
+ABSOLUTE_PATH = re.compile(r"(?<![\w~.:/])/(?:[\w.-]+/)+[\w.-]*")
+
+
+def server_paths(texts: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Texts that name a folder of the server: an absolute path, the project's folder or the home folder."""
+    from conftest import ROOT
+
+    return [(k, t) for k, t in texts if ABSOLUTE_PATH.search(t) or str(ROOT) in t or str(Path.home()) in t]

@@ -87,3 +87,41 @@ def test_models_lists_the_bundled_network(capsys):
     assert "4,652,008" in line and "ImageNet: bundled" in line
     assert main(["summary", "efficientnet_lite0"]) == 0
     assert "Total params: 4,652,008" in capsys.readouterr().out
+
+
+def test_every_imagenet_class_has_a_korean_name_by_index():
+    """assets/imagenet/imagenet_ko.json: torchvision's 1000 English names in index order, each with its own Korean."""
+    import json
+
+    from cnnviz import i18n
+
+    rows = json.loads(models.imagenet.KOREAN_NAMES.read_text(encoding="utf-8"))
+    assert [row["en"] for row in rows] == list(models.imagenet_categories())
+    with i18n.language("ko"):
+        korean = [models.imagenet_class_label(i) for i in range(1000)]
+        assert korean == [row["ko"] for row in rows] == list(models.imagenet_class_labels())
+        assert models.imagenet_class_label("tabby") == korean[281] and cnnviz.data.class_label("lynx") == korean[287]
+        assert cnnviz.data.class_label("my folder class") == "my folder class"
+    assert all(i18n.has_hangul(name) for name in korean)
+    assert len(set(korean)) == 1000 and all(name == name.strip() for name in korean)
+    with i18n.language("en"):
+        assert models.imagenet_class_label(281) == "tabby"
+    with pytest.raises(ValueError, match="not an ImageNet class"):
+        models.imagenet_class_label(1000)
+
+
+@pytest.mark.parametrize("photo", ["cat", "grace_hopper"])
+def test_the_top_five_of_a_photo_read_in_korean(lite0, photo):
+    from cnnviz import i18n
+
+    path = (cnnviz.sample_images()["cat"] if photo == "cat" else
+            Path(__import__("matplotlib").get_data_path()) / "sample_data" / "grace_hopper.jpg")
+    if not Path(path).exists():
+        pytest.skip("matplotlib's sample photo is not installed")
+    card = cards.card_for_imagenet("efficientnet_lite0")
+    x = cards.prepare_image(cnnviz.decode_image(path), card).tensor
+    with i18n.language("ko"):
+        names = [name for name, _p in capture.predict(lite0, x, classes=card.display_classes).top(5)]
+    assert all(i18n.has_hangul(n) for n in names), names
+    if photo == "grace_hopper":  # academic gown, mortarboard, military uniform, …
+        assert names[:3] == ["졸업 가운", "학사모", "군복"]

@@ -351,6 +351,8 @@ def test_imagenet_class_names_in_korean(app_at, ckpt_dir):
     from conftest import APP
     from streamlit.testing.v1 import AppTest
 
+    from cnnviz.i18n import has_hangul
+
     at = AppTest.from_file(str(APP), default_timeout=120)
     at.query_params["lang"] = "ko"
     at.run()
@@ -358,7 +360,10 @@ def test_imagenet_class_names_in_korean(app_at, ckpt_dir):
     at.run()
     ok(at)
     names = list(spec(at, 1)["data"][0]["y"])
-    assert {"호랑이무늬 고양이", "이집트 고양이", "얼룩 고양이"} & set(names), names
+    assert {"호랑이무늬 고양이", "이집트 고양이", "얼룩고양이"} & set(names), names
+    assert len(names) == 5 and all(has_hangul(n) for n in names), names  # every one of the top 5 in Korean
+    picker = next(s for s in at.selectbox if s.label == "설명할 클래스")  # Grad-CAM's class picker: all 1,000
+    assert picker.options[0].startswith("예측: ") and all(has_hangul(o) for o in picker.options), picker.options[:5]
 
 
 def test_camera_shot_and_fashion_mnist_pick(app_at, ckpt_dir):

@@ -7,7 +7,9 @@
     python tools/i18n.py check              # exit 1 if any message lacks a translation (the tests do the same)
 
 ``update`` and ``add`` take a file lock, so several people may add translations at the same time. Strings are marked
-in the code with ``_()``, ``ngettext()`` and ``N_()`` from ``cnnviz.i18n``.
+in the code with ``_()``, ``ngettext()``, ``pgettext()``, ``npgettext()``, ``N_()`` and ``NC_()`` from ``cnnviz.i18n``. A
+message with a context (``pgettext("direction", "Right")``) has the JSON key ``"direction\u0004Right"`` (gettext's
+own separator) in ``missing`` and ``add``.
 """
 
 from __future__ import annotations
@@ -32,7 +34,16 @@ POT = LOCALE_DIR / "cnnviz.pot"
 LANG = "ko"
 PO = LOCALE_DIR / LANG / "LC_MESSAGES" / "cnnviz.po"
 LOCK = LOCALE_DIR / ".lock"
-KEYWORDS = {k: v for k, v in DEFAULT_KEYWORDS.items() if k in {"_", "gettext", "ngettext", "N_"}}
+KEYWORDS = {**{k: v for k, v in DEFAULT_KEYWORDS.items() if k in {"_", "gettext", "ngettext", "N_", "pgettext",
+                                                                  "npgettext"}},
+            "NC_": ((1, "c"), 2)}  # N_ with a context (cnnviz.i18n.NC_)
+CONTEXT_SEPARATOR = "\x04"  # "context\x04msgid": a message with a context, as gettext's compiled catalogs write it
+
+
+def json_key(msg) -> str:
+    """The key of a message in ``missing``'s and ``add``'s JSON: its (singular) id, after its context if it has one."""
+    msgid = msg.id[0] if isinstance(msg.id, tuple) else msg.id
+    return f"{msg.context}{CONTEXT_SEPARATOR}{msgid}" if msg.context else msgid
 
 
 def source_files(paths: Iterable[str | Path] | None = None) -> list[Path]:
@@ -124,11 +135,11 @@ def add(translations: dict[str, str | list[str]]) -> int:
         catalog.update(template, no_fuzzy_matching=True)
         catalog.obsolete.clear()
         n = 0
-        for msgid, text in translations.items():
-            msg = next((m for m in catalog if m.id == msgid or (isinstance(m.id, tuple) and m.id[0] == msgid)),
-                       None)
+        index = {json_key(m): m for m in catalog if m.id}
+        for key, text in translations.items():
+            msg = index.get(key)
             if msg is None:
-                print(f"not in the code (skipped): {msgid!r}", file=sys.stderr)
+                print(f"not in the code (skipped): {key!r}", file=sys.stderr)
                 continue
             if isinstance(msg.id, tuple):
                 forms = text if isinstance(text, list) else [text]
@@ -163,8 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PO.relative_to(ROOT)}: {len(catalog)} messages")
     elif args.cmd == "missing":
         todo = untranslated(read_catalog(), extract(args.paths or None))
-        skeleton = {(m.id[0] if isinstance(m.id, tuple) else m.id): ([""] if isinstance(m.id, tuple) else "")
-                    for m in todo}
+        skeleton = {json_key(m): ([""] if isinstance(m.id, tuple) else "") for m in todo}
         print(json.dumps(skeleton, ensure_ascii=False, indent=1))
     elif args.cmd == "add":
         print(f"{add(json.loads(Path(args.file).read_text(encoding='utf-8')))} translations set")

@@ -8,7 +8,7 @@ import functools
 import torch
 from torch import nn
 
-from ..i18n import _
+from ..i18n import _, ngettext
 from ..models import ZOO, build_model
 from .storage import MAX_CLASSES, Checkpoint, CheckpointError
 
@@ -68,16 +68,21 @@ def model_from_checkpoint(ckpt: Checkpoint, *, model_name: str | None = None) ->
     expected = model.state_dict()
     missing = [k for k in expected if k not in ckpt.state_dict]
     unexpected = [k for k in ckpt.state_dict if k not in expected]
-    wrong = [f"{k} {tuple(ckpt.state_dict[k].shape)} vs {tuple(v.shape)}" for k, v in expected.items()
-             if k in ckpt.state_dict and ckpt.state_dict[k].shape != v.shape]
+    wrong = [_("{key} is {got} in the file but {want} in the model").format(
+                 key=k, got=tuple(ckpt.state_dict[k].shape), want=tuple(v.shape))
+             for k, v in expected.items() if k in ckpt.state_dict and ckpt.state_dict[k].shape != v.shape]
     if missing or unexpected or wrong:
         parts = []
         if missing:
-            parts.append(f"missing {len(missing)} ({', '.join(missing[:3])}{', …' if len(missing) > 3 else ''})")
+            parts.append(ngettext("{n} weight missing from the file ({names})",
+                                  "{n} weights missing from the file ({names})", len(missing)).format(
+                n=len(missing), names=_first_few(missing)))
         if unexpected:
-            parts.append(f"unexpected {len(unexpected)} ({', '.join(unexpected[:3])}{', …' if len(unexpected) > 3 else ''})")
-        if wrong:
-            parts.append(f"other shapes: {'; '.join(wrong[:3])}{'; …' if len(wrong) > 3 else ''}")
+            parts.append(ngettext("{n} weight in the file that the model does not have ({names})",
+                                  "{n} weights in the file that the model does not have ({names})",
+                                  len(unexpected)).format(
+                n=len(unexpected), names=_first_few(unexpected)))
+        parts.extend(wrong[:3] + (["…"] if len(wrong) > 3 else []))
         raise CheckpointError(_("this checkpoint does not match the {name} architecture: {details}").format(
             name=name, details="; ".join(parts)))
     try:
@@ -86,6 +91,10 @@ def model_from_checkpoint(ckpt: Checkpoint, *, model_name: str | None = None) ->
         raise CheckpointError(_("this checkpoint's weights cannot be loaded into the {name} architecture (their "
                                 "number types do not fit)").format(name=name)) from None
     return model.eval()
+
+
+def _first_few(names: list[str]) -> str:
+    return ", ".join(names[:3]) + (", …" if len(names) > 3 else "")
 
 
 def _on_meta_device(build) -> nn.Module | None:

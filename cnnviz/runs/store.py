@@ -196,13 +196,14 @@ def load_run(path: str | Path) -> RunInfo:
     path = Path(path)
     cfg_file, hist_file = path / CONFIG_FILE, path / HISTORY_FILE
     if not cfg_file.is_file() and not hist_file.is_file():
-        raise ValueError(_("{path} is not a training run (no {config_file} or {history_file})").format(path=path, config_file=CONFIG_FILE, history_file=HISTORY_FILE))
+        raise ValueError(_("{path} is not a training run (no {config_file} or {history_file})").format(path=path.name, config_file=CONFIG_FILE, history_file=HISTORY_FILE))
     config = None
     if cfg_file.is_file():
         try:
             config = RunConfig.from_dict(json.loads(cfg_file.read_text(encoding="utf-8")))
         except (json.JSONDecodeError, TypeError, ValueError) as err:
-            raise ValueError(_("{cfg_file} is damaged: {err}").format(cfg_file=cfg_file, err=err)) from None
+            raise ValueError(_("the {file} of run {name} is damaged (not readable settings)").format(
+                file=CONFIG_FILE, name=path.name)) from None
     history = History.load(hist_file) if hist_file.is_file() else None
     created = (cfg_file if cfg_file.is_file() else hist_file).stat().st_mtime
     return RunInfo(path, config, history, created)
@@ -227,9 +228,13 @@ def delete_run(path: str | Path, *, folder: str | Path) -> None:
     """Delete one run folder, which must lie inside ``folder``. Raises ValueError otherwise."""
     path, folder = Path(path).resolve(), Path(folder).resolve()
     if path.parent != folder:
-        raise ValueError(_("{path} is not a run of {folder}").format(path=path, folder=folder))
+        raise ValueError(_("{path} is not a run of this session").format(path=path.name))
     load_run(path)  # raises if it is not a run
-    shutil.rmtree(path)
+    try:
+        shutil.rmtree(path)
+    except OSError:  # read-only, in use, gone meanwhile: the server's words and paths stay on the server
+        raise ValueError(_("the run {name} could not be deleted: the server did not allow it (its files are "
+                           "read-only or in use); try again, or ask the teacher").format(name=path.name)) from None
 
 
 def _new_run_dir(folder: Path, config: RunConfig) -> Path:
@@ -267,7 +272,7 @@ def resume_run_job(run_dir: str | Path, *, train: ImageData | None = None, test:
     """A ``TrainJob`` for a run on disk (e.g. after a server restart); ``job.resume()`` continues it."""
     info = load_run(run_dir)
     if info.config is None:
-        raise ValueError(_("{run_dir} has no {config_file}; it cannot be resumed here").format(run_dir=run_dir, config_file=CONFIG_FILE))
+        raise ValueError(_("{run_dir} has no {config_file}; it cannot be resumed here").format(run_dir=info.path.name, config_file=CONFIG_FILE))
     config = info.config
     if train is None or test is None:
         train, test = load_train_test(config.dataset, input_shape=config.model_input_shape,

@@ -184,7 +184,7 @@ def fit(
         state = load_state(folder)
         if opts.resume:
             if state is None:
-                raise ValueError(_("nothing to resume in {folder}: no {state_file}").format(folder=folder, state_file=STATE_FILE))
+                raise ValueError(_("nothing to resume in {folder}: no {state_file}").format(folder=folder.name, state_file=STATE_FILE))
             model.load_state_dict(state["model"])
             load_optimizer(opt, state["optimizer"])
             first_epoch, first_batch, step = int(state["epoch"]), int(state["batch"]), int(state["step"])

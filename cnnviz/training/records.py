@@ -124,7 +124,7 @@ class History:
             rest = {k: v for k, v in d.items() if k in known}
             return cls(steps=steps, epochs=epochs, **rest)
         except (TypeError, KeyError, IndexError) as err:
-            raise ValueError(_("not a cnnviz training history: {err}").format(err=err)) from None
+            raise ValueError(_("not a cnnviz training history: a field is missing or of the wrong kind")) from None
 
     def save(self, path: str | Path) -> Path:
         """Write the history as JSON, atomically."""
@@ -135,5 +135,6 @@ class History:
         """Read a history.json. Raises ValueError if it is not one."""
         try:
             return cls.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
-        except (OSError, json.JSONDecodeError) as err:
-            raise ValueError(_("cannot read the training history {path}: {err}").format(path=path, err=err)) from None
+        except (OSError, json.JSONDecodeError):
+            raise ValueError(_("cannot read the training history {path}: the file is missing, damaged or not "
+                               "JSON").format(path=Path(path).name)) from None

@@ -91,15 +91,16 @@ def load_state(folder: Path) -> dict[str, Any] | None:
         return None
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise ValueError(_("{path} is damaged ({str_err_120}); restart the run from an epoch checkpoint").format(path=path, str_err_120=str(err)[:120])) from None
+    except Exception:  # PyTorch's words (and the server's paths) stay on the server
+        raise ValueError(_("{path} is damaged; restart the run from an epoch checkpoint").format(
+            path=path.name)) from None
 
 
 def load_optimizer(opt: torch.optim.Optimizer, state: dict[str, Any]) -> None:
     try:
         opt.load_state_dict(state)
-    except (ValueError, KeyError) as err:
-        raise ValueError(_("the saved optimizer state does not fit this run ({err}); choose the same optimizer").format(err=err)) from None
+    except (ValueError, KeyError):
+        raise ValueError(_("the saved optimizer state does not fit this run; choose the same optimizer")) from None
 
 
 def check_settings(train: ImageData, test: ImageData, *, epochs: int, batch_size: int, optimizer: str, lr: float,

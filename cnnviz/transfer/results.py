@@ -95,8 +95,8 @@ class ComparisonResult:
             return cls(ComparisonConfig.from_dict(d["config"]), runs, tuple(d["classes"]), int(d["train_size"]),
                        int(d["test_size"]), d.get("source_info", ""), d["status"], d.get("message", ""),
                        d.get("created", ""), path)
-        except (KeyError, TypeError, ValueError) as err:
-            raise ValueError(_("the comparison file is damaged: {type_err_name}: {err}").format(type_err_name=type(err).__name__, err=err)) from None
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(_("the comparison file is damaged: a field is missing or of the wrong kind")) from None
 
 
 ROW_LABELS = {"strategy": N_("strategy"), "status": N_("status"), "total params": N_("total params"),
@@ -149,8 +149,9 @@ def load_comparison(path: str | Path) -> ComparisonResult:
         path = path / "comparison.json"
     try:
         d = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as err:
-        raise ValueError(_("cannot read the comparison {path}: {err}").format(path=path, err=err)) from None
+    except (OSError, json.JSONDecodeError):
+        raise ValueError(_("cannot read the comparison {path}: the file is missing, damaged or not JSON").format(
+            path=path.parent.name)) from None
     return ComparisonResult.from_dict(d, path=str(path))
 
 

@@ -67,7 +67,8 @@ def imagenet_status(name: str) -> tuple[bool, str]:
     from ..models import weights_hint, imagenet_weights_status
 
     cached, path = imagenet_weights_status(name)
-    return (True, _("ImageNet weights found in {path}").format(path=path)) if cached else (False, weights_hint(name, path))
+    return (True, _("ImageNet weights found in the torch hub cache ({file})").format(file=path.name)) if cached else (
+        False, weights_hint(name))
 
 
 def load_source(source: str, *, config: ComparisonConfig | None = None, download: bool = False,
