@@ -70,6 +70,23 @@ def lab_photo_input(key: str, *, max_side: int, sides: list[int] | None = None):
         st.stop()
 
 
+def output_cell(key: str, rows: int, cols: int, *, playing: bool = False, compact: bool = False) -> tuple[int, int]:
+    """A slider over the output cells of a sliding-window view, written (row, column) and counted from 0 like the
+    cells in the figures, row by row. While ``playing`` each run moves it on by one cell (call it inside the fragment
+    that replays). A 1×1 output needs no slider: (0, 0). ``compact`` hides the label (presenter mode)."""
+    n = rows * cols
+    position = st.session_state.get(key)
+    if not isinstance(position, int) or not 0 <= position < n:
+        st.session_state[key] = position = 0
+    if n > 1:
+        if playing:
+            st.session_state[key] = (position + 1) % n
+        position = st.select_slider(_("Output cell (row, column)"), range(n), key=key,
+                                    format_func=lambda i: "({}, {})".format(*divmod(i, cols)),
+                                    label_visibility="collapsed" if compact else "visible")
+    return divmod(position, cols)
+
+
 def fashion_image_bytes(key: str) -> bytes:
     """A Fashion-MNIST test image chosen by class and number, as PNG bytes (the Fashion-MNIST CNN's own inputs)."""
     test = fashion_mnist(False)
