@@ -55,7 +55,7 @@ def lab_photo_input(key: str, *, max_side: int, sides: list[int] | None = None):
     cols = st.columns([2, 3, 1, 1] if sides else [2, 2, 1])
     sample = cols[0].selectbox(_("Sample photo"), samples, index=samples.index("cat") if "cat" in samples else 0,
                                key=f"{key}_sample", format_func=cnnviz.data.sample_title)
-    upload = cols[1].file_uploader(_("…or upload a photo"), key=f"{key}_upload")
+    upload = cols[1].file_uploader(_("…or upload a photo"), type=IMAGE_TYPES, key=f"{key}_upload")
     colour = cols[2].toggle(_("Colour"), True, key=f"{key}_colour",
                             help=_("Colour: 3 channels (R, G, B). Off: 1 grey channel."))
     if sides:

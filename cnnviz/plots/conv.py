@@ -181,7 +181,7 @@ def image_figure(arr: np.ndarray, *, title: str = "", signed: bool = False, heig
         arr = arr.transpose(1, 2, 0)
     img = (np.clip(arr, 0, 1) * 255).round().astype(np.uint8)
     h, w = img.shape[:2]
-    axis = dict(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
+    axis = dict(showticklabels=False, ticks="", showgrid=False, zeroline=False, showline=False, constrain="domain")
     layout = dict(title=_title(title), height=height, margin=dict(l=0, r=0, t=40 if title else 0, b=0),
                   xaxis=dict(axis, range=[-0.5, w - 0.5]), yaxis=dict(axis, range=[h - 0.5, -0.5], scaleanchor="x"))
     return go.Figure(go.Image(source=_jpeg_uri(img), hoverinfo="skip"), layout=layout)
@@ -209,7 +209,10 @@ def activation_figure(x: np.ndarray, curves: Mapping[str, tuple[np.ndarray, np.n
     n = len(curves)
     for i, (name, (y, dy)) in enumerate(curves.items()):
         label = (labels or {}).get(name, name)
-        line = dict(color=palette[i % len(palette)], dash=_DASHES[i % len(_DASHES)], width=2 + 1.5 * (n - 1 - i))
+        # simplify=False: plotly would otherwise drop points of a wide line that deviate by less than about a
+        # quarter of its width, and a sigmoid drawn 8 px wide turns into a polyline
+        line = dict(color=palette[i % len(palette)], dash=_DASHES[i % len(_DASHES)], width=2 + 1.5 * (n - 1 - i),
+                    simplify=False)
         traces.append(go.Scatter(x=x, y=y, name=label, line=line, legend="legend",
                                  hovertemplate="x = %{x:.2f}<br>f(x) = %{y:.4f}<extra>" + label + "</extra>"))
         traces.append(go.Scatter(x=x, y=dy, name=label + "′", line=line, xaxis="x2", yaxis="y2", legend="legend2",
