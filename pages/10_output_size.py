@@ -121,7 +121,7 @@ except ValueError as err:
     st.error(_("Impossible combination: {reason}").format(reason=err))
     st.stop()
 out_h, out_w = rows.output, cols.output
-axis_names = {"rows": _("rows"), "columns": _("columns")}
+axis_names = {"rows": _("rows"), "columns": _("columns"), "rows and columns": _("rows and columns")}
 
 figure, numbers = layout.figure_first(right)
 with numbers:
@@ -153,7 +153,8 @@ with numbers:
                 ph=pads_h[0], pw=pads_w[0], kt=keras_h[0], kb=keras_h[1], kl=keras_w[0], kr=keras_w[1], h=out_h,
                 w=out_w, ch=-(-height // stride), cw=-(-width // stride)))
 
-    for axis, info in (("rows", rows), ("columns", cols)):
+    same_axes = (height, kernel_h, pads_h) == (width, kernel_w, pads_w)  # one sentence says it for both axes
+    for axis, info in (("rows and columns", rows),) if same_axes else (("rows", rows), ("columns", cols)):
         where = axis_names[axis]
         if info.overhang:
             start = (info.output - 1) * info.stride - info.padding
