@@ -135,3 +135,14 @@ def test_layer_stack_table_shows_blank_cells_blank(app_at):
     editor = next(d for d in at.data_editor if d.key.startswith("ls_table_"))
     assert editor.proto.HasField("placeholder") and editor.proto.placeholder == ""  # missing: "None" is shown
     assert editor.value.isna().sum().sum() > 0  # there are blank cells to show
+
+
+def test_the_point_evaluated_stays_inside_a_new_x_range(app_at):
+    at = app_at("14_activations.py")
+    at = run(at.slider(key="ac_range").set_value((-10.0, -5.0)))  # the probe was at 0.5: outside
+    probe = at.slider(key="ac_probe").value
+    assert probe == -5.0 and not at.warning
+    assert metrics(at)["sigmoid"] == f"f = {torch.sigmoid(torch.tensor(probe)).item():.4f}"
+    run(at.slider(key="ac_probe").set_value(-6.0))
+    at = run(at.slider(key="ac_range").set_value((-8.0, 6.0)))  # still inside: it stays where it was
+    assert at.slider(key="ac_probe").value == -6.0

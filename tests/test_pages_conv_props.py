@@ -683,6 +683,7 @@ def test_activations_page_values_are_autograds(pages, case):
         assert any("Pick at least one" in i.value for i in at.info)
         return
     probe, slope, alpha = value(at, "ac_probe"), value(at, "ac_slope"), value(at, "ac_alpha")
+    assert lo <= probe <= hi  # the point evaluated lies on the curves drawn
     fns = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu,
            "leaky_relu": lambda v: F.leaky_relu(v, slope), "elu": lambda v: F.elu(v, alpha)}
     m = metrics(at)
