@@ -90,7 +90,7 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0, 
 
 def pool_output_size(size: int, kernel: int, stride: int | None = None, padding: int = 0, dilation: int = 1, *,
                      ceil_mode: bool = False) -> int:
-    """Output length of ``nn.MaxPool2d``/``nn.AvgPool2d``, exactly as PyTorch computes it; stride defaults to the kernel.
+    """Output length of ``nn.MaxPool2d``/``nn.AvgPool2d`` as PyTorch computes it; stride defaults to the kernel.
 
     ``ceil_mode=True`` rounds up instead of down: a last window may hang off the end of the (padded) input, as long as
     it starts inside the input or the left padding; one that would start in the right padding is dropped. The kernel
@@ -212,8 +212,8 @@ class OutputSize:
     @property
     def formula(self) -> str:
         """The rule with the numbers substituted, e.g. ⌊(28 + 2·2 − 5)/1⌋ + 1 = 28; a dilated kernel's span in
-        brackets: ⌊(7 + 2·3 − (2·(4−1)+1))/2⌋ + 1 = 4; ceil_mode rounds up: ⌈(5 + 2·0 − 2)/2⌉ + 1 = 3 (and "− 1"
-        when the last window would start in the right padding)."""
+        brackets: ⌊(7 + 2·3 − (2·(4−1)+1))/2⌋ + 1 = 4; ceil_mode rounds up: ⌈(5 + 2·0 − 2)/2⌉ + 1 = 3
+        (and "− 1" when the last window would start in the right padding)."""
         top, drop = self._parts(latex=False)
         left, right = ("⌈", "⌉") if self.ceil_mode else ("⌊", "⌋")
         return f"{left}({top})/{self.stride}{right} + 1{drop} = {self.output}"
