@@ -117,7 +117,7 @@ def backend_cases() -> dict[str, callable]:
 
 APPTEST_CASES = [  # page, widget kind, key, new value
     ("10_output_size.py", "slider", "os_k", 5),
-    ("11_sliding_window.py", "slider", "sw_pos", 4),
+    ("11_sliding_window.py", "select_slider", "sw_pos", 4),
     ("12_layer_stack.py", "number_input", "ls_h_mnist_cnn", 30),
     ("13_pooling.py", "slider", "pl_photo_k", 3),
     ("14_activations.py", "slider", "ac_depth", 12),

@@ -55,7 +55,7 @@ def lab_photo_input(key: str, *, max_side: int, sides: list[int] | None = None):
     cols = st.columns([2, 3, 1, 1] if sides else [2, 2, 1])
     sample = cols[0].selectbox(_("Sample photo"), samples, index=samples.index("cat") if "cat" in samples else 0,
                                key=f"{key}_sample", format_func=cnnviz.data.sample_title)
-    upload = cols[1].file_uploader(_("…or upload a photo"), key=f"{key}_upload")
+    upload = cols[1].file_uploader(_("…or upload a photo"), type=IMAGE_TYPES, key=f"{key}_upload")
     colour = cols[2].toggle(_("Colour"), True, key=f"{key}_colour",
                             help=_("Colour: 3 channels (R, G, B). Off: 1 grey channel."))
     if sides:
@@ -68,6 +68,23 @@ def lab_photo_input(key: str, *, max_side: int, sides: list[int] | None = None):
         st.error(_("Cannot use this file: {err}. Showing nothing until you pick a sample or another file.").format(
             err=err))
         st.stop()
+
+
+def output_cell(key: str, rows: int, cols: int, *, playing: bool = False, compact: bool = False) -> tuple[int, int]:
+    """A slider over the output cells of a sliding-window view, written (row, column) and counted from 0 like the
+    cells in the figures, row by row. While ``playing`` each run moves it on by one cell (call it inside the fragment
+    that replays). A 1×1 output needs no slider: (0, 0). ``compact`` hides the label (presenter mode)."""
+    n = rows * cols
+    position = st.session_state.get(key)
+    if not isinstance(position, int) or not 0 <= position < n:
+        st.session_state[key] = position = 0
+    if n > 1:
+        if playing:
+            st.session_state[key] = (position + 1) % n
+        position = st.select_slider(_("Output cell (row, column)"), range(n), key=key,
+                                    format_func=lambda i: "({}, {})".format(*divmod(i, cols)),
+                                    label_visibility="collapsed" if compact else "visible")
+    return divmod(position, cols)
 
 
 def fashion_image_bytes(key: str) -> bytes:

@@ -75,7 +75,7 @@ st.dataframe(
     table,
     hide_index=True,
     width="stretch",
-    height=min(38 * (len(table) + 1), 560),
+    height="content" if len(table) <= 14 else 560,  # all rows and nothing more, or a scrolling table
     column_config={PARAMS: st.column_config.NumberColumn(format="localized")},
 )
 with st.expander(_("As text, like Keras's model.summary()")):

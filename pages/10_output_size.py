@@ -12,7 +12,7 @@ import cnnviz
 from cnnviz import arithmetic
 from cnnviz.i18n import N_, _
 from cnnviz.plots import conv as plots
-from dashboard import layout
+from dashboard import layout, widgets
 
 GRID_LIMIT = 40  # padded cells per side we still draw
 KINDS = {"conv": N_("Convolution"), "pool": N_("Pooling"), "transposed": N_("Transposed convolution")}
@@ -42,7 +42,8 @@ with left:
         _("Dilation d"), 1, 4, 1, key="os_d", help=_("Spreads the kernel's taps apart: a 3×3 kernel with d=2 spans 5×5."))
     ceil_mode = pooling and st.checkbox(
         _("ceil_mode (round up)"), key="os_ceil",
-        help=_("PyTorch's ceil_mode=True keeps a last, partial window, as long as it starts inside the input."))
+        help=_("PyTorch's ceil_mode=True rounds up: a last window may hang off the end, as long as it starts inside "
+               "the input or the left padding."))
     output_padding = 0
     if transposed:
         pad_mode = "custom"
@@ -96,37 +97,40 @@ if transposed:
 
 # Padding per side: (before, after) for the height and for the width
 if pad_mode == "same":
-    pads_h = arithmetic.same_padding_tf(height, kernel_h, stride=stride, dilation=dilation)
-    pads_w = arithmetic.same_padding_tf(width, kernel_w, stride=stride, dilation=dilation)
+    keras_h = arithmetic.same_padding_tf(height, kernel_h, stride=stride, dilation=dilation)
+    keras_w = arithmetic.same_padding_tf(width, kernel_w, stride=stride, dilation=dilation)
+    pads_h, pads_w = keras_h, keras_w
     if pooling:  # PyTorch pools with equal padding of at most k // 2 on both sides
-        pads_h = (min(max(pads_h), kernel_h // 2),) * 2
-        pads_w = (min(max(pads_w), kernel_w // 2),) * 2
+        pads_h = (min(max(keras_h), kernel_h // 2),) * 2
+        pads_w = (min(max(keras_w), kernel_w // 2),) * 2
 else:
     pads_h = pads_w = (padding, padding)
 
 try:
-    rows = cnnviz.explain_output_size(height, kernel_h, stride=stride, padding=pads_h[0], padding_after=pads_h[1],
-                                      dilation=dilation)
-    cols = cnnviz.explain_output_size(width, kernel_w, stride=stride, padding=pads_w[0], padding_after=pads_w[1],
-                                      dilation=dilation)
     if pooling:
-        pool_h = cnnviz.pool_output_size(height, kernel_h, stride=stride, padding=pads_h[0], ceil_mode=ceil_mode)
-        pool_w = cnnviz.pool_output_size(width, kernel_w, stride=stride, padding=pads_w[0], ceil_mode=ceil_mode)
+        rows = arithmetic.explain_pool_output_size(height, kernel_h, stride=stride, padding=pads_h[0],
+                                                   ceil_mode=ceil_mode)
+        cols = arithmetic.explain_pool_output_size(width, kernel_w, stride=stride, padding=pads_w[0],
+                                                   ceil_mode=ceil_mode)
+    else:
+        rows = cnnviz.explain_output_size(height, kernel_h, stride=stride, padding=pads_h[0], padding_after=pads_h[1],
+                                          dilation=dilation)
+        cols = cnnviz.explain_output_size(width, kernel_w, stride=stride, padding=pads_w[0], padding_after=pads_w[1],
+                                          dilation=dilation)
 except ValueError as err:
     st.error(_("Impossible combination: {reason}").format(reason=err))
     st.stop()
-out_h, out_w = (pool_h, pool_w) if pooling else (rows.output, cols.output)
+out_h, out_w = rows.output, cols.output
+axis_names = {"rows": _("rows"), "columns": _("columns"), "rows and columns": _("rows and columns")}
 
 figure, numbers = layout.figure_first(right)
 with numbers:
-    if ceil_mode and (pool_h, pool_w) != (rows.output, cols.output):
+    if ceil_mode:
         st.latex(r"N_{out} = \left\lceil \frac{N + 2p - d\,(k-1) - 1}{s} \right\rceil + 1")
-        st.caption(_("ceil_mode rounds up: one more, partial window at the end ({h}×{w} instead of "
-                     "{fh}×{fw}).").format(h=pool_h, w=pool_w, fh=rows.output, fw=cols.output))
     else:
         st.latex(r"N_{out} = \left\lfloor \frac{N + 2p - d\,(k-1) - 1}{s} \right\rfloor + 1")
-        for axis, info in (("H", rows), ("W", cols)):
-            st.latex(rf"{axis}_{{out}} = " + info.latex)
+    for axis, info in (("H", rows), ("W", cols)):
+        st.latex(rf"{axis}_{{out}} = " + info.latex)
     m1, m2, m3 = st.columns(3)
     m1.metric(_("Output height"), out_h)
     m2.metric(_("Output width"), out_w)
@@ -142,64 +146,77 @@ with numbers:
         else:
             st.caption(_("'same' pads the input with zeros: {ph} at the top and at the bottom, {pw} on the left and on "
                          "the right.").format(ph=pads_h[0], pw=pads_w[0]))
+        if pooling and (pads_h, pads_w) != (keras_h, keras_w):
+            st.info(_("PyTorch's pooling pads both sides equally, at most k // 2 cells: {ph} at the top and bottom, "
+                      "{pw} on the left and right. Keras's 'same' would pad {kt} and {kb}, {kl} and {kr}, so here the "
+                      "output has {h}×{w} cells, not ⌈N/s⌉ = {ch}×{cw}.").format(
+                ph=pads_h[0], pw=pads_w[0], kt=keras_h[0], kb=keras_h[1], kl=keras_w[0], kr=keras_w[1], h=out_h,
+                w=out_w, ch=-(-height // stride), cw=-(-width // stride)))
 
-    axis_names = {"rows": _("rows"), "columns": _("columns")}
-    for axis, info in (("rows", rows), ("columns", cols)):
+    same_axes = (height, kernel_h, pads_h) == (width, kernel_w, pads_w)  # one sentence says it for both axes
+    for axis, info in (("rows and columns", rows),) if same_axes else (("rows", rows), ("columns", cols)):
         where = axis_names[axis]
-        if not info.exact:
-            top = info.size + info.padding + info.after - info.span
+        if info.overhang:
+            start = (info.output - 1) * info.stride - info.padding
+            st.info(_("ceil_mode rounds up along the {axis}: the last window starts at index {start} and hangs {n} "
+                      "cells past the end of the padded input. PyTorch keeps it because it starts inside the input or "
+                      "the left padding; the cells past the end are left out of the max or the average.").format(
+                axis=where, start=start, n=info.overhang))
+        elif info.dropped:
+            st.info(_("ceil_mode would round up to {n} windows along the {axis}, but the last one would start in the "
+                      "right padding, reading no input cell: PyTorch drops it, so {out} remain.").format(
+                n=info.rounded, axis=where, out=info.output))
+        cells = arithmetic.describe_ranges(info)
+        if not info.exact and not info.overhang:
+            top = info.padded - info.span
             msg = _("Along the {axis} the division is not exact: {top} is not a multiple of the stride {s} "
                     "(remainder {r}).").format(axis=where, top=top, s=stride, r=info.remainder)
             if info.unread_count:
                 msg += " " + _("Input {axis} never read by any window (counting from 0): {cells}.").format(
-                    axis=where, cells=arithmetic.describe_ranges(info))
+                    axis=where, cells=cells)
             else:
                 msg += " " + _("Only padding is skipped at the end; every input cell is still read.")
             st.warning(msg)
         elif info.unread_count:
-            st.info(_("The window skips cells: input {axis} {cells} are never read.").format(
-                axis=where, cells=arithmetic.describe_ranges(info)))
+            st.info(_("The window skips cells: input {axis} {cells} are never read.").format(axis=where, cells=cells))
 
 with figure:
     hp, wp = height + sum(pads_h), width + sum(pads_w)
-    if max(hp, wp) > GRID_LIMIT:
+    if max(hp + rows.overhang, wp + cols.overhang) > GRID_LIMIT:
         st.info(_("The padded input is {h}×{w}: too large to draw cell by cell (at most {limit}). Make H and W "
                   "smaller to see the window move.").format(h=hp, w=wp, limit=GRID_LIMIT))
         st.stop()
-    n_pos = rows.output * cols.output
-    if st.session_state.get("os_pos", 1) > n_pos:
-        st.session_state["os_pos"] = 1
     playing = st.toggle(_("Play"), key="os_play", help=_("Move the window by itself, one position at a time."))
     compact = layout.presenter()  # on a projector: the slider without its label and smaller cells, so the grid fits
 
-    @st.fragment(run_every=0.8 if playing and n_pos > 1 else None)
+    @st.fragment(run_every=0.8 if playing and out_h * out_w > 1 else None)
     def window_view() -> None:
-        if playing and n_pos > 1:
-            st.session_state["os_pos"] = st.session_state.get("os_pos", 1) % n_pos + 1
-        pos = (st.slider(_("Window position"), 1, max(n_pos, 2), key="os_pos", disabled=n_pos == 1,
-                         label_visibility="collapsed" if compact else "visible")
-               if n_pos > 1 else 1)
-        r, c = divmod(pos - 1, cols.output)
+        r, c = widgets.output_cell("os_pos", out_h, out_w, playing=playing, compact=compact)
         r_cells = arithmetic.window_cells(r, kernel=kernel_h, stride=stride, dilation=dilation)
         c_cells = arithmetic.window_cells(c, kernel=kernel_w, stride=stride, dilation=dilation)
         layout.chart(plots.window_grid(height, width, padding=(*pads_h, *pads_w), rows=r_cells, cols=c_cells,
                                       unread_rows=rows.uncovered, unread_cols=cols.uncovered,
-                                      cell_px=34 if compact else 40,
+                                      beyond=(rows.overhang, cols.overhang), cell_px=34 if compact else 40,
                                       title=_("Padded input {h}×{w}: the window of output cell ({r}, {c})").format(
                                           h=hp, w=wp, r=r, c=c)), key="os_grid")
         ri = [v - pads_h[0] for v in r_cells]
         ci = [v - pads_w[0] for v in c_cells]
         text = _("Output cell **({r}, {c})** reads input rows {r0}…{r1} and columns {c0}…{c1}.").format(
             r=r, c=c, r0=ri[0], r1=ri[-1], c0=ci[0], c1=ci[-1])
-        if max(pads_h + pads_w):
+        if pooling and max(pads_h + pads_w + (rows.overhang, cols.overhang)):
+            text += " " + _("An index below 0 or past the last row or column is not part of the input: max pooling "
+                            "never picks it, and average pooling counts padding as zeros.")
+        elif max(pads_h + pads_w):
             text += " " + _("An index below 0 or past the last row or column is a padding zero.")
         if dilation > 1:
             text += " " + _("With dilation {d} the window reads one cell, then skips {skip}.").format(
                 d=dilation, skip=dilation - 1)
         st.markdown(text)
-        layout.chart(plots.window_grid(rows.output, cols.output, rows=[r], cols=[c], cell_px=34,
-                                      title=_("Output {h}×{w}").format(h=rows.output, w=cols.output)), key="os_out")
+        layout.chart(plots.window_grid(out_h, out_w, rows=[r], cols=[c], cell_px=34,
+                                      title=_("Output {h}×{w}").format(h=out_h, w=out_w)), key="os_out")
 
     window_view()
     st.caption(_("Grey: padding (zeros). Blue: input. Orange: the cells this window reads. Red: never read by any "
                  "window."))
+    if rows.overhang or cols.overhang:
+        st.caption(_("Pale: past the end of the padded input, where ceil_mode's last window hangs off."))

@@ -11,7 +11,7 @@ import streamlit as st
 from cnnviz import ops
 from cnnviz.i18n import _
 from cnnviz.plots import conv as plots
-from dashboard import layout
+from dashboard import layout, widgets
 
 st.title(_("The sliding window, number by number"))
 st.caption(_("Each output cell is the sum of the input cells under the kernel, each multiplied by the kernel "
@@ -53,20 +53,13 @@ except (ValueError, TypeError) as err:
     st.stop()
 out = out + bias
 h_out, w_out = out.shape
-n_pos = h_out * w_out
-if st.session_state.get("sw_pos", 1) > n_pos:
-    st.session_state["sw_pos"] = 1
 playing = (c7 if compact else figure).toggle(_("Play"), key="sw_play",
                                             help=_("Step through every window position by itself."))
 
 
-@st.fragment(run_every=1.0 if playing and n_pos > 1 else None)
+@st.fragment(run_every=1.0 if playing and h_out * w_out > 1 else None)
 def window_view() -> None:
-    if playing and n_pos > 1:
-        st.session_state["sw_pos"] = st.session_state.get("sw_pos", 1) % n_pos + 1
-    pos = st.slider(_("Window position"), 1, n_pos, key="sw_pos",
-                    label_visibility="collapsed" if compact else "visible") if n_pos > 1 else 1
-    r, c = divmod(pos - 1, w_out)
+    r, c = widgets.output_cell("sw_pos", h_out, w_out, playing=playing, compact=compact)
     win = ops.conv_window(x, k, out_row=r, out_col=c, stride=stride, padding=padding, bias=bias)
     left, mid, right = st.columns([3, 2, 2])
     with left:

@@ -35,7 +35,7 @@ acts = [None, *stack.STACK_ACTIVATIONS]
 figure, editor = layout.figure_first()  # on a projector the shapes come first, the editable table under them
 edited = editor.data_editor(
     pd.DataFrame(stack.to_table(spec0), columns=list(stack.TABLE_COLUMNS)),
-    key=f"ls_table_{choice}", num_rows="dynamic", width="stretch", hide_index=True,
+    key=f"ls_table_{choice}", num_rows="dynamic", width="stretch", hide_index=True, placeholder="",
     column_config={
         "type": st.column_config.SelectboxColumn(_("layer type"), options=list(stack.LAYER_TYPES), required=True,
                                                  help=_("conv, pool, flatten, linear or dropout")),

@@ -68,7 +68,9 @@ else:
     for heading in figure.layout.annotations:
         heading.update(text=short_lines(heading.text), xanchor="center")
     layout.chart(figure, key="ac_curves", where=layout.main_figure())
-    probe = st.slider(_("Evaluate at x ="), float(x_range[0]), float(x_range[1]), 0.5, 0.1, key="ac_probe")
+    # a new x range makes a new slider: it starts where the last one was, moved inside the range (0.5 at first)
+    start = min(max(float(st.session_state.get("ac_probe", 0.5)), x_range[0]), x_range[1])
+    probe = st.slider(_("Evaluate at x ="), float(x_range[0]), float(x_range[1]), start, 0.1, key="ac_probe")
     cols = st.columns(len(curves))
     for col, name in zip(cols, curves):
         y, dy = ops.activation(name, np.array([probe]), slope=slope, alpha=alpha)

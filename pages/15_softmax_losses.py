@@ -28,9 +28,7 @@ text = c1.text_input(_("Logits z (the network's raw scores, comma-separated)"), 
 temperature = c2.slider(_("Temperature T"), 0.1, 5.0, 1.0, 0.1, key="sm_temp",
                         help=_("T < 1 sharpens the distribution, T > 1 flattens it."))
 try:
-    logits = np.array([float(v) for v in text.replace(";", ",").split(",") if v.strip()])
-    if len(logits) < 2:
-        raise ValueError(_("give at least two numbers, e.g. 2, 1, 0.1"))
+    logits = ops.parse_logits(text)
     probs = ops.softmax(logits, temperature=temperature)
 except ValueError as err:
     st.error(_("Cannot read these logits: {err}").format(err=err))

@@ -37,7 +37,7 @@ def png_file(tmp_path):
 def test_output_size_window_moves(browser_page):
     browser_page.goto_page("output_size")
     expect_text(browser_page, "Output height")
-    press_slider(browser_page, "Window position", times=2)
+    press_slider(browser_page, "Output cell (row, column)", times=2)
     expect_text(browser_page, "reads input rows -1…1 and columns 1…3")  # 'same' padding: row -1 is padding
     no_exception(browser_page)
 
@@ -45,7 +45,7 @@ def test_output_size_window_moves(browser_page):
 def test_sliding_window_steps(browser_page):
     browser_page.goto_page("sliding_window")
     expect_text(browser_page, "Output cell (0, 0)")
-    press_slider(browser_page, "Window position")
+    press_slider(browser_page, "Output cell (row, column)")
     expect_text(browser_page, "Output cell (0, 1)")
     no_exception(browser_page)
 

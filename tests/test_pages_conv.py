@@ -141,7 +141,9 @@ def test_output_size_window_steps_and_plays(app_at):
     assert z.shape == (9, 9) and np.isin(z, [0, 4]).sum() == 9 * 9 - 7 * 7  # the padding ring is drawn...
     assert (z == 4).sum() == 5  # ...and the first window covers 5 of its cells
     at = run(at.radio(key="os_pad_mode").set_value("valid"))
-    at = run(at.slider(key="os_pos").set_value(7))  # 7x7 input, k3: 5x5 output -> position 7 is cell (1, 1)
+    cells = at.select_slider(key="os_pos")
+    assert cells.options[:2] == ["(0, 0)", "(0, 1)"] and cells.value == 0  # numbered like the cells: from (0, 0)
+    at = run(cells.set_value(6))  # 7x7 input, k3: 5x5 output -> the seventh cell is (1, 1)
     assert any("Output cell **(1, 1)** reads input rows 1…3 and columns 1…3" in md.value for md in at.markdown)
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     z = plotly_array(spec["data"][0]["z"])
@@ -149,7 +151,7 @@ def test_output_size_window_steps_and_plays(app_at):
     at = run(at.toggle(key="os_play").set_value(True))
     first = at.session_state["os_pos"]
     at = run(at)
-    assert at.session_state["os_pos"] == first % 25 + 1  # each run moves the window by one
+    assert at.session_state["os_pos"] == (first + 1) % 25  # each run moves the window by one
     at = run(at.number_input(key="os_h").set_value(200))
     assert any("too large to draw" in i.value for i in at.info)
 
@@ -163,11 +165,12 @@ def test_sliding_window_value_is_f_conv2d(app_at):
     run(at.selectbox(key="sw_pattern").set_value("random digits"))
     run(at.slider(key="sw_padding").set_value(1))
     run(at.slider(key="sw_stride").set_value(2))
-    at = run(at.slider(key="sw_pos").set_value(5))
+    at = run(at.select_slider(key="sw_pos").set_value(4))
     x = ops.example_grid(6, 6, pattern="random digits")
     k = ops.KERNELS["Laplacian (all edges)"]
     ref = F.conv2d(torch.from_numpy(x)[None, None], torch.from_numpy(k)[None, None], stride=2, padding=1)[0, 0]
-    r, c = divmod(5 - 1, ref.shape[1])
+    r, c = divmod(4, ref.shape[1])
+    assert at.select_slider(key="sw_pos").options[4] == f"({r}, {c})"
     label = f"Output cell ({r}, {c})"
     assert float(metrics(at)[label]) == pytest.approx(float(ref[r, c]))
     assert any(md.value.startswith("**Multiply-add:**") for md in at.markdown)
@@ -212,10 +215,10 @@ def test_pooling_page_numbers_and_bad_upload(app_at):
     assert m["Output size"] == f"{mx.shape[0]} × {mx.shape[1]}" and m["Parameters"] == "0"
     assert m["Top-left max / average"] == f"{float(mx[0, 0]):g} / {float(av[0, 0]):.2f}"
     assert m["Channels in → out"] == "3 → 3"
-    at.file_uploader(key="pl_upload").upload("notes.txt", b"not an image", "text/plain")
+    at.file_uploader(key="pl_upload").set_value(("notes.png", b"not an image", "image/png"))
     at = run(at)
     assert at.error and "not an image" in at.error[0].value
-    at.file_uploader(key="pl_upload").upload("small.png", png_bytes(), "image/png")
+    at.file_uploader(key="pl_upload").set_value(("small.png", png_bytes(), "image/png"))
     at = run(at)
     assert not at.error and metrics(at)["Channels in → out"] == "3 → 3"
 

@@ -21,7 +21,7 @@ from .conv import (
     im2col_conv,
 )
 from .kernels import KERNEL_LABELS, KERNELS, KernelResult, apply_kernel, photo_to_array
-from .losses import binary_cross_entropy, cross_entropy, mse, mse_onehot_curve, softmax
+from .losses import binary_cross_entropy, cross_entropy, mse, mse_onehot_curve, parse_logits, softmax
 from .pooling import ShiftTest, pool2d, shift_test
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "mse",
     "mse_onehot_curve",
     "pad2d",
+    "parse_logits",
     "photo_to_array",
     "pool2d",
     "shift_test",

@@ -7,14 +7,41 @@ import numpy as np
 from ..i18n import _
 from .arrays import checked_array
 
-__all__ = ["binary_cross_entropy", "cross_entropy", "mse", "mse_onehot_curve", "softmax"]
+__all__ = ["binary_cross_entropy", "cross_entropy", "mse", "mse_onehot_curve", "parse_logits", "softmax"]
+
+
+def parse_logits(text: str) -> np.ndarray:
+    """Numbers separated by commas (or semicolons), e.g. "2.0, 1.0, 0.1", as float64 logits.
+
+    Raises ``ValueError`` (one sentence) for a word that is no number, a number too large to compute with (or
+    written as inf or nan), or fewer than two numbers.
+    """
+    values = []
+    for word in (w.strip() for w in str(text).replace(";", ",").split(",")):
+        if not word:
+            continue
+        try:
+            value = float(word)
+        except ValueError:
+            raise ValueError(_("'{word}' is not a number").format(word=word)) from None
+        if not np.isfinite(value):
+            raise ValueError(_("'{word}' is not a finite number").format(word=word))
+        values.append(value)
+    if len(values) < 2:
+        raise ValueError(_("give at least two numbers, e.g. 2, 1, 0.1"))
+    return np.array(values)
 
 
 def softmax(logits: np.ndarray, *, temperature: float = 1.0) -> np.ndarray:
-    """softmax(z / T) along the last axis. Raises ``ValueError`` for T <= 0."""
+    """softmax(z / T) along the last axis. Raises ``ValueError`` for T <= 0, and for logits so large that z / T
+    is beyond float64 (about 1.8e308)."""
     if not temperature > 0:
         raise ValueError(_("temperature must be > 0, got {temperature}: it divides the logits").format(temperature=temperature))
-    z = checked_array(logits, name="logits", ndim=(1, 2)) / temperature
+    with np.errstate(over="ignore"):
+        z = checked_array(logits, name="logits", ndim=(1, 2)) / temperature
+    if not np.isfinite(z).all():
+        raise ValueError(_("the logits divided by the temperature {t:g} are too large to compute with: keep every "
+                           "logit below 1.7e308 × T in size").format(t=temperature))
     z = z - z.max(axis=-1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=-1, keepdims=True)

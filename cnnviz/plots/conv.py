@@ -18,10 +18,11 @@ __all__ = ["activation_figure", "bars_figure", "gradient_flow_figure", "image_fi
            "matrix_figure", "transposed_grid", "window_grid"]
 
 # cell kinds in window_grid
-PAD, INPUT, UNREAD, WINDOW, WINDOW_PAD = range(5)
-_KIND_COLOURS = ["#e9e9ee", "#d6e6f5", "#f6b8b8", "#f28e2b", "#f9c98f"]
+PAD, INPUT, UNREAD, WINDOW, WINDOW_PAD, BEYOND, WINDOW_BEYOND = range(7)
+_KIND_COLOURS = ["#e9e9ee", "#d6e6f5", "#f6b8b8", "#f28e2b", "#f9c98f", "#f8f8f8", "#fde6cf"]
 _KIND_NAMES = [N_("padding (zeros)"), N_("input"), N_("never read"), N_("read by this window"),
-               N_("window on padding")]
+               N_("window on padding"), N_("past the end (not part of the input)"),
+               N_("window past the end: left out")]
 
 
 def _fmt(v: float) -> str:
@@ -44,15 +45,20 @@ def _pads(padding: int | Sequence[int]) -> tuple[int, int, int, int]:
 
 def window_grid(height: int, width: int, *, padding: int | Sequence[int] = 0, rows: Iterable[int] = (),
                 cols: Iterable[int] = (), values: np.ndarray | None = None, unread_rows: Iterable[int] = (),
-                unread_cols: Iterable[int] = (), title: str = "", cell_px: int = 40) -> go.Figure:
+                unread_cols: Iterable[int] = (), title: str = "", cell_px: int = 40,
+                beyond: tuple[int, int] = (0, 0)) -> go.Figure:
     """The padded input grid, the cells one window reads (padded coordinates), and never-read rows/columns.
 
     ``padding`` is one number or (top, bottom, left, right): Keras's 'same' pads one more after when it must.
-    ``values`` (height×width) writes the numbers into the input cells; padding cells show 0.
+    ``values`` (height×width) writes the numbers into the input cells; padding cells show 0. ``beyond`` (rows,
+    columns) draws that many cells past the padded input's bottom and right edge, where pooling's ceil_mode lets a
+    last window hang off the end.
     """
     top, bottom, left, right = _pads(padding)
+    bottom_off, right_off = (int(v) for v in beyond)
     hp, wp = height + top + bottom, width + left + right
-    kind = np.full((hp, wp), PAD, dtype=int)
+    kind = np.full((hp + bottom_off, wp + right_off), BEYOND, dtype=int)
+    kind[:hp, :wp] = PAD
     kind[top:top + height, left:left + width] = INPUT
     for r in unread_rows:
         kind[top + r, left:left + width] = UNREAD
@@ -61,7 +67,8 @@ def window_grid(height: int, width: int, *, padding: int | Sequence[int] = 0, ro
     rows, cols = list(rows), list(cols)
     if rows and cols:
         sub = kind[np.ix_(rows, cols)]
-        kind[np.ix_(rows, cols)] = np.where(sub == PAD, WINDOW_PAD, WINDOW)
+        kind[np.ix_(rows, cols)] = np.select([sub == PAD, sub == BEYOND], [WINDOW_PAD, WINDOW_BEYOND], WINDOW)
+    hp, wp = kind.shape
     text = None
     if values is not None:
         full = np.zeros((hp, wp))
@@ -71,7 +78,7 @@ def window_grid(height: int, width: int, *, padding: int | Sequence[int] = 0, ro
     scale = [[edge, _KIND_COLOURS[i]] for i in range(n) for edge in (i / n, (i + 1) / n)]
     names = np.array([_(k) for k in _KIND_NAMES], dtype=object)
     heat = go.Heatmap(
-        z=kind, x=list(range(-left, width + right)), y=list(range(-top, height + bottom)),
+        z=kind, x=list(range(-left, width + right + right_off)), y=list(range(-top, height + bottom + bottom_off)),
         zmin=-0.5, zmax=n - 0.5, colorscale=scale, showscale=False, xgap=1, ygap=1,
         text=text, texttemplate="%{text}" if text is not None else None, textfont={"size": 11},
         customdata=names[kind], hovertemplate=_("row %{y}, column %{x}") + "<br>%{customdata}<extra></extra>",
@@ -174,7 +181,7 @@ def image_figure(arr: np.ndarray, *, title: str = "", signed: bool = False, heig
         arr = arr.transpose(1, 2, 0)
     img = (np.clip(arr, 0, 1) * 255).round().astype(np.uint8)
     h, w = img.shape[:2]
-    axis = dict(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
+    axis = dict(showticklabels=False, ticks="", showgrid=False, zeroline=False, showline=False, constrain="domain")
     layout = dict(title=_title(title), height=height, margin=dict(l=0, r=0, t=40 if title else 0, b=0),
                   xaxis=dict(axis, range=[-0.5, w - 0.5]), yaxis=dict(axis, range=[h - 0.5, -0.5], scaleanchor="x"))
     return go.Figure(go.Image(source=_jpeg_uri(img), hoverinfo="skip"), layout=layout)
@@ -202,7 +209,10 @@ def activation_figure(x: np.ndarray, curves: Mapping[str, tuple[np.ndarray, np.n
     n = len(curves)
     for i, (name, (y, dy)) in enumerate(curves.items()):
         label = (labels or {}).get(name, name)
-        line = dict(color=palette[i % len(palette)], dash=_DASHES[i % len(_DASHES)], width=2 + 1.5 * (n - 1 - i))
+        # simplify=False: plotly would otherwise drop points of a wide line that deviate by less than about a
+        # quarter of its width, and a sigmoid drawn 8 px wide turns into a polyline
+        line = dict(color=palette[i % len(palette)], dash=_DASHES[i % len(_DASHES)], width=2 + 1.5 * (n - 1 - i),
+                    simplify=False)
         traces.append(go.Scatter(x=x, y=y, name=label, line=line, legend="legend",
                                  hovertemplate="x = %{x:.2f}<br>f(x) = %{y:.4f}<extra>" + label + "</extra>"))
         traces.append(go.Scatter(x=x, y=dy, name=label + "′", line=line, xaxis="x2", yaxis="y2", legend="legend2",
