@@ -9,7 +9,8 @@ and with dilation d the kernel spans d*(k-1)+1 cells, which is what PyTorch comp
     N_out = floor((N + 2p - d*(k-1) - 1) / s) + 1
 
 Beyond the notes (the convolution-arithmetic paper): uneven 'same' padding as Keras/TensorFlow do it, pooling with
-``ceil_mode``, transposed convolution, and the parameters and cost of grouped and depthwise convolution.
+``ceil_mode``, transposed convolution. The parameters and cost of grouped and depthwise convolution are in
+:mod:`cnnviz.conv_cost`.
 """
 
 from __future__ import annotations
@@ -21,9 +22,7 @@ import numpy as np
 from .i18n import _
 
 __all__ = [
-    "ConvCost",
     "OutputSize",
-    "conv_cost",
     "conv_output_size",
     "describe_ranges",
     "explain_output_size",
@@ -373,47 +372,6 @@ def same_padding_tf(size: int, kernel: int, stride: int = 1, dilation: int = 1) 
     out = -(-size // stride)
     total = max((out - 1) * stride + span - size, 0)
     return total // 2, total - total // 2
-
-
-@dataclass(frozen=True)
-class ConvCost:
-    """Parameters and multiply-adds of one 2-D convolution layer (``groups`` splits the channels)."""
-
-    in_channels: int
-    out_channels: int
-    kernel: tuple[int, int]
-    groups: int
-    output_hw: tuple[int, int]
-    weights: int
-    biases: int
-
-    @property
-    def params(self) -> int:
-        return self.weights + self.biases
-
-    @property
-    def macs(self) -> int:
-        """Multiply-adds for one image: every weight once per output position."""
-        return self.weights * self.output_hw[0] * self.output_hw[1]
-
-
-def conv_cost(in_channels: int, out_channels: int, kernel: int | tuple[int, int], output_hw: tuple[int, int], *,
-              groups: int = 1, bias: bool = True) -> ConvCost:
-    """Parameters and multiply-adds of ``nn.Conv2d(in, out, kernel, groups=groups)`` producing ``output_hw``.
-
-    ``groups == in_channels == out_channels`` is a depthwise convolution (MobileNet). Raises ValueError when the
-    channels do not divide into the groups (PyTorch's rule).
-    """
-    kh, kw = (kernel, kernel) if isinstance(kernel, int) else kernel
-    for name, v in (("in_channels", in_channels), ("out_channels", out_channels), ("kernel", kh), ("kernel", kw)):
-        _check_int(name, v, minimum=1)
-    groups = _check_int("groups", groups, minimum=1)
-    if in_channels % groups or out_channels % groups:
-        raise ValueError(_("{cin} input and {cout} output channels do not split into {g} groups: both must be "
-                           "multiples of the groups").format(cin=in_channels, cout=out_channels, g=groups))
-    weights = out_channels * (in_channels // groups) * kh * kw
-    return ConvCost(in_channels, out_channels, (kh, kw), groups, tuple(output_hw), weights,
-                    out_channels if bias else 0)
 
 
 def window_cells(out_index: int, *, kernel: int, stride: int = 1, dilation: int = 1) -> tuple[int, ...]:

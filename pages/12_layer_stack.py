@@ -11,7 +11,7 @@ import json
 import pandas as pd
 import streamlit as st
 
-from cnnviz import arithmetic, stack
+from cnnviz import conv_cost, stack
 from cnnviz.i18n import N_, _, pgettext
 from cnnviz.plots import conv as plots
 from dashboard import layout, nav
@@ -129,9 +129,9 @@ with st.expander(_("Grouped and depthwise convolution: the MobileNet block")):
     c_in, c_out, k_g, side = (int(column.number_input(_(label), 1, largest, start, key=key))
                               for column, (label, largest, start, key) in zip(st.columns(4), inputs))
     try:
-        plain = arithmetic.conv_cost(c_in, c_out, k_g, (side, side))
-        depthwise = arithmetic.conv_cost(c_in, c_in, k_g, (side, side), groups=c_in)
-        pointwise = arithmetic.conv_cost(c_in, c_out, 1, (side, side))
+        plain = conv_cost.conv_cost(c_in, c_out, k_g, (side, side))
+        depthwise = conv_cost.conv_cost(c_in, c_in, k_g, (side, side), groups=c_in)
+        pointwise = conv_cost.conv_cost(c_in, c_out, 1, (side, side))
     except ValueError as err:
         st.error(str(err))
     else:

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import cnnviz
-from cnnviz import arithmetic
+from cnnviz import arithmetic, conv_cost
 
 
 def _evaluate(formula: str) -> int:
@@ -93,22 +93,22 @@ def test_transposed_convolution_matches_torch():
 def test_grouped_and_depthwise_cost_match_torch(cin, cout, k, groups):
     layer = nn.Conv2d(cin, cout, k, groups=groups, padding="same")
     out = layer(torch.zeros(1, cin, 14, 14))
-    cost = arithmetic.conv_cost(cin, cout, k, tuple(out.shape[-2:]), groups=groups)
+    cost = conv_cost.conv_cost(cin, cout, k, tuple(out.shape[-2:]), groups=groups)
     assert cost.params == sum(p.numel() for p in layer.parameters())
     assert cost.macs == layer.weight.numel() * 14 * 14
 
 
 def test_depthwise_separable_is_cheaper_than_a_plain_conv():
-    plain = arithmetic.conv_cost(32, 64, 3, (56, 56))
-    depthwise = arithmetic.conv_cost(32, 32, 3, (56, 56), groups=32)
-    pointwise = arithmetic.conv_cost(32, 64, 1, (56, 56))
+    plain = conv_cost.conv_cost(32, 64, 3, (56, 56))
+    depthwise = conv_cost.conv_cost(32, 32, 3, (56, 56), groups=32)
+    pointwise = conv_cost.conv_cost(32, 64, 1, (56, 56))
     assert depthwise.params + pointwise.params < plain.params / 6
     assert depthwise.macs + pointwise.macs < plain.macs / 6
 
 
 def test_groups_that_do_not_divide_are_refused_like_torch():
     with pytest.raises(ValueError, match="groups"):
-        arithmetic.conv_cost(6, 8, 3, (4, 4), groups=4)
+        conv_cost.conv_cost(6, 8, 3, (4, 4), groups=4)
     with pytest.raises(ValueError):
         nn.Conv2d(6, 8, 3, groups=4)
 
