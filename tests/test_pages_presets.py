@@ -1,0 +1,109 @@
+"""Every preset of the training studio, exactly: the config the Start button builds (what ``runs.RunConfig`` and
+``fit`` receive) equals the preset in every setting, a setting changed afterwards changes only itself (and the page
+says so), and the page's time estimate comes from this computer's measured speed."""
+
+from __future__ import annotations
+
+import pytest
+
+from cnnviz import runs, training
+from dashboard import training as training_cache
+
+STUDIO = "30_training_studio.py"
+
+
+@pytest.fixture
+def started(monkeypatch, tmp_path):
+    """Press Start without training: the RunConfig the button builds is kept (list), no data is loaded."""
+    monkeypatch.setenv("CNNVIZ_RUNS", str(tmp_path / "runs"))
+    built: list[runs.RunConfig] = []
+
+    def keep(folder, config, **kw):
+        built.append(config)
+        raise ValueError("kept by the test")
+
+    monkeypatch.setattr(runs, "new_run_job", keep)
+    monkeypatch.setattr(training_cache, "training_data", lambda *a, **kw: (None, None))
+    monkeypatch.setattr(training_cache, "measured_speed", lambda model, batch, bf16: 4_321.0)
+    return built
+
+
+def start(at) -> None:
+    [b for b in at.button if b.label == "Start training"][0].click()
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("kept by the test" in e.value for e in at.error)
+
+
+def expected(p: training.TrainPreset) -> dict:
+    """The preset's settings, written out field by field (not through the code under test)."""
+    return {"model": p.model, "optimizer": p.optimizer, "lr": p.lr, "batch_size": p.batch_size, "epochs": p.epochs,
+            "momentum": p.momentum, "augment": p.augment, "schedule": p.schedule, "train_size": p.train_size,
+            "log_every": p.log_every, "label_smoothing": p.label_smoothing, "weight_decay": p.weight_decay,
+            "bf16": p.bf16 and training.bf16_fast()}
+
+
+def fit_view(c: runs.RunConfig) -> dict:
+    o = c.fit_options()
+    return {k: o[k] for k in ("optimizer", "lr", "batch_size", "epochs", "momentum", "augment", "schedule",
+                              "log_every", "label_smoothing", "weight_decay", "bf16")}
+
+
+@pytest.mark.parametrize("name", list(training.PRESETS))
+def test_every_preset_reaches_the_run_exactly(name, app_at, started):
+    at = app_at(STUDIO)
+    at.selectbox(key="tr.preset").set_value(name).run()
+    assert not at.exception, [e.value for e in at.exception]
+    start(at)
+    config = started[-1]
+    want = expected(training.PRESETS[name])
+    assert {k: getattr(config, k) for k in want} == want
+    assert fit_view(config) == {k: v for k, v in want.items() if k in fit_view(config)}  # what fit receives
+    assert not [i for i in at.info if "Changed from the preset" in i.value]
+
+
+def test_the_fast_preset_trains_at_its_own_learning_rate(app_at, started):
+    """It once trained at 1e-5: the slider had no 0.002 and snapped to its first option."""
+    at = app_at(STUDIO)
+    at.selectbox(key="tr.preset").set_value("fast").run()
+    assert at.select_slider(key="tr.lr").value == 0.002
+    start(at)
+    assert started[-1].lr == 0.002
+
+
+def test_a_setting_changed_after_a_preset_changes_only_itself_and_the_page_says_so(app_at, started):
+    at = app_at(STUDIO)
+    at.selectbox(key="tr.preset").set_value("accurate").run()
+    at.number_input(key="tr.epochs").set_value(2).run()
+    at.select_slider(key="tr.lr").set_value(0.03).run()
+    assert not at.exception
+    notes = [i.value for i in at.info if "Changed from the preset" in i.value]
+    assert notes and "epochs 11 → 2" in notes[0] and "learning rate 0.1 → 0.03" in notes[0]
+    assert any("label smoothing 0.1" in c.value and "weight decay 0.0005" in c.value for c in at.caption)
+    start(at)
+    want = dict(expected(training.PRESETS["accurate"]), epochs=2, lr=0.03)
+    assert {k: getattr(started[-1], k) for k in want} == want
+    at.selectbox(key="tr.preset").set_value("Custom").run()  # a custom run: no hidden setting comes along
+    start(at)
+    assert (started[-1].label_smoothing, started[-1].weight_decay, started[-1].log_every) == (0.0, 0.0, None)
+
+
+def test_the_time_estimate_is_this_computers_measured_speed(app_at, started):
+    at = app_at(STUDIO)
+    at.selectbox(key="tr.preset").set_value("fast").run()
+    p = training.PRESETS["fast"]
+    caption = next(c.value for c in at.caption if "images/s" in c.value)
+    assert "4,321 images/s" in caption and "measured just now" in caption
+    seconds = round(p.estimate_s(4_321.0))
+    assert f"about {seconds // 60}:{seconds % 60:02d}" in caption
+
+
+def test_no_server_path_on_the_studio(app_at, started, tmp_path):
+    at = app_at(STUDIO)
+    text = " ".join(str(getattr(e, "value", "")) for e in (*at.caption, *at.markdown, *at.info, *at.warning))
+    assert str(tmp_path) not in text and "/runs" not in text and "sessions" not in text
+
+
+def test_one_format_for_every_duration():
+    assert [training_cache.clock(s) for s in (0, 18, 59.6, 334, 3_725, None)] == [
+        "0:00", "0:18", "1:00", "5:34", "1:02:05", "–"]
