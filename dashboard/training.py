@@ -65,7 +65,7 @@ def work_queue():
 
 @st.cache_resource
 def _live_jobs() -> dict:
-    return {}  # runs id -> that session's job while it waits or trains (lets a reloaded page find it again)
+    return {}  # (session key, runs id) -> that browser's job while it waits or trains (a reload, a second tab)
 
 
 def _prune_live_jobs(jobs: dict) -> None:
@@ -75,17 +75,29 @@ def _prune_live_jobs(jobs: dict) -> None:
             jobs.pop(sid, None)
 
 
-def training_job():
-    """This session's latest cnnviz.training.TrainJob, or None."""
-    job = st.session_state.get(TRAIN_JOB_KEY)
-    if job is not None:
-        return job
+def session_job(key: str):
+    """The latest background job this browser keeps under session key ``key`` (its training run, its transfer
+    comparison), or None: one that waits or runs comes first, also when another tab or the page before a reload
+    started it (the runs cookie says whose it is); else the one this tab last knew."""
     jobs = _live_jobs()
     _prune_live_jobs(jobs)
-    job = jobs.get(training_session_id())
+    job = jobs.get((key, training_session_id())) or st.session_state.get(key)
     if job is not None:
-        st.session_state[TRAIN_JOB_KEY] = job
+        st.session_state[key] = job
     return job
+
+
+def keep_session_job(key: str, job) -> None:
+    """Keep ``job`` (just started) under ``key`` for this tab, and for this browser's other tabs and reloads."""
+    st.session_state[key] = job
+    jobs = _live_jobs()
+    _prune_live_jobs(jobs)
+    jobs[(key, training_session_id())] = job
+
+
+def training_job():
+    """This session's latest cnnviz.training.TrainJob, or None."""
+    return session_job(TRAIN_JOB_KEY)
 
 
 def start_training_job(job, *, resume: bool = False):
@@ -95,10 +107,7 @@ def start_training_job(job, *, resume: bool = False):
         or job.expected_speed
     job.enqueue(work_queue(), owner=training_session_id())
     job.start(resume=resume)
-    st.session_state[TRAIN_JOB_KEY] = job
-    jobs = _live_jobs()
-    _prune_live_jobs(jobs)
-    jobs[training_session_id()] = job
+    keep_session_job(TRAIN_JOB_KEY, job)
     return job
 
 

@@ -13,8 +13,7 @@ from cnnviz.data import class_label
 from cnnviz.i18n import _, ngettext
 from cnnviz.plots import transfer as tplots
 from dashboard import layout, session
-from dashboard.training import work_queue
-from dashboard.transfer import TRANSFER_JOB_KEY, transfer_zip
+from dashboard.transfer import session_comparisons, start_transfer_job, transfer_job, transfer_zip
 
 st.title(_("Transfer learning: compare strategies"))
 st.markdown(
@@ -27,7 +26,7 @@ cols = st.columns(4)
 for col, s in zip(cols, transfer.STRATEGIES.values()):
     col.markdown(f"**{_(s.title)}**  \n{_(s.description)}")
 
-job = st.session_state.get(TRANSFER_JOB_KEY)
+job = transfer_job()  # also one this browser started before a reload or in another tab
 busy = job is not None and job.running
 IMAGENET = list(transfer.IMAGENET_BACKBONES)
 TARGETS_FOR = {"heldout_cnn": ["fashion_heldout", "folder"], "shipped_cnn": ["folder"],
@@ -139,10 +138,8 @@ if run_col.button(_("Run comparison"), type="primary", icon=":material/play_arro
             raise ValueError(transfer.imagenet_status(source)[1])
         if target == "folder" and user_data is None:
             raise ValueError(_("upload a zip of your images first (one folder per class)"))
-        job = transfer.ComparisonJob(config, user_data=user_data, root=session.training_runs_folder(),
-                                     download=download).enqueue(work_queue(), session.training_session_id()).start()
-        st.session_state[TRANSFER_JOB_KEY] = job
-    except ValueError as err:
+        start_transfer_job(config, user_data=user_data, download=download)
+    except ValueError as err:  # QueueFull too
         st.error(str(err))
     else:
         st.rerun()  # draw the page again with the settings locked and the live view on
@@ -159,14 +156,18 @@ def table_formats() -> dict:
             | {_(labels[k]): st.column_config.NumberColumn(format="localized") for k in transfer.results.COUNT_COLUMNS})
 
 
-def draw_result(result: transfer.ComparisonResult) -> None:
+def draw_result(result: transfer.ComparisonResult, key: str = "tl") -> None:
     st.caption(_("Source: {source}. Target: {k} classes ({classes}), {n_train} training and {n_test} test "
                  "images.").format(source=result.source_info, k=len(result.classes),
                                    classes=", ".join(class_label(c) for c in result.classes),
                                    n_train=result.train_size, n_test=result.test_size))
-    if result.status != "finished":
+    state = transfer.comparison_state(result)
+    if state == "interrupted":
+        st.warning(_("This comparison was interrupted: the server stopped while it trained. The strategies it "
+                     "finished are kept below; run it again for the rest."), icon=":material/warning:")
+    elif state != "finished":
         st.warning(_("This comparison was {status}: {message}").format(
-            status=training.status_label(result.status), message=result.message))
+            status=training.status_label(state), message=result.message))
     if not result.runs:
         return
     m = st.columns(len(result.runs))
@@ -179,24 +180,24 @@ def draw_result(result: transfer.ComparisonResult) -> None:
                                  len(r.epochs)).format(n=len(r.epochs), trainable=r.counts.trainable,
                                                         total=r.counts.total))
     by_epoch, by_time = st.tabs([_("Accuracy vs epoch"), _("Accuracy vs wall time")])
-    layout.chart_in(by_epoch, tplots.accuracy_figure(result, x="epoch"), width="stretch", key="tl_by_epoch")
-    layout.chart_in(by_time, tplots.accuracy_figure(result, x="time"), width="stretch", key="tl_by_time")
+    layout.chart_in(by_epoch, tplots.accuracy_figure(result, x="epoch"), width="stretch", key=f"{key}_by_epoch")
+    layout.chart_in(by_time, tplots.accuracy_figure(result, x="time"), width="stretch", key=f"{key}_by_time")
     st.markdown(_("**Parameters and results per strategy** (frozen = kept from the source, not trained)"))
     st.dataframe(pd.DataFrame(transfer.labelled_rows(result)), hide_index=True, width="stretch",
                  column_config=table_formats())
     if any(r.changes for r in result.runs):
-        layout.chart(tplots.weight_change_figure(result), width="stretch", key="tl_changes")
+        layout.chart(tplots.weight_change_figure(result), width="stretch", key=f"{key}_changes")
         st.latex(r"\text{moved} = \frac{\lVert W_\text{after} - W_\text{before} \rVert}{\lVert W_\text{before} \rVert}")
         st.caption(_("Each cell compares a layer's weights after training with where they started (the pretrained "
                      "weights, or random ones for *from scratch*). Frozen layers stay at exactly 0. When fine-tuning, "
                      "the first layers usually move least: general edge/texture filters are kept, the last layers "
                      "adapt."))
     if result.path:
-        st.caption(_("Saved as `{path}`: reopen and compare it on *Saved comparisons*.").format(path=result.path))
+        st.caption(_("Saved: reopen and compare it on *Saved comparisons*."))
 
 
 def draw_job() -> None:
-    job = st.session_state.get(TRANSFER_JOB_KEY)
+    job = transfer_job()
     if job is None:
         st.info(_("Choose a source, a target and a budget, then press **Run comparison**. The strategies train one "
                 "after the other in the background; you can keep using the other pages."), icon=":material/info:")
@@ -238,6 +239,31 @@ def draw_job() -> None:
 
 st.subheader(_("3 · Results"))
 layout.live(draw_job, running=busy)
+
+
+def draw_comparisons() -> None:
+    """This browser's comparisons on the server, with their state: a reload, another tab or a restart loses none."""
+    found = session_comparisons(session.training_runs_folder())
+    if not found:
+        return
+    st.subheader(_("Your comparisons"))
+    cols = {"when": _("started (UTC)"), "what": _("comparison"), "state": _("status"), "done": _("strategies done"),
+            "best": _("best test accuracy")}
+    st.dataframe([{cols["when"]: r.created.replace("T", " ").rstrip("Z"), cols["what"]: r.title,
+                   cols["state"]: training.status_label(transfer.comparison_state(r)),
+                   cols["done"]: f"{sum(x.status == 'finished' for x in r.runs)} / {len(r.config.strategies)}",
+                   cols["best"]: max((x.best_acc for x in r.runs), default=None)} for _p, r in found],
+                 hide_index=True, column_config={cols["best"]: st.column_config.NumberColumn(format="percent")})
+    earlier = [(p, r) for p, r in found if job is None or job.folder is None or p.parent != job.folder]
+    if earlier:
+        with st.expander(_("Show an earlier comparison")):
+            pick = st.selectbox(_("Comparison"), range(len(earlier)), key="tl.earlier",
+                                format_func=lambda i: f"{earlier[i][1].created.replace('T', ' ').rstrip('Z')} · "
+                                                      f"{earlier[i][1].title}")
+            draw_result(earlier[pick][1], key="tl_earlier")
+
+
+draw_comparisons()
 
 layout.reading_notes(
     _("What to expect, and why"),

@@ -22,7 +22,7 @@ try:  # a lock the kernel releases when the process dies: "running" on disk is t
 except ImportError:  # pragma: no cover - not on this platform: only this process's runs are known to be live
     fcntl = None
 
-__all__ = ["TrainJob", "run_is_live"]
+__all__ = ["LiveLock", "TrainJob", "run_is_live"]
 
 LIVE_LOCK = ".live.lock"  # held (flock) by the process training a run, while it waits or trains
 _live_here: set[str] = set()  # run folders live in this process
@@ -55,7 +55,7 @@ def run_is_live(folder: str | Path) -> bool:
     return False
 
 
-class _LiveLock:
+class LiveLock:
     """Marks a run folder live for as long as it is held (an exclusive flock plus this process's own set)."""
 
     def __init__(self, folder: Path) -> None:
@@ -105,7 +105,7 @@ class TrainJob(BackgroundWork):
         self._history = History((), (), "running", "starting …", total_epochs=int(fit_options.get("epochs", 0)))
         self.error: BaseException | None = None
         self.expected_speed = DEFAULT_SPEED  # images/s, for estimating a waiting run's length
-        self._live: _LiveLock | None = None
+        self._live: LiveLock | None = None
 
     # ---- control
     def start(self, *, resume: bool = False) -> TrainJob:
@@ -131,7 +131,7 @@ class TrainJob(BackgroundWork):
                 last = int(saved[-1].stem.split("_", 1)[1]) if saved else 0
                 if last > 0:
                     options["start_epoch"] = min(last, int(options.get("epochs", last)))
-        live = _LiveLock(Path(folder)) if folder is not None else None
+        live = LiveLock(Path(folder)) if folder is not None else None
         before = self.history
         on_disk = Path(folder) / HISTORY_FILE if folder is not None else None
         was_on_disk = on_disk is not None and on_disk.is_file()
