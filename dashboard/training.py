@@ -145,6 +145,22 @@ def training_checkpoint_model(path: str, mtime: float):
     return model, mean, std
 
 
+DATASET_TITLES = {"fashion_mnist": N_("Fashion-MNIST"), "mnist": N_("MNIST"), "cifar10": N_("CIFAR-10")}
+
+
+def dataset_title(dataset: str) -> str:
+    """A run's dataset as a reader names it: "Fashion-MNIST" for fashion_mnist (translated), a folder by its name."""
+    from pathlib import Path
+
+    from cnnviz.i18n import _
+
+    if dataset in DATASET_TITLES:
+        return _(DATASET_TITLES[dataset])
+    if dataset in cnnviz.DATASETS:
+        return cnnviz.DATASETS[dataset].title
+    return _("folder {name}").format(name=Path(dataset).name)
+
+
 # ---- the studio's presets: a widget that can hold every preset's value, and what a student changed
 SETTING_LABELS = {"model": N_("model"), "optimizer": N_("optimizer"), "lr": N_("learning rate"),
                   "batch_size": N_("batch size"), "epochs": N_("epochs"), "momentum": N_("momentum"),

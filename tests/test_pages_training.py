@@ -231,7 +231,8 @@ def test_errors_page_shows_a_cell_of_a_run(app_at):
     ok(at)
     assert any("correctly classified" in h.value for h in at.subheader)
     assert job.history.status == "finished"
-    count = int(next(h.value for h in at.subheader if "correctly classified" in h.value).split()[0])
+    heading = next(h.value for h in at.subheader if "correctly classified" in h.value).split()
+    count = int(heading[2]) if heading[1] == "of" else int(heading[0])  # "24 of 180 …" or "7 …"
     captions = [c for img in at.image for c in img.captions]
     assert len(captions) == min(24, count) and all("%" in c for c in captions)
     at.toggle[1].set_value(True).run()  # Grad-CAM on the shown images
@@ -338,3 +339,53 @@ def test_runs_belong_to_a_secret_not_to_the_url_and_share_links_are_read_only(ap
     ok(at)
     assert [e for e in at.expander if e.label == "Share these runs (read-only)"]
     assert any(f"share={mine}" in c.value for c in at.code)
+
+
+def _run_on_disk(folder: Path, name: str, dataset: str) -> None:
+    """A finished one-epoch run written as the studio writes one (config.json, history.json)."""
+    from cnnviz import runs
+    from cnnviz.training import EpochRecord, History
+
+    (folder / name).mkdir(parents=True)
+    config = runs.RunConfig(dataset=dataset, train_size=500, epochs=1)
+    (folder / name / runs.CONFIG_FILE).write_text(json.dumps(config.to_dict()), encoding="utf-8")
+    History((), (EpochRecord(1, 0.5, 0.8, 0.5, 0.8, 3.0, 1000.0),), "finished", total_epochs=1,
+            train_size=500).save(folder / name / "history.json")
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_compare_runs_names_datasets_as_readers_do(lang, runs_in_tmp):
+    from conftest import APP
+    from streamlit.testing.v1 import AppTest
+
+    from cnnviz import i18n
+
+    mine = "abcdef0123456789abcdef01"
+    _run_on_disk(runs_in_tmp / "sessions" / mine, "20260101-000000-a", "fashion_mnist")
+    _run_on_disk(runs_in_tmp / "sessions" / mine, "20260101-000001-b", str(runs_in_tmp / "data" / "leaves"))
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.session_state[session.TRAIN_SESSION_KEY] = mine
+    at.query_params["lang"] = lang
+    at.run()
+    at.switch_page(f"../pages/{COMPARE}")
+    at.run()
+    ok(at)
+    try:
+        i18n.set_language(lang)
+        column = i18n._("dataset")
+        want = [i18n._("Fashion-MNIST"), i18n._("folder {name}").format(name="leaves")]
+    finally:
+        i18n.set_language(None)
+    assert list(at.dataframe[0].value[column]) == want  # not fashion_mnist, not the server's path
+
+
+def test_errors_heading_counts_the_images_shown(app_at):
+    at = app_at(ERRORS)
+    ok(at)
+    at.selectbox(key="err.true").set_value(0)
+    at.selectbox(key="err.pred").set_value(0)
+    at.run()
+    ok(at)
+    heading = next(h.value for h in at.subheader if "correctly classified" in h.value)
+    shown = len(at.image)
+    assert shown == 24 and heading.startswith("24 of ") and int(heading.split()[2]) > 24, heading
