@@ -45,6 +45,26 @@ def training_speed(model: str, batch_size: int = 64, bf16: bool = False) -> floa
     return None
 
 
+def run_length(model: str, dataset: str, train_size: int | None, batch_size: int, epochs: int, bf16: bool) -> str:
+    """How long a run of these settings will take here, in words: its steps, and the time at the training speed
+    measured on this computer just now (or this session's last run of the model)."""
+    from cnnviz.i18n import _
+    from cnnviz.training.presets import run_estimate_s, run_steps
+
+    images = train_size or (cnnviz.DATASETS[dataset].train_size if dataset in cnnviz.DATASETS else None)
+    if not images:
+        return ""
+    images = min(images, cnnviz.DATASETS[dataset].train_size) if dataset in cnnviz.DATASETS else images
+    steps = run_steps(epochs, images, batch_size)
+    speed = training_speed(model, batch_size, bf16)
+    if not speed:
+        return _("{steps:,} steps; no time estimate yet (this computer's speed for this model is not known).").format(
+            steps=steps)
+    return _("{steps:,} steps; about {time} (min:s) at {speed:,.0f} images/s, this computer's measured speed for "
+             "this model.").format(steps=steps, time=clock(run_estimate_s(steps, batch_size, speed)),
+                                          speed=speed)
+
+
 def clock(seconds: float | None) -> str:
     """A duration as the studio shows every one: m:ss (0:18, 5:34), h:mm:ss from an hour on; "–" when unknown."""
     if seconds is None or seconds != seconds or seconds < 0:

@@ -16,8 +16,8 @@ from cnnviz.i18n import _
 from cnnviz.plots import training as tplots
 from dashboard import layout, session
 from dashboard.lab import STACK_KEY
-from dashboard.training import (clock, holding, preset_changes, preset_hidden, start_training_job, training_data,
-                                training_job, training_speed)
+from dashboard.training import (clock, holding, preset_changes, preset_hidden, run_length, start_training_job,
+                                training_data, training_job)
 
 st.title(_("Training studio"))
 st.caption(_("Train a CNN here and watch it learn. The run keeps going if you visit other pages; come back to see it."))
@@ -75,11 +75,7 @@ with st.expander(_("Set up a run") if job is None else _("Set up a new run"), ex
                         "changing one of them afterwards keeps the preset's other settings exactly."))
     preset = training.PRESETS.get(st.session_state["tr.preset"])
     if preset is not None:
-        speed = training_speed(preset.model, preset.batch_size, preset.bf16 and training.bf16_fast())
-        length = _("about {time} at {speed:,.0f} images/s, this computer's speed for this model measured just "
-                   "now").format(time=clock(preset.estimate_s(speed)), speed=speed) if speed else _("no estimate yet")
-        st.caption(_(preset.description) + " " + _("{steps:,} steps; {length}.").format(steps=preset.steps,
-                                                                                         length=length))
+        st.caption(_(preset.description))
         if hidden := preset_hidden(preset):
             st.caption(_("Set by the preset, with no widget of their own: {settings}.").format(settings=hidden))
     preset_notes = st.empty()  # what differs from the preset, once the widgets below are read
@@ -107,7 +103,7 @@ with st.expander(_("Set up a run") if job is None else _("Set up a new run"), ex
         train_size = st.select_slider(_("Training images"), holding(TRAIN_SIZES, st.session_state["tr.train_size"]),
                                       key="tr.train_size", format_func=lambda n: _("all") if n is None else f"{n:,}",
                                       help=_("A random subset trains faster; all is 60,000 for Fashion-MNIST."))
-        test_size = st.select_slider(_("Test images"), TEST_SIZES, key="tr.test_size")
+        test_size = st.select_slider(_("Test images"), TEST_SIZES, key="tr.test_size", format_func=lambda n: f"{n:,}")
     with c2:
         if st.session_state["tr.model"] not in models:
             st.session_state["tr.model"] = "simple_convnet"
@@ -143,6 +139,7 @@ with st.expander(_("Set up a run") if job is None else _("Set up a new run"), ex
             preset_notes.info(_("Changed from the preset: {changes}. Its other settings stay as the preset sets "
                                 "them.").format(changes="; ".join(changes)), icon=":material/tune:")
     label = st.text_input(_("Name of the run (optional)"), max_chars=40, placeholder=_("e.g. adam-vs-sgd"))
+    st.caption(run_length(model_name, dataset, train_size, int(batch_size), int(epochs), bf16))
     start = st.button(_("Start training"), type="primary", icon=":material/play_arrow:",
                       disabled=busy or not available)
 
@@ -193,8 +190,8 @@ if job is None:
             else:
                 st.rerun()
     else:
-        st.info(_("Set up a run above and press **Start training**. A first run of SimpleConvNet on 10,000 images "
-                "takes about half a minute."))
+        st.info(_("Set up a run above and press **Start training**: the line above the button says how long it will "
+                  "take on this computer."))
     if job is None:
         st.stop()
 

@@ -196,8 +196,11 @@ def draw_result(result: transfer.ComparisonResult, key: str = "tl") -> None:
         st.caption(_("Saved: reopen and compare it on *Saved comparisons*."))
 
 
-def draw_job() -> None:
+def draw_job(found: list) -> None:
     job = transfer_job()
+    if job is None and found:  # e.g. after a reload or a server restart: the latest one, as it stands on disk
+        draw_result(found[0][1])
+        return
     if job is None:
         st.info(_("Choose a source, a target and a budget, then press **Run comparison**. The strategies train one "
                 "after the other in the background; you can keep using the other pages."), icon=":material/info:")
@@ -237,13 +240,8 @@ def draw_job() -> None:
         draw_result(job.result)
 
 
-st.subheader(_("3 · Results"))
-layout.live(draw_job, running=busy)
-
-
-def draw_comparisons() -> None:
+def draw_comparisons(found: list) -> None:
     """This browser's comparisons on the server, with their state: a reload, another tab or a restart loses none."""
-    found = session_comparisons(session.training_runs_folder())
     if not found:
         return
     st.subheader(_("Your comparisons"))
@@ -254,7 +252,9 @@ def draw_comparisons() -> None:
                    cols["done"]: f"{sum(x.status == 'finished' for x in r.runs)} / {len(r.config.strategies)}",
                    cols["best"]: max((x.best_acc for x in r.runs), default=None)} for _p, r in found],
                  hide_index=True, column_config={cols["best"]: st.column_config.NumberColumn(format="percent")})
-    earlier = [(p, r) for p, r in found if job is None or job.folder is None or p.parent != job.folder]
+    job = transfer_job()
+    shown = job.folder if job is not None else found[0][0].parent  # drawn under 3 · Results already
+    earlier = [(p, r) for p, r in found if p.parent != shown]
     if earlier:
         with st.expander(_("Show an earlier comparison")):
             pick = st.selectbox(_("Comparison"), range(len(earlier)), key="tl.earlier",
@@ -263,7 +263,15 @@ def draw_comparisons() -> None:
             draw_result(earlier[pick][1], key="tl_earlier")
 
 
-draw_comparisons()
+def draw_results() -> None:
+    """The comparison under way (or the latest), then the list of them all: redrawn together while one runs."""
+    found = session_comparisons(session.training_runs_folder())
+    draw_job(found)
+    draw_comparisons(found)
+
+
+st.subheader(_("3 · Results"))
+layout.live(draw_results, running=busy)
 
 layout.reading_notes(
     _("What to expect, and why"),

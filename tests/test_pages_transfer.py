@@ -337,6 +337,7 @@ def test_a_running_comparison_is_found_from_a_second_tab_and_reads_interrupted_a
     after = _same_browser(mine, "40_transfer_compare.py")
     assert transfer_cache.TRANSFER_JOB_KEY not in after.session_state  # no job in memory: only the folder
     assert _states(after) == ["interrupted"]
+    assert any("was interrupted" in w.value for w in after.warning)  # the latest one, under Results, says so
     gated.closed = True
     gated.set()
     assert job.join(60)

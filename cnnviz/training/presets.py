@@ -8,7 +8,19 @@ from typing import Any
 from ..i18n import N_
 from .cpu import bf16_fast
 
-__all__ = ["PRESETS", "TrainPreset"]
+__all__ = ["PRESETS", "TrainPreset", "run_estimate_s", "run_steps"]
+
+
+def run_steps(epochs: int, images: int, batch_size: int) -> int:
+    """Optimizer steps of a run, counted as ``fit`` counts them (a last batch of a single image is left out)."""
+    per_epoch = images // batch_size if images % batch_size == 1 else -(-images // batch_size)
+    return int(epochs) * max(per_epoch, 1)
+
+
+def run_estimate_s(steps: int, batch_size: int, images_per_s: float) -> float:
+    """Seconds ``steps`` steps of ``batch_size`` images take at a training speed of ``images_per_s`` (plus a test pass
+    per epoch, ~5 %)."""
+    return steps * batch_size / max(images_per_s, 1.0) * 1.05
 
 
 @dataclass(frozen=True)
@@ -35,12 +47,11 @@ class TrainPreset:
     @property
     def steps(self) -> int:
         """Optimizer steps of the whole run (all of Fashion-MNIST's 60,000 images when train_size is None)."""
-        n = self.train_size or 60_000
-        return self.epochs * -(-n // self.batch_size)
+        return run_steps(self.epochs, self.train_size or 60_000, self.batch_size)
 
     def estimate_s(self, images_per_s: float) -> float:
         """Seconds the run takes at a training speed of ``images_per_s`` (plus a test pass per epoch, ~5 %)."""
-        return self.steps * self.batch_size / max(images_per_s, 1.0) * 1.05
+        return run_estimate_s(self.steps, self.batch_size, images_per_s)
 
     def run_settings(self) -> dict[str, Any]:
         """The settings of a run (``cnnviz.runs.RunConfig``'s fields) this preset fixes: bfloat16 only where this
