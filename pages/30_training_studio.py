@@ -139,7 +139,8 @@ with st.expander(_("Set up a run") if job is None else _("Set up a new run"), ex
             preset_notes.info(_("Changed from the preset: {changes}. Its other settings stay as the preset sets "
                                 "them.").format(changes="; ".join(changes)), icon=":material/tune:")
     label = st.text_input(_("Name of the run (optional)"), max_chars=40, placeholder=_("e.g. adam-vs-sgd"))
-    st.caption(run_length(model_name, dataset, train_size, int(batch_size), int(epochs), bf16))
+    if not busy:  # (measuring the speed beside a run would slow it and read half the speed)
+        st.caption(run_length(model_name, dataset, train_size, int(batch_size), int(epochs), bf16))
     start = st.button(_("Start training"), type="primary", icon=":material/play_arrow:",
                       disabled=busy or not available)
 
