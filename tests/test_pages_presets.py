@@ -110,3 +110,113 @@ def test_no_server_path_on_the_studio(app_at, started, tmp_path):
 def test_one_format_for_every_duration():
     assert [training_cache.clock(s) for s in (0, 18, 59.6, 334, 3_725, None)] == [
         "0:00", "0:18", "1:00", "5:34", "1:02:05", "–"]
+
+
+# ---- every preset trained through the page: what the run does, not only the config it is given
+@pytest.fixture
+def tiny_runs(monkeypatch, tmp_path):
+    """The page's Start really starts the run (config.json, model, TrainJob, queue, worker thread), on a few
+    Fashion-MNIST images: two steps an epoch (a full batch and 2 images). Records what the page asked the data
+    for and what the loop did: the optimizer it built, the learning rates of the one-cycle schedule, the label
+    smoothing of every training loss, the batches it augmented."""
+    from cnnviz.training import loop
+
+    monkeypatch.setenv("CNNVIZ_RUNS", str(tmp_path / "runs"))
+    monkeypatch.setattr(training_cache, "measured_speed", lambda model, batch, bf16: 4_321.0)
+    seen: dict[str, list] = {"data": [], "optimizers": [], "one_cycle": [], "smoothing": [], "batches": [],
+                             "augmented": []}
+
+    def data(dataset, input_shape, train_size, test_size, seed):
+        seen["data"].append((dataset, train_size, test_size))
+        return training.load_train_test("fashion_mnist", input_shape=input_shape, train_size=seen["batch"] + 2,
+                                        test_size=50, seed=seed, download=False)
+
+    def optimizer(*args, **kwargs):
+        opt = real_optimizer(*args, **kwargs)
+        seen["optimizers"].append(opt)
+        return opt
+
+    def one_cycle(step, total, peak):
+        seen["one_cycle"].append((step, total, peak))
+        return real_one_cycle(step, total, peak)
+
+    def cross_entropy(logits, labels, **kwargs):
+        seen["smoothing"].append(kwargs.get("label_smoothing", 0.0))
+        seen["batches"].append(len(labels))
+        return real_cross_entropy(logits, labels, **kwargs)
+
+    def augment(images, **kwargs):
+        seen["augmented"].append(len(images))
+        return real_augment(images, **kwargs)
+
+    real_optimizer, real_one_cycle, real_augment = loop.make_optimizer, loop.one_cycle, loop.augment_batch
+    real_cross_entropy = loop.F.cross_entropy
+    monkeypatch.setattr(training_cache, "training_data", data)
+    monkeypatch.setattr(loop, "make_optimizer", optimizer)
+    monkeypatch.setattr(loop, "one_cycle", one_cycle)
+    monkeypatch.setattr(loop, "augment_batch", augment)
+    # the training loss only (the test pass computes its loss in training.tensors, through torch's own function)
+    monkeypatch.setattr(loop, "F", type("F", (), {"cross_entropy": staticmethod(cross_entropy)}))
+    return seen
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(training.PRESETS))
+def test_every_preset_trains_with_exactly_its_settings(name, app_at, tiny_runs, tmp_path):
+    """Each preset chosen on the studio and started with its button trains, to its end, as the preset says: the
+    data asked for, the model, the optimizer and its learning rate, momentum and weight decay, the schedule, the
+    label smoothing, the augmentation, the batches, the epochs and the points of the curve; config.json (what a
+    resume reads) holds the same; the page reports the run finished after all of the preset's epochs."""
+    import json
+    from pathlib import Path
+
+    import torch
+
+    from cnnviz.models import build_model
+    from cnnviz.training.settings import one_cycle
+
+    p = training.PRESETS[name]
+    tiny_runs["batch"] = p.batch_size
+    at = app_at(STUDIO)
+    at.selectbox(key="tr.preset").set_value(name).run()
+    [b for b in at.button if b.label == "Start training"][0].click()
+    at.run()
+    assert not at.exception and not at.error, [e.value for e in (*at.exception, *at.error)]
+    job = at.session_state[training_cache.TRAIN_JOB_KEY]
+    assert job.join(300), "the run did not end"
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    h = job.history
+    assert h.status == "finished", h.message
+
+    # the data: every training image when the preset says so (None), the whole test set
+    assert tiny_runs["data"] == [("fashion_mnist", p.train_size, 10_000)]
+    # the model: the zoo's network of that name, its layers and their shapes
+    zoo = build_model(p.model, num_classes=10, seed=0)
+    assert type(job.model) is type(zoo)
+    assert {k: v.shape for k, v in job.model.state_dict().items()} == {k: v.shape for k, v in zoo.state_dict().items()}
+    # the optimizer, as built
+    [opt] = tiny_runs["optimizers"]
+    assert type(opt) is {"sgd": torch.optim.SGD, "adam": torch.optim.Adam}[p.optimizer]
+    assert opt.defaults["lr"] == p.lr and opt.defaults["weight_decay"] == p.weight_decay
+    if p.optimizer == "sgd":
+        assert opt.defaults["momentum"] == p.momentum
+    # the schedule: one-cycle up to the preset's rate over the whole run, or the rate itself at every step
+    total = p.epochs * 2
+    if p.schedule == "onecycle":
+        assert tiny_runs["one_cycle"] == [(s, total, p.lr) for s in range(total)]
+        assert opt.param_groups[0]["lr"] == one_cycle(total - 1, total, p.lr)
+    else:
+        assert tiny_runs["one_cycle"] == [] and opt.param_groups[0]["lr"] == p.lr
+    # every training step: the label smoothing, the batch, the augmentation
+    assert tiny_runs["smoothing"] == [p.label_smoothing] * total
+    assert tiny_runs["batches"] == [p.batch_size, 2] * p.epochs
+    assert tiny_runs["augmented"] == ([p.batch_size, 2] * p.epochs if p.augment else [])
+    # the epochs and the points of the training curve (log_every 100 > 2 steps: one point an epoch; else one a step)
+    assert (h.total_epochs, len(h.epochs), h.batch_size) == (p.epochs, p.epochs, p.batch_size)
+    assert len(h.steps) == p.epochs * (1 if p.log_every and p.log_every >= 2 else 2)
+    # what a resume reads, and what the page shows
+    saved = json.loads((Path(job.options["checkpoint_dir"]) / "config.json").read_text())
+    assert {k: saved[k] for k in expected(p)} == expected(p)
+    assert any(m.label == "Epoch" and m.value == f"{p.epochs} / {p.epochs}" for m in at.metric)
+    assert any(f"finished {p.epochs} epochs" in s.value for s in at.success)

@@ -69,6 +69,8 @@ def test_tiny_run_end_to_end(app_at):
     assert len(train) == 2 and len(train[0]["y"]) == len(h.steps) > 2  # loss and accuracy: one legend name for both
     assert all("loss" not in t["name"] for t in spec["data"])  # the accuracy panel's line is not called "loss"
     assert any("finished 2 epochs" in s.value and "%" in s.value for s in at.success)  # plural, a percentage
+    for axis in ("xaxis", "xaxis2"):  # whole epochs only: no tick at 0.5 or 1.5
+        assert (spec["layout"][axis]["tick0"], spec["layout"][axis]["dtick"]) == (0, 1)
 
 
 def test_one_epoch_run_says_epoch_not_epochs(app_at):
@@ -193,6 +195,12 @@ def test_compare_overlays_runs_deletes_and_sessions_stay_apart(app_at):
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     names = [t["name"] for t in spec["data"]]
     assert len(names) == 2 and "adam" in names[0] and "sgd" in names[1]
+    assert (spec["layout"]["xaxis"]["tick0"], spec["layout"]["xaxis"]["dtick"]) == (0, 1)  # never 1.5 or 2.5
+    curve = next(r for r in at.radio if r.label == "Curve")
+    curve.set_value("step_loss").run()  # steps fall between epochs; the ticks stay on whole ones
+    steps = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert any(x % 1 for x in steps["data"][0]["x"]) and steps["layout"]["xaxis"]["dtick"] == 1
+    next(r for r in at.radio if r.label == "Curve").set_value("test_acc").run()
     at.multiselect(key="cmp.delete").set_value([names[0]]).run()
     click(at, "Delete")
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
@@ -277,7 +285,8 @@ def test_confusion_cells_are_clickable_points_and_accuracy_ticks_do_not_repeat()
     assert close.layout.yaxis.tickformat == ".1%"  # 90.1 %, 90.5 %, … not 90 %, 90 %, 91 %
     wide = tplots.compare_figure([("a", run([0.5, 0.9]))])
     assert wide.layout.yaxis.tickformat == ".0%"
-
+    long = tplots.compare_figure([("a", run([0.5] * 30))])
+    assert (long.layout.xaxis.tick0, long.layout.xaxis.dtick) == (0, 5)  # about ten ticks, still whole epochs
 
 
 def metric_or_none(at, label: str):
