@@ -179,7 +179,7 @@ def test_every_preset_trains_with_exactly_its_settings(name, app_at, tiny_runs, 
     tiny_runs["batch"] = p.batch_size
     at = app_at(STUDIO)
     at.selectbox(key="tr.preset").set_value(name).run()
-    [b for b in at.button if b.label == "Start training"][0].click()
+    next(b for b in at.button if b.label == "Start training").click()
     at.run()
     assert not at.exception and not at.error, [e.value for e in (*at.exception, *at.error)]
     job = at.session_state[training_cache.TRAIN_JOB_KEY]

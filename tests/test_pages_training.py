@@ -146,32 +146,6 @@ def test_a_preset_fills_in_the_settings(app_at):
     assert at.select_slider(key="tr.batch").value == 64 and at.number_input(key="tr.epochs").value == 10
 
 
-def test_the_accurate_preset_runs_with_its_hidden_settings(app_at, runs_in_tmp):
-    """Label smoothing and weight decay have no widgets: the preset's run carries them (a custom run does not)."""
-    from cnnviz import runs, training
-
-    at = app_at(STUDIO)
-    at.selectbox(key="tr.preset").set_value("accurate").run()
-    ok(at)
-    p = training.PRESETS["accurate"]
-    assert at.selectbox(key="tr.model").value == "bn_convnet" and at.toggle(key="tr.augment").value
-    assert any("label smoothing 0.1" in c.value for c in at.caption)  # the description says what has no widget
-    configure(at, epochs=1)
-    at.run()
-    click(at, "Start training")
-    job = run_to_end(at)
-    assert job.history.status == "finished"
-    folder = Path(job.options["checkpoint_dir"]).parent
-    config = runs.list_runs(folder)[-1].config
-    assert (config.model, config.label_smoothing, config.weight_decay) == ("bn_convnet", p.label_smoothing,
-                                                                           p.weight_decay)
-    at.selectbox(key="tr.preset").set_value("Custom").run()
-    click(at, "Start training")
-    run_to_end(at)
-    custom = runs.list_runs(folder)[-1].config
-    assert custom.label_smoothing == 0.0 and custom.weight_decay == 0.0
-
-
 def one_finished_run(app_at):
     """The studio after a one-epoch run has finished."""
     at = app_at(STUDIO)
