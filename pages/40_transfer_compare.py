@@ -32,12 +32,23 @@ IMAGENET = list(transfer.IMAGENET_BACKBONES)
 TARGETS_FOR = {"heldout_cnn": ["fashion_heldout", "folder"], "shipped_cnn": ["folder"],
                "efficientnet_lite0": ["fashion_mnist", "folder", "cifar10", "mnist"]}
 
+
+def own_image_size(source: str) -> int:
+    """The image size an ImageNet source starts at: 64 for EfficientNet-Lite0, the notes' 32 for the others."""
+    return 64 if source == "efficientnet_lite0" else 32
+
+
+def source_chosen() -> None:
+    """A source brings its own image size, as a preset brings its settings (not the one chosen for another)."""
+    st.session_state["tl.image_size"] = own_image_size(st.session_state["tl.source"])
+
+
 # ---------------------------------------------------------------------------- 1 · source and target
 st.subheader(_("1 · Source and target"))
 left, right = st.columns(2)
 with left:
     source = st.radio(_("Pretrained source (the backbone)"), list(transfer.SOURCES), key="tl.source",
-                      format_func=lambda s: _(transfer.SOURCES[s][0]), disabled=busy)
+                      format_func=lambda s: _(transfer.SOURCES[s][0]), disabled=busy, on_change=source_chosen)
     missing = False
     if source in IMAGENET:
         ok, msg = transfer.imagenet_status(source)
@@ -80,7 +91,7 @@ with right:
                                   key="tl.zip", disabled=busy)
         if upload is not None:
             c = 3 if arch in IMAGENET else 1
-            side = int(st.session_state.get("tl.image_size", 32)) if arch in IMAGENET else 28
+            side = int(st.session_state.get("tl.image_size", own_image_size(source))) if arch in IMAGENET else 28
             try:
                 user_data = transfer_zip(upload.getvalue(), (side, side), c)
                 counts = user_data.labels.bincount(minlength=len(user_data.classes)).tolist()
@@ -113,9 +124,9 @@ batch = b[3].select_slider(_("Batch size"), [8, 16, 32, 64, 128], value=16, key=
                            help=_("With few labelled images an epoch is only a few steps: small batches give more steps."))
 image_size = 28
 if arch in IMAGENET:
-    image_size = b[4].select_slider(_("Image size (pixels)"), [32, 64, 96, 128, 160, 224],
-                                    value=64 if arch == "efficientnet_lite0" else 32,
-                                    key="tl.image_size", disabled=busy,
+    st.session_state.setdefault("tl.image_size", own_image_size(source))
+    image_size = b[4].select_slider(_("Image size (pixels)"), [32, 64, 96, 128, 160, 224], key="tl.image_size",
+                                    disabled=busy,
                                     help=_("The notes use 32×32 (CIFAR-10's size). Bigger is closer to ImageNet's "
                                          "224×224 but much slower on a CPU."))
 else:

@@ -379,3 +379,46 @@ def test_a_comparison_that_never_started_leaves_no_folder(tmp_path):
     with pytest.raises(QueueFull):
         job.start()
     assert transfer.list_comparisons(root=tmp_path) == [] and not any((tmp_path / "transfer").iterdir())
+
+
+# ---------------------------------------------------------------------------- every source, exactly as set
+
+
+def test_every_source_starts_a_comparison_with_exactly_the_settings_shown(app_at, runs, monkeypatch):
+    """Each pretrained source the page offers, with a budget that is none of the defaults: the comparison it starts
+    has exactly the source, target, strategies, labels, epochs, learning rate, batch and image size shown; an
+    ImageNet source's image size starts at its own (64 for EfficientNet-Lite0, 32 otherwise), also when another
+    source was chosen before."""
+    kept: list[transfer.ComparisonConfig] = []
+
+    def keep(config, *, user_data=None, download=False):
+        kept.append(config)
+        raise ValueError("kept by the test")
+
+    monkeypatch.setattr(transfer_cache, "start_transfer_job", keep)
+    monkeypatch.setattr(transfer, "imagenet_status", lambda source: (True, "the weights are here"))
+    at = app_at("40_transfer_compare.py", timeout=120)
+    for source in transfer.SOURCES:
+        at.radio(key="tl.source").set_value(source).run()
+        assert not at.exception, [e.value for e in at.exception]
+        imagenet = source in transfer.IMAGENET_BACKBONES
+        if imagenet:
+            assert at.select_slider(key="tl.image_size").value == (64 if source == "efficientnet_lite0" else 32)
+            at.select_slider(key="tl.image_size").set_value(96)
+        target = next(t for t, title in transfer.TARGETS.items()
+                      if title in at.selectbox(key="tl.target").options and t != "folder") \
+            if source != "shipped_cnn" else None
+        if target is None:
+            continue  # its only target is a zip of one's own images (test_compare_page_transfers_to_a_zip_of_images)
+        at.selectbox(key="tl.target").set_value(target)
+        at.select_slider(key="tl.shots").set_value(5)
+        at.slider(key="tl.epochs").set_value(3)
+        at.select_slider(key="tl.lr").set_value(3e-3)
+        at.select_slider(key="tl.batch").set_value(32)
+        at.multiselect(key="tl.strategies").set_value(["frozen", "full"])
+        next(b for b in at.button if b.label == "Run comparison").click().run()
+        assert any("kept by the test" in e.value for e in at.error), [e.value for e in at.error]
+        assert kept[-1] == transfer.ComparisonConfig(
+            source=source, target=target, strategies=("frozen", "full"), source_classes=(0, 1, 2, 3, 4), shots=5,
+            test_per_class=100, epochs=3, batch_size=32, lr=3e-3, image_size=96 if imagenet else 28)
+    assert len(kept) == len(transfer.SOURCES) - 1
