@@ -220,3 +220,17 @@ def draw_model(kind: str, name: str = "", upload: bytes | None = None):
     if kind == "run":
         return inside_checkpoint_model(name, os.path.getmtime(name))
     return inside_model(kind, name, upload)
+
+
+@st.cache_resource(max_entries=8, ttl=3600, show_spinner=False)
+def draw_view(kind: str, name: str, upload: bytes | None, png: bytes, lang: str):
+    """(prepared input, prediction, feature maps of the overview layers) of a drawing (its 28×28 PNG) through a model
+    of ``draw_model``: computed once per drawing and model and shared, so a rerun that changes neither (any other
+    click) computes nothing. Raises ValueError like the steps it runs."""
+    from cnnviz import capture, cards
+
+    model, card = draw_model(kind, name, upload)
+    with i18n.language(lang):
+        prepared = cards.prepare_image(decoded_image(png), card)
+        prediction = capture.predict(model, prepared.tensor, classes=card.display_classes)
+        return prepared, prediction, capture.feature_maps_many(model, prepared.tensor, capture.overview_layers(model))

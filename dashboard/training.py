@@ -14,21 +14,64 @@ from dashboard.session import training_runs_folder, training_session_id
 TRAIN_JOB_KEY = "cnnviz.training.job"  # the session's cnnviz.training.TrainJob (running or last one)
 
 
-DEFAULT_TRAINING_SPEED = 1_000.0  # images/s of a small CNN on 2 cores, for estimates before any run has a speed
+@spinner(N_("Measuring this computer's training speed …"))
+@st.cache_data(max_entries=16, ttl=600, show_spinner=False)
+def measured_speed(model: str, batch_size: int, bf16: bool) -> float | None:
+    """Images/s a run of zoo ``model`` would train at on this computer now (four batches of real training steps,
+    ``cnnviz.training.speed``); measured again after 10 minutes, as the load changes. None if it cannot be."""
+    from cnnviz.training.speed import measure_speed
+
+    try:
+        return measure_speed(model, batch_size=batch_size, bf16=bf16)
+    except (ValueError, RuntimeError):
+        return None
 
 
-def training_speed(model: str) -> float:
-    """This session's measured training speed (images/s) for ``model``: the last epoch of its latest run with that
-    model; a rough default before there is one."""
+def training_speed(model: str, batch_size: int = 64, bf16: bool = False) -> float | None:
+    """The training speed (images/s) to estimate a run's length with: measured on this computer (a zoo model),
+    else the last epoch of this session's latest run of ``model``; None when neither is known."""
     from cnnviz import runs
 
+    if model in cnnviz.ZOO and not cnnviz.ZOO[model].torchvision:
+        speed = measured_speed(model, int(batch_size), bool(bf16))
+        if speed:
+            return speed
     try:
         for run in reversed(runs.list_runs(training_runs_folder())):
             if run.config is not None and run.config.model == model and run.history and run.history.epochs:
                 return float(run.history.epochs[-1].images_per_s)
     except (OSError, ValueError):
         pass
-    return DEFAULT_TRAINING_SPEED
+    return None
+
+
+def run_length(model: str, dataset: str, train_size: int | None, batch_size: int, epochs: int, bf16: bool) -> str:
+    """How long a run of these settings will take here, in words: its steps, and the time at the training speed
+    measured on this computer just now (or this session's last run of the model)."""
+    from cnnviz.i18n import _
+    from cnnviz.training.presets import run_estimate_s, run_steps
+
+    images = train_size or (cnnviz.DATASETS[dataset].train_size if dataset in cnnviz.DATASETS else None)
+    if not images:
+        return ""
+    images = min(images, cnnviz.DATASETS[dataset].train_size) if dataset in cnnviz.DATASETS else images
+    steps = run_steps(epochs, images, batch_size)
+    speed = training_speed(model, batch_size, bf16)
+    if not speed:
+        return _("{steps:,} steps; no time estimate yet (this computer's speed for this model is not known).").format(
+            steps=steps)
+    return _("{steps:,} steps; about {time} (min:s) at {speed:,.0f} images/s, this computer's measured speed for "
+             "this model.").format(steps=steps, time=clock(run_estimate_s(steps, batch_size, speed)),
+                                          speed=speed)
+
+
+def clock(seconds: float | None) -> str:
+    """A duration as the studio shows every one: m:ss (0:18, 5:34), h:mm:ss from an hour on; "–" when unknown."""
+    if seconds is None or seconds != seconds or seconds < 0:
+        return "–"
+    total = int(round(seconds))
+    hours, rest = divmod(total, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
 @st.cache_resource
@@ -42,7 +85,7 @@ def work_queue():
 
 @st.cache_resource
 def _live_jobs() -> dict:
-    return {}  # runs id -> that session's job while it waits or trains (lets a reloaded page find it again)
+    return {}  # (session key, runs id) -> that browser's job while it waits or trains (a reload, a second tab)
 
 
 def _prune_live_jobs(jobs: dict) -> None:
@@ -52,28 +95,39 @@ def _prune_live_jobs(jobs: dict) -> None:
             jobs.pop(sid, None)
 
 
-def training_job():
-    """This session's latest cnnviz.training.TrainJob, or None."""
-    job = st.session_state.get(TRAIN_JOB_KEY)
-    if job is not None:
-        return job
+def session_job(key: str):
+    """The latest background job this browser keeps under session key ``key`` (its training run, its transfer
+    comparison), or None: one that waits or runs comes first, also when another tab or the page before a reload
+    started it (the runs cookie says whose it is); else the one this tab last knew."""
     jobs = _live_jobs()
     _prune_live_jobs(jobs)
-    job = jobs.get(training_session_id())
+    job = jobs.get((key, training_session_id())) or st.session_state.get(key)
     if job is not None:
-        st.session_state[TRAIN_JOB_KEY] = job
+        st.session_state[key] = job
     return job
+
+
+def keep_session_job(key: str, job) -> None:
+    """Keep ``job`` (just started) under ``key`` for this tab, and for this browser's other tabs and reloads."""
+    st.session_state[key] = job
+    jobs = _live_jobs()
+    _prune_live_jobs(jobs)
+    jobs[(key, training_session_id())] = job
+
+
+def training_job():
+    """This session's latest cnnviz.training.TrainJob, or None."""
+    return session_job(TRAIN_JOB_KEY)
 
 
 def start_training_job(job, *, resume: bool = False):
     """Queue ``job`` for this session (it starts when a slot is free) and keep it; raises QueueFull / ValueError."""
-    job.expected_speed = training_speed(job.options.get("model_name") or "")
+    o = job.options
+    job.expected_speed = training_speed(o.get("model_name") or "", o.get("batch_size", 64), o.get("bf16", False)) \
+        or job.expected_speed
     job.enqueue(work_queue(), owner=training_session_id())
     job.start(resume=resume)
-    st.session_state[TRAIN_JOB_KEY] = job
-    jobs = _live_jobs()
-    _prune_live_jobs(jobs)
-    jobs[training_session_id()] = job
+    keep_session_job(TRAIN_JOB_KEY, job)
     return job
 
 
@@ -109,3 +163,72 @@ def training_checkpoint_model(path: str, mtime: float):
     model = cnnviz.model_from_checkpoint(ckpt).eval()
     mean, std = runs.checkpoint_norm(ckpt.meta, (ckpt.input_shape or (1,))[0])
     return model, mean, std
+
+
+DATASET_TITLES = {"fashion_mnist": N_("Fashion-MNIST"), "mnist": N_("MNIST"), "cifar10": N_("CIFAR-10")}
+
+
+def dataset_title(dataset: str) -> str:
+    """A run's dataset as a reader names it: "Fashion-MNIST" for fashion_mnist (translated), a folder by its name."""
+    from pathlib import Path
+
+    from cnnviz.i18n import _
+
+    if dataset in DATASET_TITLES:
+        return _(DATASET_TITLES[dataset])
+    if dataset in cnnviz.DATASETS:
+        return cnnviz.DATASETS[dataset].title
+    return _("folder {name}").format(name=Path(dataset).name)
+
+
+# ---- the studio's presets: a widget that can hold every preset's value, and what a student changed
+SETTING_LABELS = {"model": N_("model"), "optimizer": N_("optimizer"), "lr": N_("learning rate"),
+                  "batch_size": N_("batch size"), "epochs": N_("epochs"), "momentum": N_("momentum"),
+                  "augment": N_("augmentation"), "schedule": N_("learning-rate schedule"),
+                  "train_size": N_("training images"), "bf16": N_("fast math (bfloat16)")}
+
+
+def holding(options: list, *values) -> list:
+    """``options`` with ``values`` added where missing, in order (None, "every image", last): a slider whose
+    options lack a preset's value would snap to another one (the fast preset's 0.002 once became 0.00001)."""
+    extra = [v for v in values if v not in options]
+    merged = list(dict.fromkeys([*options, *extra]))
+    return sorted((v for v in merged if v is not None)) + ([None] if None in merged else [])
+
+
+def setting_text(value) -> str:
+    """A setting's value as the studio's notes write it."""
+    from cnnviz.i18n import _
+
+    if value is None:
+        return _("all")
+    if isinstance(value, bool):
+        return _("on") if value else _("off")
+    if isinstance(value, float):
+        return f"{value:g}"
+    return f"{value:,}" if isinstance(value, int) else str(value)
+
+
+def preset_changes(preset, settings: dict) -> list[str]:
+    """"learning rate 0.002 → 0.001" for each of ``settings`` (RunConfig field → the widget's value) that differs
+    from ``preset``'s."""
+    from cnnviz.i18n import _
+
+    wanted = preset.run_settings()
+    return [_("{setting} {preset} → {now}").format(setting=_(SETTING_LABELS.get(k, k)), preset=setting_text(wanted[k]),
+                                                   now=setting_text(v))
+            for k, v in settings.items() if k in wanted and v != wanted[k]]
+
+
+def preset_hidden(preset) -> str:
+    """The preset's settings that have no widget, in words ("" when it has none)."""
+    from cnnviz.i18n import _
+
+    parts = []
+    if preset.label_smoothing:
+        parts.append(_("label smoothing {value:g}").format(value=preset.label_smoothing))
+    if preset.weight_decay:
+        parts.append(_("weight decay {value:g}").format(value=preset.weight_decay))
+    if preset.log_every:
+        parts.append(_("a point of the training curve every {n} steps").format(n=preset.log_every))
+    return ", ".join(parts)

@@ -7,8 +7,39 @@ import streamlit as st
 
 from cnnviz.i18n import N_
 from dashboard.layout import spinner
+from dashboard.session import training_runs_folder, training_session_id
+from dashboard.training import keep_session_job, session_job, work_queue
 
 TRANSFER_JOB_KEY = "cnnviz.transfer.job"  # the session's cnnviz.transfer.ComparisonJob (running or last one)
+
+
+def transfer_job():
+    """This browser's latest cnnviz.transfer.ComparisonJob (a reload or another tab finds a running one), or None."""
+    return session_job(TRANSFER_JOB_KEY)
+
+
+def start_transfer_job(config, *, user_data=None, download: bool = False):
+    """Start a comparison for this browser (it waits for its turn in the server's one queue), in a folder of its own
+    under the session's runs folder; raises QueueFull / ValueError."""
+    from cnnviz import transfer
+
+    job = transfer.ComparisonJob(config, user_data=user_data, root=training_runs_folder(), download=download)
+    job.enqueue(work_queue(), training_session_id()).start()
+    keep_session_job(TRANSFER_JOB_KEY, job)
+    return job
+
+
+def session_comparisons(folder) -> list:
+    """(path, ComparisonResult) of every comparison in a runs folder, newest first; unreadable ones are skipped."""
+    from cnnviz import transfer
+
+    out = []
+    for path in transfer.list_comparisons(root=folder):
+        try:
+            out.append((path, transfer_comparison(str(path), path.stat().st_mtime)))
+        except (ValueError, OSError):
+            continue
+    return out
 
 
 @spinner(N_("Building the model to count its parameters …"))

@@ -6,13 +6,12 @@ preprocessing (MNIST's recipe) step by step.
 
 import streamlit as st
 
-from cnnviz import capture, cards
+from cnnviz import i18n
 from cnnviz.i18n import _
 from cnnviz.plots import lookfor as lookfor_plots
 from cnnviz.plots import maps
 from dashboard import layout, widgets
-from dashboard.data import decoded_image
-from dashboard.inside import draw_model, draw_model_label, draw_model_options
+from dashboard.inside import draw_model, draw_model_label, draw_model_options, draw_view
 
 st.title(_("Draw and predict"))
 st.markdown(_("Draw a T-shirt, a trouser, a sneaker or a bag as a filled silhouette, and see what the Fashion-MNIST "
@@ -45,11 +44,8 @@ with left:
                            "frame. Try both and watch the prediction."))
     drawn = widgets.drawing_input("draw", box=box)
 
-try:
-    prepared = cards.prepare_image(decoded_image(drawn.png), card)
-    prediction = capture.predict(model, prepared.tensor, classes=card.display_classes)
-    layers = capture.overview_layers(model)
-    fms = capture.feature_maps_many(model, prepared.tensor, layers)
+try:  # computed once per drawing and model (a rerun that changes neither recomputes nothing)
+    prepared, prediction, fms = draw_view(kind, name, upload, drawn.png, i18n.get_language())
 except ValueError as err:
     st.error(str(err))
     st.stop()

@@ -16,7 +16,8 @@ from cnnviz.i18n import _, pgettext
 from cnnviz.plots import training as tplots
 from dashboard import layout, session
 from dashboard.lab import STACK_KEY
-from dashboard.training import start_training_job, training_data, training_job, training_speed
+from dashboard.training import (clock, holding, preset_changes, preset_hidden, run_length, start_training_job,
+                                training_data, training_job)
 
 st.title(_("Training studio"))
 st.caption(_("Train a CNN here and watch it learn. The run keeps going if you visit other pages; come back to see it."))
@@ -27,11 +28,16 @@ busy = job is not None and job.running
 
 # ---------------------------------------------------------------------------- presets
 CUSTOM = "Custom"
+# every setting a preset fixes (RunConfig's field → its session key); the last three have no widget of their own
 KEYS = {"model": "tr.model", "optimizer": "tr.optimizer", "lr": "tr.lr", "batch_size": "tr.batch",
-        "epochs": "tr.epochs", "momentum": "tr.momentum", "augment": "tr.augment", "schedule": "tr.schedule"}
-LRS = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0]
-BATCHES = [8, 16, 32, 50, 64, 100, 128, 256, 512]
-TRAIN_SIZES = [500, 1_000, 2_000, 5_000, 10_000, 20_000, 30_000, 60_000]
+        "epochs": "tr.epochs", "momentum": "tr.momentum", "augment": "tr.augment", "schedule": "tr.schedule",
+        "train_size": "tr.train_size", "bf16": "tr.bf16", "log_every": "tr.log_every",
+        "label_smoothing": "tr.label_smoothing", "weight_decay": "tr.weight_decay"}
+ALL = list(training.PRESETS.values())
+# the sliders' options hold every preset's value (and whatever the session holds)
+LRS = holding([1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0, 3.0, 10.0], *(p.lr for p in ALL))
+BATCHES = holding([8, 16, 32, 50, 64, 100, 128, 256, 512], *(p.batch_size for p in ALL))
+TRAIN_SIZES = holding([500, 1_000, 2_000, 5_000, 10_000, 20_000, 30_000, None], *(p.train_size for p in ALL))
 TEST_SIZES = [500, 1_000, 2_000, 5_000, 10_000]
 STACK = "stack"
 
@@ -47,14 +53,8 @@ def apply_preset() -> None:
     name = st.session_state["tr.preset"]
     if name == CUSTOM:
         return
-    p = training.PRESETS[name]
-    st.session_state["tr.log_every"] = p.log_every
-    # no widgets of their own: the preset's description says them
-    st.session_state["tr.label_smoothing"], st.session_state["tr.weight_decay"] = p.label_smoothing, p.weight_decay
-    for field, key in KEYS.items():
-        st.session_state[key] = getattr(p, field)
-    st.session_state["tr.bf16"] = p.bf16 and training.bf16_fast()
-    st.session_state["tr.train_size"] = p.train_size or 60_000  # presets train on every image unless they say
+    for field, value in training.PRESETS[name].run_settings().items():
+        st.session_state[KEYS[field]] = value
     st.session_state["tr.test_size"] = 10_000
 
 
@@ -71,13 +71,14 @@ live_area = st.container()
 with st.expander(_("Set up a run") if job is None else _("Set up a new run"), expanded=job is None):
     st.selectbox(_("Preset"), [CUSTOM, *training.PRESETS], key="tr.preset", on_change=apply_preset,
                  format_func=lambda n: _("Custom") if n == CUSTOM else _(training.PRESETS[n].title),
-                 help=_("The lecture notes' runs, or the fast one. Choosing a preset fills in the settings below."))
-    if st.session_state["tr.preset"] != CUSTOM:
-        preset = training.PRESETS[st.session_state["tr.preset"]]
-        speed = training_speed(preset.model)
-        st.caption(_(preset.description) + " " + _(
-            "{steps:,} steps; about {minutes:.0f} min at {speed:,.0f} images/s (this computer's speed for this model "
-            "so far).").format(steps=preset.steps, minutes=preset.estimate_s(speed) / 60, speed=speed))
+                 help=_("The lecture notes' runs, or the fast one. Choosing a preset fills in the settings below; "
+                        "changing one of them afterwards keeps the preset's other settings exactly."))
+    preset = training.PRESETS.get(st.session_state["tr.preset"])
+    if preset is not None:
+        st.caption(_(preset.description))
+        if hidden := preset_hidden(preset):
+            st.caption(_("Set by the preset, with no widget of their own: {settings}.").format(settings=hidden))
+    preset_notes = st.empty()  # what differs from the preset, once the widgets below are read
     c1, c2, c3 = st.columns(3)
     with c1:
         datasets = {"fashion_mnist": _("Fashion-MNIST (bundled)"), "mnist": "MNIST", "cifar10": "CIFAR-10",
@@ -94,25 +95,27 @@ with st.expander(_("Set up a run") if job is None else _("Set up a new run"), ex
                 except ValueError as err:
                     st.warning(str(err))
         else:
-            available, where = cnnviz.dataset_status(dataset)
+            available, _where = cnnviz.dataset_status(dataset)  # where on the server: never shown to students
             if not available:
-                st.warning(_("{name} is not available here ({where}). Run `cnnviz data --download {dataset}` where "
-                             "there is network, or use the bundled Fashion-MNIST.").format(
-                    name=datasets[dataset], where=where, dataset=dataset))
-        train_size = st.select_slider(_("Training images"), TRAIN_SIZES, key="tr.train_size",
-                                      help=_("A random subset trains faster; 60,000 is all of Fashion-MNIST."))
-        test_size = st.select_slider(_("Test images"), TEST_SIZES, key="tr.test_size")
+                st.warning(_("{name} is not on this server. The teacher can add it with `cnnviz data --download "
+                             "{dataset}` where there is network; meanwhile use the bundled Fashion-MNIST.").format(
+                    name=datasets[dataset], dataset=dataset))
+        train_size = st.select_slider(_("Training images"), holding(TRAIN_SIZES, st.session_state["tr.train_size"]),
+                                      key="tr.train_size", format_func=lambda n: _("all") if n is None else f"{n:,}",
+                                      help=_("A random subset trains faster; all is 60,000 for Fashion-MNIST."))
+        test_size = st.select_slider(_("Test images"), TEST_SIZES, key="tr.test_size", format_func=lambda n: f"{n:,}")
     with c2:
         if st.session_state["tr.model"] not in models:
             st.session_state["tr.model"] = "simple_convnet"
         model_name = st.selectbox(_("Model"), list(models), format_func=models.get, key="tr.model")
         optimizer = st.radio(_("Optimizer"), training.OPTIMIZERS, key="tr.optimizer", horizontal=True,
                              format_func={"sgd": _("SGD (momentum)"), "adam": "Adam"}.get)
-        lr = st.select_slider(_("Learning rate"), LRS, key="tr.lr", format_func=lambda v: f"{v:g}",
+        lr = st.select_slider(_("Learning rate"), holding(LRS, st.session_state["tr.lr"]), key="tr.lr",
+                              format_func=lambda v: f"{v:g}",
                               help=_("Too high and the loss explodes (try 1 or 10 with SGD); too low and nothing moves."))
         momentum = st.slider(_("Momentum (SGD)"), 0.0, 0.99, key="tr.momentum", step=0.05, disabled=optimizer != "sgd")
     with c3:
-        batch_size = st.select_slider(_("Batch size"), BATCHES, key="tr.batch")
+        batch_size = st.select_slider(_("Batch size"), holding(BATCHES, st.session_state["tr.batch"]), key="tr.batch")
         epochs = st.number_input(_("Epochs"), 1, 100, key="tr.epochs")
         augment = st.toggle(_("Augmentation (random shifts and flips)"), key="tr.augment")
         if training.bf16_fast():
@@ -128,7 +131,16 @@ with st.expander(_("Set up a run") if job is None else _("Set up a new run"), ex
                             help=_("one-cycle: warm up to the learning rate, then cosine down to almost zero."))
         seed = st.number_input(_("Random seed"), 0, 10_000, key="tr.seed",
                                help=_("Same seed, same settings: the same initial weights, order and curves."))
+    if preset is not None:
+        shown = {"model": model_name, "optimizer": optimizer, "lr": lr, "batch_size": batch_size, "epochs": epochs,
+                 "momentum": momentum, "augment": augment, "schedule": schedule, "train_size": train_size,
+                 "bf16": bf16}
+        if changes := preset_changes(preset, shown):
+            preset_notes.info(_("Changed from the preset: {changes}. Its other settings stay as the preset sets "
+                                "them.").format(changes="; ".join(changes)), icon=":material/tune:")
     label = st.text_input(_("Name of the run (optional)"), max_chars=40, placeholder=_("e.g. adam-vs-sgd"))
+    if not busy:  # (measuring the speed beside a run would slow it and read half the speed)
+        st.caption(run_length(model_name, dataset, train_size, int(batch_size), int(epochs), bf16))
     start = st.button(_("Start training"), type="primary", icon=":material/play_arrow:",
                       disabled=busy or not available)
 
@@ -179,8 +191,8 @@ if job is None:
             else:
                 st.rerun()
     else:
-        st.info(_("Set up a run above and press **Start training**. A first run of SimpleConvNet on 10,000 images "
-                "takes about half a minute."))
+        st.info(_("Set up a run above and press **Start training**: the line above the button says how long it will "
+                  "take on this computer."))
     if job is None:
         st.stop()
 
@@ -206,13 +218,6 @@ elif job.status == "stopped":
             st.rerun()
 
 
-def fmt_time(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    seconds = int(round(seconds))
-    return f"{seconds // 60}:{seconds % 60:02d}" if seconds >= 60 else f"{seconds} s"
-
-
 def draw_live() -> None:
     h = job.history
     if job.running:
@@ -223,7 +228,7 @@ def draw_live() -> None:
         st.session_state["tr.was_queued"] = True
         place = job.queue_place()
         if place is not None:
-            wait = _("about {time}").format(time=fmt_time(place.wait_s)) if place.wait_s is not None else _("unknown")
+            wait = _("about {time}").format(time=clock(place.wait_s)) if place.wait_s is not None else _("unknown")
             st.info(_("Waiting for a free place: position {position} of {waiting}; expected wait {wait}. Every run on "
                       "this server goes through one queue, so the computer stays fast for everyone.").format(
                 position=place.position, waiting=place.waiting, wait=wait), icon=":material/hourglass_top:")
@@ -238,9 +243,9 @@ def draw_live() -> None:
     m[2].metric(_("Training loss"), f"{last_loss:.4f}" if last_loss is not None else "–")
     m[3].metric(_("Test accuracy"), f"{h.epochs[-1].test_acc:.2%}" if h.epochs else "–",
                 delta=f"{h.epochs[-1].test_acc - h.epochs[-2].test_acc:+.2%}" if len(h.epochs) > 1 else None)
-    m[4].metric(_("Elapsed"), fmt_time(h.elapsed_s))
+    m[4].metric(_("Elapsed"), clock(h.elapsed_s))
     m[5].metric(_("Images / s"), f"{h.images_per_s:,.0f}" if h.images_per_s else "–")
-    m[6].metric(_("Time left"), fmt_time(h.eta_s) if job.running else "–")
+    m[6].metric(_("Time left"), clock(job.estimate_s()) if job.running else "–")
     st.progress(h.progress, text=_("step {step:,} of {total:,}").format(step=h.step, total=h.total_steps)
                 if h.total_steps else _("starting …"))
     if h.status == "failed":
@@ -274,5 +279,5 @@ layout.reading_notes(
       "- When training loss keeps falling but test loss rises, the network starts to memorise: *overfitting*.\n"
       "- A learning rate that is too high makes the loss jump or become NaN; one that is too low makes it crawl."),
     formula=r"\text{loss} = -\frac{1}{B}\sum_{i=1}^{B} \log p_\theta(y_i \mid x_i)")
-st.caption(_("Runs of this session are kept on the server (config, history, a checkpoint per epoch). Compare them on "
-             "the *Compare runs* page; look at the mistakes on *Errors & confusion*."))
+st.caption(_("The runs of this session are kept on the server (settings, curves, a checkpoint per epoch). Compare them "
+             "on the *Compare runs* page; look at the mistakes on *Errors & confusion*."))

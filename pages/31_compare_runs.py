@@ -12,7 +12,7 @@ from cnnviz import runs, training
 from cnnviz.i18n import _
 from cnnviz.plots import training as tplots
 from dashboard import layout, session
-from dashboard.training import training_job
+from dashboard.training import dataset_title, training_job
 
 st.title(_("Compare runs"))
 st.caption(_("Every run you start in the training studio is kept with its settings, curves and checkpoints. "
@@ -59,7 +59,7 @@ if labels:
     for name, r in labels.items():
         h = r.history
         rows.append({cols["run"]: name, cols["status"]: training.status_label(r.status),
-                     cols["dataset"]: r.config.dataset if r.config else "", cols["n"]: h.train_size,
+                     cols["dataset"]: dataset_title(r.config.dataset) if r.config else "", cols["n"]: h.train_size,
                      cols["epochs"]: len(h.epochs), cols["best"]: h.best_test_acc, cols["time"]: round(h.elapsed_s)})
     st.dataframe(rows, hide_index=True,
                  column_config={cols["best"]: st.column_config.NumberColumn(format="percent")})

@@ -13,7 +13,7 @@ import streamlit as st
 import cnnviz
 from cnnviz import runs, training
 from cnnviz.data import class_label
-from cnnviz.i18n import _
+from cnnviz.i18n import _, ngettext
 from cnnviz.plots import training as tplots
 from cnnviz.training import rundir
 from dashboard import layout, session
@@ -90,10 +90,14 @@ if top:
 
 idx = result.cell(true, pred, limit=24)
 count = len(result.cell(true, pred))
-if true == pred:
-    st.subheader(_("{n} {true} images correctly classified").format(n=count, true=names[true]))
+if len(idx) < count:  # the heading counts what is shown, and out of how many
+    heading = (_("{shown} of {n} {true} images correctly classified") if true == pred
+               else _("{shown} of {n} {true} images misclassified as {pred}"))
+elif true == pred:
+    heading = ngettext("{n} {true} image correctly classified", "{n} {true} images correctly classified", count)
 else:
-    st.subheader(_("{n} {true} images misclassified as {pred}").format(n=count, true=names[true], pred=names[pred]))
+    heading = ngettext("{n} {true} image misclassified as {pred}", "{n} {true} images misclassified as {pred}", count)
+st.subheader(heading.format(shown=len(idx), n=count, true=names[true], pred=names[pred]))
 if len(idx) == 0:
     st.info(_("No image in this cell."))
     st.stop()

@@ -4,7 +4,6 @@ Reuse a pretrained backbone: from scratch vs frozen base + new head vs fine-tuni
 everything, on the same target data with the same budget. Runs in the background; results are saved.
 """
 
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -15,8 +14,7 @@ from cnnviz.data import class_label
 from cnnviz.i18n import _, ngettext
 from cnnviz.plots import transfer as tplots
 from dashboard import layout, session
-from dashboard.training import work_queue
-from dashboard.transfer import TRANSFER_JOB_KEY, transfer_zip
+from dashboard.transfer import session_comparisons, start_transfer_job, transfer_job, transfer_zip
 
 st.title(_("Transfer learning: compare strategies"))
 st.markdown(
@@ -29,18 +27,29 @@ cols = st.columns(4)
 for col, s in zip(cols, transfer.STRATEGIES.values()):
     col.markdown(f"**{_(s.title)}**  \n{_(s.description)}")
 
-job = st.session_state.get(TRANSFER_JOB_KEY)
+job = transfer_job()  # also one this browser started before a reload or in another tab
 busy = job is not None and job.running
 IMAGENET = list(transfer.IMAGENET_BACKBONES)
 TARGETS_FOR = {"heldout_cnn": ["fashion_heldout", "folder"], "shipped_cnn": ["folder"],
                "efficientnet_lite0": ["fashion_mnist", "folder", "cifar10", "mnist"]}
+
+
+def own_image_size(source: str) -> int:
+    """The image size an ImageNet source starts at: 64 for EfficientNet-Lite0, the notes' 32 for the others."""
+    return 64 if source == "efficientnet_lite0" else 32
+
+
+def source_chosen() -> None:
+    """A source brings its own image size, as a preset brings its settings (not the one chosen for another)."""
+    st.session_state["tl.image_size"] = own_image_size(st.session_state["tl.source"])
+
 
 # ---------------------------------------------------------------------------- 1 · source and target
 st.subheader(_("1 · Source and target"))
 left, right = st.columns(2)
 with left:
     source = st.radio(_("Pretrained source (the backbone)"), list(transfer.SOURCES), key="tl.source",
-                      format_func=lambda s: _(transfer.SOURCES[s][0]), disabled=busy)
+                      format_func=lambda s: _(transfer.SOURCES[s][0]), disabled=busy, on_change=source_chosen)
     missing = False
     if source in IMAGENET:
         ok, msg = transfer.imagenet_status(source)
@@ -83,7 +92,7 @@ with right:
                                   key="tl.zip", disabled=busy)
         if upload is not None:
             c = 3 if arch in IMAGENET else 1
-            side = int(st.session_state.get("tl.image_size", 32)) if arch in IMAGENET else 28
+            side = int(st.session_state.get("tl.image_size", own_image_size(source))) if arch in IMAGENET else 28
             try:
                 user_data = transfer_zip(upload.getvalue(), (side, side), c)
                 counts = user_data.labels.bincount(minlength=len(user_data.classes)).tolist()
@@ -116,9 +125,9 @@ batch = b[3].select_slider(_("Batch size"), [8, 16, 32, 64, 128], value=16, key=
                            help=_("With few labelled images an epoch is only a few steps: small batches give more steps."))
 image_size = 28
 if arch in IMAGENET:
-    image_size = b[4].select_slider(_("Image size (pixels)"), [32, 64, 96, 128, 160, 224],
-                                    value=64 if arch == "efficientnet_lite0" else 32,
-                                    key="tl.image_size", disabled=busy,
+    st.session_state.setdefault("tl.image_size", own_image_size(source))
+    image_size = b[4].select_slider(_("Image size (pixels)"), [32, 64, 96, 128, 160, 224], key="tl.image_size",
+                                    disabled=busy,
                                     help=_("The notes use 32×32 (CIFAR-10's size). Bigger is closer to ImageNet's "
                                          "224×224 but much slower on a CPU."))
 else:
@@ -141,10 +150,8 @@ if run_col.button(_("Run comparison"), type="primary", icon=":material/play_arro
             raise ValueError(transfer.imagenet_status(source)[1])
         if target == "folder" and user_data is None:
             raise ValueError(_("upload a zip of your images first (one folder per class)"))
-        job = transfer.ComparisonJob(config, user_data=user_data, root=session.training_runs_folder(),
-                                     download=download).enqueue(work_queue(), session.training_session_id()).start()
-        st.session_state[TRANSFER_JOB_KEY] = job
-    except ValueError as err:
+        start_transfer_job(config, user_data=user_data, download=download)
+    except ValueError as err:  # QueueFull too
         st.error(str(err))
     else:
         st.rerun()  # draw the page again with the settings locked and the live view on
@@ -161,14 +168,18 @@ def table_formats() -> dict:
             | {_(labels[k]): st.column_config.NumberColumn(format="localized") for k in transfer.results.COUNT_COLUMNS})
 
 
-def draw_result(result: transfer.ComparisonResult) -> None:
+def draw_result(result: transfer.ComparisonResult, key: str = "tl") -> None:
     st.caption(_("Source: {source}. Target: {k} classes ({classes}), {n_train} training and {n_test} test "
                  "images.").format(source=result.source_info, k=len(result.classes),
                                    classes=", ".join(class_label(c) for c in result.classes),
                                    n_train=result.train_size, n_test=result.test_size))
-    if result.status != "finished":
+    state = transfer.comparison_state(result)
+    if state == "interrupted":
+        st.warning(_("This comparison was interrupted: the server stopped while it trained. The strategies it "
+                     "finished are kept below; run it again for the rest."), icon=":material/warning:")
+    elif state != "finished":
         st.warning(_("This comparison was {status}: {message}").format(
-            status=training.status_label(result.status), message=result.message))
+            status=training.status_label(state), message=result.message))
     if not result.runs:
         return
     m = st.columns(len(result.runs))
@@ -181,25 +192,27 @@ def draw_result(result: transfer.ComparisonResult) -> None:
                                  len(r.epochs)).format(n=len(r.epochs), trainable=r.counts.trainable,
                                                         total=r.counts.total))
     by_epoch, by_time = st.tabs([_("Accuracy vs epoch"), _("Accuracy vs wall time")])
-    layout.chart_in(by_epoch, tplots.accuracy_figure(result, x="epoch"), width="stretch", key="tl_by_epoch")
-    layout.chart_in(by_time, tplots.accuracy_figure(result, x="time"), width="stretch", key="tl_by_time")
+    layout.chart_in(by_epoch, tplots.accuracy_figure(result, x="epoch"), width="stretch", key=f"{key}_by_epoch")
+    layout.chart_in(by_time, tplots.accuracy_figure(result, x="time"), width="stretch", key=f"{key}_by_time")
     st.markdown(_("**Parameters and results per strategy** (frozen = kept from the source, not trained)"))
     st.dataframe(pd.DataFrame(transfer.labelled_rows(result)), hide_index=True, width="stretch",
                  column_config=table_formats())
     if any(r.changes for r in result.runs):
-        layout.chart(tplots.weight_change_figure(result), width="stretch", key="tl_changes")
+        layout.chart(tplots.weight_change_figure(result), width="stretch", key=f"{key}_changes")
         st.latex(r"\text{moved} = \frac{\lVert W_\text{after} - W_\text{before} \rVert}{\lVert W_\text{before} \rVert}")
         st.caption(_("Each cell compares a layer's weights after training with where they started (the pretrained "
                      "weights, or random ones for *from scratch*). Frozen layers stay at exactly 0. When fine-tuning, "
                      "the first layers usually move least: general edge/texture filters are kept, the last layers "
                      "adapt."))
     if result.path:
-        st.caption(_("Saved as `{name}`: reopen and compare it on *Saved comparisons*.").format(
-            name=Path(result.path).parent.name))
+        st.caption(_("Saved: reopen and compare it on *Saved comparisons*."))
 
 
-def draw_job() -> None:
-    job = st.session_state.get(TRANSFER_JOB_KEY)
+def draw_job(found: list) -> None:
+    job = transfer_job()
+    if job is None and found:  # e.g. after a reload or a server restart: the latest one, as it stands on disk
+        draw_result(found[0][1])
+        return
     if job is None:
         st.info(_("Choose a source, a target and a budget, then press **Run comparison**. The strategies train one "
                 "after the other in the background; you can keep using the other pages."), icon=":material/info:")
@@ -239,8 +252,38 @@ def draw_job() -> None:
         draw_result(job.result)
 
 
+def draw_comparisons(found: list) -> None:
+    """This browser's comparisons on the server, with their state: a reload, another tab or a restart loses none."""
+    if not found:
+        return
+    st.subheader(_("Your comparisons"))
+    cols = {"when": _("started (UTC)"), "what": _("comparison"), "state": _("status"), "done": _("strategies done"),
+            "best": _("best test accuracy")}
+    st.dataframe([{cols["when"]: r.created.replace("T", " ").rstrip("Z"), cols["what"]: r.title,
+                   cols["state"]: training.status_label(transfer.comparison_state(r)),
+                   cols["done"]: f"{sum(x.status == 'finished' for x in r.runs)} / {len(r.config.strategies)}",
+                   cols["best"]: max((x.best_acc for x in r.runs), default=None)} for _p, r in found],
+                 hide_index=True, column_config={cols["best"]: st.column_config.NumberColumn(format="percent")})
+    job = transfer_job()
+    shown = job.folder if job is not None else found[0][0].parent  # drawn under 3 · Results already
+    earlier = [(p, r) for p, r in found if p.parent != shown]
+    if earlier:
+        with st.expander(_("Show an earlier comparison")):
+            pick = st.selectbox(_("Comparison"), range(len(earlier)), key="tl.earlier",
+                                format_func=lambda i: f"{earlier[i][1].created.replace('T', ' ').rstrip('Z')} · "
+                                                      f"{earlier[i][1].title}")
+            draw_result(earlier[pick][1], key="tl_earlier")
+
+
+def draw_results() -> None:
+    """The comparison under way (or the latest), then the list of them all: redrawn together while one runs."""
+    found = session_comparisons(session.training_runs_folder())
+    draw_job(found)
+    draw_comparisons(found)
+
+
 st.subheader(_("3 · Results"))
-layout.live(draw_job, running=busy)
+layout.live(draw_results, running=busy)
 
 layout.reading_notes(
     _("What to expect, and why"),

@@ -7,7 +7,7 @@ Reopen saved transfer-learning comparisons and overlay them: e.g. the same strat
 import pandas as pd
 import streamlit as st
 
-from cnnviz import transfer
+from cnnviz import training, transfer
 from cnnviz.i18n import _
 from cnnviz.plots import transfer as tplots
 from dashboard import layout, session
@@ -39,7 +39,9 @@ if not shared:
 
 def label(path: str) -> str:
     r = results[path]
-    return f"{r.created.replace('T', ' ').rstrip('Z')} · {r.title}"
+    state = transfer.comparison_state(r)  # a comparison still running, or cut short, says so
+    return f"{r.created.replace('T', ' ').rstrip('Z')} · {r.title}" + (
+        f" ({training.status_label(state)})" if state != "finished" else "")
 
 
 chosen = st.multiselect(_("Comparisons"), list(results), default=list(results)[:2], format_func=label, key="tls.chosen")

@@ -36,6 +36,33 @@ def isolated_torch_hub(tmp_path_factory, monkeypatch):
     monkeypatch.setattr(torch.hub, "_hub_dir", None)
 
 
+NO_NETWORK = "no network in the tests (the no_network fixture)"
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """No network, also on a machine that has one, by every route the code can take: urllib (torchvision's
+    downloads go through urllib.request.urlopen), torch.hub's own copy of urlopen and its downloader, torchvision's
+    download helpers, and a socket's connect for anything else. Each raises a URLError (an OSError) saying so."""
+    import socket
+    import urllib.error
+    import urllib.request
+
+    import torch.hub
+    import torchvision.datasets.utils as tv_utils
+
+    def refuse(*args, **kwargs):
+        raise urllib.error.URLError(NO_NETWORK)
+
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+    monkeypatch.setattr(torch.hub, "urlopen", refuse, raising=False)
+    monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
+    monkeypatch.setattr(tv_utils, "download_url", refuse)
+    monkeypatch.setattr(tv_utils, "download_and_extract_archive", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
 @pytest.fixture
 def one_torch_thread():
     """PyTorch on one thread for the test: for many tiny tensor ops, where a thread pool only adds overhead."""

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 pytestmark = pytest.mark.browser
+STEPPING = re.compile(r"step [\d,]+ of [\d,]+")  # the live progress line (Playwright trims "step " to "step": the
+# set-up's "471 steps; about 0:12" matched it before the run had begun)
 
 
 def no_exception(page) -> None:
@@ -18,7 +22,7 @@ def test_studio_runs_live_and_stops(browser_page):
     no_exception(page)
     page.get_by_role("button", name="Start training").click()
     # the live fragment keeps redrawing while the run trains: the step counter moves
-    page.get_by_text("step ", exact=False).first.wait_for(timeout=60_000)
+    page.get_by_text(STEPPING).first.wait_for(timeout=60_000)
     page.get_by_role("button", name="Stop").click()
     page.get_by_text("stopped at step", exact=False).first.wait_for(timeout=60_000)
     page.get_by_role("button", name="Resume").wait_for(timeout=30_000)
@@ -42,7 +46,7 @@ def test_runs_follow_the_browser_not_the_address(browser_page, chromium, dashboa
     cookie = [c for c in page.context.cookies() if c["name"] == "cnnviz_runs"]
     assert cookie and len(cookie[0]["value"]) >= 32 and cookie[0]["value"] not in page.url
     page.get_by_role("button", name="Start training").click()
-    page.get_by_text("step ", exact=False).first.wait_for(timeout=60_000)
+    page.get_by_text(STEPPING).first.wait_for(timeout=60_000)
     page.get_by_role("button", name="Stop").click()
     page.get_by_text("stopped at step", exact=False).first.wait_for(timeout=60_000)
     page.goto_page("compare_runs")  # a new connection: the cookie brings the same runs back

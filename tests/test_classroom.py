@@ -90,9 +90,9 @@ def test_class_page_with_the_password(class_root, monkeypatch):
     assert "not the password" in at.error[0].value
     assert not at.dataframe
     at.text_input[0].set_value("lesson-42")
-    from cnnviz.training.job import _LiveLock
+    from cnnviz.training.job import LiveLock
 
-    live = _LiveLock(class_root / "sessions" / "aaaaaaaaaaaa" / "20261124-0905-b")  # its trainer is alive
+    live = LiveLock(class_root / "sessions" / "aaaaaaaaaaaa" / "20261124-0905-b")  # its trainer is alive
     try:
         at.button[0].click().run()
     finally:

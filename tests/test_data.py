@@ -7,7 +7,6 @@ import io
 import pickle
 import struct
 import urllib.error
-import urllib.request
 
 import numpy as np
 import pytest
@@ -32,19 +31,6 @@ def png_bytes(img: Image.Image, fmt: str = "PNG", **kw) -> bytes:
 
 
 NOISE_PNG = png_bytes(Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)))
-
-
-@pytest.fixture
-def no_network(monkeypatch):
-    """No network even on a machine that has one: urllib, and torchvision's own download helpers."""
-    import torchvision.datasets.utils as tv_utils
-
-    def refuse(*args, **kwargs):
-        raise urllib.error.URLError("[Errno -2] Name or service not known")
-
-    monkeypatch.setattr(urllib.request, "urlopen", refuse)
-    monkeypatch.setattr(tv_utils, "download_url", refuse)
-    monkeypatch.setattr(tv_utils, "download_and_extract_archive", refuse)
 
 
 # ---------------------------------------------------------------------------- bundled Fashion-MNIST

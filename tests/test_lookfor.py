@@ -126,6 +126,11 @@ def test_top_crops_have_the_receptive_field_size_and_contain_the_argmax(layer):
     rf = lookfor.receptive_field(m, layer, (1, 28, 28))
     # the oracle: the layer's maps computed by PyTorch through capture's hooks
     x = (images.images[0].float() / 255 - 0.5) / 0.5
+    maps0 = capture.feature_maps(m, x, layer).maps  # image 0 through capture's hooks: the index's first row
+    for channel in (0, 7):
+        assert float(index.values[0, channel, 0]) == pytest.approx(float(maps0[channel].max()), rel=1e-5)
+        r, c = int(index.rows[0, channel, 0]), int(index.cols[0, channel, 0])
+        assert float(maps0[channel][r, c]) == float(maps0[channel].max())  # where it is, too
     for channel in (0, 7):
         examples = lookfor.top_examples(index, channel, k=5)
         values = []
@@ -146,7 +151,6 @@ def test_top_crops_have_the_receptive_field_size_and_contain_the_argmax(layer):
         assert values == sorted(values, reverse=True)  # strongest first, one example per image
         assert len({e.image for e in examples}) == len(examples)
         assert examples[0].value == pytest.approx(index.best(channel))
-    del x
 
 
 def test_photo_patches_do_not_overlap_much_and_progress_is_reported():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import urllib.error
-import urllib.request
 
 import pytest
 import torch
@@ -107,20 +106,6 @@ def hub_dir(tmp_path):
     torch.hub.set_dir(str(tmp_path))
     yield tmp_path
     torch.hub.set_dir(old)
-
-
-@pytest.fixture
-def no_network(monkeypatch):
-    """No network, also where a machine has one: torch.hub imported urlopen itself (torch.hub.urlopen), so patching
-    urllib alone let a real download through."""
-    import torch.hub
-
-    def refuse(*args, **kwargs):
-        raise urllib.error.URLError("[Errno -2] Name or service not known")
-
-    monkeypatch.setattr(urllib.request, "urlopen", refuse)
-    monkeypatch.setattr(torch.hub, "urlopen", refuse, raising=False)
-    monkeypatch.setattr(torch.hub, "download_url_to_file", refuse)
 
 
 def test_imagenet_weights_load_from_the_torch_hub_cache(hub_dir, no_network):

@@ -164,3 +164,21 @@ def test_feature_maps_page_takes_a_drawing():
     assert next(s for s in at.selectbox if s.label == "Model").value == inside.INSIDE_TRAINED
     bars = json.loads(at.get("plotly_chart")[1].proto.spec)["data"][0]
     assert bars["y"][-1] == "Trouser" or bars["y"][0] == "Trouser"
+
+
+def test_draw_page_computes_a_drawing_once(monkeypatch):
+    """Every rerun (any click) recomputed the prediction and the feature maps; now one drawing is computed once."""
+    from cnnviz import capture
+
+    calls = []
+    maps_of = capture.feature_maps_many
+    monkeypatch.setattr(capture, "feature_maps_many", lambda *a, **kw: calls.append(1) or maps_of(*a, **kw))
+    inside.draw_view.clear()
+    at = open_page(DRAW, "en")
+    next(s for s in at.selectbox if s.label == "Start from").set_value("tshirt").run()
+    ok(at)
+    assert len(calls) == 1
+    for _ in range(2):
+        at.run()  # e.g. a click elsewhere on the page
+        ok(at)
+    assert len(calls) == 1 and len(at.get("plotly_chart")) == 4

@@ -69,6 +69,8 @@ def test_tiny_run_end_to_end(app_at):
     assert len(train) == 2 and len(train[0]["y"]) == len(h.steps) > 2  # loss and accuracy: one legend name for both
     assert all("loss" not in t["name"] for t in spec["data"])  # the accuracy panel's line is not called "loss"
     assert any("finished 2 epochs" in s.value and "%" in s.value for s in at.success)  # plural, a percentage
+    for axis in ("xaxis", "xaxis2"):  # whole epochs only: no tick at 0.5 or 1.5
+        assert (spec["layout"][axis]["tick0"], spec["layout"][axis]["dtick"]) == (0, 1)
 
 
 def test_one_epoch_run_says_epoch_not_epochs(app_at):
@@ -144,32 +146,6 @@ def test_a_preset_fills_in_the_settings(app_at):
     assert at.select_slider(key="tr.batch").value == 64 and at.number_input(key="tr.epochs").value == 10
 
 
-def test_the_accurate_preset_runs_with_its_hidden_settings(app_at, runs_in_tmp):
-    """Label smoothing and weight decay have no widgets: the preset's run carries them (a custom run does not)."""
-    from cnnviz import runs, training
-
-    at = app_at(STUDIO)
-    at.selectbox(key="tr.preset").set_value("accurate").run()
-    ok(at)
-    p = training.PRESETS["accurate"]
-    assert at.selectbox(key="tr.model").value == "bn_convnet" and at.toggle(key="tr.augment").value
-    assert any("label smoothing 0.1" in c.value for c in at.caption)  # the description says what has no widget
-    configure(at, epochs=1)
-    at.run()
-    click(at, "Start training")
-    job = run_to_end(at)
-    assert job.history.status == "finished"
-    folder = Path(job.options["checkpoint_dir"]).parent
-    config = runs.list_runs(folder)[-1].config
-    assert (config.model, config.label_smoothing, config.weight_decay) == ("bn_convnet", p.label_smoothing,
-                                                                           p.weight_decay)
-    at.selectbox(key="tr.preset").set_value("Custom").run()
-    click(at, "Start training")
-    run_to_end(at)
-    custom = runs.list_runs(folder)[-1].config
-    assert custom.label_smoothing == 0.0 and custom.weight_decay == 0.0
-
-
 def one_finished_run(app_at):
     """The studio after a one-epoch run has finished."""
     at = app_at(STUDIO)
@@ -193,6 +169,12 @@ def test_compare_overlays_runs_deletes_and_sessions_stay_apart(app_at):
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     names = [t["name"] for t in spec["data"]]
     assert len(names) == 2 and "adam" in names[0] and "sgd" in names[1]
+    assert (spec["layout"]["xaxis"]["tick0"], spec["layout"]["xaxis"]["dtick"]) == (0, 1)  # never 1.5 or 2.5
+    curve = next(r for r in at.radio if r.label == "Curve")
+    curve.set_value("step_loss").run()  # steps fall between epochs; the ticks stay on whole ones
+    steps = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert any(x % 1 for x in steps["data"][0]["x"]) and steps["layout"]["xaxis"]["dtick"] == 1
+    next(r for r in at.radio if r.label == "Curve").set_value("test_acc").run()
     at.multiselect(key="cmp.delete").set_value([names[0]]).run()
     click(at, "Delete")
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
@@ -231,7 +213,8 @@ def test_errors_page_shows_a_cell_of_a_run(app_at):
     ok(at)
     assert any("correctly classified" in h.value for h in at.subheader)
     assert job.history.status == "finished"
-    count = int(next(h.value for h in at.subheader if "correctly classified" in h.value).split()[0])
+    heading = next(h.value for h in at.subheader if "correctly classified" in h.value).split()
+    count = int(heading[2]) if heading[1] == "of" else int(heading[0])  # "24 of 180 …" or "7 …"
     captions = [c for img in at.image for c in img.captions]
     assert len(captions) == min(24, count) and all("%" in c for c in captions)
     at.toggle[1].set_value(True).run()  # Grad-CAM on the shown images
@@ -276,7 +259,8 @@ def test_confusion_cells_are_clickable_points_and_accuracy_ticks_do_not_repeat()
     assert close.layout.yaxis.tickformat == ".1%"  # 90.1 %, 90.5 %, … not 90 %, 90 %, 91 %
     wide = tplots.compare_figure([("a", run([0.5, 0.9]))])
     assert wide.layout.yaxis.tickformat == ".0%"
-
+    long = tplots.compare_figure([("a", run([0.5] * 30))])
+    assert (long.layout.xaxis.tick0, long.layout.xaxis.dtick) == (0, 5)  # about ten ticks, still whole epochs
 
 
 def metric_or_none(at, label: str):
@@ -338,3 +322,53 @@ def test_runs_belong_to_a_secret_not_to_the_url_and_share_links_are_read_only(ap
     ok(at)
     assert [e for e in at.expander if e.label == "Share these runs (read-only)"]
     assert any(f"share={mine}" in c.value for c in at.code)
+
+
+def _run_on_disk(folder: Path, name: str, dataset: str) -> None:
+    """A finished one-epoch run written as the studio writes one (config.json, history.json)."""
+    from cnnviz import runs
+    from cnnviz.training import EpochRecord, History
+
+    (folder / name).mkdir(parents=True)
+    config = runs.RunConfig(dataset=dataset, train_size=500, epochs=1)
+    (folder / name / runs.CONFIG_FILE).write_text(json.dumps(config.to_dict()), encoding="utf-8")
+    History((), (EpochRecord(1, 0.5, 0.8, 0.5, 0.8, 3.0, 1000.0),), "finished", total_epochs=1,
+            train_size=500).save(folder / name / "history.json")
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_compare_runs_names_datasets_as_readers_do(lang, runs_in_tmp):
+    from conftest import APP
+    from streamlit.testing.v1 import AppTest
+
+    from cnnviz import i18n
+
+    mine = "abcdef0123456789abcdef01"
+    _run_on_disk(runs_in_tmp / "sessions" / mine, "20260101-000000-a", "fashion_mnist")
+    _run_on_disk(runs_in_tmp / "sessions" / mine, "20260101-000001-b", str(runs_in_tmp / "data" / "leaves"))
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.session_state[session.TRAIN_SESSION_KEY] = mine
+    at.query_params["lang"] = lang
+    at.run()
+    at.switch_page(f"../pages/{COMPARE}")
+    at.run()
+    ok(at)
+    try:
+        i18n.set_language(lang)
+        column = i18n._("dataset")
+        want = [i18n._("Fashion-MNIST"), i18n._("folder {name}").format(name="leaves")]
+    finally:
+        i18n.set_language(None)
+    assert list(at.dataframe[0].value[column]) == want  # not fashion_mnist, not the server's path
+
+
+def test_errors_heading_counts_the_images_shown(app_at):
+    at = app_at(ERRORS)
+    ok(at)
+    at.selectbox(key="err.true").set_value(0)
+    at.selectbox(key="err.pred").set_value(0)
+    at.run()
+    ok(at)
+    heading = next(h.value for h in at.subheader if "correctly classified" in h.value)
+    shown = len(at.image)
+    assert shown == 24 and heading.startswith("24 of ") and int(heading.split()[2]) > 24, heading

@@ -202,7 +202,7 @@ def test_browser_compare_page_runs_on_an_uploaded_zip(browser_page, dashboard_ur
     page.locator("input[type=file]").first.set_input_files(str(archive))
     page.get_by_text("8 images in 2 classes").wait_for(timeout=60_000)
     page.get_by_role("button", name="Run comparison").click()
-    page.get_by_text("Saved as").wait_for(timeout=240_000)
+    page.get_by_text("Saved: reopen").wait_for(timeout=240_000)
     page.settle()
     assert page.locator("[data-testid=stException]").count() == 0
     page.locator(".js-plotly-plot").nth(1).wait_for(state="attached", timeout=30_000)  # drawn after the script ends; may sit in a hidden tab
@@ -269,3 +269,156 @@ def test_compare_page_runs_an_imagenet_backbone_from_the_hub_cache(app_at, runs,
         assert by["frozen"].counts.trainable == 74_570  # 512 → 128 → 64 → 10, as for VGG16
     finally:
         torch.hub.set_dir(old)
+
+
+# ---------------------------------------------------------------------------- a comparison survives the page
+
+
+@pytest.fixture
+def gated(monkeypatch):
+    """Comparisons wait at their first step (preparing the target data) until the test opens the gate."""
+    import threading
+
+    gate = threading.Event()
+    gate.closed = False  # set with the gate: the comparison ends there (a test that has seen what it wanted)
+    prepare = transfer.compare.prepare_target
+
+    def held(*a, **kw):
+        gate.wait(60)
+        if gate.closed:
+            raise ValueError("ended by the test")
+        return prepare(*a, **kw)
+
+    monkeypatch.setattr(transfer.compare, "prepare_target", held)
+    yield gate
+    gate.set()
+
+
+def _same_browser(mine: str, page: str):
+    """A second tab of the browser whose runs id is ``mine`` (its cookie), or the same browser after a restart."""
+    from conftest import APP
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP), default_timeout=60)
+    at.session_state[session.TRAIN_SESSION_KEY] = mine
+    at.run()
+    at.switch_page(f"../pages/{page}")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _states(at) -> list[str]:
+    table = next(d.value for d in at.dataframe if "strategies done" in d.value.columns)
+    return list(table["status"])
+
+
+def test_a_running_comparison_is_found_from_a_second_tab_and_reads_interrupted_after_a_restart(app_at, runs, gated):
+    from dashboard import training as training_cache
+
+    at = app_at("40_transfer_compare.py", timeout=120)
+    at.multiselect(key="tl.strategies").set_value(["frozen"])
+    at.button[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    job = at.session_state[transfer_cache.TRANSFER_JOB_KEY]
+    mine = at.session_state[session.TRAIN_SESSION_KEY]
+    assert job.running and job.folder is not None and job.folder.parent.parent == runs / "sessions" / mine
+    saved = transfer.load_comparison(job.folder)
+    assert saved.config == job.config and transfer.comparison_state(saved) in ("queued", "running")
+
+    tab = _same_browser(mine, "40_transfer_compare.py")  # a second tab (or a reload): the same job, running
+    assert tab.session_state[transfer_cache.TRANSFER_JOB_KEY] is job
+    assert [b for b in tab.button if b.label == "Run comparison"][0].disabled  # its settings are locked meanwhile
+    assert _states(tab) == ["running"]
+
+    # the server restarts: the process that held the comparison is gone (its lock with it), nothing is in memory
+    job._live.release()
+    training_cache._live_jobs().clear()
+    after = _same_browser(mine, "40_transfer_compare.py")
+    assert transfer_cache.TRANSFER_JOB_KEY not in after.session_state  # no job in memory: only the folder
+    assert _states(after) == ["interrupted"]
+    assert any("was interrupted" in w.value for w in after.warning)  # the latest one, under Results, says so
+    gated.closed = True
+    gated.set()
+    assert job.join(60)
+
+
+def test_a_comparison_writes_its_results_as_it_goes(tmp_path, monkeypatch):
+    from test_transfer import tiny_data
+
+    config = transfer.ComparisonConfig(source="shipped_cnn", target="folder", strategies=("frozen", "full"),
+                                       epochs=2, batch_size=4, shots=None)
+    source = cnnviz.build_model("mnist_cnn", seed=0)
+    monkeypatch.setattr(transfer.compare, "load_source", lambda *a, **k: (source, {"mean": [0.3], "std": [0.3]}))
+    monkeypatch.setattr(transfer.compare.ComparisonJob, "SAVE_EVERY_S", 0.0)
+    seen = []
+    write = transfer.compare.write_comparison
+
+    def watch(result, folder):
+        path = write(result, folder)
+        again = transfer.load_comparison(path)  # what a reader finds on disk at that moment
+        seen.append((transfer.comparison_state(again), [(r.strategy, r.status, len(r.epochs)) for r in again.runs]))
+        return path
+
+    monkeypatch.setattr(transfer.compare, "write_comparison", watch)
+    job = transfer.ComparisonJob(config, user_data=tiny_data(6, 2), root=tmp_path).start()
+    assert job.join(120) and job.error is None
+    assert seen[0] == ("running", []) and seen[-1][0] == "finished"
+    assert ("running", [("frozen", "running", 1)]) in seen  # after its first epoch
+    assert ("running", [("frozen", "finished", 2), ("full", "running", 1)]) in seen
+    assert seen[-1][1] == [("frozen", "finished", 2), ("full", "finished", 2)]
+    assert job.result.path == str(job.folder / "comparison.json") and len(transfer.list_comparisons(root=tmp_path)) == 1
+
+
+def test_a_comparison_that_never_started_leaves_no_folder(tmp_path):
+    from cnnviz.background import QueueFull, WorkQueue
+
+    queue = WorkQueue(1, per_owner=1)
+    queue.submit(object(), "me")  # this student already has a job waiting
+    job = transfer.ComparisonJob(transfer.ComparisonConfig(), root=tmp_path).enqueue(queue, "me")
+    with pytest.raises(QueueFull):
+        job.start()
+    assert transfer.list_comparisons(root=tmp_path) == [] and not any((tmp_path / "transfer").iterdir())
+
+
+# ---------------------------------------------------------------------------- every source, exactly as set
+
+
+def test_every_source_starts_a_comparison_with_exactly_the_settings_shown(app_at, runs, monkeypatch):
+    """Each pretrained source the page offers, with a budget that is none of the defaults: the comparison it starts
+    has exactly the source, target, strategies, labels, epochs, learning rate, batch and image size shown; an
+    ImageNet source's image size starts at its own (64 for EfficientNet-Lite0, 32 otherwise), also when another
+    source was chosen before."""
+    kept: list[transfer.ComparisonConfig] = []
+
+    def keep(config, *, user_data=None, download=False):
+        kept.append(config)
+        raise ValueError("kept by the test")
+
+    monkeypatch.setattr(transfer_cache, "start_transfer_job", keep)
+    monkeypatch.setattr(transfer, "imagenet_status", lambda source: (True, "the weights are here"))
+    at = app_at("40_transfer_compare.py", timeout=120)
+    for source in transfer.SOURCES:
+        at.radio(key="tl.source").set_value(source).run()
+        assert not at.exception, [e.value for e in at.exception]
+        imagenet = source in transfer.IMAGENET_BACKBONES
+        if imagenet:
+            assert at.select_slider(key="tl.image_size").value == (64 if source == "efficientnet_lite0" else 32)
+            at.select_slider(key="tl.image_size").set_value(96)
+        target = next(t for t, title in transfer.TARGETS.items()
+                      if title in at.selectbox(key="tl.target").options and t != "folder") \
+            if source != "shipped_cnn" else None
+        if target is None:
+            continue  # its only target is a zip of one's own images (test_compare_page_transfers_to_a_zip_of_images)
+        at.selectbox(key="tl.target").set_value(target)
+        at.select_slider(key="tl.shots").set_value(5)
+        at.slider(key="tl.epochs").set_value(3)
+        at.select_slider(key="tl.lr").set_value(3e-3)
+        at.select_slider(key="tl.batch").set_value(32)
+        at.multiselect(key="tl.strategies").set_value(["frozen", "full"])
+        next(b for b in at.button if b.label == "Run comparison").click().run()
+        assert any("kept by the test" in e.value for e in at.error), [e.value for e in at.error]
+        assert kept[-1] == transfer.ComparisonConfig(
+            source=source, target=target, strategies=("frozen", "full"), source_classes=(0, 1, 2, 3, 4), shots=5,
+            test_per_class=100, epochs=3, batch_size=32, lr=3e-3, image_size=96 if imagenet else 28)
+    assert len(kept) == len(transfer.SOURCES) - 1

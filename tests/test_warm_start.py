@@ -100,3 +100,32 @@ def test_warm_up_can_be_switched_off(monkeypatch):
 
     monkeypatch.setenv(warmup.WARM_ENV, "1")
     assert warmup.warm_up.__wrapped__() is None
+
+
+def test_the_real_warm_up_fills_the_cache_entries_the_first_pages_read(app_at, monkeypatch):
+    """The steps above are recordings; these are the real ones. After them, the home page, Feature maps (its default
+    ImageNet network, then the shipped CNN) and the Fashion-MNIST test set must come from the caches: every loader
+    behind them now fails, so a page that recomputed would show an exception."""
+    import cnnviz
+    from dashboard import data, inside, warmup
+
+    for cache in (data.model_summary, data.fashion_mnist, inside.inside_imagenet_model, inside.inside_checkpoint_model):
+        cache.clear()
+    first, later = warmup._warm_steps()
+    for step in [*first, *later]:
+        step()
+
+    def recomputed(*args, **kwargs):
+        raise AssertionError("a page recomputed what the warm-up should have cached")
+
+    for loader in ("summarize", "load_imagenet_model", "load_checkpoint", "load_fashion_mnist"):
+        monkeypatch.setattr(cnnviz, loader, recomputed)
+    home = app_at("00_home.py")
+    assert not home.exception, [e.value for e in home.exception]
+    assert any(m.label == "Total params" for m in home.metric)
+    maps = app_at("20_feature_maps.py", timeout=120)
+    assert not maps.exception, [e.value for e in maps.exception]
+    assert next(s for s in maps.selectbox if s.label == "Model").value == f"imagenet:{warmup.WARM_IMAGENET}"
+    next(s for s in maps.selectbox if s.label == "Model").set_value(inside.INSIDE_TRAINED).run()
+    assert not maps.exception and not maps.error, [e.value for e in (*maps.exception, *maps.error)]
+    assert len(data.fashion_mnist(False)) == 10_000  # as the pages call it

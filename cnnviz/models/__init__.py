@@ -19,7 +19,7 @@ from .imagenet import (
     weights_hint,
 )
 from .summary import KerasTable, ModelSummary, SummaryRow, keras_param_counts, notes_keras_table, summarize
-from .zoo import ZOO, ModelSpec, build_model, input_shape_for, layer_names
+from .zoo import ZOO, ModelSpec, build_model, input_shape_for, layer_names, seeded
 
 __all__ = [
     "BUNDLED_PACKAGE",
@@ -42,6 +42,7 @@ __all__ = [
     "load_imagenet_model",
     "map_state_dict_by_order",
     "notes_keras_table",
+    "seeded",
     "summarize",
     "weights_hint",
 ]

@@ -8,7 +8,8 @@ MobileNetV2, ResNet-18 and ResNet-50 come through torchvision (their ImageNet we
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
@@ -16,7 +17,7 @@ from torch import nn
 
 from ..i18n import N_, _
 
-__all__ = ["ZOO", "ModelSpec", "build_model", "input_shape_for", "layer_names", "model_spec"]
+__all__ = ["ZOO", "ModelSpec", "build_model", "input_shape_for", "layer_names", "model_spec", "seeded"]
 
 
 # ---------------------------------------------------------------------------- the lecture notes' networks
@@ -213,15 +214,25 @@ def build_model(name: str, *, num_classes: int = 10, in_channels: int | None = N
     if in_channels not in (1, 3):
         raise ValueError(_("in_channels must be 1 (grayscale) or 3 (RGB), got {in_channels}").format(in_channels=in_channels))
     if seed is not None:
-        # The global generator is shared by every thread: two runs started together with the same seed would take
-        # turns drawing from it and get different weights. One seeded build at a time makes them identical.
-        with _SEEDED_BUILD, torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+        with seeded(seed):
             return spec.builder(num_classes=num_classes, in_channels=in_channels)
     return spec.builder(num_classes=num_classes, in_channels=in_channels)
 
 
-_SEEDED_BUILD = threading.Lock()
+_SEEDED_BUILD = threading.RLock()
+
+
+@contextmanager
+def seeded(seed: int) -> Iterator[None]:
+    """Inside the block, torch's global generator starts from ``seed`` (and is restored after it): for building
+    layers, whose initial weights PyTorch draws from that generator.
+
+    The global generator is shared by every thread: two runs built together with the same seed would take turns
+    drawing from it and get different weights. One seeded block at a time (across threads) makes them identical;
+    every seeded build (zoo models, layer stacks, transfer heads) goes through here."""
+    with _SEEDED_BUILD, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def input_shape_for(name: str, *, in_channels: int | None = None) -> tuple[int, int, int]:

@@ -10,7 +10,6 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import nn
 
 from ..data import ImageData
@@ -86,10 +85,10 @@ class RunConfig:
     def build_model(self, num_classes: int) -> nn.Module:
         """A fresh model for this run (the seed fixes its initial weights)."""
         if self.model == "stack":
+            from ..models import seeded
             from ..stack import build_stack  # the convolution lab's layer stacks
 
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(self.seed)
+            with seeded(self.seed):
                 return build_stack([dict(layer) for layer in self.spec], self.model_input_shape)  # type: ignore[union-attr]
         from ..models import build_model
 

@@ -4,7 +4,8 @@
 batch at a time (uint8 → float, per-channel mean/std), so there is no per-image ``DataLoader`` and no
 per-image Python transform: that is where the lecture notes' loop spends much of its time.
 
-Runs are reproducible (the seed fixes the order of the images and the augmentation), can be stopped
+Runs are reproducible (the seed fixes the initial weights, the order of the images, the augmentation and the
+dropout masks, all drawn from the run's own generators, never from the global one other threads share), can be stopped
 and resumed with no step lost (``checkpoint_dir`` holds ``epoch_NN.pt`` per epoch, ``history.json``
 and ``trainer_state.pt``, all written atomically), and stop with a clear message when the loss turns
 NaN or infinite.
@@ -20,6 +21,7 @@ The modules, one idea each:
 - ``presets``: ``TrainPreset`` and ``PRESETS`` (the notes' runs, the fast and accurate ones);
 - ``cpu``: the thread budget shared by running fits, and ``bf16_fast``;
 - ``tensors``: statistics, normalisation, augmentation, evaluation, datasets fitted to a model;
+- ``randomness``: a run's own random streams (seeds per step, dropout drawing from the run's generator);
 - ``rundir``: a run's files on disk, ``resume_point`` and the shipped checkpoints;
 - ``settings``: what ``fit`` checks and prepares first (options, optimizer, schedule, a resume's state);
 - ``loop``: ``fit``;

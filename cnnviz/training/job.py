@@ -22,7 +22,7 @@ try:  # a lock the kernel releases when the process dies: "running" on disk is t
 except ImportError:  # pragma: no cover - not on this platform: only this process's runs are known to be live
     fcntl = None
 
-__all__ = ["TrainJob", "run_is_live"]
+__all__ = ["LiveLock", "TrainJob", "run_is_live"]
 
 LIVE_LOCK = ".live.lock"  # held (flock) by the process training a run, while it waits or trains
 _live_here: set[str] = set()  # run folders live in this process
@@ -55,7 +55,7 @@ def run_is_live(folder: str | Path) -> bool:
     return False
 
 
-class _LiveLock:
+class LiveLock:
     """Marks a run folder live for as long as it is held (an exclusive flock plus this process's own set)."""
 
     def __init__(self, folder: Path) -> None:
@@ -105,7 +105,7 @@ class TrainJob(BackgroundWork):
         self._history = History((), (), "running", "starting …", total_epochs=int(fit_options.get("epochs", 0)))
         self.error: BaseException | None = None
         self.expected_speed = DEFAULT_SPEED  # images/s, for estimating a waiting run's length
-        self._live: _LiveLock | None = None
+        self._live: LiveLock | None = None
 
     # ---- control
     def start(self, *, resume: bool = False) -> TrainJob:
@@ -131,7 +131,7 @@ class TrainJob(BackgroundWork):
                 last = int(saved[-1].stem.split("_", 1)[1]) if saved else 0
                 if last > 0:
                     options["start_epoch"] = min(last, int(options.get("epochs", last)))
-        live = _LiveLock(Path(folder)) if folder is not None else None
+        live = LiveLock(Path(folder)) if folder is not None else None
         before = self.history
         on_disk = Path(folder) / HISTORY_FILE if folder is not None else None
         was_on_disk = on_disk is not None and on_disk.is_file()
@@ -176,13 +176,21 @@ class TrainJob(BackgroundWork):
         return self.history.status
 
     def estimate_s(self) -> float | None:
-        """Seconds until this run ends: its time left while it trains, its whole length while it waits."""
+        """Seconds until this run ends: its time left while it trains, its whole length while it waits.
+
+        The images left divided by a speed, plus a test pass per epoch (~5 %): the run's own pace once it has
+        trained a whole epoch or enough steps of this one, before that ``expected_speed`` (measured on this
+        computer by the page that started it): the first steps' pace, slowed by warming up and the first test
+        pass, would promise far too long."""
         h = self.history
-        if self.queued or not h.steps:
-            size = len(self.train) * max(h.total_epochs or int(self.options.get("epochs", 1)), 1)
-            done = h.step * (h.batch_size or 0)
-            return max(size - done, 0) / max(self.expected_speed, 1.0)
-        return h.eta_s
+        epochs = max(h.total_epochs or int(self.options.get("epochs", 1)), 1)
+        batch = h.batch_size or int(self.options.get("batch_size", 1))
+        size = len(self.train) * epochs
+        left = max(size - h.step * batch, 0) if not h.total_steps else max(h.total_steps - h.step, 0) * batch
+        in_epoch = h.step - len(h.epochs) * h.steps_per_epoch
+        settled = bool(h.epochs) or in_epoch >= min(20, max(1, h.steps_per_epoch // 3))
+        speed = h.images_per_s if settled and not self.queued and h.images_per_s else self.expected_speed
+        return left / max(speed or 0.0, 1.0) * 1.05
 
     def _cancelled(self) -> None:
         h = replace(self.history, status="stopped", message=_("cancelled while waiting; nothing was trained"))

@@ -35,6 +35,7 @@ from ..files import atomic_torch_save, sweep_temp_files
 from . import cpu
 from .cpu import THREADS
 from .records import EpochRecord, History, StepRecord
+from .randomness import batch_seed, own_dropout, step_seed
 from .rundir import HISTORY_FILE, STATE_FILE
 from .settings import (FitOptions, check_model_fits, check_settings, load_optimizer, load_state, make_optimizer,
                        one_cycle)
@@ -247,8 +248,9 @@ def fit(
     images, labels = train.images, train.labels
     if channels_last:
         model.to(memory_format=torch.channels_last)
+    dropout = torch.Generator()  # the run's own: dropout never draws from the global generator other threads share
     try:
-        with THREADS.lease(opts.threads) as lease:
+        with THREADS.lease(opts.threads) as lease, own_dropout(model, dropout) as dropout_layers:
             if folder is not None and first_epoch == 0 and first_batch == 0 and step == 0 and opts.save_initial:
                 test_loss, test_acc = evaluate(model, test, mean=mean, std=std, batch_size=opts.eval_batch_size)
                 save_epoch(0, {"test_accuracy": test_acc, "test_loss": test_loss})
@@ -275,8 +277,10 @@ def fit(
                     idx = order[b * batch_size : (b + 1) * batch_size] if b < steps_per_epoch - 1 else order[b * batch_size :]
                     xb = images[idx]
                     if augment:
-                        gen = torch.Generator().manual_seed((seed * 1_000_003 + epoch) * 100_003 + b)
+                        gen = torch.Generator().manual_seed(batch_seed(seed, epoch, b))
                         xb = augment_batch(xb, generator=gen, flip=flip)
+                    if dropout_layers:  # its masks depend only on the step's place: a resumed run draws the same
+                        dropout.manual_seed(step_seed(seed, epoch, b, "dropout"))
                     xb = to_float(xb, scale, shift)
                     if channels_last:
                         xb = xb.contiguous(memory_format=torch.channels_last)

@@ -12,8 +12,9 @@ for four strategies:
 ``run_comparison`` trains them one after the other with ``cnnviz.training.fit`` (same target data,
 epochs, batch size, optimiser and learning rate; the new head starts from the same random weights),
 records the test accuracy per epoch and wall time, the parameter counts and how far each layer's
-weights moved (|ΔW|/|W|). ``ComparisonJob`` runs it in a background thread; results are JSON files
-under the runs folder that ``list_comparisons``/``load_comparison`` reopen.
+weights moved (|ΔW|/|W|). ``ComparisonJob`` runs it in a background thread, in a folder of its own under the
+runs folder whose JSON file holds the results so far while it runs (``list_comparisons``/``load_comparison``
+reopen it; ``comparison_state`` tells a finished, stopped, running or interrupted one apart).
 
 Sources: offline, the project's own CNN (``mnist_cnn``) pretrained *here* on some Fashion-MNIST
 classes (``heldout_source``, cached under the runs folder) and moved to the other, held-out classes
@@ -38,11 +39,13 @@ from .params import LayerChange, ParamCounts, TransferSummary, count_parameters,
 from .results import (
     ComparisonResult,
     StrategyResult,
+    comparison_state,
+    labelled_rows,
     list_comparisons,
     load_comparison,
-    labelled_rows,
     result_rows,
     save_comparison,
+    write_comparison,
 )
 from .sources import IMAGENET_MEAN, IMAGENET_STD, heldout_source, imagenet_status, load_source, runs_root
 from .strategies import IMAGENET_BACKBONES, STRATEGIES, TransferNet, build_transfer_model
@@ -66,6 +69,7 @@ __all__ = [
     "TransferSummary",
     "adapt_images",
     "build_transfer_model",
+    "comparison_state",
     "count_parameters",
     "extract_image_zip",
     "few_shot_split",
@@ -85,4 +89,5 @@ __all__ = [
     "strategy_table",
     "transfer_summary",
     "weight_change",
+    "write_comparison",
 ]

@@ -6,7 +6,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from ..data import ImageData
 from .config import ComparisonConfig
 from .data import prepare_target
 from .params import count_parameters, weight_change
-from .results import ComparisonResult, StrategyResult, save_comparison
+from .results import ComparisonResult, StrategyResult, new_comparison_folder, now_stamp, write_comparison
 from .sources import load_source
 from .strategies import STRATEGIES, build_transfer_model
 from ..i18n import _
@@ -49,12 +48,15 @@ def run_comparison(
     progress: Callable[[ComparisonProgress], None] | None = None,
     stop: threading.Event | None = None,
     download: bool = False,
+    partial: Callable[[ComparisonResult], None] | None = None,
+    created: str | None = None,
 ) -> ComparisonResult:
     """Train every strategy of ``config`` on the same target data and budget, one after the other.
 
     The source model and the target data are prepared from ``config`` unless given. Each strategy's
     network is built by ``build_transfer_model`` and trained by ``cnnviz.training.fit``. Returns a
-    ``ComparisonResult`` (status "stopped" when ``stop`` was set). Raises ``ValueError`` for bad
+    ``ComparisonResult`` (status "stopped" when ``stop`` was set). ``partial`` gets the results so far (status
+    "running"; the strategy under way with its epochs so far) after every epoch. Raises ``ValueError`` for bad
     settings, ``cnnviz.WeightsUnavailable``/``DatasetUnavailable`` when weights/data are missing.
     """
     from ..training import evaluate, fit
@@ -76,6 +78,12 @@ def run_comparison(
         mean, std = [mean[0]] * config.input_shape[0], [std[0]] * config.input_shape[0]
     done: list[StrategyResult] = []
     status, message = "finished", ""
+    created = created or now_stamp()
+
+    def result(status: str, message: str = "", current: tuple[StrategyResult, ...] = ()) -> ComparisonResult:
+        return ComparisonResult(config, (*done, *current), train.classes, len(train), len(test),
+                                str(meta.get("info", config.source)), status, message, created)
+
     for i, key in enumerate(config.strategies):
         if stop is not None and stop.is_set():
             status, message = "stopped", _("stopped before {strategy}").format(strategy=_(STRATEGIES[key].title))
@@ -87,8 +95,12 @@ def run_comparison(
         before = {k: v.detach().clone() for k, v in model.state_dict().items()}
         _loss0, acc0 = evaluate(model, test, mean=mean, std=std)
 
-        def live(h: Any, key: str = key, i: int = i, acc0: float = acc0) -> None:
+        counts = count_parameters(model)
+
+        def live(h: Any, key: str = key, i: int = i, acc0: float = acc0, counts=counts) -> None:
             say(ComparisonProgress("training", key, i, len(config.strategies), h, tuple(done), initial_test_acc=acc0))
+            if partial is not None and h.epochs:
+                partial(result("running", current=(StrategyResult(key, "running", "", h.epochs, counts, (), acc0),)))
 
         if key == "frozen":  # the base never changes: its features are computed once, the head trains on them
             hist = fit_head_on_features(model, train, test, config=config, mean=mean, std=std, callback=live,
@@ -97,16 +109,15 @@ def run_comparison(
             hist = fit(model, train, test, epochs=config.epochs, batch_size=config.batch_size,
                        optimizer=config.optimizer, lr=config.lr, seed=config.seed, mean=mean, std=std, callback=live,
                        stop=stop)
-        done.append(StrategyResult(key, hist.status, hist.message, hist.epochs, count_parameters(model),
+        done.append(StrategyResult(key, hist.status, hist.message, hist.epochs, counts,
                                    weight_change(before, model), acc0))
         if hist.status == "stopped":
             status, message = "stopped", _("stopped during {strategy}").format(strategy=_(STRATEGIES[key].title))
             break
-    result = ComparisonResult(config, tuple(done), train.classes, len(train), len(test),
-                              str(meta.get("info", config.source)), status, message,
-                              datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        if partial is not None and i + 1 < len(config.strategies):
+            partial(result("running"))
     say(ComparisonProgress("done", None, len(done), len(config.strategies), None, tuple(done), status))
-    return result
+    return result(status, message)
 
 
 def backbone_features(model: nn.Module, data: ImageData, *, mean, std, batch_size: int = 256) -> torch.Tensor:
@@ -183,10 +194,19 @@ def fit_head_on_features(model: nn.Module, train: ImageData, test: ImageData, *,
 
 
 class ComparisonJob(BackgroundWork):
-    """``run_comparison`` in a daemon thread, then ``save_comparison``; a page polls ``snapshot()``.
+    """``run_comparison`` in a daemon thread; a page polls ``snapshot()``.
+
+    With ``save`` (the default) the comparison has its folder under ``root`` from ``start()`` on (``folder``): its
+    comparison.json holds the settings and the results so far, rewritten after every epoch, and a lock marks it
+    live while this process waits for its turn or trains it. A reload, another tab or the Saved comparisons page
+    reads the folder; after a server restart it reads as "interrupted" (``results.comparison_state``). A comparison
+    that ends with nothing trained (cancelled while waiting, stopped or failed before the first strategy) leaves
+    no folder behind.
 
     (A thin wrapper: ``cnnviz.training.TrainJob`` runs one ``fit``; a comparison runs several in a row.)
     """
+
+    SAVE_EVERY_S = 1.0  # at most one rewrite of comparison.json a second while epochs fly by (a frozen base's)
 
     def __init__(self, config: ComparisonConfig, *, user_data: ImageData | None = None, root: str | Path | None = None,
                  download: bool = False, save: bool = True) -> None:
@@ -201,11 +221,29 @@ class ComparisonJob(BackgroundWork):
         self.result: ComparisonResult | None = None
         self.error: str | None = None
         self.started = time.time()
+        self.created = now_stamp()
+        self.folder: Path | None = None  # the comparison's folder, once started with save
+        self._live = None
+        self._written = 0.0
+        self._last: ComparisonResult | None = None  # the results so far, also when their write was skipped
 
     def start(self) -> ComparisonJob:
+        """Start in a daemon thread (after its turn in the queue, with ``enqueue``); raises QueueFull at once when its
+        owner already has a job waiting or running (then no folder is left behind)."""
+        from ..training.job import LiveLock
+
         if self._thread is not None:
             raise RuntimeError(_("this comparison has already been started"))
-        self._launch("cnnviz-transfer")
+        if self._save:
+            self.folder = new_comparison_folder(self.config, self.created, root=self._root)
+            self._live = LiveLock(self.folder)
+            self._write(self._empty("queued" if self.queue is not None else "running"), force=True)
+        try:
+            self._launch("cnnviz-transfer")
+        except BaseException:
+            self._ended()
+            self._forget_folder()
+            raise
         return self
 
     def stop(self) -> None:
@@ -220,6 +258,7 @@ class ComparisonJob(BackgroundWork):
 
     def _cancelled(self) -> None:
         self.error = _("cancelled while waiting; nothing was trained")
+        self._forget_folder()
         self._publish(replace(self._progress, phase="done"))
 
     def snapshot(self) -> ComparisonProgress:
@@ -230,18 +269,63 @@ class ComparisonJob(BackgroundWork):
         with self._lock:
             self._progress = p
 
+    def _empty(self, status: str, message: str = "") -> ComparisonResult:
+        """The comparison before any result: its settings and status (classes and sizes are not known yet)."""
+        return ComparisonResult(self.config, (), (), 0, 0, str(self.config.source), status, message, self.created)
+
+    def _write(self, result: ComparisonResult, *, force: bool = False) -> ComparisonResult:
+        """Rewrite comparison.json (not more often than SAVE_EVERY_S unless ``force``); returns the result with
+        its path. A write that fails (a full disk) loses the file's update, never the comparison."""
+        self._last = result
+        if self.folder is None:
+            return result
+        if force or time.monotonic() - self._written >= self.SAVE_EVERY_S:
+            try:
+                result = replace(result, path=str(write_comparison(result, self.folder)))
+                self._written = time.monotonic()
+            except OSError:
+                pass
+        return result
+
+    def _forget_folder(self) -> None:
+        """Remove the comparison's folder: nothing was trained that is worth keeping."""
+        import shutil
+
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
+
+    def _ended(self) -> None:
+        if self._live is not None:
+            self._live.release()
+            self._live = None
+
     def _run(self) -> None:
+        self._write(self._empty("running"), force=True)
         try:
             result = run_comparison(self.config, user_data=self._user_data, progress=self._publish, stop=self._stop,
-                                    download=self._download)
-            if self._save and result.runs:
-                result = replace(result, path=str(save_comparison(result, root=self._root)))
+                                    download=self._download, created=self.created,
+                                    partial=lambda r: self._write(r))
+            if result.runs:
+                result = self._write(result, force=True)
+            else:
+                self._forget_folder()
             self.result = result
         except Exception as err:  # shown on the page, never lost in the thread
             if self._stop.is_set():
-                self.error = "stopped before any strategy was trained; nothing was saved"
+                self.error = _("stopped before any strategy was trained; nothing was saved")
             else:
                 self.error = str(err) if isinstance(err, (ValueError, RuntimeError)) else f"{type(err).__name__}: {err}"
+            self._failed(self.error)
         finally:
             with self._lock:
                 self._progress = replace(self._progress, phase="done")
+
+    def _failed(self, message: str) -> None:
+        """The comparison failed: its file keeps the strategies done so far as "failed" (none: no folder)."""
+        so_far = self._last
+        if so_far is None or not so_far.runs:
+            self._forget_folder()
+        else:
+            runs = tuple(replace(r, status="failed") if r.status == "running" else r for r in so_far.runs)
+            self._write(replace(so_far, status="failed", message=message, runs=runs), force=True)

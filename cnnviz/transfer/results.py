@@ -1,4 +1,9 @@
-"""Comparison results (frozen dataclasses, JSON round trip) and saving / reopening them under the runs folder."""
+"""Comparison results (frozen dataclasses, JSON round trip) and saving / reopening them under the runs folder.
+
+A comparison has a folder of its own from the moment it is started: ``<runs>/transfer/<time>-<source>-<target>/``
+with ``comparison.json`` (its settings and the results so far, rewritten as it goes; status "queued", "running",
+then "finished", "stopped" or "failed") and, while a process trains it, a held lock file. One whose file still
+says "running" but that no process holds was interrupted (the server stopped): ``comparison_state`` says so."""
 
 from __future__ import annotations
 
@@ -9,14 +14,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..runs import runs_root
 from ..files import atomic_write_text, json_safe, num_or_nan
+from ..i18n import N_, _
+from ..runs import runs_root
+from ..training.job import run_is_live
+from ..training.records import EpochRecord, status_label
 from .config import SHORT_NAMES, ComparisonConfig
 from .params import LayerChange, ParamCounts
 from .strategies import STRATEGIES
-from ..i18n import N_, _
-from ..training.records import EpochRecord, status_label
-
 
 
 @dataclass(frozen=True)
@@ -54,7 +59,7 @@ class ComparisonResult:
     train_size: int
     test_size: int
     source_info: str
-    status: str  # finished, stopped, failed
+    status: str  # queued, running (while it trains), finished, stopped, failed
     message: str = ""
     created: str = ""
     path: str | None = None  # where it was saved
@@ -111,9 +116,10 @@ def labelled_rows(result: ComparisonResult) -> list[dict[str, Any]]:
     """``result_rows`` with the column names and statuses in the reader's language, the status second (a wide
     table must never hide it at its right edge)."""
     out = []
+    interrupted = comparison_state(result) == "interrupted"  # its strategy under way stopped with the server
     for row in result_rows(result):
         row = {"strategy": row["strategy"], "status": row["status"], **row}
-        row["status"] = status_label(row["status"])
+        row["status"] = status_label("interrupted" if interrupted and row["status"] == "running" else row["status"])
         out.append({_(ROW_LABELS[k]): v for k, v in row.items()})
     return out
 
@@ -126,20 +132,52 @@ def result_rows(result: ComparisonResult) -> list[dict[str, Any]]:
              "time (s)": round(r.elapsed_s, 1), "status": r.status} for r in result.runs]
 
 
+COMPARISON_FILE = "comparison.json"
+
+
 def _comparisons_dir(root: str | Path | None) -> Path:
     return (Path(root) if root is not None else runs_root()) / "transfer"
 
 
+def now_stamp() -> str:
+    """The time a comparison is created, as its file records it (UTC, e.g. 2026-11-22T07:15:02Z)."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def new_comparison_folder(config: ComparisonConfig, created: str, *, root: str | Path | None = None,
+                          name: str | None = None) -> Path:
+    """Create a new, empty folder for a comparison: ``<root>/transfer/<time>-<source>-<target>`` (``~2``, ``~3`` …
+    when that name is taken); returns it."""
+    slug = name or f"{re.sub(r'[^0-9]', '', created)[:14]}-{config.source}-{config.target}"
+    folder = _comparisons_dir(root) / re.sub(r"[^A-Za-z0-9_.-]", "_", slug)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    n = 1
+    while True:
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            n += 1
+            folder = folder.with_name(f"{folder.name.rsplit('~', 1)[0]}~{n}")
+
+
+def write_comparison(result: ComparisonResult, folder: str | Path) -> Path:
+    """Write ``result`` as ``folder``/comparison.json (atomically: a reader never sees half a file); returns the path."""
+    return atomic_write_text(Path(folder) / COMPARISON_FILE, json.dumps(result.to_dict(), indent=1))
+
+
 def save_comparison(result: ComparisonResult, *, root: str | Path | None = None, name: str | None = None) -> Path:
     """Write ``result`` as ``<runs>/transfer/<time>-<source>-<target>/comparison.json`` (atomically); returns the path."""
-    stamp = (result.created or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
-    slug = name or f"{re.sub(r'[^0-9]', '', stamp)[:14]}-{result.config.source}-{result.config.target}"
-    folder = _comparisons_dir(root) / re.sub(r"[^A-Za-z0-9_.-]", "_", slug)
-    n = 1
-    while (folder / "comparison.json").exists():
-        n += 1
-        folder = folder.with_name(f"{folder.name.rsplit('~', 1)[0]}~{n}")
-    return atomic_write_text(folder / "comparison.json", json.dumps(result.to_dict(), indent=1))
+    created = result.created or now_stamp()
+    return write_comparison(result, new_comparison_folder(result.config, created, root=root, name=name))
+
+
+def comparison_state(result: ComparisonResult) -> str:
+    """What a saved comparison is doing: its file's status, except that one whose file says "running" or "queued"
+    but that no process holds any more (the server stopped or crashed) is "interrupted"."""
+    if result.status in ("running", "queued") and result.path and not run_is_live(Path(result.path).parent):
+        return "interrupted"
+    return result.status
 
 
 def load_comparison(path: str | Path) -> ComparisonResult:

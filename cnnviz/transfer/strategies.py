@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ..models import ZOO, build_model
-from ..i18n import N_, _
 from ..errors import model_input_error
+from ..i18n import N_, _
+from ..models import ZOO, build_model, seeded
 
 IMAGENET_BACKBONES = ("efficientnet_lite0", "vgg16", "mobilenet_v2", "resnet18", "resnet50")
 SMALL_NETS = ("mnist_cnn", "keras_cifar10", "simple_convnet", "tf_mnist", "lenet5", "lenet5_28")
@@ -137,8 +137,7 @@ def build_transfer_model(
         except RuntimeError as err:
             raise model_input_error(input_shape, err, model=arch) from None
         backbone.train(was)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         new_head = _head(out[0].numel(), head, num_classes)
     model = TransferNet(backbone, new_head, arch=arch, last_block=last_block)
     set_strategy(model, strategy)
