@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -25,6 +26,12 @@ _COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e
 
 def _epoch_x(history: History, step: int) -> float:
     return step / history.steps_per_epoch if history.steps_per_epoch else float(step)
+
+
+def _whole_epochs(fig: go.Figure, last: float, **where) -> None:
+    """Ticks of an epoch axis on whole epochs only (every epoch, or every 2nd, 5th … of a long run): there is no
+    epoch 1.5."""
+    fig.update_xaxes(tick0=0, dtick=max(1, math.ceil(last / 10)), tickformat="d", **where)
 
 
 def curves_figure(history: History, *, height: int = 380) -> go.Figure:
@@ -56,6 +63,7 @@ def curves_figure(history: History, *, height: int = 380) -> go.Figure:
     right = max(1, history.total_epochs or (ex[-1] if ex else 1))
     for col in (1, 2):
         fig.update_xaxes(title_text=_("epoch"), range=[0, right * 1.02], row=1, col=col)
+        _whole_epochs(fig, right, row=1, col=col)
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
     fig.update_yaxes(range=[0, 1.01], tickformat=".0%", row=1, col=2)
     fig.update_layout(height=height, margin={"l": 50, "r": 20, "t": 60, "b": 40},
@@ -87,6 +95,8 @@ def compare_figure(runs: Sequence[tuple[str, History]], *, metric: str = "test_a
                                  "<br>%{y:.4f}<extra></extra>"))
     fig.update_layout(height=height, xaxis_title=_("epoch"), yaxis_title=_(METRICS[metric]),
                       margin={"l": 60, "r": 20, "t": 30, "b": 40}, legend={"orientation": "h", "y": -0.18, "x": 0})
+    last = max((max(t.x) for t in fig.data if t.x is not None and len(t.x)), default=1)
+    _whole_epochs(fig, last)
     if metric.endswith("acc"):
         span = (max(values) - min(values)) if values else 1.0
         fig.update_yaxes(tickformat=".1%" if span < 0.1 else ".0%")
@@ -97,7 +107,9 @@ def confusion_figure(matrix: np.ndarray, classes: Sequence[str], *, normalize: b
                      highlight: tuple[int, int] | None = None, height: int = 560) -> go.Figure:
     """A confusion-matrix heatmap: rows = true class, columns = predicted class, counts written in the cells.
 
-    ``normalize`` colours by the share of each true class (row); ``highlight`` outlines one cell.
+    ``normalize`` colours by the share of each true class (row); ``highlight`` outlines one cell. The counts are
+    written in the cells, so there is no colour bar: on a phone the matrix keeps the whole width (the cells' numbers
+    are sized to fit them), the class names make their own room and turn upright when they would run into each other.
     """
     m = np.asarray(matrix, dtype=float)
     rows = m.sum(axis=1, keepdims=True)
@@ -105,9 +117,11 @@ def confusion_figure(matrix: np.ndarray, classes: Sequence[str], *, normalize: b
     z = share if normalize else m
     labels = list(classes)
     text = [[f"{int(m[i, j])}" for j in range(m.shape[1])] for i in range(m.shape[0])]
+    # a fixed size (plotly's own shrinks the numbers to fit the cells: 8 px on a phone); smaller for 4-digit counts
+    cell_font = 12 if m.max() < 1000 else 10
     fig = go.Figure(go.Heatmap(
-        z=z, x=labels, y=labels, text=text, texttemplate="%{text}", colorscale="Blues",
-        customdata=share, colorbar={"title": {"text": _("share of row") if normalize else _("images")}},
+        z=z, x=labels, y=labels, text=text, texttemplate="%{text}", textfont={"size": cell_font}, colorscale="Blues",
+        showscale=False, customdata=share,
         hovertemplate=_("true %{y}<br>predicted %{x}<br>%{text} images (%{customdata:.1%} of the row)")
         + "<extra></extra>"))
     # A heatmap cell cannot be selected by a click; an invisible point on every cell can (point i = cell divmod(i, k))
@@ -124,9 +138,9 @@ def confusion_figure(matrix: np.ndarray, classes: Sequence[str], *, normalize: b
         t, p = highlight
         fig.add_shape(type="rect", x0=p - 0.5, x1=p + 0.5, y0=t - 0.5, y1=t + 0.5, line={"color": "#d62728", "width": 3})
     fig.update_layout(height=height, xaxis_title=_("predicted class"), yaxis_title=_("true class"),
-                      yaxis={"autorange": "reversed"}, margin={"l": 100, "r": 20, "t": 20, "b": 90})
-    fig.update_xaxes(tickangle=-35, type="category")
-    fig.update_yaxes(type="category")
+                      yaxis={"autorange": "reversed"}, margin={"l": 10, "r": 10, "t": 20, "b": 10})
+    fig.update_xaxes(type="category", automargin=True)  # tick angle: plotly's own choice, upright when crowded
+    fig.update_yaxes(type="category", automargin=True)
     return fig
 
 
