@@ -31,7 +31,6 @@ The modules, one idea each:
 - ``compare``: ``run_comparison`` and the background ``ComparisonJob``.
 """
 
-from ..cards import IMAGENET_MEAN, IMAGENET_STD
 from .compare import ComparisonJob, ComparisonProgress, run_comparison
 from .config import SHORT_NAMES, SOURCES, TARGETS, ComparisonConfig
 from .data import (
@@ -61,6 +60,8 @@ from .results import (
     save_comparison,
 )
 from .sources import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
     heldout_source,
     imagenet_status,
     load_source,
