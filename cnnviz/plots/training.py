@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -28,10 +27,10 @@ def _epoch_x(history: History, step: int) -> float:
     return step / history.steps_per_epoch if history.steps_per_epoch else float(step)
 
 
-def _whole_epochs(fig: go.Figure, last: float, **where) -> None:
-    """Ticks of an epoch axis on whole epochs only (every epoch, or every 2nd, 5th … of a long run): there is no
-    epoch 1.5."""
-    fig.update_xaxes(tick0=0, dtick=max(1, math.ceil(last / 10)), tickformat="d", **where)
+def _whole_epochs(fig: go.Figure, last: float) -> None:
+    """Epoch ticks at whole epochs only (plotly's own would put 0.5, 1.5, 2.5 on a run of three epochs): every
+    epoch, or every 2, 5, 10 … so that about ten ticks show."""
+    fig.update_xaxes(tick0=0, dtick=next((d for d in (1, 2, 5, 10, 20, 50, 100, 200, 500) if d * 10 >= last), None))
 
 
 def curves_figure(history: History, *, height: int = 380) -> go.Figure:
@@ -63,7 +62,7 @@ def curves_figure(history: History, *, height: int = 380) -> go.Figure:
     right = max(1, history.total_epochs or (ex[-1] if ex else 1))
     for col in (1, 2):
         fig.update_xaxes(title_text=_("epoch"), range=[0, right * 1.02], row=1, col=col)
-        _whole_epochs(fig, right, row=1, col=col)
+    _whole_epochs(fig, right)
     fig.update_yaxes(rangemode="tozero", row=1, col=1)
     fig.update_yaxes(range=[0, 1.01], tickformat=".0%", row=1, col=2)
     fig.update_layout(height=height, margin={"l": 50, "r": 20, "t": 60, "b": 40},
@@ -79,6 +78,7 @@ def compare_figure(runs: Sequence[tuple[str, History]], *, metric: str = "test_a
             metric=metric, choices=", ".join(METRICS)))
     fig = go.Figure()
     values: list[float] = []
+    last = 1.0
     for i, (label, h) in enumerate(runs):
         color = _COLORS[i % len(_COLORS)]
         if metric == "step_loss":
@@ -90,12 +90,12 @@ def compare_figure(runs: Sequence[tuple[str, History]], *, metric: str = "test_a
             y = [getattr(e, metric) for e in h.epochs]
             mode = "lines+markers"
         values += [v for v in y if v == v]
+        last = max(last, h.total_epochs or 0, *x)
         fig.add_trace(go.Scatter(x=x, y=y, mode=mode, name=label, line={"color": color, "width": 2},
                                  hovertemplate=label.replace("%", "%%") + "<br>" + _("epoch %{x:.2f}") +
                                  "<br>%{y:.4f}<extra></extra>"))
     fig.update_layout(height=height, xaxis_title=_("epoch"), yaxis_title=_(METRICS[metric]),
                       margin={"l": 60, "r": 20, "t": 30, "b": 40}, legend={"orientation": "h", "y": -0.18, "x": 0})
-    last = max((max(t.x) for t in fig.data if t.x is not None and len(t.x)), default=1)
     _whole_epochs(fig, last)
     if metric.endswith("acc"):
         span = (max(values) - min(values)) if values else 1.0
