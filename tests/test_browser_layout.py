@@ -196,7 +196,7 @@ def settle(page, *, presenter: bool) -> None:
     if presenter:  # the presenter style sheet is in place (if it never comes, the checks below say what is wrong)
         try:
             page.wait_for_function("getComputedStyle(document.documentElement).fontSize === '20px'", timeout=10_000)
-        except Exception:  # noqa: BLE001 - playwright's TimeoutError; the assertions report it
+        except Exception:  # noqa: BLE001, S110 - playwright's TimeoutError; the assertions report it
             pass
     page.wait_for_function("""() => [...document.querySelectorAll('[data-testid=stPlotlyChart]')]
                                       .every(c => c.querySelector('.main-svg'))""", timeout=30_000)
