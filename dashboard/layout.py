@@ -49,6 +49,8 @@ h2 { font-size: 1.6rem !important; } h3 { font-size: 1.35rem !important; }
 
 # Always on: long page-link labels (Home's tour) and long metric values wrap instead of being cut off at the column's
 # edge, which matters most on a phone; Korean breaks lines between words, not inside them (Latin text is unaffected).
+# The drawing canvas's toolbar appears 2.65rem above the canvas on hover: the canvas's container keeps that room free
+# (with the 1rem gap between elements), so the toolbar never covers the pen's settings above it.
 LAYOUT_CSS = """<style>
 [data-testid="stMain"] :is(h1, h2, h3, h4, p, li) { word-break: keep-all; overflow-wrap: break-word; }
 [data-testid="stMain"] [data-testid="stPageLink-NavLink"] span,
@@ -56,6 +58,7 @@ LAYOUT_CSS = """<style>
   white-space: normal; overflow: visible; line-height: 1.35;
 }
 [data-testid="stMetricValue"] > div, [data-testid="stMetricValue"] p { white-space: normal; overflow-wrap: anywhere; }
+[class*="st-key-canvas_room_"] { padding-top: 2.2rem; }
 </style>"""
 
 
@@ -93,10 +96,20 @@ def presenter_switch() -> None:
 MAIN_FIGURE_KEY = "main_figure"  # a page's main figure sits in st.container(key=…): CSS class st-key-main_figure
 
 
-def main_figure(where=None):
-    """The container for a page's main figure (the thing being taught). A browser test checks that it starts in the
-    first screen of a 1280×720 projector in presenter mode."""
+def main_figure(where=None, *, early=None):
+    """The container for a page's main figure (the thing being taught): ``early`` when given (see
+    ``early_figure``), else a new one here. A browser test checks that it fits the first screen of a 1280×720
+    projector in presenter mode."""
+    if early is not None:
+        return early
     return (where if where is not None else st).container(key=MAIN_FIGURE_KEY)
+
+
+def early_figure(where=None):
+    """In presenter mode, the page's main-figure container placed here (call it under the page's title): a
+    projector shows the figure first, and the controls and explanations the page writes before drawing it follow
+    it. Otherwise None: the figure stays where the page draws it. Draw into ``main_figure(early=…)``."""
+    return main_figure(where) if presenter() else None
 
 
 def figure_first(where=None):
@@ -117,24 +130,58 @@ def explanation(label: str):
     return st.expander(label) if presenter() else st.container()
 
 
-def table(data, *, where=None, counts=(), **dataframe_kwargs):
+def table(data, *, where=None, counts=(), percents=(), **dataframe_kwargs):
     """A read-only table: ``st.dataframe`` normally; in presenter mode an HTML ``st.table``, whose text grows with the
-    projector's larger type (the data grid draws on a canvas at a fixed size). ``counts`` names the columns of whole
-    numbers, written there with thousands separators."""
-    box = where if where is not None else st
-    if not presenter():
-        return box.dataframe(data, hide_index=True, width="stretch", **dataframe_kwargs)
+    projector's larger type (the data grid draws on a canvas at a fixed size). ``data``: a DataFrame or a list of
+    row dicts. ``counts`` names the columns of whole numbers (written with thousands separators), ``percents`` the
+    columns of shares 0 … 1 (written as percentages), in both modes."""
     import pandas as pd
+
+    box = where if where is not None else st
+    data = data if isinstance(data, pd.DataFrame) else pd.DataFrame(list(data))
+    counts = [c for c in counts if c in data.columns]
+    percents = [c for c in percents if c in data.columns]
+    if not presenter():
+        config = {c: st.column_config.NumberColumn(format="localized") for c in counts}
+        config |= {c: st.column_config.NumberColumn(format="percent") for c in percents}
+        config |= dataframe_kwargs.pop("column_config", None) or {}
+        return box.dataframe(data, hide_index=True, width="stretch", column_config=config or None,
+                             **dataframe_kwargs)
 
     shown = data.copy()
     for column in shown.columns:  # st.table reads cells as Markdown: "1. conv" is no list
-        if column not in counts and not pd.api.types.is_numeric_dtype(shown[column]):
-            shown[column] = shown[column].astype(str).str.replace(r"^(\d+)\.", r"\1\\.", regex=True)
-        elif column in counts:
+        if column in counts or column in percents:
             shown[column] = pd.to_numeric(shown[column])
-    formats = {c: "{:,.0f}" for c in counts}
+        elif not pd.api.types.is_numeric_dtype(shown[column]):
+            shown[column] = shown[column].astype(str).str.replace(r"^(\d+)\.", r"\1\\.", regex=True)
+    formats = {c: "{:,.0f}" for c in counts} | {c: "{:.2%}" for c in percents}
     formats.update({c: "{:g}" for c in shown.columns if c not in formats and shown[c].dtype.kind == "f"})
     return box.table(shown.style.format(formats, na_rep="—"), hide_index=True)
+
+
+def _presenter_top_margin(fig) -> None:
+    """Room above the plot for the presenter's larger title and subplot titles (the plot keeps its size): the title
+    (its subtitle written as <span style='font-size:11px'> grows too) and, under it, the captions of the first row of
+    subplots. Plotly centres the title in the top margin and puts the captions at its bottom: with both, the margin
+    holds the title's lines and twice the captions' lines, so the two never meet."""
+    import re
+
+    title = fig.layout.title.text or ""
+    if title:
+        title = re.sub(r"font-size:\s*(\d+)px",
+                       lambda m: "font-size:{}px".format(max(int(m[1]), PRESENTER_FONT - 2)), title)
+        fig.update_layout(title_text=title)
+    lines = title.count("<br>") + 1 if title else 0
+    captions = [a for a in fig.layout.annotations if a.yref == "paper" and a.y is not None and a.y >= 1
+                and a.yanchor == "bottom"]
+    above = max(((a.text or "").count("<br>") + 1 for a in captions), default=0)
+    if not lines and not above:
+        return
+    captions = (PRESENTER_FONT - 2) * 1.25 * above * (2 if lines else 1)
+    need = int((PRESENTER_FONT + 4) * 1.3 * lines + captions) + 16
+    top = fig.layout.margin.t
+    if top is not None and top < need:
+        fig.update_layout(margin_t=need, height=(fig.layout.height or 450) + need - top)
 
 
 def chart_in(where, fig, *, key: str | None = None, **kwargs):
@@ -145,8 +192,6 @@ def chart_in(where, fig, *, key: str | None = None, **kwargs):
 def chart(fig, *, key: str | None = None, where=None, **kwargs):
     """``st.plotly_chart`` with the dashboard's figure defaults: the toolbar beside the plot (never over a title, also
     on a phone), and larger labels in presenter mode. Returns what st.plotly_chart returns (selection events)."""
-    import re
-
     import plotly.graph_objects as go
 
     fig = go.Figure(fig)  # a copy: cached figures stay as they are
@@ -154,17 +199,10 @@ def chart(fig, *, key: str | None = None, where=None, **kwargs):
     if presenter():
         fig.update_layout(font={"size": PRESENTER_FONT}, title_font_size=PRESENTER_FONT + 4,
                           legend_font_size=PRESENTER_FONT - 2)
+        if any(getattr(t, "legend", None) == "legend2" for t in fig.data):  # a second panel's own legend
+            fig.update_layout(legend2_font_size=PRESENTER_FONT - 2)
         fig.update_annotations(font_size=PRESENTER_FONT - 2)
-        if fig.layout.title.text:  # a subtitle written as <span style='font-size:11px'> in the title grows too
-            fig.update_layout(title_text=re.sub(
-                r"font-size:\s*(\d+)px", lambda m: "font-size:{}px".format(max(int(m[1]), PRESENTER_FONT - 2)),
-                fig.layout.title.text))
-            # the larger title needs a larger top margin, or its lines run into the plot (the plot keeps its size)
-            lines = fig.layout.title.text.count("<br>") + 1
-            need = int((PRESENTER_FONT + 4) * 1.3 * lines) + 16
-            top = fig.layout.margin.t
-            if top is not None and top < need:
-                fig.update_layout(margin_t=need, height=(fig.layout.height or 450) + need - top)
+        _presenter_top_margin(fig)
         # the dashboard's plotly theme sets tick and axis-title sizes of its own: override them too
         fig.update_xaxes(tickfont_size=PRESENTER_FONT - 2, title_font_size=PRESENTER_FONT)
         fig.update_yaxes(tickfont_size=PRESENTER_FONT - 2, title_font_size=PRESENTER_FONT)

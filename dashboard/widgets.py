@@ -118,6 +118,7 @@ def model_choice(*, help: str | None = None, default: str | None = None) -> tupl
 
 
 CANVAS_SIDE = 280  # pixels of the drawing canvas: 10× a 28×28 input
+CANVAS_ROOM = "canvas_room_"  # the key prefix of the container around a canvas (its toolbar shows above it)
 TOOLS = {"freedraw": N_("pen"), "polygon": N_("filled shape")}
 
 
@@ -147,10 +148,11 @@ def drawing_input(key: str, *, box: int = 28) -> DrawnInput:
     examples = ["", *drawing.EXAMPLES]
     example = c3.selectbox(pgettext("the picture the canvas starts with", "Start from"), examples,
                            key=f"{key}.example", format_func=lambda e: _(drawing.EXAMPLES[e]) if e else _("an empty canvas"))
-    result = st_canvas(fill_color="#000000", stroke_width=width, stroke_color="#000000", background_color="#ffffff",
-                       height=CANVAS_SIDE, width=CANVAS_SIDE, drawing_mode=tool,
-                       initial_drawing=drawing.example_drawing(example) if example else None,
-                       return_image_data=True, key=f"{key}.canvas.{example or 'empty'}")
+    with st.container(key=f"{CANVAS_ROOM}{key}"):  # room above the canvas for its toolbar (layout.LAYOUT_CSS)
+        result = st_canvas(fill_color="#000000", stroke_width=width, stroke_color="#000000",
+                           background_color="#ffffff", height=CANVAS_SIDE, width=CANVAS_SIDE, drawing_mode=tool,
+                           initial_drawing=drawing.example_drawing(example) if example else None,
+                           return_image_data=True, key=f"{key}.canvas.{example or 'empty'}")
     pixels = result.image_data
     if pixels is None:  # the browser has not drawn it yet (an example just put on the canvas): draw it here
         objects = (result.json_data or {}).get("objects", [])

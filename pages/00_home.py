@@ -12,6 +12,9 @@ from dashboard import layout, nav
 from dashboard.data import model_summary
 
 st.title(_("cnnviz: see how a CNN works"))
+# On a projector the tour comes first and shows only the pages to click (the teacher says what each section is); the
+# introduction follows it.
+early = layout.early_figure()
 st.markdown(_(
     "A convolutional neural network slides small **filters** over an image, keeps what each filter finds in "
     "**feature maps**, shrinks them with **pooling**, and finally **classifies** with ordinary fully connected "
@@ -32,19 +35,17 @@ TOUR = {
 by_section: dict[str, list[nav.PageInfo]] = {}
 for page in nav.pages()[1:]:
     by_section.setdefault(page.section_id, []).append(page)
-links_first = layout.presenter()  # on a projector the pages to click come before their description
 if by_section:
-    columns = layout.main_figure().columns(len(by_section))
+    columns = layout.main_figure(early=early).columns(len(by_section))
     for i, (column, (section, pages)) in enumerate(zip(columns, by_section.items()), start=1):
         with column:
             st.markdown(f"#### {i} · {_(section)}")
-            about = st.container()
-            for page in pages:
-                st.page_link(str(page.path), label=page.title, icon=page.icon)
             # a section of one page (the Class) is described by that page's own summary
             text = _(TOUR[section]) if section in TOUR else pages[0].summary if len(pages) == 1 else None
-            if text:
-                (st if links_first else about).markdown(text)
+            if text and not early:
+                st.markdown(text)
+            for page in pages:
+                st.page_link(str(page.path), label=page.title, icon=page.icon)
 
 st.divider()
 st.subheader(_("The model zoo of the lecture notes"))
@@ -71,13 +72,8 @@ LAYER, TYPE, SHAPE, PARAMS = _("Layer"), _("Type"), _("Output shape (Keras: H×W
 table = pd.DataFrame(
     [{LAYER: r.name, TYPE: r.kind, SHAPE: r.keras_shape, PARAMS: r.params} for r in summary.rows]
 )
-st.dataframe(
-    table,
-    hide_index=True,
-    width="stretch",
-    height="content" if len(table) <= 14 else 560,  # all rows and nothing more, or a scrolling table
-    column_config={PARAMS: st.column_config.NumberColumn(format="localized")},
-)
+# all rows and nothing more, or a scrolling table
+layout.table(table, counts=[PARAMS], height="content" if len(table) <= 14 else 560)
 with st.expander(_("As text, like Keras's model.summary()")):
     st.code(summary.to_text(), language=None)
 st.caption(_(

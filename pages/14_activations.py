@@ -11,6 +11,7 @@ import streamlit as st
 from cnnviz import ops
 from cnnviz.i18n import _
 from cnnviz.plots import conv as plots
+from cnnviz.plots.text import short_lines
 from dashboard import layout
 from dashboard.lab import lab_gradient_flow
 
@@ -19,19 +20,8 @@ def label(name: str) -> str:
     return _(ops.ACTIVATION_LABELS[name])
 
 
-def short_lines(text: str, width: int = 22) -> str:
-    """``text`` in lines of at most ``width`` columns, joined with <br> for plotly (a Hangul syllable takes two)."""
-    lines: list[str] = []
-    for word in text.split():
-        line = f"{lines[-1]} {word}" if lines else word
-        if lines and sum(2 if "\u1100" <= ch <= "\ud7a3" else 1 for ch in line) <= width:
-            lines[-1] = line
-        else:
-            lines.append(word)
-    return "<br>".join(lines)
-
-
 st.title(_("Activation functions"))
+early = layout.early_figure()  # on a projector the curves and their legends come first, the controls under them
 st.caption(_("After each conv or linear layer comes a non-linear function; without it, a stack of layers would be "
            "one big linear map. Backpropagation multiplies by its derivative at every layer."))
 
@@ -67,7 +57,7 @@ else:
                          legend2=dict(orientation="v", y=-0.2, yanchor="top"))
     for heading in figure.layout.annotations:
         heading.update(text=short_lines(heading.text), xanchor="center")
-    layout.chart(figure, key="ac_curves", where=layout.main_figure())
+    layout.chart(figure, key="ac_curves", where=layout.main_figure(early=early))
     # a new x range makes a new slider: it starts where the last one was, moved inside the range (0.5 at first)
     start = min(max(float(st.session_state.get("ac_probe", 0.5)), x_range[0]), x_range[1])
     probe = st.slider(_("Evaluate at x ="), float(x_range[0]), float(x_range[1]), start, 0.1, key="ac_probe")

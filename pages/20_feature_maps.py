@@ -14,8 +14,14 @@ from dashboard import layout, widgets
 from dashboard.data import decoded_image
 from dashboard.inside import INSIDE_TRAINED, inside_model, inside_photo_maps, inside_photo_view
 
+MOSAIC_ON_A_PROJECTOR = 520  # pixels: every tile of the mosaic in a 1280×720 first screen, under the page's title
+
 st.title(_("Inside a CNN: feature maps"))
-presenting = layout.presenter()  # on a projector the maps come first; the pickers and the prediction fold below them
+# On a projector the first screen shows the maps and the prediction side by side, the layer's controls under the
+# prediction; the explanation and the pickers fold below them.
+presenting = layout.presenter()
+if presenting:
+    maps_col, pred_col = layout.main_figure().columns([3, 2])
 with layout.explanation(_("What is a feature map?")):
     st.markdown(_(
         "Each filter of a conv layer slides over the image and writes one **feature map**: bright where the "
@@ -68,80 +74,79 @@ except ValueError as err:
     st.error(str(err))
     st.stop()
 
-first, second = st.container(), st.container()
-seen_box, maps_box = (second, first) if presenting else (first, second)
 c, h, w = shown.tensor.shape
-with seen_box:
-    if native:
-        what = _("learned detectors") if card.trained else _("random filters")
-        st.info(_("**Feature maps:** the conv layers of *{model}* on your photo at its own resolution ({w}×{h}), so "
-                  "you see its {what} on a real photo. **Prediction:** the whole model on the {mw}×{mh} version it "
-                  "was made for.").format(model=card.title, w=w, h=h, what=what, mw=card.input_shape[2],
-                                          mh=card.input_shape[1]))
-    else:
-        st.info(_("**Feature maps and prediction:** *{model}* on the {w}×{h} image it was made for.").format(
-            model=card.title, w=w, h=h))
+if native:
+    what = _("learned detectors") if card.trained else _("random filters")
+    st.info(_("**Feature maps:** the conv layers of *{model}* on your photo at its own resolution ({w}×{h}), so "
+              "you see its {what} on a real photo. **Prediction:** the whole model on the {mw}×{mh} version it "
+              "was made for.").format(model=card.title, w=w, h=h, what=what, mw=card.input_shape[2],
+                                      mh=card.input_shape[1]))
+else:
+    st.info(_("**Feature maps and prediction:** *{model}* on the {w}×{h} image it was made for.").format(
+        model=card.title, w=w, h=h))
 
-    # ------------------------------------------------------------------------ what the model sees
-    st.subheader(_("3. What the model sees"))
-    a, b = st.columns(2)
-    with a:
-        layout.chart(maps.image_figure(seen.display, title=_("Model input {w}×{h}").format(
-            w=seen.display.shape[1], h=seen.display.shape[0]), height=360), key="fm_seen")
-        st.caption(_("Preprocessing: {seen_note}.").format(seen_note=seen.note))
-    with b:
-        top = 5 if len(card.classes) > 20 else 10
-        title = _("Top {top} class probabilities (softmax)").format(top=top)
-        layout.chart(maps.prediction_figure(prediction, top=top, title=title), key="fm_pred")
-        st.latex(r"p_k = \frac{e^{z_k}}{\sum_j e^{z_j}}")
-        if not card.trained:
-            st.caption(_("Untrained: these probabilities are close to chance and mean nothing yet."))
+# ------------------------------------------------------------------------ what the model sees
+st.subheader(_("3. What the model sees"))
+a, b = st.columns(2)
+with a:
+    layout.chart(maps.image_figure(seen.display, title=_("Model input {w}×{h}").format(
+        w=seen.display.shape[1], h=seen.display.shape[0]), height=360), key="fm_seen")
+    st.caption(_("Preprocessing: {seen_note}.").format(seen_note=seen.note))
+with pred_col if presenting else b:
+    top = 5 if len(card.classes) > 20 else 10
+    title = _("Top {top} class probabilities (softmax)").format(top=top)
+    layout.chart(maps.prediction_figure(prediction, top=top, title=title), key="fm_pred")
+    st.latex(r"p_k = \frac{e^{z_k}}{\sum_j e^{z_j}}")
+    if not card.trained:
+        st.caption(_("Untrained: these probabilities are close to chance and mean nothing yet."))
 
 
-with maps_box:
-    # ------------------------------------------------------------------------ one layer
+# ------------------------------------------------------------------------ one layer
+if not presenting:
     st.subheader(_("4. One layer's feature maps"))
-    layers = capture.viewable_layers(model)
-    overview = capture.overview_layers(model)
-    kinds = dict((n, type(m).__name__) for n, m in model.named_modules())
-    default = overview[0] if overview else layers[0]
-    col_l, col_n, col_k = st.columns([2, 2, 2])
-    with col_l:
-        layer = st.selectbox(_("Layer"), layers, index=layers.index(default),
-                             format_func=lambda n: f"{n} ({kinds[n]})")
-    with col_n:
-        norm = st.radio(_("Scale colours"), maps.NORMS, horizontal=True, format_func=lambda s: _(maps.NORM_LABELS[s]),
-                        help=_("per map: each map from its own min to max (see every pattern). per layer: one scale "
-                               "for the layer (see which maps are strong). all layers: one scale for every layer "
-                               "below."))
-    with col_k:
-        show_top = st.toggle(_("Only the most active channels"))
+layers = capture.viewable_layers(model)
+overview = capture.overview_layers(model)
+kinds = dict((n, type(m).__name__) for n, m in model.named_modules())
+default = overview[0] if overview else layers[0]
+col_l, col_n, col_k = (pred_col,) * 3 if presenting else st.columns([2, 2, 2])
+with col_l:
+    layer = st.selectbox(_("Layer"), layers, index=layers.index(default),
+                         format_func=lambda n: f"{n} ({kinds[n]})")
+with col_n:
+    norm = st.radio(_("Scale colours"), maps.NORMS, horizontal=True, format_func=lambda s: _(maps.NORM_LABELS[s]),
+                    help=_("per map: each map from its own min to max (see every pattern). per layer: one scale "
+                           "for the layer (see which maps are strong). all layers: one scale for every layer "
+                           "below."))
+with col_k:
+    show_top = st.toggle(_("Only the most active channels"))
 
-    try:
-        captured = inside_photo_maps(kind, name, ckpt_bytes, photo, invert, native, max_side,
-                                           tuple(dict.fromkeys([layer, *overview])), lang)
-    except ValueError as err:
-        st.error(str(err))
-        st.stop()
-    fm = captured[0]
-    k = (st.slider(_("How many"), 1, fm.channels, min(8, fm.channels), disabled=not show_top) if show_top
-         else fm.channels)
-    strongest = fm.top_k(k)
-    channels = strongest if show_top else None
-    picked = list(channels) if channels is not None else list(range(fm.channels))
-    event = layout.chart(maps.mosaic_figure(fm, norm=norm, channels=channels, value_range=maps.value_range(captured)),
-                        key=f"fm_mosaic_{layer}", on_select="rerun", selection_mode="points")
-    clicked = [p for p in (event.selection.points if event else []) if p.get("curve_number") == 1]
-    if clicked and clicked[0].get("point_index") is not None:  # a click on a tile enlarges that channel below
-        st.session_state["fm_channel"] = picked[int(clicked[0]["point_index"])]
-    hover = len(picked) * fm.size[0] * fm.size[1] <= maps.HOVER_CELLS
-    text = _("{n} of {total} channels, each {h}×{w}, in one picture; the number on a tile is its channel.").format(
-        n=len(picked), total=fm.channels, h=fm.size[0], w=fm.size[1])
-    if show_top:
-        text += " " + _("Strongest first (by mean activation).")
-    text += " " + (_("Hover a pixel for its value; click a tile to enlarge it below.") if hover else
-                   _("Hover a tile for its numbers; click it to enlarge it below with every value on hover."))
-    st.caption(text)
+try:
+    captured = inside_photo_maps(kind, name, ckpt_bytes, photo, invert, native, max_side,
+                                       tuple(dict.fromkeys([layer, *overview])), lang)
+except ValueError as err:
+    st.error(str(err))
+    st.stop()
+fm = captured[0]
+k = (col_k.slider(_("How many"), 1, fm.channels, min(8, fm.channels), disabled=not show_top) if show_top
+     else fm.channels)
+strongest = fm.top_k(k)
+channels = strongest if show_top else None
+picked = list(channels) if channels is not None else list(range(fm.channels))
+mosaic = maps.mosaic_figure(fm, norm=norm, channels=channels, value_range=maps.value_range(captured),
+                            height=MOSAIC_ON_A_PROJECTOR if presenting else None)
+event = layout.chart(mosaic, key=f"fm_mosaic_{layer}", on_select="rerun", selection_mode="points",
+                     where=maps_col if presenting else layout.main_figure())
+clicked = [p for p in (event.selection.points if event else []) if p.get("curve_number") == 1]
+if clicked and clicked[0].get("point_index") is not None:  # a click on a tile enlarges that channel below
+    st.session_state["fm_channel"] = picked[int(clicked[0]["point_index"])]
+hover = len(picked) * fm.size[0] * fm.size[1] <= maps.HOVER_CELLS
+text = _("{n} of {total} channels, each {h}×{w}, in one picture; the number on a tile is its channel.").format(
+    n=len(picked), total=fm.channels, h=fm.size[0], w=fm.size[1])
+if show_top:
+    text += " " + _("Strongest first (by mean activation).")
+text += " " + (_("Hover a pixel for its value; click a tile to enlarge it below.") if hover else
+               _("Hover a tile for its numbers; click it to enlarge it below with every value on hover."))
+(maps_col if presenting else st).caption(text)
 
 
 # ---------------------------------------------------------------------------- one channel enlarged

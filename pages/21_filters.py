@@ -23,6 +23,7 @@ from dashboard.inside import (
 )
 
 st.title(_("Inside a CNN: filters before and after training"))
+early = layout.early_figure()  # on a projector the filters come first, the run, layer and epoch under them
 with layout.explanation(_("What are filters?")):
     st.markdown(
         _("A conv layer's **filters** are its weights: small grids that are multiplied with every patch of the input. "
@@ -108,7 +109,7 @@ shared = scale_col.toggle(_("One colour scale for before and after"), value=True
                    help=_("Off: each panel uses its own scale (shows each panel's pattern, but its colours are not "
                           "comparable with the other panel's)."))
 limit = max(float(abs(before.weights).max()), float(abs(after.weights).max())) if shared else None
-cols = layout.main_figure().columns(3)
+cols = layout.main_figure(early=early).columns(3)
 for col, grid, key in zip(cols, (before, after, delta), ("fi_before", "fi_after", "fi_delta")):
     with col:
         layout.chart(maps.filters_figure(grid, limit=limit if grid is not delta else None), key=key)

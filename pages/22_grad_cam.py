@@ -15,6 +15,7 @@ from dashboard.inside import inside_grad_cam, inside_model, inside_photo_view
 
 st.title(_("Grad-CAM: where does the model look?"))
 presenting = layout.presenter()  # on a projector the heat map comes first; the formula and the pickers fold
+early = layout.early_figure()
 with layout.explanation(_("How Grad-CAM works")):
     st.markdown(_(
         "Grad-CAM takes a conv layer's maps $A^k$, weighs each by how much it raises the class score $y^c$ "
@@ -83,7 +84,7 @@ except ValueError as err:
     st.error(str(err))
     st.stop()
 
-a, b = st.columns([3, 2])
+a, b = layout.main_figure(early=early).columns([3, 2])
 with a:
     name_c = names[result.target_class] if result.target_class < len(names) else str(result.target_class)
     layout.chart(maps.gradcam_figure(seen.display, result.cam.numpy(), alpha=alpha,

@@ -16,7 +16,10 @@ from dashboard.data import fashion_mnist
 from dashboard.inside import inside_model
 from dashboard.lookfor import LOOKFOR_SOURCES, lookfor_channels, lookfor_index, lookfor_stage_row, lookfor_visualization
 
+EXAMPLES_ON_A_PROJECTOR = 500  # pixels: three rows of examples and their captions under the page's title
+
 st.title(_("What a filter looks for"))
+early = layout.early_figure()  # on a projector the strongest examples come first; the pickers follow them
 st.markdown(_("A feature map shows what a filter **outputs** for one image. Here we ask the other way round: what "
               "does a channel **look for**? Two answers: the real images that excite it most, and an image made "
               "from noise, step by step, to excite it as much as possible. Deeper layers look for larger and more "
@@ -110,9 +113,9 @@ elif source == "photos":  # the sample photos' names in the reader's language, w
     labels = [f"{cnnviz.data.sample_title(index.images.sources[e.image])} · "
               f"{max(index.images.images[e.image].shape[1:])}px" for e in examples]
 layout.chart(lookfor_plots.examples_figure(
-    examples, labels=labels,
+    examples, labels=labels, height=EXAMPLES_ON_A_PROJECTOR if early else None,
     title=_("The {k} strongest examples of channel {channel}<br>in {layer} (activation · image)").format(
-        k=len(examples), channel=channel, layer=layer)), key="lf_examples")
+        k=len(examples), channel=channel, layer=layer)), key="lf_examples", where=layout.main_figure(early=early))
 if rf.whole:
     st.caption(_("This layer comes after a global pooling: each of its cells sees the whole image, so the whole "
                  "image is shown."))

@@ -14,6 +14,7 @@ from dashboard import layout, widgets
 from dashboard.inside import draw_model, draw_model_label, draw_model_options, draw_view
 
 st.title(_("Draw and predict"))
+early = layout.early_figure()  # on a projector the canvas and the prediction come first, the settings under them
 st.markdown(_("Draw a T-shirt, a trouser, a sneaker or a bag as a filled silhouette, and see what the Fashion-MNIST "
               "CNN makes of it: the prediction and the feature maps follow every stroke. With a network trained on "
               "MNIST (from the training studio, or uploaded), draw digits."))
@@ -36,12 +37,13 @@ if card.input_shape != (1, 28, 28):
     st.stop()
 
 digits = card.dataset == "mnist"
-left, right = st.columns([1, 1])
+left, right = layout.main_figure(early=early).columns([1, 1])
+settings = st.container() if early else left
+settings.subheader(_("1. Draw"))
+box = settings.slider(_("Size of the drawing in the 28×28 input (pixels)"), 12, 28, 20 if digits else 28,
+                      help=_("MNIST's digits were scaled into a 20×20 box; Fashion-MNIST's clothes fill the 28×28 "
+                             "frame. Try both and watch the prediction."))
 with left:
-    st.subheader(_("1. Draw"))
-    box = st.slider(_("Size of the drawing in the 28×28 input (pixels)"), 12, 28, 20 if digits else 28,
-                    help=_("MNIST's digits were scaled into a 20×20 box; Fashion-MNIST's clothes fill the 28×28 "
-                           "frame. Try both and watch the prediction."))
     drawn = widgets.drawing_input("draw", box=box)
 
 try:  # computed once per drawing and model (a rerun that changes neither recomputes nothing)

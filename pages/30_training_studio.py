@@ -254,18 +254,17 @@ def draw_live() -> None:
         st.warning(h.message)
     elif h.status == "finished":
         st.success(h.message)
-    layout.chart(tplots.curves_figure(h), key="tr.curves")
+    layout.chart(tplots.curves_figure(h), key="tr.curves", where=layout.main_figure())
     if h.epochs:
         with st.expander(_("Epoch table")):
             cols = {"epoch": _("epoch"), "train_loss": _("training loss"), "train_acc": _("training accuracy"),
                     "test_loss": _("test loss"), "test_acc": _("test accuracy"), "ips": _("images/s"),
                     "elapsed": _("elapsed (s)")}
-            st.dataframe([{cols["epoch"]: e.epoch, cols["train_loss"]: round(e.train_loss, 4),
+            layout.table([{cols["epoch"]: e.epoch, cols["train_loss"]: round(e.train_loss, 4),
                            cols["train_acc"]: e.train_acc, cols["test_loss"]: round(e.test_loss, 4),
                            cols["test_acc"]: e.test_acc, cols["ips"]: round(e.images_per_s),
-                           cols["elapsed"]: round(e.elapsed_s, 1)} for e in h.epochs], hide_index=True,
-                         column_config={cols["train_acc"]: st.column_config.NumberColumn(format="percent"),
-                                        cols["test_acc"]: st.column_config.NumberColumn(format="percent")})
+                           cols["elapsed"]: round(e.elapsed_s, 1)} for e in h.epochs],
+                         counts=[cols["ips"]], percents=[cols["train_acc"], cols["test_acc"]])
 
 
 with live_area:

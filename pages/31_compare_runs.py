@@ -15,6 +15,7 @@ from dashboard import layout, session
 from dashboard.training import dataset_title, training_job
 
 st.title(_("Compare runs"))
+early = layout.early_figure()  # on a projector the curves come first; the runs and their table follow them
 st.caption(_("Every run you start in the training studio is kept with its settings, curves and checkpoints. "
            "Put several on one chart to see what a setting changes."))
 
@@ -61,15 +62,14 @@ if labels:
         rows.append({cols["run"]: name, cols["status"]: training.status_label(r.status),
                      cols["dataset"]: dataset_title(r.config.dataset) if r.config else "", cols["n"]: h.train_size,
                      cols["epochs"]: len(h.epochs), cols["best"]: h.best_test_acc, cols["time"]: round(h.elapsed_s)})
-    st.dataframe(rows, hide_index=True,
-                 column_config={cols["best"]: st.column_config.NumberColumn(format="percent")})
+    layout.table(rows, counts=[cols["n"]], percents=[cols["best"]])
 
 default = [c for c in choices if c != REFERENCE][-4:] or choices
 picked = st.multiselect(_("Runs to overlay"), choices, default=default, format_func=choice_label)
 metric = st.radio(_("Curve"), list(tplots.METRICS), format_func=lambda m: _(tplots.METRICS[m]), horizontal=True)
 series = [(choice_label(name), labels[name].history if name in labels else reference) for name in picked]
 if series:
-    layout.chart(tplots.compare_figure(series, metric=metric), key="cmp.chart")
+    layout.chart(tplots.compare_figure(series, metric=metric), key="cmp.chart", where=layout.main_figure(early=early))
 else:
     st.info(_("Pick at least one run to draw."))
 

@@ -20,6 +20,7 @@ from dashboard import layout, session
 from dashboard.training import training_checkpoint_model, training_confusion
 
 st.title(_("Errors & confusion"))
+early = layout.early_figure()  # on a projector the matrix comes first; the network and the numbers follow it
 st.caption(_("Rows are the true class, columns the class the network chose. The diagonal holds the right answers; "
            "every other cell is a kind of mistake. Pick a cell to see its images."))
 
@@ -72,7 +73,8 @@ if "err.true" not in st.session_state:
 cell = (st.session_state["err.true"], st.session_state["err.pred"])
 normalize = st.toggle(_("Colour by share of each true class"), value=False)
 event = layout.chart(tplots.confusion_figure(result.matrix, names, normalize=normalize, highlight=cell),
-                    key="err.matrix", on_select="rerun", selection_mode="points")
+                     key="err.matrix", on_select="rerun", selection_mode="points",
+                     where=layout.main_figure(early=early))
 clicked = [p for p in (event.selection.points if event else []) if p.get("curve_number") == 1]
 click = int(clicked[0]["point_index"]) if clicked and clicked[0].get("point_index") is not None else None
 if click != st.session_state.get("err.last_click"):  # a new click on a cell chooses it (once: the dropdowns win after)

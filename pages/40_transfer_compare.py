@@ -162,10 +162,10 @@ if stop_col.button(_("Stop"), icon=":material/stop:", disabled=not busy):
 
 # ---------------------------------------------------------------------------- 3 · results
 def table_formats() -> dict:
-    """Percent and thousands formats for the columns of ``transfer.labelled_rows``."""
+    """``layout.table``'s percent and count columns of ``transfer.labelled_rows``."""
     labels = transfer.results.ROW_LABELS
-    return ({_(labels[k]): st.column_config.NumberColumn(format="percent") for k in transfer.results.PERCENT_COLUMNS}
-            | {_(labels[k]): st.column_config.NumberColumn(format="localized") for k in transfer.results.COUNT_COLUMNS})
+    return {"percents": [_(labels[k]) for k in transfer.results.PERCENT_COLUMNS],
+            "counts": [_(labels[k]) for k in transfer.results.COUNT_COLUMNS]}
 
 
 def draw_result(result: transfer.ComparisonResult, key: str = "tl") -> None:
@@ -191,12 +191,11 @@ def draw_result(result: transfer.ComparisonResult, key: str = "tl") -> None:
                                  "test accuracy after {n} epochs; {trainable:,} of {total:,} parameters trained",
                                  len(r.epochs)).format(n=len(r.epochs), trainable=r.counts.trainable,
                                                         total=r.counts.total))
-    by_epoch, by_time = st.tabs([_("Accuracy vs epoch"), _("Accuracy vs wall time")])
+    by_epoch, by_time = layout.main_figure().tabs([_("Accuracy vs epoch"), _("Accuracy vs wall time")])
     layout.chart_in(by_epoch, tplots.accuracy_figure(result, x="epoch"), width="stretch", key=f"{key}_by_epoch")
     layout.chart_in(by_time, tplots.accuracy_figure(result, x="time"), width="stretch", key=f"{key}_by_time")
     st.markdown(_("**Parameters and results per strategy** (frozen = kept from the source, not trained)"))
-    st.dataframe(pd.DataFrame(transfer.labelled_rows(result)), hide_index=True, width="stretch",
-                 column_config=table_formats())
+    layout.table(pd.DataFrame(transfer.labelled_rows(result)), **table_formats())
     if any(r.changes for r in result.runs):
         layout.chart(tplots.weight_change_figure(result), width="stretch", key=f"{key}_changes")
         st.latex(r"\text{moved} = \frac{\lVert W_\text{after} - W_\text{before} \rVert}{\lVert W_\text{before} \rVert}")
@@ -242,7 +241,8 @@ def draw_job(found: list) -> None:
             st.progress(0.0, text=p.message or _("starting …"))
         runs = tplots.live_results(p)
         if runs:
-            layout.chart(tplots.accuracy_figure(runs, x="epoch"), width="stretch", key="tl_live")
+            layout.chart(tplots.accuracy_figure(runs, x="epoch"), width="stretch", key="tl_live",
+                         where=layout.main_figure())
         return
     if st.session_state.pop("tl.was_running", False):
         st.rerun()  # the whole page: enable the settings again

@@ -14,6 +14,7 @@ from dashboard import layout
 from dashboard.transfer import transfer_notes_keras_table, transfer_strategy_table
 
 st.title(_("Backbones: what is frozen, what learns"))
+early = layout.early_figure()  # on a projector the counts come first; the backbone, head and strategy follow them
 with layout.explanation(_("The lecture notes' recipe")):  # on a projector: folded, the counts come first
     st.markdown(
         _("In the notes, `VGG16(weights='imagenet', include_top=False, input_shape=(32, 32, 3))` is the "
@@ -54,7 +55,7 @@ except ValueError as err:
 strategy = st.radio(_("Strategy"), list(transfer.STRATEGIES), index=1, horizontal=True, key="tlb.strategy",
                     format_func=lambda s: _(transfer.STRATEGIES[s].title))
 summary = table[strategy]
-main = layout.main_figure()
+main = layout.main_figure(early=early)
 m = main.columns(3)
 m[0].metric(_("Total params"), f"{summary.counts.total:,}")
 m[1].metric(_("Trainable params"), f"{summary.counts.trainable:,}")
@@ -65,8 +66,7 @@ STRATEGY, TRAINABLE, FROZEN, SHARE = _("strategy"), _("trainable"), _("frozen"),
 layout.table(pd.DataFrame([{STRATEGY: _(transfer.STRATEGIES[k].title), TRAINABLE: s.counts.trainable,
                            FROZEN: s.counts.frozen, SHARE: round(100 * s.counts.trainable / s.counts.total, 2)}
                           for k, s in table.items()]),
-            where=main, counts=[TRAINABLE, FROZEN],
-            column_config={k: st.column_config.NumberColumn(format="localized") for k in (TRAINABLE, FROZEN)})
+            where=main, counts=[TRAINABLE, FROZEN])
 st.caption(_("The total is the same for every strategy ({total:,} parameters); only what learns changes. *Fine-tune "
              "the last block* unfreezes VGG16's block 5 (three 512-filter convs), ResNet's layer4, MobileNetV2's last "
              "inverted-residual block and final 1×1 conv, and the project's CNN's third conv.").format(
@@ -89,9 +89,7 @@ if st.toggle(_("Compare the notes' backbones side by side (builds each once, a f
                      cols["base"]: base.params, cols["total"]: t["frozen"].counts.total,
                      cols["frozen"]: t["frozen"].counts.trainable, cols["last"]: t["last_block"].counts.trainable})
     if rows:
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
-                     column_config={cols[k]: st.column_config.NumberColumn(format="localized") for k in
-                                    ("base", "total", "frozen", "last")})
+        layout.table(pd.DataFrame(rows), counts=[cols[k] for k in ("base", "total", "frozen", "last")])
     st.caption(_("All with the same {head} head on {side}×{side} input. VGG16 flattens its 512 feature maps; "
                  "MobileNetV2 and ResNet average each map to one number first (global average pooling), so their "
                  "head's first layer sees 1280 or 512/2048 features.").format(
@@ -108,8 +106,7 @@ for key, (title, in_notes) in notes.items():
     rows.append({cols["net"]: title, cols["torch"]: t.torch_params, cols["bn"]: t.bn_moving,
                  cols["bias"]: t.conv_biases, cols["base"]: t.keras_base, cols["head"]: t.head,
                  cols["total"]: t.total, cols["notes"]: in_notes})
-st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
-             column_config={c: st.column_config.NumberColumn(format="localized") for c in list(cols.values())[1:]})
+layout.table(pd.DataFrame(rows), counts=list(cols.values())[1:])
 st.caption(_("Keras counts batch normalisation's moving mean and variance as non-trainable parameters; PyTorch keeps "
              "them as buffers, not parameters. The notes' ResNet50V2 is the pre-activation ResNet (timm's resnetv2_50 "
              "here), a different network from torchvision's ResNet-50, and Keras gives biases to its stem conv, each "
@@ -127,7 +124,7 @@ else:
         ok, path = cnnviz.imagenet_weights_status(name)
         rows.append({_("backbone"): _(cnnviz.ZOO[name].title),
                      _("ImageNet weights"): _("found") if ok else _("missing"), _("file"): path.name})
-    st.dataframe(pd.DataFrame(rows), hide_index=True)
+    layout.table(pd.DataFrame(rows))
     st.caption(_("The files live in the torch hub cache: `~/.cache/torch/hub/checkpoints`, or `hub/checkpoints/` in "
                  "the folder TORCH_HOME names. With network they download by themselves the first time they are used "
                  "(tick *Download what is missing* on *Compare strategies*). Without network, copy them from a "

@@ -14,6 +14,7 @@ from dashboard import layout, session
 from dashboard.transfer import transfer_comparison
 
 st.title(_("Saved comparisons"))
+early = layout.early_figure()  # on a projector the curves come first; the choice of comparisons follows them
 st.markdown(_("Every comparison run on *Compare strategies* is saved. Overlay several to see, for example, how the "
             "gap between *from scratch* and *frozen backbone* closes as the number of labels per class grows. "
             "Colour is the strategy; the line style is the comparison."))
@@ -54,7 +55,8 @@ st.markdown("\n".join(f"- **{n}** {label(p)}" for n, p in zip(names, chosen)))
 
 x = st.radio(_("x axis"), ["epoch", "time"], horizontal=True, key="tls.x",
              format_func=lambda v: _("epoch") if v == "epoch" else _("wall-clock time"))
-layout.chart(tplots.accuracy_figure(picked, x=x, labels=names), width="stretch", key="tls_acc")
+layout.chart(tplots.accuracy_figure(picked, x=x, labels=names), width="stretch", key="tls_acc",
+             where=layout.main_figure(early=early))
 
 if len({r.config.shots for r in picked}) >= 2:
     try:
@@ -66,10 +68,8 @@ if len({r.config.shots for r in picked}) >= 2:
 
 labels = transfer.results.ROW_LABELS
 rows = [{_("comparison"): n, **row} for n, r in zip(names, picked) for row in transfer.labelled_rows(r)]
-st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch",
-             column_config={_(labels[k]): st.column_config.NumberColumn(format="percent")
-                            for k in transfer.results.PERCENT_COLUMNS}
-             | {_(labels[k]): st.column_config.NumberColumn(format="localized") for k in transfer.results.COUNT_COLUMNS})
+layout.table(pd.DataFrame(rows), percents=[_(labels[k]) for k in transfer.results.PERCENT_COLUMNS],
+             counts=[_(labels[k]) for k in transfer.results.COUNT_COLUMNS])
 
 which = st.selectbox(_("Weight changes of"), range(len(picked)), format_func=lambda i: f"{names[i]} {picked[i].title}",
                      key="tls.which")
@@ -78,5 +78,5 @@ try:
 except ValueError as err:
     st.info(str(err))
 with st.expander(_("Settings of the chosen comparisons")):
-    st.dataframe(pd.DataFrame([{_("comparison"): n, **{k: str(v) for k, v in r.config.to_dict().items()}}
-                               for n, r in zip(names, picked)]), hide_index=True)
+    layout.table(pd.DataFrame([{_("comparison"): n, **{k: str(v) for k, v in r.config.to_dict().items()}}
+                               for n, r in zip(names, picked)]))

@@ -64,9 +64,9 @@ with st.expander(_("Training queue: {running} training, {waiting} waiting (at mo
         running=sum(1 for q in queue if q.where == "running"), waiting=sum(1 for q in queue if q.where == "waiting"),
         slots=work_queue().max_jobs), expanded=any(q.where == "waiting" for q in queue)):
     if queue:
-        st.dataframe(pd.DataFrame([{pgettext("in the queue", "Place"): _("training") if q.where == "running" else q.place,
-                                    _("Student"): q.student, pgettext("a training run", "Run"): q.title} for q in queue]),
-                     hide_index=True, width="stretch")
+        layout.table(pd.DataFrame([{pgettext("in the queue", "Place"): _("training") if q.where == "running" else q.place,
+                                    _("Student"): q.student, pgettext("a training run", "Run"): q.title}
+                                   for q in queue]))
     st.caption(_("Set the number of runs that train at once with CNNVIZ_MAX_JOBS (default: the number of cores) and "
                  "the runs per student with CNNVIZ_JOBS_PER_STUDENT (default 1)."))
 
@@ -84,8 +84,7 @@ st.subheader(_("Leaderboard"))
 best = classroom.leaderboard(runs)
 if best:
     board = pd.DataFrame([{_("Rank"): i, **row(r)} for i, r in enumerate(best, start=1)])
-    st.dataframe(board, hide_index=True, width="stretch",
-                 column_config={_("Best test accuracy"): st.column_config.NumberColumn(format="percent")})
+    layout.table(board, percents=[_("Best test accuracy")])
 else:
     st.caption(_("No run has finished an epoch yet."))
 
@@ -96,12 +95,12 @@ chosen = st.multiselect(_("Runs"), list(labels), default=[k for k in labels if l
 metric = st.segmented_control(_("Show"), list(plots.CLASS_METRICS), default="test_acc",
                               format_func=lambda m: _(plots.CLASS_METRICS[m]), key="class_metric") or "test_acc"
 if chosen:
-    layout.chart(plots.class_overlay_figure([labels[k] for k in chosen], metric), key="class_chart")
+    layout.chart(plots.class_overlay_figure([labels[k] for k in chosen], metric), key="class_chart",
+                 where=layout.main_figure())
 
 st.subheader(_("Every run"))
 table = pd.DataFrame([row(r) for r in runs])
-st.dataframe(table, hide_index=True, width="stretch",
-             column_config={_("Best test accuracy"): st.column_config.NumberColumn(format="percent")})
+layout.table(table, percents=[_("Best test accuracy")])
 
 st.subheader(_("Stop or delete a run"))
 target_label = st.selectbox(pgettext("a training run", "Run"), list(labels), key="class_target")

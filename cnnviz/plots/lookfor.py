@@ -46,8 +46,11 @@ def examples_figure(examples: Sequence[Example], *, title: str, cols: int = 3, h
                                  marker=dict(symbol="cross-thin", size=10, line=dict(width=2, color="#ff3b30"))),
                       row=r + 1, col=c + 1)
     fig.update_annotations(font_size=12)
+    # plotly centres the title in the top margin, and the first row's captions sit at the margin's bottom: the margin
+    # holds the title's lines and twice a caption's line, so the two never meet
+    top = int(14 * 1.25 * (title.count("<br>") + 1) + 2 * 12 * 1.25 + 16)
     fig.update_layout(title=dict(text=title, font=dict(size=14)), showlegend=False,
-                      height=height or 170 * rows + 70, margin=dict(l=10, r=10, t=70, b=10))
+                      height=height or 170 * rows + top, margin=dict(l=10, r=10, t=top, b=10))
     return _hide_axes(fig)
 
 

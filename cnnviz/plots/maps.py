@@ -15,6 +15,7 @@ from plotly.subplots import make_subplots
 
 from ..capture import FeatureMaps, FilterGrid, Prediction
 from ..i18n import N_, _
+from .text import short_lines
 
 __all__ = [
     "NORMS",
@@ -134,10 +135,11 @@ def _height(rows: int, cols: int, h: int, w: int, *, lo: int = 260, hi: int = 76
 
 def mosaic_figure(fm: FeatureMaps, *, norm: str = "map", channels: Sequence[int] | None = None,
                   value_range: tuple[float, float] | None = None, title: str | None = None,
-                  hover_cells: int = HOVER_CELLS, width: int = 760) -> go.Figure:
+                  hover_cells: int = HOVER_CELLS, width: int = 760, height: int | None = None) -> go.Figure:
     """All (or the chosen) channels of one layer as ONE trace: a heatmap with the channel and value
     on hover, or a JPEG image above ``hover_cells`` pixels (hundreds of large maps stay fast).
-    ``width`` is the expected on-screen width in pixels (sets a fitting height)."""
+    ``width`` is the expected on-screen width in pixels (sets a fitting height); ``height`` (pixels, title
+    included) fixes the height instead: the tiles shrink to fit it."""
     picked = list(range(fm.channels)) if channels is None else list(channels)
     maps = fm.maps.numpy()[picked]
     m = mosaic(maps, norm=norm, value_range=value_range, labels=picked)
@@ -155,8 +157,8 @@ def mosaic_figure(fm: FeatureMaps, *, norm: str = "map", channels: Sequence[int]
         fig = go.Figure(go.Image(source=_image_uri(_rgb(m.image)), hoverinfo="skip"))
     fig.add_trace(_tile_markers(fm, picked, m))
     fig.update_layout(title=dict(text=title, font=dict(size=14)), showlegend=False, clickmode="event+select")
-    fig = _image_axes(fig, _height(m.rows, m.cols, h, w, width=width))
     extra = 20 * title.count("<br>")  # room for a two-line title above the tiles
+    fig = _image_axes(fig, height - extra if height else _height(m.rows, m.cols, h, w, width=width))
     return fig.update_layout(margin_t=40 + extra, height=fig.layout.height + extra)
 
 
@@ -208,22 +210,40 @@ def image_figure(display: np.ndarray, *, title: str | None = None, height: int =
     return _image_axes(fig, height)
 
 
+OVERVIEW_TILE = 112  # pixels: the longest side every map of the layer overview is drawn at
+
+
+def _resample(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """N×h×w maps enlarged or shrunk to N×H×W by repeating pixels (nearest neighbour): a 7×7 map stays 7×7
+    blocks."""
+    rows = np.arange(size[0]) * maps.shape[1] // size[0]
+    cols = np.arange(size[1]) * maps.shape[2] // size[1]
+    return maps[:, rows][:, :, cols]
+
+
 def overview_figure(layers: Sequence[FeatureMaps], *, per_layer: int = 4, height: int = 600) -> go.Figure:
     """Layer by layer for one image: each column shows a layer's ``per_layer`` most active maps, all
-    drawn at the same size, so the falling resolution shows as coarser pixels (titles give the sizes)."""
+    drawn at the same size, so the falling resolution shows as coarser pixels (titles give the sizes).
+
+    Every column is the same picture size with the same gaps (each map resampled to one tile size), so the columns
+    line up: tile k of every layer sits in the same row."""
     if not layers:
         raise ValueError(_("overview_figure needs at least one layer"))
     fig = make_subplots(rows=1, cols=len(layers), horizontal_spacing=0.015,
                         subplot_titles=[f"{fm.layer}<br>{fm.channels}×{fm.size[0]}×{fm.size[1]}" for fm in layers])
+    big_h, big_w = max(fm.size[0] for fm in layers), max(fm.size[1] for fm in layers)
+    scale = min(1.0, OVERVIEW_TILE / max(big_h, big_w))
+    th, tw = max(1, round(big_h * scale)), max(1, round(big_w * scale))
+    pad = max(1, th // 10)
     for j, fm in enumerate(layers, start=1):
         top = fm.top_k(per_layer)
         h, w = fm.size
-        m = mosaic(fm.maps.numpy()[top], norm="map", cols=1, pad=max(1, h // 10), labels=top)
+        m = mosaic(_resample(fm.maps.numpy()[top], (th, tw)), norm="map", cols=1, pad=pad, labels=top)
         fig.add_trace(go.Image(source=_image_uri(_rgb(m.image)),
                                hovertemplate=_("{layer}: {h}×{w} per map").format(layer=fm.layer, h=h, w=w)
                                + "<extra></extra>"), row=1, col=j)
-        fig.update_xaxes(range=[-0.5, w - 0.5], row=1, col=j)
-        fig.update_yaxes(range=[(h + max(1, h // 10)) * per_layer - 0.5, -0.5], row=1, col=j)
+        fig.update_xaxes(range=[-0.5, tw - 0.5], row=1, col=j)
+        fig.update_yaxes(range=[(th + pad) * per_layer - pad - 0.5, -0.5], row=1, col=j)
     fig.update_xaxes(visible=False, constrain="domain")
     fig.update_yaxes(visible=False, constrain="domain")
     for j in range(1, len(layers) + 1):
@@ -306,5 +326,7 @@ def gradcam_figure(display: np.ndarray, cam: np.ndarray, *, alpha: float = 0.5, 
     fig = go.Figure(go.Image(z=rgb, hoverinfo="skip"))
     fig.add_trace(go.Heatmap(z=cam, colorscale=HEAT, zmin=0, zmax=1, opacity=alpha, colorbar=dict(thickness=12),
                              hovertemplate=_("row %{y}, column %{x}<br>Grad-CAM %{z:.2f}") + "<extra></extra>"))
+    title = short_lines(title, 44)  # a long class name or layer: lines that leave the chart's toolbar room on a phone
+    extra = 20 * title.count("<br>")
     fig.update_layout(title=dict(text=title, font=dict(size=14)))
-    return _image_axes(fig, 460)
+    return _image_axes(fig, 460 + extra).update_layout(margin_t=40 + extra)

@@ -107,7 +107,9 @@ def confusion_figure(matrix: np.ndarray, classes: Sequence[str], *, normalize: b
                      highlight: tuple[int, int] | None = None, height: int = 560) -> go.Figure:
     """A confusion-matrix heatmap: rows = true class, columns = predicted class, counts written in the cells.
 
-    ``normalize`` colours by the share of each true class (row); ``highlight`` outlines one cell.
+    ``normalize`` colours by the share of each true class (row); ``highlight`` outlines one cell. The counts are
+    written in the cells, so there is no colour bar: on a phone the matrix keeps the whole width (the cells' numbers
+    are sized to fit them), the class names make their own room and turn upright when they would run into each other.
     """
     m = np.asarray(matrix, dtype=float)
     rows = m.sum(axis=1, keepdims=True)
@@ -115,9 +117,11 @@ def confusion_figure(matrix: np.ndarray, classes: Sequence[str], *, normalize: b
     z = share if normalize else m
     labels = list(classes)
     text = [[f"{int(m[i, j])}" for j in range(m.shape[1])] for i in range(m.shape[0])]
+    # a fixed size (plotly's own shrinks the numbers to fit the cells: 8 px on a phone); smaller for 4-digit counts
+    cell_font = 12 if m.max() < 1000 else 10
     fig = go.Figure(go.Heatmap(
-        z=z, x=labels, y=labels, text=text, texttemplate="%{text}", colorscale="Blues",
-        customdata=share, colorbar={"title": {"text": _("share of row") if normalize else _("images")}},
+        z=z, x=labels, y=labels, text=text, texttemplate="%{text}", textfont={"size": cell_font}, colorscale="Blues",
+        showscale=False, customdata=share,
         hovertemplate=_("true %{y}<br>predicted %{x}<br>%{text} images (%{customdata:.1%} of the row)")
         + "<extra></extra>"))
     # A heatmap cell cannot be selected by a click; an invisible point on every cell can (point i = cell divmod(i, k))
@@ -134,9 +138,9 @@ def confusion_figure(matrix: np.ndarray, classes: Sequence[str], *, normalize: b
         t, p = highlight
         fig.add_shape(type="rect", x0=p - 0.5, x1=p + 0.5, y0=t - 0.5, y1=t + 0.5, line={"color": "#d62728", "width": 3})
     fig.update_layout(height=height, xaxis_title=_("predicted class"), yaxis_title=_("true class"),
-                      yaxis={"autorange": "reversed"}, margin={"l": 100, "r": 20, "t": 20, "b": 90})
-    fig.update_xaxes(tickangle=-35, type="category")
-    fig.update_yaxes(type="category")
+                      yaxis={"autorange": "reversed"}, margin={"l": 10, "r": 10, "t": 20, "b": 10})
+    fig.update_xaxes(type="category", automargin=True)  # tick angle: plotly's own choice, upright when crowded
+    fig.update_yaxes(type="category", automargin=True)
     return fig
 
 

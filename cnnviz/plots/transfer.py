@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 
 from cnnviz.transfer import STRATEGIES, ComparisonProgress, ComparisonResult, StrategyResult
 from ..i18n import _
+from .text import short_lines
 
 __all__ = ["STRATEGY_COLOURS", "accuracy_figure", "live_results", "shots_figure", "weight_change_figure"]
 
@@ -111,11 +112,14 @@ def weight_change_figure(result: ComparisonResult | Sequence[StrategyResult], *,
         z=z, x=_labels(runs[0].changes), y=rows, customdata=hover, hovertemplate="%{customdata}<extra></extra>",
         colorscale="Viridis", zmin=0, colorbar={"title": "|ΔW|/|W|"},
         text=text if len(layers) <= 24 else None, texttemplate="%{text}" if len(layers) <= 24 else None))
-    fig.update_layout(height=height or 140 + 55 * len(runs), margin={"l": 190, "r": 20, "t": 40, "b": 60},
-                      title={"text": _("How far each layer's weights moved during training"), "font": {"size": 15}})
-    fig.update_xaxes(title=_("layer: the pretrained base's convolutions, then the new head (input side → output side)"),
-                     tickangle=-45 if len(layers) > 12 else 0)
-    fig.update_yaxes(autorange="reversed")
+    # titles in short lines and margins that make room for the labels: a phone shows the whole figure
+    fig.update_layout(height=height or 180 + 55 * len(runs), margin={"l": 10, "r": 10, "t": 60, "b": 10},
+                      title={"text": short_lines(_("How far each layer's weights moved during training"), 40),
+                             "font": {"size": 15}})
+    fig.update_xaxes(title=short_lines(_("layer: the pretrained base's convolutions, then the new head (input side → "
+                                         "output side)"), 40),
+                     tickangle=-45 if len(layers) > 12 else 0, automargin=True)
+    fig.update_yaxes(autorange="reversed", automargin=True)
     return fig
 
 
