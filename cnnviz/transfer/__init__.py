@@ -53,6 +53,7 @@ from .params import (
 from .results import (
     ComparisonResult,
     StrategyResult,
+    delete_comparison,
     labelled_rows,
     list_comparisons,
     load_comparison,
@@ -98,6 +99,7 @@ __all__ = [
     "few_shot_split",
     "heldout_source",
     "imagenet_status",
+    "delete_comparison",
     "list_comparisons",
     "load_comparison",
     "load_image_zip",
