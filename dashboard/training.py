@@ -9,7 +9,7 @@ import cnnviz
 from cnnviz.i18n import N_
 from dashboard.data import fashion_mnist
 from dashboard.layout import spinner
-from dashboard.session import training_runs_folder, training_session_id
+from dashboard.session import client_address, training_runs_folder, training_session_id
 
 TRAIN_JOB_KEY = "cnnviz.training.job"  # the session's cnnviz.training.TrainJob (running or last one)
 
@@ -34,7 +34,8 @@ def training_speed(model: str) -> float:
 @st.cache_resource
 def work_queue():
     """The server's one training queue: at most $CNNVIZ_MAX_JOBS runs (default: the cores) train at once, one run
-    waiting or training per student ($CNNVIZ_JOBS_PER_STUDENT)."""
+    waiting or training per student ($CNNVIZ_JOBS_PER_STUDENT), two per computer ($CNNVIZ_JOBS_PER_ADDRESS), 30
+    waiting in all ($CNNVIZ_MAX_QUEUE)."""
     from cnnviz.background import WorkQueue
 
     return WorkQueue()
@@ -68,7 +69,7 @@ def training_job():
 def start_training_job(job, *, resume: bool = False):
     """Queue ``job`` for this session (it starts when a slot is free) and keep it; raises QueueFull / ValueError."""
     job.expected_speed = training_speed(job.options.get("model_name") or "")
-    job.enqueue(work_queue(), owner=training_session_id())
+    job.enqueue(work_queue(), owner=training_session_id(), address=client_address())
     job.start(resume=resume)
     st.session_state[TRAIN_JOB_KEY] = job
     jobs = _live_jobs()
@@ -81,11 +82,13 @@ def start_training_job(job, *, resume: bool = False):
 @st.cache_resource(max_entries=6, show_spinner=False)
 def training_data(dataset: str, input_shape: tuple[int, int, int], train_size: int | None, test_size: int | None,
                   seed: int):
-    """(train, test) ImageData for a run, converted to the model's input shape; shared, read-only."""
-    from cnnviz import training
+    """(train, test) ImageData for a run, converted to the model's input shape; shared, read-only. A folder of
+    images must lie in the folders the teacher allows (links out of them are refused here, not only on the page)."""
+    from cnnviz import data, training
 
     return training.load_train_test(dataset, input_shape=input_shape, train_size=train_size, test_size=test_size,
-                                    seed=seed, download=False)
+                                    seed=seed, download=False,
+                                    roots=None if dataset in data.DATASETS else data.data_roots())
 
 
 @spinner(N_("Classifying the test images …"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from cnnviz import runs, training
-from cnnviz.i18n import _
+from cnnviz.i18n import _, ngettext
 from cnnviz.plots import training as tplots
 from dashboard import layout, session
 from dashboard.training import training_job
@@ -24,7 +24,8 @@ job = None if shared else training_job()
 running_dir = str(job.options.get("checkpoint_dir")) if job is not None and job.running else None
 if shared:
     st.info(_("You are looking at runs someone shared with you: read-only."), icon=":material/visibility:")
-mine = [r for r in runs.list_runs(folder) if r.history is not None]
+listed = runs.list_runs(folder)
+mine = [r for r in listed if r.history is not None]
 
 REFERENCE = "reference"  # the option key of the shipped network's curve
 reference = None
@@ -40,6 +41,23 @@ if not mine:
         text += " " + _("Meanwhile, here is the curve of the network shipped with cnnviz.")
     st.info(text)
 
+
+def damaged_runs(damaged: list, folder, *, can_delete: bool) -> None:
+    """Runs whose folder is damaged: each with its reason, and (for the owner) a button that deletes them."""
+    st.warning(ngettext("{n} run cannot be drawn: its folder is damaged.",
+                        "{n} runs cannot be drawn: their folders are damaged.", len(damaged)).format(n=len(damaged))
+               + "\n\n" + "\n".join(f"- `{r.name}`: {r.problem}" for r in damaged), icon=":material/broken_image:")
+    if can_delete and st.button(ngettext("Delete the damaged run", "Delete the damaged runs", len(damaged)),
+                                icon=":material/delete:", key="cmp.delete_damaged"):
+        for r in damaged:
+            try:
+                runs.delete_run(r.path, folder=folder)
+            except (ValueError, OSError) as err:
+                st.error(_("Could not delete {name}: {err}").format(name=r.name, err=err))
+                return
+        st.rerun()
+
+
 # Each run is named by what differs between the runs (e.g. the training-set size), so the legend shows the setting
 labels = dict(zip(runs.run_labels(mine), mine))
 choices = list(labels) + ([REFERENCE] if reference else [])
@@ -49,6 +67,8 @@ def choice_label(name: str) -> str:
     return _("Shipped Fashion-MNIST CNN (reference)") if name == REFERENCE else name
 
 
+if damaged := [r for r in listed if r.problem]:
+    damaged_runs(damaged, folder, can_delete=not shared)
 if not choices:
     st.stop()
 

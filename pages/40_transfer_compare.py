@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 import cnnviz
-from cnnviz import training, transfer
+from cnnviz import runs, training, transfer
 from cnnviz.data import class_label
 from cnnviz.i18n import _, ngettext
 from cnnviz.plots import transfer as tplots
@@ -139,8 +139,10 @@ if run_col.button(_("Run comparison"), type="primary", icon=":material/play_arro
             raise ValueError(transfer.imagenet_status(source)[1])
         if target == "folder" and user_data is None:
             raise ValueError(_("upload a zip of your images first (one folder per class)"))
+        runs.check_quota(session.training_runs_folder(), quota=runs.runs_quota())  # it saves its results there
         job = transfer.ComparisonJob(config, user_data=user_data, root=session.training_runs_folder(),
-                                     download=download).enqueue(work_queue(), session.training_session_id()).start()
+                                     download=download).enqueue(work_queue(), session.training_session_id(),
+                                                                session.client_address()).start()
         st.session_state[TRANSFER_JOB_KEY] = job
     except ValueError as err:
         st.error(str(err))
