@@ -148,10 +148,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
             "{batch}, {epochs} epochs -> {out}").format(model=args.name, data=train.name, n_train=len(train),
                                                        n_test=len(test), optimizer=args.optimizer, lr=args.lr,
                                                        batch=args.batch_size, epochs=args.epochs, out=out))
-    bar = tqdm(total=0, unit="step", dynamic_ncols=True, disable=args.quiet)
-    shown = {"epochs": 0}
+    shown: dict = {"epochs": 0, "bar": None}
 
     def progress(h: training.History) -> None:
+        if shown["bar"] is None:  # drawn once training has begun: a setting refused at the start is one line
+            shown["bar"] = tqdm(total=0, unit="step", dynamic_ncols=True, disable=args.quiet)
+        bar = shown["bar"]
         bar.total = h.total_steps
         bar.update(h.step - bar.n)
         if h.steps:
@@ -162,13 +164,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
                                            va=e.test_acc, ips=e.images_per_s))
         shown["epochs"] = len(h.epochs)
 
-    history = training.fit(
-        model, train, test, epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
-        momentum=args.momentum, weight_decay=args.weight_decay, augment=args.augment, seed=args.seed,
-        callback=progress, checkpoint_dir=out, schedule=args.schedule, log_every=args.log_every,
-        model_name=args.name, dataset=train.name, save_initial=args.save_initial, keep_state=False,
-        threads=args.threads, bf16=args.bf16)
-    bar.close()
+    try:
+        history = training.fit(
+            model, train, test, epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
+            momentum=args.momentum, weight_decay=args.weight_decay, augment=args.augment, seed=args.seed,
+            callback=progress, checkpoint_dir=out, schedule=args.schedule, log_every=args.log_every,
+            model_name=args.name, dataset=train.name, save_initial=args.save_initial, keep_state=False,
+            threads=args.threads, bf16=args.bf16)
+    finally:
+        if shown["bar"] is not None:
+            shown["bar"].close()
     if history.status != "finished":
         print(f"cnnviz train: {history.message}", file=sys.stderr)
         return 1

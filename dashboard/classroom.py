@@ -44,6 +44,14 @@ def _server_secret() -> bytes:
     return signin.server_secret(runs.runs_root())
 
 
+def _browser_cookie(name: str) -> str | None:
+    """A cookie the browser sent when this session connected (None without a browser: tests, scripts)."""
+    try:
+        return st.context.cookies.get(name)
+    except Exception:  # no browser behind this session
+        return None
+
+
 def teacher_signed_in(password: str) -> bool:
     """True once this session gave the password, or its browser holds a valid pass (a reload, a new tab, presenter
     mode) that this session has not signed out of."""
@@ -53,10 +61,7 @@ def teacher_signed_in(password: str) -> bool:
         return True
     if st.session_state.get(SIGNED_OUT_KEY):
         return False  # the browser still sent the old pass with this connection
-    try:
-        given = st.context.cookies.get(signin.PASS_COOKIE)
-    except Exception:  # no browser behind this session
-        given = None
+    given = _browser_cookie(signin.PASS_COOKIE)
     if given and given not in _revoked_passes() and signin.pass_is_valid(given, password, _server_secret()):
         st.session_state[TEACHER_KEY] = True
         st.session_state[PASS_KEY] = given
