@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -114,22 +115,13 @@ def cpu_seconds() -> float:
 
 
 def many_tensors_file(path, n: int):
-    """A real PyTorch checkpoint of ``n`` one-number tensors (torch.load reads it), made in a second: the pickle is
-    put together from its opcodes (protocol 2, no memo) and the records written by PyTorch's own writer."""
-    parts = [b"\x80\x02}("]
-    for i in range(n):
-        key, k = f"t{i}".encode(), str(i).encode()
-        parts += [b"X", len(key).to_bytes(4, "little"), key, b"ctorch._utils\n_rebuild_tensor_v2\n(",
-                  b"(X\x07\x00\x00\x00storagectorch\nFloatStorage\nX", len(k).to_bytes(4, "little"), k,
-                  b"X\x03\x00\x00\x00cpuK\x01tQK\x00K\x01\x85K\x01\x85\x89ccollections\nOrderedDict\n)RtR"]
-    parts.append(b"u.")
-    pickled = b"".join(parts)
-    writer = torch._C.PyTorchFileWriter(str(path))
-    writer.write_record("data.pkl", pickled, len(pickled))
-    writer.write_record("byteorder", b"little", 6)
-    for i in range(n):
-        writer.write_record(f"data/{i}", b"\0\0\0\0", 4)
-    writer.write_end_of_file()
+    """A real PyTorch checkpoint of ``n`` one-number tensors, made in a second (bench_hostile's own maker)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from hostile_files import many_tensors
+
+    path.write_bytes(many_tensors(n))
     return path
 
 

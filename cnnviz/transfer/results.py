@@ -96,7 +96,8 @@ class ComparisonResult:
                        int(d["test_size"]), d.get("source_info", ""), d["status"], d.get("message", ""),
                        d.get("created", ""), path)
         except (KeyError, TypeError, ValueError) as err:
-            raise ValueError(_("the comparison file is damaged: {type_err_name}: {err}").format(type_err_name=type(err).__name__, err=err)) from None
+            raise ValueError(_("the comparison file is damaged: its values are not of the kinds a comparison holds")
+                             ) from None
 
 
 ROW_LABELS = {"strategy": N_("strategy"), "status": N_("status"), "total params": N_("total params"),
