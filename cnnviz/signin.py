@@ -128,14 +128,15 @@ def server_secret(folder: str | Path) -> bytes:
     except OSError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
-    data = secrets.token_bytes(64)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another thread or process made it first: use theirs
-        return server_secret(folder)
+    temp = path.with_name(f"{SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # owner-only from the start
     with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    return data
+        f.write(secrets.token_bytes(64))
+    if not path.exists() or path.stat().st_size < 32:  # missing or damaged; if another thread won, keep theirs
+        os.replace(temp, path)
+    else:
+        temp.unlink()
+    return path.read_bytes()[:64]
 
 
 def _key(password: str, secret: bytes) -> bytes:

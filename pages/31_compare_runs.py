@@ -67,9 +67,10 @@ def choice_label(name: str) -> str:
     return _("Shipped Fashion-MNIST CNN (reference)") if name == REFERENCE else name
 
 
-if damaged := [r for r in listed if r.problem]:
-    damaged_runs(damaged, folder, can_delete=not shared)
+damaged = [r for r in listed if r.problem]
 if not choices:
+    if damaged:
+        damaged_runs(damaged, folder, can_delete=not shared)
     st.stop()
 
 if labels:
@@ -92,6 +93,9 @@ if series:
     layout.chart(tplots.compare_figure(series, metric=metric), key="cmp.chart")
 else:
     st.info(_("Pick at least one run to draw."))
+
+if damaged:  # under the chart: on a projector the curves keep the first screen
+    damaged_runs(damaged, folder, can_delete=not shared)
 
 with st.expander(_("What to try")):
     st.markdown(

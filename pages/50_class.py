@@ -75,7 +75,7 @@ with st.expander(_("Training queue: {running} training, {waiting} waiting (at mo
         slots=work_queue().max_jobs), expanded=any(q.where == "waiting" for q in queue)):
     if queue:
         st.dataframe(pd.DataFrame([{_("Place"): _("training") if q.where == "running" else q.place,
-                                    _("Student"): q.student, _("Run"): q.title} for q in queue]),
+                                    _("Student"): f"#{q.student}", _("Run"): q.title} for q in queue]),
                      hide_index=True, width="stretch")
     st.caption(_("Set the number of runs that train at once with CNNVIZ_MAX_JOBS (default: the number of cores), the "
                  "runs per student with CNNVIZ_JOBS_PER_STUDENT (default 1), per computer with "
@@ -85,7 +85,7 @@ with st.expander(_("Training queue: {running} training, {waiting} waiting (at mo
 
 def row(run: classroom.ClassRun) -> dict:
     return {
-        _("Student"): run.student, _("Run name"): run.label, _("Model"): run.model,
+        _("Student"): f"#{run.student}", _("Run name"): run.label, _("Model"): run.model,
         _("Settings"): run.settings or run.problem, _("Status"): status_label(run.status),
         _("Epochs"): run.epochs_done, _("Best test accuracy"): run.best_accuracy,
         _("Updated"): dt.datetime.fromtimestamp(run.updated).strftime("%H:%M:%S"),

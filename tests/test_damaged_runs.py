@@ -272,10 +272,10 @@ def test_every_page_that_lists_runs_keeps_working_with_dozens_of_damaged_runs(re
     session = tmp_path / "root" / "sessions" / SESSION
     rng = random.Random(1234)
     done: list[str] = []
-    for round_ in range(3):
+    for round_ in range(2):
         shutil.rmtree(session, ignore_errors=True)
         shutil.copytree(real_run, session / "good")
-        made = [damaged_copy(real_run, session, rng, f"run-{round_}-{i:02d}") for i in range(12)]
+        made = [damaged_copy(real_run, session, rng, f"run-{round_}-{i:02d}") for i in range(16)]
         good = saved_comparison(session)
         for i in range(4):  # saved comparisons damaged too
             copy = good.parent.with_name(f"damaged-{i}")
@@ -290,7 +290,7 @@ def test_every_page_that_lists_runs_keeps_working_with_dozens_of_damaged_runs(re
         class_page = open_page("50_class.py")
         table = class_page.dataframe[-1].value
         assert list(table["Status"]).count("damaged") == len(damaged)
-    assert len(done) == 36
+    assert len(done) == 32
 
 
 @pytest.mark.slow
@@ -315,7 +315,7 @@ def test_compare_runs_and_the_class_page_list_a_damaged_run_and_delete_it(real_r
     rows = at.dataframe[-1].value
     broken = rows[rows["Status"] == "damaged"].iloc[0]
     assert broken["Settings"] == "history.json is cut short or is not JSON"
-    assert broken["Student"] == runs.session_tag(SESSION)
+    assert broken["Student"] == "#" + runs.session_tag(SESSION)
     target = next(o for o in at.selectbox[0].options if o.endswith("broken"))
     at.selectbox[0].set_value(target).run()
     assert any("damaged" in w.value for w in at.warning)
@@ -347,7 +347,7 @@ def test_a_run_with_a_damaged_checkpoint_is_a_sentence_where_its_checkpoints_are
     shutil.copytree(real_run, session / "cut")
     last = session / "cut" / "epoch_01.pt"
     last.write_bytes(last.read_bytes()[:300])
-    for page, label in (("21_filters.py", "Training run"), ("32_errors.py", "Network"), ("24_draw.py", "Model")):
+    for page, label in (("21_filters.py", "Training run"), ("32_errors.py", "Network")):
         at = open_page(page)
         assert not at.exception, (page, [e.value for e in at.exception])
         box = next(s for s in at.selectbox if s.label == label)

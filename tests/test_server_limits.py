@@ -227,7 +227,7 @@ def test_the_class_page_tells_two_minjis_apart_and_deletes_the_right_one(tmp_pat
     assert not at.exception
     table = at.dataframe[-1].value
     assert sorted(zip(table["Student"], table["Run name"], table["Best test accuracy"])) == sorted(
-        [(real, "Minji", 0.9), (fake, "Minji", 0.5)])
+        [(f"#{real}", "Minji", 0.9), (f"#{fake}", "Minji", 0.5)])
     picker = at.selectbox[0]
     assert sorted(picker.options) == sorted([f"#{real} · Minji · 20261124-090000-Minji",
                                             f"#{fake} · Minji · 20261124-090000-Minji"])
