@@ -349,7 +349,7 @@ def extremes(limit: int, *, both_ends: bool = True):
     climbing out in its text inputs: the page must stay up and speak plainly."""
     def act(b: Browser) -> str | None:
         page, done = b.page, 0
-        sliders = page.locator("[data-testid=stMain] [role=slider]")  # sliders and select sliders
+        sliders = page.locator("[data-testid=stMain] [data-testid=stSlider] input[type=range]")  # and select sliders
         for i in range(min(limit, sliders.count())):
             for key in ("End", "Home")[: 2 if both_ends else 1]:
                 sliders.nth(i).focus()
