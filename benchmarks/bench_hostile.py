@@ -346,31 +346,38 @@ def reopen_signed_in(b: Browser) -> str | None:
 
 def extremes(limit: int, *, both_ends: bool = True):
     """The ends of the page's first ``limit`` sliders, huge and negative numbers in its number inputs, a long path
-    climbing out in its text inputs: the page must stay up and speak plainly."""
+    climbing out in its text inputs: the page must stay up and speak plainly. An input an earlier value took away
+    (a page that stopped on a sentence, a slider whose range changed) is skipped."""
+    sliders = "[data-testid=stMain] [data-testid=stSlider] input[type=range]"  # select sliders too
+    numbers = "[data-testid=stMain] [data-testid=stNumberInput] input"
+    texts = "[data-testid=stMain] [data-testid=stTextInput] input:not([type=password])"
+
     def act(b: Browser) -> str | None:
         page, done = b.page, 0
-        sliders = page.locator("[data-testid=stMain] [data-testid=stSlider] input[type=range]")  # and select sliders
-        for i in range(min(limit, sliders.count())):
-            for key in ("End", "Home")[: 2 if both_ends else 1]:
-                sliders.nth(i).focus()
-                page.keyboard.press(key)
-                b.settle()
-                done += 1
-        numbers = page.locator("[data-testid=stNumberInput] input")
-        for i in range(min(limit, numbers.count())):
-            for value in ("1e308", "-99999999999")[: 2 if both_ends else 1]:
-                if not numbers.nth(i).is_enabled():
-                    break
-                numbers.nth(i).fill(value)
-                numbers.nth(i).press("Enter")
-                b.settle()
-                done += 1
-        texts = page.locator("[data-testid=stTextInput] input:not([type=password])")
-        for i in range(min(limit, texts.count())):
-            texts.nth(i).fill("../" * 40 + "etc/passwd" + "x" * 5000)
-            texts.nth(i).press("Enter")
-            b.settle()
-            done += 1
+
+        def each(selector: str, values: tuple[str, ...], gesture) -> None:
+            nonlocal done
+            for i in range(min(limit, page.locator(selector).count())):
+                for value in values:
+                    field = page.locator(selector).nth(i)  # found again: the last rerun may have redrawn it
+                    if i >= page.locator(selector).count() or not field.is_enabled(timeout=5000):
+                        return
+                    gesture(field, value)
+                    b.settle()
+                    done += 1
+
+        def press(field, key: str) -> None:
+            field.focus(timeout=5000)
+            page.keyboard.press(key)
+
+        def fill(field, value: str) -> None:
+            field.fill(value, timeout=5000)
+            field.press("Enter")
+
+        ends = 2 if both_ends else 1
+        each(sliders, ("End", "Home")[:ends], press)
+        each(numbers, ("1e308", "-99999999999")[:ends], fill)
+        each(texts, ("../" * 40 + "etc/passwd" + "x" * 5000,), fill)
         message, tb = b.shown()
         if tb:
             return None
@@ -378,10 +385,15 @@ def extremes(limit: int, *, both_ends: bool = True):
     return act
 
 
-PAGES_WITH_INPUTS = ["", "output_size", "sliding_window", "layer_stack", "pooling", "activations", "softmax_losses",
-                     "im2col", "classic_kernels", "feature_maps", "filters", "grad_cam", "filter_looks_for", "draw",
-                     "training_studio", "compare_runs", "errors", "transfer_compare", "transfer_backbones",
-                     "transfer_saved", "class"]
+def pages_with_inputs() -> list[str]:
+    """Every page of the dashboard's catalogue (dashboard/nav.py) by its URL slug ("" for Home): a page added later is
+    attacked too. Each has an input (a slider, a number, a text, a file or a choice)."""
+    from dashboard import nav
+
+    return ["" if i == 0 else p.slug for i, p in enumerate(nav.pages())]  # the first is the default page: "/"
+
+
+PAGES_WITH_INPUTS = pages_with_inputs()
 
 
 def attacks(tmp: Path, *, short: bool, pngs: int) -> list[Attack]:

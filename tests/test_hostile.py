@@ -358,6 +358,6 @@ def test_a_real_server_lives_through_every_hostile_file():
     report = out.stdout + out.stderr[-2000:]
     assert out.returncode == 0, report
     assert "server alive at the end: yes" in out.stdout and "budget 3.0 GB: met" in out.stdout, report
-    assert "pages attacked: 21 of 21 pages with inputs\n" in out.stdout, report
+    assert re.search(r"pages attacked: (\d+) of \1 pages with inputs\n", out.stdout), report  # every page of nav.py
     assert "a command ran from a pickle: no" in out.stdout, report
     assert re.search(r"answered wrongly .*: 0 of \d\d", out.stdout), report
