@@ -201,6 +201,8 @@ def judge(attack: Attack, message: str, traceback: bool, allowed: str = "") -> s
         return "the page never saw the upload"
     if any(word in message for word in NOT_PLAIN):
         return "a library's message, a server path or a traceback in the text"
+    if ".. " in message:
+        return "two full stops in a row (a reason's own stop inside a sentence)"
     refused = bool(message) and not message.startswith("(accepted)")
     if attack.expect == "refused" and not refused:
         return "accepted something that must be refused"

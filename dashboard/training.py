@@ -92,9 +92,11 @@ def training_data(dataset: str, input_shape: tuple[int, int, int], train_size: i
 
 
 @spinner(N_("Classifying the test images …"))
-@st.cache_data(max_entries=8, show_spinner=False)
+@st.cache_resource(max_entries=8, show_spinner=False)
 def training_confusion(path: str, mtime: float, dataset: str, test_size: int | None):
-    """(ConfusionResult, converted test ImageData) of a checkpoint on a dataset's test set (or a random subset)."""
+    """(ConfusionResult, converted test ImageData) of a checkpoint on a dataset's test set (or a random subset);
+    shared, read-only. Kept, not pickled: with every test image the data is the shared Fashion-MNIST itself, and
+    pickling the result on a write once raised a RuntimeError that Streamlit showed as a traceback (bench_hostile)."""
     from cnnviz import runs
 
     test = (fashion_mnist(False) if dataset == "fashion_mnist"

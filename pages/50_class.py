@@ -84,8 +84,10 @@ with st.expander(_("Training queue: {running} training, {waiting} waiting (at mo
 
 
 def row(run: classroom.ClassRun) -> dict:
+    # a damaged run may have lost the name its student gave it: its folder's name tells the teacher which it is
     return {
-        _("Student"): f"#{run.student}", _("Run name"): run.label, _("Model"): run.model,
+        _("Student"): f"#{run.student}", _("Run name"): run.label or (run.info.name if run.problem else ""),
+        _("Model"): run.model,
         _("Settings"): run.settings or run.problem, _("Status"): status_label(run.status),
         _("Epochs"): run.epochs_done, _("Best test accuracy"): run.best_accuracy,
         _("Updated"): dt.datetime.fromtimestamp(run.updated).strftime("%H:%M:%S"),
