@@ -234,6 +234,21 @@ def test_a_folder_of_runs_and_links_out_are_never_deleted_as_a_run(real_run, tmp
     assert (tmp_path / "elsewhere").is_dir() and (session / "run").is_dir()
 
 
+def test_a_run_the_disk_will_not_delete_is_one_sentence_without_a_path(real_run, tmp_path, monkeypatch):
+    session = tmp_path / "sessions" / SESSION
+    shutil.copytree(real_run, session / "run")
+
+    def refuse(path, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path / "epoch_01.pt"))
+
+    monkeypatch.setattr(shutil, "rmtree", refuse)
+    with pytest.raises(ValueError) as err:
+        runs.delete_run(session / "run", folder=session)
+    assert str(err.value) == ("the server would not remove all of its files (ask the teacher to look at the runs "
+                              "folder)")
+    assert str(tmp_path) not in str(err.value) and "Errno" not in str(err.value)
+
+
 # ---------------------------------------------------------------------------- every page that lists runs
 
 PAGES = ["50_class.py", "31_compare_runs.py", "30_training_studio.py", "32_errors.py", "21_filters.py", "24_draw.py",

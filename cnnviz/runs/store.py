@@ -258,13 +258,17 @@ def list_runs(folder: str | Path) -> list[RunInfo]:
 
 def delete_run(path: str | Path, *, folder: str | Path) -> None:
     """Delete one run folder (damaged or not), which must be a sub-folder of ``folder`` (links are not followed
-    out of it). Raises ValueError otherwise."""
+    out of it). Raises ValueError otherwise, and when the disk refuses (one sentence, no path)."""
     path, folder = Path(path), Path(folder).resolve()
     if (path.is_symlink() or path.resolve().parent != folder or path.name.startswith(".") or path.name in NOT_RUNS
             or _holds_runs(path)):
         raise ValueError(_("{name} is not a run of this session").format(name=path.name))
     load_run(path)  # raises if it is not a folder
-    shutil.rmtree(path.resolve())
+    try:
+        shutil.rmtree(path.resolve())
+    except OSError:  # its text names the server's paths: a sentence instead
+        raise ValueError(_("the server would not remove all of its files (ask the teacher to look at the runs "
+                           "folder)")) from None
 
 
 def _holds_runs(path: Path) -> bool:
