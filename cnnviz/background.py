@@ -4,8 +4,10 @@ The thread never touches the UI; a dashboard page keeps the job in its session s
 
 On a shared server the jobs go through one ``WorkQueue``: at most ``max_jobs`` run at once (default: the number of
 cores, ``$CNNVIZ_MAX_JOBS``), the others wait in the order they came, each owner (a student's session) may have at
-most ``per_owner`` jobs waiting or running (``$CNNVIZ_JOBS_PER_STUDENT``, default 1), and a waiting job can be
-cancelled. A job that waits knows its place and an estimate of the wait.
+most ``per_owner`` jobs waiting or running (``$CNNVIZ_JOBS_PER_STUDENT``, default 1), each client address at most
+``per_address`` (``$CNNVIZ_JOBS_PER_ADDRESS``, default 2: a student who drops the cookie is still one computer), at
+most ``max_waiting`` jobs wait in all (``$CNNVIZ_MAX_QUEUE``, default 30), and a waiting job can be cancelled. A job
+that waits knows its place and an estimate of the wait.
 """
 
 from __future__ import annotations
@@ -24,10 +26,15 @@ __all__ = ["BackgroundWork", "QueuePlace", "QueueFull", "WorkQueue", "default_ma
 
 MAX_JOBS_ENV = "CNNVIZ_MAX_JOBS"
 PER_OWNER_ENV = "CNNVIZ_JOBS_PER_STUDENT"
+PER_ADDRESS_ENV = "CNNVIZ_JOBS_PER_ADDRESS"
+MAX_WAITING_ENV = "CNNVIZ_MAX_QUEUE"
+DEFAULT_PER_ADDRESS = 2
+DEFAULT_MAX_WAITING = 30  # a class of 30, each with a run waiting: nobody is ever turned away by the bound itself
 
 
 class QueueFull(ValueError):
-    """The owner already has as many jobs waiting or running as the queue allows (the message says so)."""
+    """The owner, its address or the whole server already has as many jobs as the queue allows (the message says
+    which)."""
 
 
 def _env_int(name: str, default: int, environ=None) -> int:
@@ -61,28 +68,48 @@ class WorkQueue:
     """
 
     def __init__(self, max_jobs: int | None = None, *, per_owner: int | None = None,
+                 per_address: int | None = None, max_waiting: int | None = None,
                  estimate: Callable[[Any], float | None] | None = None) -> None:
         self.max_jobs = max(1, int(max_jobs)) if max_jobs is not None else default_max_jobs()
         self.per_owner = max(1, int(per_owner)) if per_owner is not None else _env_int(PER_OWNER_ENV, 1)
+        self.per_address = (max(1, int(per_address)) if per_address is not None
+                            else _env_int(PER_ADDRESS_ENV, DEFAULT_PER_ADDRESS))
+        self.max_waiting = (max(1, int(max_waiting)) if max_waiting is not None
+                            else _env_int(MAX_WAITING_ENV, DEFAULT_MAX_WAITING))
         self._estimate = estimate or (lambda job: getattr(job, "estimate_s", lambda: None)())
         self._cond = threading.Condition()
         self._waiting: list[Any] = []
         self._running: list[Any] = []
         self._owners: dict[int, str | None] = {}
+        self._addresses: dict[int, str | None] = {}
 
     # ---- a job's life: submit → wait_turn → done
-    def submit(self, job: Any, owner: str | None = None) -> None:
-        """Put ``job`` at the end of the line. Raises QueueFull when ``owner`` already has ``per_owner`` jobs."""
+    def submit(self, job: Any, owner: str | None = None, address: str | None = None) -> None:
+        """Put ``job`` at the end of the line. Raises QueueFull when ``owner`` already has ``per_owner`` jobs, its
+        client ``address`` ``per_address`` jobs, or ``max_waiting`` jobs already wait (a free slot is never
+        refused)."""
         with self._cond:
-            if owner is not None:
-                mine = sum(1 for j in (*self._waiting, *self._running) if self._owners.get(id(j)) == owner)
-                if mine >= self.per_owner:
-                    raise QueueFull(ngettext(
-                        "You already have a run waiting or training; stop it or wait for it to end before starting "
-                        "another (at most {n} per student).",
-                        "You already have {n} runs waiting or training; stop one or wait for it to end before starting "
-                        "another (at most {n} per student).", self.per_owner).format(n=self.per_owner))
+            jobs = (*self._waiting, *self._running)
+            if owner is not None and sum(self._owners.get(id(j)) == owner for j in jobs) >= self.per_owner:
+                raise QueueFull(ngettext(
+                    "You already have a run waiting or training; stop it or wait for it to end before starting "
+                    "another (at most {n} per student).",
+                    "You already have {n} runs waiting or training; stop one or wait for it to end before starting "
+                    "another (at most {n} per student).", self.per_owner).format(n=self.per_owner))
+            if address is not None and sum(self._addresses.get(id(j)) == address for j in jobs) >= self.per_address:
+                raise QueueFull(ngettext(
+                    "This computer already has a run waiting or training on the server (at most {n} per computer); "
+                    "wait for it to end before starting another.",
+                    "This computer already has {n} runs waiting or training on the server (at most {n} per "
+                    "computer); wait for one to end before starting another.", self.per_address).format(
+                    n=self.per_address))
+            if len(self._waiting) >= self.max_waiting and len(self._running) >= self.max_jobs:
+                raise QueueFull(ngettext(
+                    "The server's training queue is full: {n} run is already waiting. Try again when a run has ended.",
+                    "The server's training queue is full: {n} runs are already waiting. Try again when a run has "
+                    "ended.", len(self._waiting)).format(n=len(self._waiting)))
             self._owners[id(job)] = owner
+            self._addresses[id(job)] = address
             self._waiting.append(job)
             self._cond.notify_all()
 
@@ -115,6 +142,7 @@ class WorkQueue:
             if any(j is job for j in line):
                 line[:] = [j for j in line if j is not job]
         self._owners.pop(id(job), None)
+        self._addresses.pop(id(job), None)
         self._cond.notify_all()
 
     # ---- what the pages show
@@ -167,17 +195,18 @@ class BackgroundWork:
         self.language = i18n.get_language()  # the starting session's: the worker's messages are written in it
         self.queue: WorkQueue | None = None
         self.owner: str | None = None
+        self.address: str | None = None
         self._queued = False
         self.submitted_at: float | None = None
 
-    def enqueue(self, queue: WorkQueue | None, owner: str | None = None):
-        """Run through ``queue`` (None: start at once) on behalf of ``owner``; returns self."""
-        self.queue, self.owner = queue, owner
+    def enqueue(self, queue: WorkQueue | None, owner: str | None = None, address: str | None = None):
+        """Run through ``queue`` (None: start at once) on behalf of ``owner`` at client ``address``; returns self."""
+        self.queue, self.owner, self.address = queue, owner, address
         return self
 
     def _launch(self, name: str, *args: Any) -> None:
         if self.queue is not None:
-            self.queue.submit(self, self.owner)  # raises QueueFull before any thread starts
+            self.queue.submit(self, self.owner, self.address)  # raises QueueFull before any thread starts
             self._queued = True
         self.submitted_at = time.time()
         self._thread = threading.Thread(target=self._in_language, args=args, name=name, daemon=True)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .i18n import _
-from .runs import RunInfo, list_runs, runs_root
+from .runs import RunInfo, list_runs, runs_root, session_tag
 
 __all__ = ["ClassRun", "PASSWORD_ENV", "QueueEntry", "check_password", "class_runs", "leaderboard", "queue_entries",
            "teacher_password"]
@@ -24,13 +24,24 @@ MIN_PASSWORD = 6
 class ClassRun:
     """One run of one session, as the teacher's table shows it."""
 
-    session: str  # the session's runs folder name (never shown whole: it lets one open the runs)
+    session: str  # the session's runs folder name (never shown: it is the read-only share link)
     info: RunInfo
 
     @property
     def student(self) -> str:
-        """A short, stable label for the session (the first 6 characters of its folder name)."""
-        return self.session[:6]
+        """The session's short tag (``cnnviz.runs.session_tag``): stable, shown beside every run name, so two
+        students who give their runs the same name are told apart and nobody passes for a classmate."""
+        return session_tag(self.session)
+
+    @property
+    def key(self) -> str:
+        """The run's identity in the whole class: session and folder (two students' runs never share it)."""
+        return f"{self.session}/{self.info.name}"
+
+    @property
+    def problem(self) -> str:
+        """Why the run's folder is damaged ("" when it is not)."""
+        return self.info.problem
 
     @property
     def label(self) -> str:
@@ -61,8 +72,10 @@ class ClassRun:
 
     @property
     def updated(self) -> float:
-        hist = self.info.path / "history.json"
-        return hist.stat().st_mtime if hist.exists() else self.info.created
+        try:
+            return (self.info.path / "history.json").stat().st_mtime
+        except OSError:  # no history yet (or the run was just deleted)
+            return self.info.created
 
 
 @dataclass(frozen=True)
@@ -76,14 +89,15 @@ class QueueEntry:
 
 
 def queue_entries(jobs) -> list[QueueEntry]:
-    """``WorkQueue.jobs()`` as the teacher's table shows it (students by the start of their runs folder's name)."""
+    """``WorkQueue.jobs()`` as the teacher's table shows it (students by their session's tag)."""
     out, waiting = [], 0
     for job, owner, where in jobs:
         waiting += where == "waiting"
         folder = getattr(job, "options", {}).get("checkpoint_dir")
         config = getattr(job, "config", None)
         title = Path(folder).name if folder is not None else (getattr(config, "title", "") or type(job).__name__)
-        out.append(QueueEntry(where, waiting if where == "waiting" else 0, (owner or "?")[:6], str(title)))
+        out.append(QueueEntry(where, waiting if where == "waiting" else 0, session_tag(owner) if owner else "?",
+                              str(title)))
     return out
 
 
@@ -92,8 +106,11 @@ def class_runs(root: str | Path | None = None) -> list[ClassRun]:
     sessions = (Path(root) if root is not None else runs_root()) / "sessions"
     if not sessions.is_dir():
         return []
-    out = [ClassRun(folder.name, info) for folder in sorted(sessions.iterdir()) if folder.is_dir()
-           for info in list_runs(folder)]
+    try:
+        folders = sorted(f for f in sessions.iterdir() if f.is_dir() and not f.is_symlink())
+    except OSError:
+        return []
+    out = [ClassRun(folder.name, info) for folder in folders for info in list_runs(folder)]
     return sorted(out, key=lambda r: r.updated, reverse=True)
 
 

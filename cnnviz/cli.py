@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 
 from . import arithmetic, checkpoints, data, i18n, models
 from .i18n import N_, _
+from .training.settings import MAX_EPOCHS
 
 DEFAULT_PREDICT_MODEL = "efficientnet_lite0"
+MAX_TOP = 1000  # classes `predict --top` prints (ImageNet has 1,000)
 
 # argparse's own words (usage, headings, errors), translated through our catalog while the CLI runs
 ARGPARSE_MESSAGES = (
@@ -79,8 +83,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from . import cards, capture
     from .data import decode_image
 
-    if args.top < 1:
-        raise ValueError(_("--top must be at least 1, got {k}").format(k=args.top))
+    if not 1 <= args.top <= MAX_TOP:
+        raise ValueError(_("--top must be from 1 to {limit:,}, got {k:,}").format(limit=MAX_TOP, k=args.top))
+    if not Path(args.image).is_file():
+        raise ValueError(_("there is no file {path}").format(path=args.image))
     img = decode_image(args.image)
     if args.checkpoint:
         ckpt = checkpoints.load_checkpoint(args.checkpoint)
@@ -124,8 +130,6 @@ def _cmd_data(args: argparse.Namespace) -> int:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     """Train a zoo model with the dashboard's trainer, a progress bar, and checkpoints in --out."""
-    from pathlib import Path
-
     from tqdm import tqdm
 
     from . import training
@@ -133,9 +137,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.name not in models.ZOO:
         raise ValueError(_("unknown model {name!r}; see `cnnviz models`").format(name=args.name))
     shape = models.input_shape_for(args.name)
+    out = Path(args.out) if args.out else Path("runs") / f"{args.name}-{Path(args.dataset).name}"
+    _check_writable(out)  # before minutes of training, not after the first epoch
     train, test = training.load_train_test(args.dataset, input_shape=shape, train_size=args.train_size,
                                            test_size=args.test_size, seed=args.seed, root=args.root)
-    out = Path(args.out) if args.out else Path("runs") / f"{args.name}-{Path(args.dataset).name}"
     model = models.build_model(args.name, num_classes=len(train.classes), in_channels=shape[0], seed=args.seed)
     if args.bf16 and not training.bf16_fast():  # ~10x slower without a native bfloat16 unit: say so, train in fp32
         print(_("--bf16 ignored: this CPU has no native bfloat16 unit ({cap}), where it trains about ten times slower; "
@@ -145,10 +150,12 @@ def _cmd_train(args: argparse.Namespace) -> int:
             "{batch}, {epochs} epochs -> {out}").format(model=args.name, data=train.name, n_train=len(train),
                                                        n_test=len(test), optimizer=args.optimizer, lr=args.lr,
                                                        batch=args.batch_size, epochs=args.epochs, out=out))
-    bar = tqdm(total=0, unit="step", dynamic_ncols=True, disable=args.quiet)
-    shown = {"epochs": 0}
+    shown: dict = {"epochs": 0, "bar": None}
 
     def progress(h: training.History) -> None:
+        if shown["bar"] is None:  # drawn once training has begun: a setting refused at the start is one line
+            shown["bar"] = tqdm(total=0, unit="step", dynamic_ncols=True, disable=args.quiet)
+        bar = shown["bar"]
         bar.total = h.total_steps
         bar.update(h.step - bar.n)
         if h.steps:
@@ -159,13 +166,16 @@ def _cmd_train(args: argparse.Namespace) -> int:
                                            va=e.test_acc, ips=e.images_per_s))
         shown["epochs"] = len(h.epochs)
 
-    history = training.fit(
-        model, train, test, epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
-        momentum=args.momentum, weight_decay=args.weight_decay, augment=args.augment, seed=args.seed,
-        callback=progress, checkpoint_dir=out, schedule=args.schedule, log_every=args.log_every,
-        model_name=args.name, dataset=train.name, save_initial=args.save_initial, keep_state=False,
-        threads=args.threads, bf16=args.bf16)
-    bar.close()
+    try:
+        history = training.fit(
+            model, train, test, epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr,
+            momentum=args.momentum, weight_decay=args.weight_decay, augment=args.augment, seed=args.seed,
+            callback=progress, checkpoint_dir=out, schedule=args.schedule, log_every=args.log_every,
+            model_name=args.name, dataset=train.name, save_initial=args.save_initial, keep_state=False,
+            threads=args.threads, bf16=args.bf16)
+    finally:
+        if shown["bar"] is not None:
+            shown["bar"].close()
     if history.status != "finished":
         print(f"cnnviz train: {history.message}", file=sys.stderr)
         return 1
@@ -181,8 +191,44 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_writable(folder: Path) -> None:
+    """Raises ValueError unless checkpoints can be written into ``folder`` (made if missing)."""
+    import tempfile
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".cnnviz-write-test-"):
+            pass
+    except OSError as err:
+        raise ValueError(_("cannot write checkpoints into {folder}: {reason}").format(
+            folder=folder, reason=err.strerror or type(err).__name__)) from None
+
+
+def _epochs(text: str) -> int:
+    """--epochs: a whole number from 1 to MAX_EPOCHS (1e3 is read as 1000; 1e9 is refused in one sentence)."""
+    from .training.settings import check_epochs
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(_("{value!r} is not a number").format(value=text)) from None
+    try:
+        return check_epochs(value, name=_("the number of epochs"), shown=text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one line for a wrong argument (the usage is one `--help` away), exit status 2."""
+
+    def error(self, message: str):  # type: ignore[override]
+        hint = _("(`{prog} --help` lists the options)").format(prog=self.prog)
+        self.exit(2, argparse._("%(prog)s: error: %(message)s\n") % {  # type: ignore[attr-defined]
+            "prog": self.prog, "message": f"{message} {hint}"})
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cnnviz", description=_("See how convolutional neural networks work."))
+    parser = _Parser(prog="cnnviz", description=_("See how convolutional neural networks work."))
     # --lang before or after the subcommand (cnnviz --lang ko predict x.png, cnnviz predict x.png --lang ko):
     # every subcommand takes it too; _language() reads it from argv before the parser is built
     lang = argparse.ArgumentParser(add_help=False)
@@ -214,7 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=DEFAULT_PREDICT_MODEL,
                    help=_("an ImageNet network of the zoo (default: the bundled EfficientNet-Lite0)"))
     p.add_argument("--checkpoint", help=_("use the network saved in this checkpoint instead"))
-    p.add_argument("--top", type=int, default=5, help=_("how many classes to print (default 5)"))
+    p.add_argument("--top", type=int, default=5, help=_("how many classes to print (default 5, at most {limit:,})").format(
+        limit=MAX_TOP))
     p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("data", help=_("list datasets: available now?, from where, sizes"))
@@ -227,7 +274,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help=_("zoo model name (see `cnnviz models`)"))
     p.add_argument("--dataset", default="fashion_mnist",
                    help=_("fashion_mnist (bundled), mnist, cifar10, or a folder with one sub-folder per class"))
-    p.add_argument("--epochs", type=int, default=5)
+    p.add_argument("--epochs", type=_epochs, default=5, help=_("from 1 to {limit:,} (default 5)").format(
+        limit=MAX_EPOCHS))
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--optimizer", choices=["sgd", "adam"], default="adam")
     p.add_argument("--lr", type=float, default=1e-3, help=_("learning rate (default 0.001)"))
@@ -290,11 +338,22 @@ def _main(argv: list[str]) -> int:
     try:
         return args.func(args)
     except (ValueError, TypeError, RuntimeError) as err:  # our errors carry a hint; no traceback for users
-        print(_("cnnviz {command}: error: {message}").format(command=args.command, message=err), file=sys.stderr)
-        return 2
+        message = str(err)
+    except MemoryError:
+        message = _("not enough free memory for this; try a smaller model, input or batch")
+    except OSError as err:  # a file or folder that cannot be read or written
+        message = " ".join(str(t) for t in (err.strerror or type(err).__name__, err.filename or "") if t)
     except KeyboardInterrupt:
         print(_("cnnviz {command}: interrupted").format(command=args.command), file=sys.stderr)
         return 130
+    except Exception as err:  # noqa: BLE001 - a bug of ours: still one line (CNNVIZ_DEBUG=1 shows the traceback)
+        if os.environ.get("CNNVIZ_DEBUG"):
+            raise
+        message = _("unexpected {kind}: {err} (set CNNVIZ_DEBUG=1 to see where)").format(
+            kind=type(err).__name__, err=str(err)[:200])
+    print(_("cnnviz {command}: error: {message}").format(command=args.command, message=message.splitlines()[0]
+                                                          if message else ""), file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

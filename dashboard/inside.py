@@ -38,7 +38,7 @@ def inside_checkpoint_sets() -> dict[str, list[str]]:
         from cnnviz import runs
 
         for run in reversed(runs.list_runs(training_runs_folder())):
-            if len(run.checkpoints) >= 2:
+            if not run.problem and len(run.checkpoints) >= 2:  # a damaged folder is offered for deletion only
                 sets[f"run:{run.name}"] = [str(p) for p in run.checkpoints]
     except (ImportError, OSError, ValueError):  # no runs yet, or an unreadable folder
         pass

@@ -88,12 +88,45 @@ def remember_session(where=None) -> None:
     the current container). Done on every rerun until the browser sends the cookie back on a new connection."""
     if not st.session_state.get(TRAIN_TOKEN_NEW_KEY):
         return
+    set_browser_cookie(RUNS_COOKIE, st.session_state[TRAIN_TOKEN_KEY], max_age=RUNS_COOKIE_DAYS * 86_400, where=where)
+
+
+def set_browser_cookie(name: str, value: str, *, max_age: int, where=None) -> None:
+    """Ask this browser to keep a cookie for the whole server (an invisible script in ``where``, default the current
+    container); ``max_age`` 0 deletes it. Same-site only, and https-only when the page came over https."""
     import json
 
-    cookie = "{}={}; path=/; max-age={}; samesite=strict".format(RUNS_COOKIE, st.session_state[TRAIN_TOKEN_KEY],
-                                                                RUNS_COOKIE_DAYS * 86_400)
+    try:
+        secure = str(st.context.url or "").startswith("https:")
+    except Exception:  # no browser behind this session
+        secure = False
+    cookie = "{}={}; path=/; max-age={}; samesite=strict{}".format(name, value, int(max_age),
+                                                                  "; secure" if secure else "")
     (where or st).html("<script>document.cookie = {};</script>".format(json.dumps(cookie)),
                        unsafe_allow_javascript=True)
+
+
+def client_address() -> str:
+    """The address this browser connects from, the training queue's second key after the session (a student who
+    drops the cookie is still one computer). Streamlit's server already takes it from X-Forwarded-For when the
+    connection comes from a proxy on this machine; behind a proxy elsewhere, the teacher sets
+    CNNVIZ_TRUSTED_PROXY=1 and the address that proxy added last counts. "local" on the server's own machine."""
+    import os
+
+    from cnnviz import runs
+
+    try:
+        peer, forwarded = st.context.ip_address, st.context.headers.get("X-Forwarded-For")
+    except Exception:  # no browser behind this session (tests, scripts)
+        peer, forwarded = None, None
+    return runs.client_address(peer, forwarded, trusted_proxy=os.environ.get(runs.TRUSTED_PROXY_ENV) == "1")
+
+
+def session_tag() -> str:
+    """This session's short tag, as the teacher's Class page shows it beside each of its runs."""
+    from cnnviz import runs
+
+    return runs.session_tag(training_session_id())
 
 
 def training_runs_folder():

@@ -9,7 +9,7 @@ import cnnviz
 from cnnviz.i18n import N_
 from dashboard.data import fashion_mnist
 from dashboard.layout import spinner
-from dashboard.session import training_runs_folder, training_session_id
+from dashboard.session import client_address, training_runs_folder, training_session_id
 
 TRAIN_JOB_KEY = "cnnviz.training.job"  # the session's cnnviz.training.TrainJob (running or last one)
 
@@ -77,7 +77,8 @@ def clock(seconds: float | None) -> str:
 @st.cache_resource
 def work_queue():
     """The server's one training queue: at most $CNNVIZ_MAX_JOBS runs (default: the cores) train at once, one run
-    waiting or training per student ($CNNVIZ_JOBS_PER_STUDENT)."""
+    waiting or training per student ($CNNVIZ_JOBS_PER_STUDENT), two per computer ($CNNVIZ_JOBS_PER_ADDRESS), 30
+    waiting in all ($CNNVIZ_MAX_QUEUE)."""
     from cnnviz.background import WorkQueue
 
     return WorkQueue()
@@ -125,7 +126,7 @@ def start_training_job(job, *, resume: bool = False):
     o = job.options
     job.expected_speed = training_speed(o.get("model_name") or "", o.get("batch_size", 64), o.get("bf16", False)) \
         or job.expected_speed
-    job.enqueue(work_queue(), owner=training_session_id())
+    job.enqueue(work_queue(), owner=training_session_id(), address=client_address())
     job.start(resume=resume)
     keep_session_job(TRAIN_JOB_KEY, job)
     return job
@@ -135,17 +136,21 @@ def start_training_job(job, *, resume: bool = False):
 @st.cache_resource(max_entries=6, show_spinner=False)
 def training_data(dataset: str, input_shape: tuple[int, int, int], train_size: int | None, test_size: int | None,
                   seed: int):
-    """(train, test) ImageData for a run, converted to the model's input shape; shared, read-only."""
-    from cnnviz import training
+    """(train, test) ImageData for a run, converted to the model's input shape; shared, read-only. A folder of
+    images must lie in the folders the teacher allows (links out of them are refused here, not only on the page)."""
+    from cnnviz import data, training
 
     return training.load_train_test(dataset, input_shape=input_shape, train_size=train_size, test_size=test_size,
-                                    seed=seed, download=False)
+                                    seed=seed, download=False,
+                                    roots=None if dataset in data.DATASETS else data.data_roots())
 
 
 @spinner(N_("Classifying the test images …"))
-@st.cache_data(max_entries=8, show_spinner=False)
+@st.cache_resource(max_entries=8, show_spinner=False)
 def training_confusion(path: str, mtime: float, dataset: str, test_size: int | None):
-    """(ConfusionResult, converted test ImageData) of a checkpoint on a dataset's test set (or a random subset)."""
+    """(ConfusionResult, converted test ImageData) of a checkpoint on a dataset's test set (or a random subset);
+    shared, read-only. Kept, not pickled: with every test image the data is the shared Fashion-MNIST itself, and
+    pickling the result on a write once raised a RuntimeError that Streamlit showed as a traceback (bench_hostile)."""
     from cnnviz import runs
 
     test = (fashion_mnist(False) if dataset == "fashion_mnist"

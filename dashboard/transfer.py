@@ -7,7 +7,7 @@ import streamlit as st
 
 from cnnviz.i18n import N_
 from dashboard.layout import spinner
-from dashboard.session import training_runs_folder, training_session_id
+from dashboard.session import client_address, training_runs_folder, training_session_id
 from dashboard.training import keep_session_job, session_job, work_queue
 
 TRANSFER_JOB_KEY = "cnnviz.transfer.job"  # the session's cnnviz.transfer.ComparisonJob (running or last one)
@@ -20,11 +20,14 @@ def transfer_job():
 
 def start_transfer_job(config, *, user_data=None, download: bool = False):
     """Start a comparison for this browser (it waits for its turn in the server's one queue), in a folder of its own
-    under the session's runs folder; raises QueueFull / ValueError."""
+    under the session's runs folder; raises QueueFull / QuotaFull / ValueError."""
     from cnnviz import transfer
 
+    from cnnviz import runs
+
+    runs.check_quota(training_runs_folder(), quota=runs.runs_quota())  # its results are saved there
     job = transfer.ComparisonJob(config, user_data=user_data, root=training_runs_folder(), download=download)
-    job.enqueue(work_queue(), training_session_id()).start()
+    job.enqueue(work_queue(), training_session_id(), client_address()).start()
     keep_session_job(TRANSFER_JOB_KEY, job)
     return job
 

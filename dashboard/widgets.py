@@ -66,7 +66,7 @@ def lab_photo_input(key: str, *, max_side: int, sides: list[int] | None = None):
         return lab_photo(data, 3 if colour else 1, max_side)
     except cnnviz.ImageError as err:
         st.error(_("Cannot use this file: {err}. Showing nothing until you pick a sample or another file.").format(
-            err=err))
+            err=str(err).rstrip(".")))  # the reason's own full stop would make two
         st.stop()
 
 

@@ -157,13 +157,13 @@ if start:
             spec=tuple(stack[0]) if model_name == STACK and stack else None,
             input_shape=tuple(stack[1]) if model_name == STACK and stack else None)
         train, test = training_data(dataset, config.model_input_shape, train_size, test_size, int(seed))
-        new_job = runs.new_run_job(folder, config, train=train, test=test)
+        new_job = runs.new_run_job(folder, config, train=train, test=test, quota=runs.runs_quota())
         try:
             start_training_job(new_job)
         except QueueFull:
             runs.delete_run(new_job.options["checkpoint_dir"], folder=folder)  # it never started: leave no trace
             raise
-    except QueueFull as err:
+    except (QueueFull, runs.QuotaFull) as err:
         st.warning(str(err))
     except (ValueError, TypeError, cnnviz.DatasetUnavailable, ImportError) as err:
         st.error(_("Could not start: {err}").format(err=err))
@@ -185,7 +185,8 @@ if job is None:
             c = last.config
             try:
                 train, test = training_data(c.dataset, c.model_input_shape, c.train_size, c.test_size, c.seed)
-                start_training_job(runs.resume_run_job(last.path, train=train, test=test), resume=True)
+                start_training_job(runs.resume_run_job(last.path, train=train, test=test, quota=runs.runs_quota()),
+                                   resume=True)
             except (ValueError, TypeError, cnnviz.DatasetUnavailable, ImportError) as err:
                 st.error(_("Could not resume: {err}").format(err=err))
             else:
@@ -279,4 +280,5 @@ layout.reading_notes(
       "- A learning rate that is too high makes the loss jump or become NaN; one that is too low makes it crawl."),
     formula=r"\text{loss} = -\frac{1}{B}\sum_{i=1}^{B} \log p_\theta(y_i \mid x_i)")
 st.caption(_("The runs of this session are kept on the server (settings, curves, a checkpoint per epoch). Compare them "
-             "on the *Compare runs* page; look at the mistakes on *Errors & confusion*."))
+             "on the *Compare runs* page; look at the mistakes on *Errors & confusion*.") + " " + _(
+    "On the teacher's Class page your runs carry the tag **#{tag}**.").format(tag=session.session_tag()))

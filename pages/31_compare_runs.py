@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from cnnviz import runs, training
-from cnnviz.i18n import _
+from cnnviz.i18n import _, ngettext
 from cnnviz.plots import training as tplots
 from dashboard import layout, session
 from dashboard.training import dataset_title, training_job
@@ -25,7 +25,8 @@ job = None if shared else training_job()
 running_dir = str(job.options.get("checkpoint_dir")) if job is not None and job.running else None
 if shared:
     st.info(_("You are looking at runs someone shared with you: read-only."), icon=":material/visibility:")
-mine = [r for r in runs.list_runs(folder) if r.history is not None]
+listed = runs.list_runs(folder)
+mine = [r for r in listed if r.history is not None]
 
 REFERENCE = "reference"  # the option key of the shipped network's curve
 reference = None
@@ -41,6 +42,23 @@ if not mine:
         text += " " + _("Meanwhile, here is the curve of the network shipped with cnnviz.")
     st.info(text)
 
+
+def damaged_runs(damaged: list, folder, *, can_delete: bool) -> None:
+    """Runs whose folder is damaged: each with its reason, and (for the owner) a button that deletes them."""
+    st.warning(ngettext("{n} run cannot be drawn: its folder is damaged.",
+                        "{n} runs cannot be drawn: their folders are damaged.", len(damaged)).format(n=len(damaged))
+               + "\n\n" + "\n".join(f"- `{r.name}`: {r.problem}" for r in damaged), icon=":material/broken_image:")
+    if can_delete and st.button(ngettext("Delete the damaged run", "Delete the damaged runs", len(damaged)),
+                                icon=":material/delete:", key="cmp.delete_damaged"):
+        for r in damaged:
+            try:
+                runs.delete_run(r.path, folder=folder)
+            except (ValueError, OSError) as err:
+                st.error(_("Could not delete {name}: {err}").format(name=r.name, err=err))
+                return
+        st.rerun()
+
+
 # Each run is named by what differs between the runs (e.g. the training-set size), so the legend shows the setting
 labels = dict(zip(runs.run_labels(mine), mine))
 choices = list(labels) + ([REFERENCE] if reference else [])
@@ -50,7 +68,10 @@ def choice_label(name: str) -> str:
     return _("Shipped Fashion-MNIST CNN (reference)") if name == REFERENCE else name
 
 
+damaged = [r for r in listed if r.problem]
 if not choices:
+    if damaged:
+        damaged_runs(damaged, folder, can_delete=not shared)
     st.stop()
 
 if labels:
@@ -72,6 +93,9 @@ if series:
     layout.chart(tplots.compare_figure(series, metric=metric), key="cmp.chart", where=layout.main_figure(early=early))
 else:
     st.info(_("Pick at least one run to draw."))
+
+if damaged:  # under the chart: on a projector the curves keep the first screen
+    damaged_runs(damaged, folder, can_delete=not shared)
 
 with st.expander(_("What to try")):
     st.markdown(

@@ -4,6 +4,8 @@ Reopen saved transfer-learning comparisons and overlay them: e.g. the same strat
 100 labels per class, or VGG16 against ResNet-18.
 """
 
+from pathlib import Path
+
 import pandas as pd
 import streamlit as st
 
@@ -19,6 +21,26 @@ st.markdown(_("Every comparison run on *Compare strategies* is saved. Overlay se
             "gap between *from scratch* and *frozen backbone* closes as the number of labels per class grows. "
             "Colour is the strategy; the line style is the comparison."))
 
+def delete_comparisons(paths: list, results: dict) -> None:
+    """An expander that deletes chosen comparisons (damaged ones too): each student's runs and comparisons share one
+    disk quota on the server."""
+    names = {str(p): (f"{results[str(p)].title} · " if str(p) in results else "") + p.parent.name for p in paths}
+
+    def delete() -> None:  # a callback: it runs before the widgets are drawn again
+        for p in st.session_state.get("tls.delete", []):
+            try:
+                transfer.delete_comparison(p, root=session.training_runs_folder())
+            except (ValueError, OSError) as err:
+                st.session_state["tls.delete_error"] = str(err)
+        st.session_state["tls.delete"] = []
+
+    with st.expander(_("Delete comparisons")):
+        doomed = st.multiselect(_("Comparisons to delete"), list(names), format_func=names.get, key="tls.delete")
+        st.button(_("Delete"), icon=":material/delete:", disabled=not doomed, on_click=delete, key="tls.delete_button")
+        if err := st.session_state.pop("tls.delete_error", None):
+            st.error(err)
+
+
 # Only this session's comparisons (or, read-only, those of a share link): other students' work is theirs (the
 # teacher sees every run on the Class page)
 shared = session.shared_runs_folder()
@@ -26,11 +48,17 @@ if shared:
     st.info(_("You are looking at comparisons someone shared with you: read-only."), icon=":material/visibility:")
 paths = transfer.list_comparisons(root=shared or session.training_runs_folder())
 results: dict[str, transfer.ComparisonResult] = {}
+damaged: dict[str, str] = {}  # path -> why it cannot be drawn
 for p in paths:
     try:
         results[str(p)] = transfer_comparison(str(p), p.stat().st_mtime)
     except (ValueError, OSError) as err:
-        st.warning(_("Skipped a saved comparison: {err}").format(err=err))
+        damaged[str(p)] = str(err)
+if damaged:
+    st.warning("\n".join(f"- `{Path(p).parent.name}`: {why}" for p, why in damaged.items()),
+               icon=":material/broken_image:")
+if not shared and paths:
+    delete_comparisons(paths, results)
 if not results:
     st.info(_("No saved comparison yet: run one on *Compare strategies*."), icon=":material/info:")
     st.stop()

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from cnnviz import classroom
+from cnnviz import runs as runs_api
 from cnnviz.runs import RunConfig
 from cnnviz.training import EpochRecord, History
 
@@ -36,7 +37,7 @@ def test_class_runs_lists_every_session(class_root):
     assert {r.session for r in runs} == {"aaaaaaaaaaaa", "bbbbbbbbbbbb"}
     board = classroom.leaderboard(runs)
     assert [r.best_accuracy for r in board] == [0.90, 0.85]  # the running run has no epoch yet: not ranked
-    assert board[0].student == "bbbbbb" and board[1].label == "Minji lr 0.01"
+    assert board[0].student == runs_api.session_tag("bbbbbbbbbbbb") and board[1].label == "Minji lr 0.01"
 
 
 def test_password_from_environment_or_secrets():
@@ -55,9 +56,10 @@ def test_overlay_names_each_run_by_label_and_settings(class_root):
     runs = classroom.class_runs()
     fig = class_overlay_figure(runs, "test_acc")
     names = [t.name for t in fig.data]
-    assert any(n.startswith("Minji lr 0.01 · mnist_cnn · sgd lr=0.01") for n in names)
+    minji, other = runs_api.session_tag("aaaaaaaaaaaa"), runs_api.session_tag("bbbbbbbbbbbb")
+    assert any(n.startswith(f"#{minji} Minji lr 0.01 · mnist_cnn · sgd lr=0.01") for n in names)
     assert fig.layout.yaxis.tickformat == ".1%"
-    assert list(fig.data[[i for i, n in enumerate(names) if n.startswith("bbbbbb")][0]].y) == [0.70, 0.88, 0.90]
+    assert list(fig.data[[i for i, n in enumerate(names) if n.startswith(f"#{other} ·")][0]].y) == [0.70, 0.88, 0.90]
 
 
 def _class_page(monkeypatch, password: str | None):

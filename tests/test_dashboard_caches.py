@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DASHBOARD = ROOT / "dashboard"
 # the cache modules: one per section of pages, and the caches every section reads
 CACHE_MODULES = {DASHBOARD / f"{name}.py" for name in
-                 ("data", "lab", "inside", "lookfor", "training", "transfer")}
+                 ("data", "lab", "inside", "lookfor", "training", "transfer", "classroom")}  # as docs/ARCHITECTURE.md
 
 
 def _cache_decorator(node: ast.expr) -> ast.Call | ast.Attribute | None:

@@ -219,7 +219,9 @@ def test_the_teachers_queue_table_names_each_job():
     b = Gate("b", started).enqueue(q, owner="bbbbbbbbbb").start()
     wait_until(lambda: b.queued)
     entries = classroom.queue_entries(q.jobs())
-    assert [(e.where, e.place, e.student) for e in entries] == [("running", 0, "aaaaaa"), ("waiting", 1, "bbbbbb")]
+    tag = cnnviz.runs.session_tag  # students by their session's tag, as beside their runs
+    assert [(e.where, e.place, e.student) for e in entries] == [("running", 0, tag("aaaaaaaaaa")),
+                                                                ("waiting", 1, tag("bbbbbbbbbb"))]
     a.gate.set()
     b.gate.set()
     assert b.join(5)

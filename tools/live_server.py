@@ -34,9 +34,10 @@ def healthy(port: int) -> bool:
         return False
 
 
-def start_server(port: int, runs: Path) -> tuple[subprocess.Popen, float]:
-    """The server (its own process group, runs under ``runs``) and the seconds it took to answer /_stcore/health."""
-    env = dict(os.environ, CNNVIZ_RUNS=str(runs))
+def start_server(port: int, runs: Path, env: dict[str, str] | None = None) -> tuple[subprocess.Popen, float]:
+    """The server (its own process group, runs under ``runs``, ``env`` added to the environment) and the seconds it
+    took to answer /_stcore/health."""
+    env = dict(os.environ, CNNVIZ_RUNS=str(runs), **(env or {}))
     env.pop("CNNVIZ_NO_WARM_UP", None)  # a real server warms up, as in class (the test process switches it off)
     t0 = time.perf_counter()
     proc = subprocess.Popen(

@@ -28,9 +28,16 @@ def model_from_checkpoint(ckpt: Checkpoint, *, model_name: str | None = None) ->
     if name == "stack":
         from ..stack import build_stack  # the convolution lab's layer stacks (their size is checked by build_stack)
 
+        from ..stack.analysis import MAX_STACK_LAYERS
+
         spec, shape = ckpt.meta.get("spec"), ckpt.input_shape
         if not spec or not shape:
             raise CheckpointError(_("a layer-stack checkpoint needs meta['spec'] and input_shape"))
+        if not isinstance(spec, (list, tuple)):
+            raise CheckpointError(_("the checkpoint's layer stack is not a list of layers"))
+        if len(spec) > MAX_STACK_LAYERS:  # counted before anything is built
+            raise CheckpointError(_("the checkpoint's layer stack has {n:,} layers, more than the {limit} this "
+                                    "dashboard builds").format(n=len(spec), limit=MAX_STACK_LAYERS))
         build = functools.partial(build_stack, spec, tuple(shape))
     elif name in ZOO:
         in_channels = ckpt.input_shape[0] if ckpt.input_shape else _guess_in_channels(ckpt)

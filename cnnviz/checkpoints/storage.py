@@ -16,8 +16,8 @@ from torch import nn
 from ..files import atomic_write
 from ..i18n import _
 
-__all__ = ["FORMAT", "MAX_CHECKPOINT_BYTES", "MAX_CLASSES", "Checkpoint", "CheckpointError", "load_checkpoint",
-           "save_checkpoint"]
+__all__ = ["FORMAT", "MAX_CHECKPOINT_BYTES", "MAX_CLASSES", "MAX_PICKLE_STEPS", "MAX_TENSORS", "Checkpoint",
+           "CheckpointError", "load_checkpoint", "save_checkpoint"]
 
 FORMAT = "cnnviz-checkpoint-1"
 MAX_CLASSES = 100_000  # class names a checkpoint may list (and classes a model may be rebuilt with)
@@ -95,7 +95,7 @@ def load_checkpoint(source: str | Path | bytes) -> Checkpoint:
         if path.stat().st_size == 0:
             raise CheckpointError(_("{path_name} is empty (0 bytes)").format(path_name=path.name))
         stream, label = path, path.name
-    _check_packed_size(source if isinstance(source, (bytes, bytearray)) else path, label)
+    _check_archive(source if isinstance(source, (bytes, bytearray)) else path, label)
     try:
         obj = torch.load(stream, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
@@ -116,23 +116,98 @@ def load_checkpoint(source: str | Path | bytes) -> Checkpoint:
 
 
 MAX_CHECKPOINT_BYTES = 400 * 1024 * 1024  # what a checkpoint may unpack to (Streamlit's uploads stop at 200 MB)
+# What the file's own index says, checked before anything is unpickled (PyTorch's reader is pure Python: 200,000
+# one-number tensors in a 57 MB file once took 74 s of server CPU to load): ResNet-50 has 320 tensors, EfficientNet
+# 296, a layer stack at most 200; the largest checkpoint cnnviz writes is under 20,000 pickle steps.
+MAX_TENSORS = 4096
+MAX_PICKLE_STEPS = 400_000  # about 0.2 s of CPU to count
 
 
-def _check_packed_size(source: bytes | Path, label: str) -> None:
-    """A PyTorch file is a zip whose records are stored, not compressed: refuse one whose records unpack to far
-    more than the file (a 390 kB file once unpacked to 400 MB of zeros) before torch reads any of them."""
+def _check_archive(source: bytes | Path, label: str) -> None:
+    """Refuse, from the file's index and a count of its pickle's steps (nothing is unpickled, nothing built), a
+    checkpoint that would cost far more than it is: records that unpack to far more than the file (a 390 kB file once
+    unpacked to 400 MB of zeros), more than MAX_TENSORS tensors, or a pickle of more than MAX_PICKLE_STEPS steps."""
     import zipfile
 
+    data = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else None
+    with (data if data is not None else open(source, "rb")) as f:
+        entries = _zip_entries(f)
+        if entries is None:  # not a zip: the legacy format, a few pickles and the storages after them
+            f.seek(0)
+            _count_pickle(f, label, pickles=5)
+            return
+        if entries > MAX_TENSORS + 16:
+            raise _too_many(label, entries)
+        f.seek(0)
+        try:
+            with zipfile.ZipFile(f) as zf:
+                infos = zf.infolist()
+                unpacked = sum(i.file_size for i in infos)
+                packed = f.seek(0, io.SEEK_END)
+                if unpacked > MAX_CHECKPOINT_BYTES or unpacked > 2 * packed + (1 << 20):
+                    raise CheckpointError(_("{label} unpacks to {n:,} MB, far more than its own {m:,} MB; refused "
+                                            "(PyTorch writes its files without compression)").format(
+                        label=label, n=unpacked >> 20, m=max(1, packed >> 20)))
+                pickled = [i for i in infos if i.filename.endswith("/data.pkl") or i.filename == "data.pkl"]
+                if len(pickled) == 1:
+                    with zf.open(pickled[0]) as pk:
+                        _count_pickle(pk, label, pickles=1)
+        except (zipfile.BadZipFile, OSError, EOFError, ValueError, KeyError) as err:
+            if isinstance(err, CheckpointError):
+                raise
+            return  # torch.load says it plainly below
+
+
+def _too_many(label: str, n: int) -> CheckpointError:
+    return CheckpointError(_("{label} has {n:,} or more parts (tensors); a model this dashboard shows has at most "
+                             "{limit:,}, so the file is refused before it is read").format(
+        label=label, n=n, limit=MAX_TENSORS))
+
+
+def _zip_entries(f) -> int | None:
+    """The number of records a zip file says it holds, from its end record alone (no index read); None when ``f`` is
+    no zip file."""
+    import struct
+
+    size = f.seek(0, io.SEEK_END)
+    tail_start = max(0, size - 65_557)
+    f.seek(tail_start)
+    tail = f.read()
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or at + 22 > len(tail):
+        return None
+    entries = struct.unpack("<H", tail[at + 10:at + 12])[0]
+    if entries == 0xFFFF and at >= 20 and tail[at - 20:at - 16] == b"PK\x06\x07":  # zip64: the count is elsewhere
+        offset = struct.unpack("<Q", tail[at - 12:at - 4])[0]
+        f.seek(offset)
+        record = f.read(56)
+        if record[:4] == b"PK\x06\x06" and len(record) == 56:
+            entries = struct.unpack("<Q", record[32:40])[0]
+    return entries
+
+
+def _count_pickle(f, label: str, *, pickles: int) -> None:
+    """Walk the steps of ``pickles`` pickles in ``f`` without running them: refuse more than MAX_TENSORS tensor
+    storages or MAX_PICKLE_STEPS steps. A stream that is not a pickle is left to torch.load to name."""
+    import pickletools
+
+    steps = tensors = 0
     try:
-        with zipfile.ZipFile(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source) as zf:
-            unpacked = sum(i.file_size for i in zf.infolist())
-    except Exception:  # not a zip: the legacy format (its sizes are checked against the file while reading)
+        for _pickle in range(pickles):
+            for op, _arg, _pos in pickletools.genops(f):
+                steps += 1
+                if op.name in ("BINPERSID", "PERSID"):
+                    tensors += 1
+                    if tensors > MAX_TENSORS:
+                        raise _too_many(label, tensors)
+                if steps > MAX_PICKLE_STEPS:
+                    raise CheckpointError(_("{label} describes far more objects than a checkpoint holds (over "
+                                            "{limit:,} pickle steps); refused before it is read").format(
+                        label=label, limit=MAX_PICKLE_STEPS))
+    except CheckpointError:
+        raise
+    except Exception:  # noqa: BLE001 - the end of the pickles, or no pickle: torch.load decides
         return
-    packed = len(source) if isinstance(source, (bytes, bytearray)) else Path(source).stat().st_size
-    if unpacked > MAX_CHECKPOINT_BYTES or unpacked > 2 * packed + (1 << 20):
-        raise CheckpointError(_("{label} unpacks to {n:,} MB, far more than its own {m:,} MB; refused (PyTorch "
-                                "writes its files without compression)").format(
-            label=label, n=unpacked >> 20, m=max(1, packed >> 20)))
 
 
 def _unsafe_reason(err: Exception) -> str:

@@ -22,7 +22,8 @@ from .datasets import (
     load_fashion_mnist,
     read_idx,
 )
-from .folders import MAX_FOLDER_FILES, ROOTS_ENV, allowed_folder, data_roots, load_image_folder, working_side
+from .folders import (MAX_FOLDER_FILES, ROOTS_ENV, allowed_folder, data_roots, folder_files, inside_roots,
+                      load_image_folder, working_side)
 from .images import (
     IMAGE_EXTENSIONS,
     LARGE_DECODE,
@@ -64,12 +65,14 @@ __all__ = [
     "allowed_folder",
     "class_label",
     "data_roots",
+    "folder_files",
     "dataset_status",
     "decode_image",
     "decoded_pixels",
     "image_to_tensor",
     "load_dataset",
     "load_fashion_mnist",
+    "inside_roots",
     "load_image_folder",
     "read_idx",
     "sample_images",

@@ -70,20 +70,37 @@ def _too_large(w: int, h: int, limit: int, fmt: str | None) -> ImageTooLarge:
         format=fmt or _("uploaded"), w=w, h=h, mp=w * h / 1e6, limit=limit / 1e6, pillow=PILLOW_HARD_LIMIT / 1e6))
 
 
-def _open_header(source: bytes | Path) -> Image.Image:
+def _webp_size(head: bytes) -> tuple[int, int] | None:
+    """A WebP file's width and height from its first 30 bytes (lossy VP8, lossless VP8L or extended VP8X), or None.
+    Pillow's WebP reader allocates the whole canvas when it opens a file, before any size can be checked."""
+    chunk = head[12:16]
+    if chunk == b"VP8 " and len(head) >= 30 and head[23:26] == b"\x9d\x01\x2a":
+        return int.from_bytes(head[26:28], "little") & 0x3FFF, int.from_bytes(head[28:30], "little") & 0x3FFF
+    if chunk == b"VP8L" and len(head) >= 25 and head[20] == 0x2F:
+        bits = int.from_bytes(head[21:25], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8X" and len(head) >= 30:
+        return int.from_bytes(head[24:27], "little") + 1, int.from_bytes(head[27:30], "little") + 1
+    return None
+
+
+def _open_header(source: bytes | Path, max_pixels: int = MAX_IMAGE_PIXELS) -> Image.Image:
     """The image opened lazily: only its header is read. Raises ImageError with a plain sentence."""
     if isinstance(source, Path):
         try:
             size = source.stat().st_size
             with open(source, "rb") as f:
-                head = f.read(16)
+                head = f.read(30)
         except OSError:
             raise ImageError(_("the file cannot be read")) from None
     else:
-        size, head = len(source), source[:16]
+        size, head = len(source), source[:30]
     if size == 0:
         raise ImageError(_("the file is empty (0 bytes)"))
     fmt = _format_by_magic(head)
+    webp = _webp_size(head) if fmt == "WebP" else None
+    if webp is not None and webp[0] * webp[1] > max_pixels:  # too large: refused before Pillow allocates it
+        raise _too_large(webp[0], webp[1], max_pixels, fmt)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limits follow, in plain words
@@ -118,7 +135,7 @@ def decoded_pixels(source: bytes | str | Path, *, max_pixels: int = MAX_IMAGE_PI
                    max_side: int | None = None) -> int:
     """How many pixels ``decode_image`` with these options would decode, read from the header only (nothing is
     decoded). Raises ``ImageError`` as ``decode_image`` would for an unreadable or too large file."""
-    img = _open_header(Path(source) if isinstance(source, str) else source)
+    img = _open_header(Path(source) if isinstance(source, str) else source, max_pixels)
     with img:
         scale = _reduced_scale(img, max_pixels=max_pixels, max_side=max_side)
         w, h = img.size
@@ -139,7 +156,7 @@ def decode_image(data: bytes | str | Path, *, max_pixels: int = MAX_IMAGE_PIXELS
     or truncated file, one too large, or too little memory.
     """
     source = Path(data) if isinstance(data, str) else data
-    img = opened = _open_header(source)
+    img = opened = _open_header(source, max_pixels)
     fmt, done = img.format, False
     try:
         scale = _reduced_scale(img, max_pixels=max_pixels, max_side=max_side)

@@ -91,11 +91,11 @@ def folder_set(folder, *, channels: int, sides: Sequence[int] = PHOTO_SIDES,
     The folder must lie under ``cnnviz.data.data_roots()`` (a shared server shows no other files). Raises
     ``ValueError`` for a folder outside them, or without a readable image.
     """
-    from ..data import IMAGE_EXTENSIONS, allowed_folder
+    from ..data import IMAGE_EXTENSIONS, allowed_folder, data_roots, folder_files
 
     root = allowed_folder(folder)
     files = []
-    for f in sorted(root.rglob("*")):
+    for f in folder_files(root, roots=data_roots()):  # links out of the allowed folders are left out
         if f.suffix.lower() in IMAGE_EXTENSIONS and f.is_file():
             files.append(f)
             if len(files) >= max_images:

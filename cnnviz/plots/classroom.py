@@ -15,15 +15,16 @@ CLASS_METRICS = {"test_acc": N_("Test accuracy"), "test_loss": N_("Test loss"), 
 
 
 def class_overlay_figure(runs: Sequence[ClassRun], metric: str = "test_acc", *, height: int = 420) -> go.Figure:
-    """One line per run: ``metric`` after each epoch, named by the student's label (or session) and settings."""
+    """One line per run: ``metric`` after each epoch, named by the student's session tag (a run's name can be anything:
+    the tag tells who started it), the run's name and its settings."""
     if metric not in CLASS_METRICS:
         raise ValueError(_("unknown metric {metric!r}; choose one of {choices}").format(
             metric=metric, choices=", ".join(CLASS_METRICS)))
     fig = go.Figure()
     for run in runs:
         epochs = run.info.history.epochs if run.info.history else ()
-        name = "{who} · {model} · {settings}".format(who=run.label or run.student, model=run.model,
-                                                     settings=run.settings)
+        who = " ".join(t for t in (f"#{run.student}", run.label) if t)
+        name = "{who} · {model} · {settings}".format(who=who, model=run.model, settings=run.settings)
         fig.add_trace(go.Scatter(
             x=[e.epoch for e in epochs], y=[getattr(e, metric) for e in epochs], mode="lines+markers", name=name,
             hovertemplate=_("epoch %{x}<br>value %{y:.4f}") + "<extra>" + name.replace("%", "%%") + "</extra>"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import secrets
 import shutil
 import time
 from dataclasses import asdict, dataclass, fields
@@ -16,11 +17,15 @@ from ..data import ImageData
 from ..i18n import _
 from ..training import HISTORY_FILE, OPTIMIZERS, SCHEDULES, History, TrainJob, load_train_test, run_is_live
 from ..training.rundir import STATE_FILE, epoch_checkpoints
+from ..training.settings import check_epochs
+from .damage import RunDamaged, check_history, config_kwargs, read_json
+from .quota import check_quota, run_bytes
 
 __all__ = ["CONFIG_FILE", "RunConfig", "RunInfo", "delete_run", "list_runs", "load_run", "new_run_job",
            "resume_run_job", "run_labels"]
 
 CONFIG_FILE = "config.json"
+NOT_RUNS = ("transfer",)  # sub-folders of a session folder that hold other things (saved comparisons)
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,7 @@ class RunConfig:
             raise ValueError(_("unknown optimizer {self_optimizer!r}; choose one of {join_optimizers}").format(self_optimizer=self.optimizer, join_optimizers=', '.join(OPTIMIZERS)))
         if self.schedule not in SCHEDULES:
             raise ValueError(_("unknown schedule {self_schedule!r}; choose one of {join_schedules}").format(self_schedule=self.schedule, join_schedules=', '.join(SCHEDULES)))
+        check_epochs(self.epochs)
         if self.model == "stack" and (not self.spec or not self.input_shape):
             raise ValueError(_("a layer-stack run needs spec and input_shape (build one in the convolution lab)"))
         if self.model != "stack":
@@ -114,23 +120,21 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunConfig:
-        known = {f.name for f in fields(cls)}
-        kw = {k: v for k, v in d.items() if k in known}
-        if kw.get("spec"):
-            kw["spec"] = tuple(dict(layer) for layer in kw["spec"])
-        if kw.get("input_shape"):
-            kw["input_shape"] = tuple(kw["input_shape"])
-        return cls(**kw)
+        """The config a config.json holds, every field checked (a newer cnnviz's fields are ignored). Raises
+        ValueError (RunDamaged: the field that is wrong)."""
+        return cls(**config_kwargs(d, {f.name for f in fields(cls)}))
 
 
 @dataclass(frozen=True)
 class RunInfo:
-    """A run on disk: its folder, config (None for a CLI run), history (None before the first epoch)."""
+    """A run on disk: its folder, config (None for a CLI run), history (None before the first epoch), and for a
+    damaged folder the reason (``problem``; status "damaged", neither config nor history: it can only be deleted)."""
 
     path: Path
     config: RunConfig | None
     history: History | None
     created: float
+    problem: str = ""
 
     @property
     def name(self) -> str:
@@ -144,6 +148,8 @@ class RunInfo:
     def status(self) -> str:
         """The history's status, except that a run nobody is training any more (the server stopped or crashed while
         it trained or waited) is "interrupted": Resume continues it from its last save."""
+        if self.problem:
+            return "damaged"
         status = self.history.status if self.history else "new"
         if status in ("running", "queued", "new"):
             live = run_is_live(self.path)
@@ -191,69 +197,110 @@ def run_labels(infos: list[RunInfo]) -> list[str]:
 
 
 def load_run(path: str | Path) -> RunInfo:
-    """Read a run folder. Raises ValueError if it is not one (no config.json nor history.json)."""
+    """Read a run folder: every file checked, so a damaged one (a file cut short or of the wrong kind, files
+    missing, a config of another cnnviz) comes back as a RunInfo with ``problem`` set, never as an exception.
+    Raises ValueError only when ``path`` is no folder at all."""
     path = Path(path)
+    if not path.is_dir():
+        raise ValueError(_("{name} is not a training run (not a folder)").format(name=path.name))
+    try:
+        return _read_run(path)
+    except RunDamaged as err:
+        return RunInfo(path, None, None, _modified(path), str(err))
+    except Exception:  # noqa: BLE001 - whatever a folder holds, the pages that list runs keep working
+        return RunInfo(path, None, None, _modified(path), _("its files cannot be read"))
+
+
+def _read_run(path: Path) -> RunInfo:
     cfg_file, hist_file = path / CONFIG_FILE, path / HISTORY_FILE
-    if not cfg_file.is_file() and not hist_file.is_file():
-        raise ValueError(_("{path} is not a training run (no {config_file} or {history_file})").format(path=path.name, config_file=CONFIG_FILE, history_file=HISTORY_FILE))
-    config = None
-    if cfg_file.is_file():
+    has_config, has_history = cfg_file.exists(), hist_file.exists()
+    if not has_config and not has_history:
+        raise RunDamaged(_("it holds neither {config_file} nor {history_file}").format(
+            config_file=CONFIG_FILE, history_file=HISTORY_FILE))
+    config = history = None
+    if has_config:
         try:
-            config = RunConfig.from_dict(json.loads(cfg_file.read_text(encoding="utf-8")))
-        except (json.JSONDecodeError, TypeError, ValueError) as err:
-            raise ValueError(_("the {file} of run {name} is damaged (not readable settings)").format(
-                file=CONFIG_FILE, name=path.name)) from None
-    history = History.load(hist_file) if hist_file.is_file() else None
-    created = (cfg_file if cfg_file.is_file() else hist_file).stat().st_mtime
+            config = RunConfig.from_dict(read_json(cfg_file))
+        except RunDamaged:
+            raise
+        except (TypeError, ValueError) as err:  # RunConfig's own checks: an unknown model, optimizer, schedule
+            raise RunDamaged(_("config.json: {err}").format(err=err)) from None
+    if has_history:
+        d = read_json(hist_file)
+        check_history(d)
+        try:
+            history = History.from_dict(d)
+        except (TypeError, ValueError):
+            raise RunDamaged(_("history.json holds no training history")) from None
+    created = (cfg_file if has_config else hist_file).stat().st_mtime
     return RunInfo(path, config, history, created)
 
 
+def _modified(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
 def list_runs(folder: str | Path) -> list[RunInfo]:
-    """The runs in ``folder``, oldest first; unreadable sub-folders are skipped."""
+    """The runs in ``folder``, oldest first: every sub-folder (hidden ones and NOT_RUNS aside), a damaged one with
+    its ``problem``."""
     folder = Path(folder)
-    if not folder.is_dir():
+    try:
+        subs = [sub for sub in folder.iterdir() if sub.is_dir() and not sub.name.startswith(".")
+                and sub.name not in NOT_RUNS]
+    except OSError:  # no folder yet, or one that cannot be read
         return []
-    out = []
-    for sub in folder.iterdir():
-        if sub.is_dir() and not sub.name.startswith("."):
-            try:
-                out.append(load_run(sub))
-            except ValueError:
-                continue
-    return sorted(out, key=lambda r: (r.created, r.name))
+    return sorted((load_run(sub) for sub in subs), key=lambda r: (r.created, r.name))
 
 
 def delete_run(path: str | Path, *, folder: str | Path) -> None:
-    """Delete one run folder, which must lie inside ``folder``. Raises ValueError otherwise."""
-    path, folder = Path(path).resolve(), Path(folder).resolve()
-    if path.parent != folder:
-        raise ValueError(_("{path} is not a run of this session").format(path=path.name))
-    load_run(path)  # raises if it is not a run
+    """Delete one run folder (damaged or not), which must be a sub-folder of ``folder`` (links are not followed
+    out of it). Raises ValueError otherwise, and when the disk refuses (one sentence, no path)."""
+    path, folder = Path(path), Path(folder).resolve()
+    if (path.is_symlink() or path.resolve().parent != folder or path.name.startswith(".") or path.name in NOT_RUNS
+            or _holds_runs(path)):
+        raise ValueError(_("{name} is not a run of this session").format(name=path.name))
+    load_run(path)  # raises if it is not a folder
     try:
-        shutil.rmtree(path)
-    except OSError:  # read-only, in use, gone meanwhile: the server's words and paths stay on the server
-        raise ValueError(_("the run {name} could not be deleted: the server did not allow it (its files are "
-                           "read-only or in use); try again, or ask the teacher").format(name=path.name)) from None
+        shutil.rmtree(path.resolve())
+    except OSError:  # its text names the server's paths: a sentence instead
+        raise ValueError(_("the server would not remove all of its files (ask the teacher to look at the runs "
+                           "folder)")) from None
+
+
+def _holds_runs(path: Path) -> bool:
+    """Whether ``path`` is a folder of runs (a session's), not a run: a run never holds another run."""
+    try:
+        return any(sub.is_dir() and ((sub / CONFIG_FILE).is_file() or (sub / HISTORY_FILE).is_file())
+                   for sub in path.iterdir())
+    except OSError:
+        return False
 
 
 def _new_run_dir(folder: Path, config: RunConfig) -> Path:
+    """A new run folder, named for when and what (``20261124-090512-adam-vs-sgd-3f9c1a``), unique whatever the
+    names and the clocks: a random part, and created only if nothing has that name."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     slug = re.sub(r"[^A-Za-z0-9_-]+", "-", config.label or config.model).strip("-")[:40] or "run"
-    path = folder / f"{stamp}-{slug}"
-    i = 1
-    while path.exists():
-        i += 1
-        path = folder / f"{stamp}-{slug}-{i}"
-    path.mkdir(parents=True)
-    return path
+    folder.mkdir(parents=True, exist_ok=True)
+    while True:
+        path = folder / f"{stamp}-{slug}-{secrets.token_hex(3)}"
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
 
 
 def new_run_job(folder: str | Path, config: RunConfig, *, train: ImageData | None = None,
-                test: ImageData | None = None, threads: int | None = None) -> TrainJob:
+                test: ImageData | None = None, threads: int | None = None, quota: int | None = None) -> TrainJob:
     """Create a run folder (config.json), build the model and return its ``TrainJob`` (not started yet).
 
     ``train``/``test`` default to ``load_train_test`` of the config (already converted to the model's
-    input shape when given). Raises ValueError for a bad config or data.
+    input shape when given). ``quota``: the bytes ``folder`` may hold (``runs_quota()`` on a shared server); the
+    run's checkpoints must fit in what is left. Raises ValueError for a bad config or data, QuotaFull.
     """
     if train is None or test is None:
         train, test = load_train_test(config.dataset, input_shape=config.model_input_shape,
@@ -261,15 +308,18 @@ def new_run_job(folder: str | Path, config: RunConfig, *, train: ImageData | Non
     if train.input_shape != config.model_input_shape:
         raise ValueError(_("images are {train_input_shape} but {config_model} takes {config_model_input_shape}").format(train_input_shape=train.input_shape, config_model=config.model, config_model_input_shape=config.model_input_shape))
     model = config.build_model(len(train.classes))
+    check_quota(folder, adding=run_bytes(sum(p.numel() for p in model.parameters()), config.epochs), quota=quota)
     run_dir = _new_run_dir(Path(folder), config)
     (run_dir / CONFIG_FILE).write_text(json.dumps(config.to_dict(), indent=1), encoding="utf-8")
     return TrainJob(model, train, test, checkpoint_dir=run_dir, threads=threads, **config.fit_options())
 
 
 def resume_run_job(run_dir: str | Path, *, train: ImageData | None = None, test: ImageData | None = None,
-                   threads: int | None = None) -> TrainJob:
-    """A ``TrainJob`` for a run on disk (e.g. after a server restart); ``job.resume()`` continues it."""
+                   threads: int | None = None, quota: int | None = None) -> TrainJob:
+    """A ``TrainJob`` for a run on disk (e.g. after a server restart); ``job.resume()`` continues it. Raises
+    ValueError for a run that cannot be resumed, QuotaFull when its session's runs already fill ``quota``."""
     info = load_run(run_dir)
+    check_quota(info.path.parent, quota=quota)
     if info.config is None:
         raise ValueError(_("{run_dir} has no {config_file}; it cannot be resumed here").format(run_dir=info.path.name, config_file=CONFIG_FILE))
     config = info.config

@@ -8,7 +8,7 @@ from typing import Any
 from ..arithmetic import conv_output_size, pool_output_size, same_padding
 from ..i18n import _
 
-__all__ = ["LAYER_TYPES", "MAX_STACK_ACTIVATIONS", "MAX_STACK_PARAMS", "STACK_ACTIVATIONS", "LayerInfo", "LayerProblem",
+__all__ = ["LAYER_TYPES", "MAX_STACK_ACTIVATIONS", "MAX_STACK_LAYERS", "MAX_STACK_PARAMS", "STACK_ACTIVATIONS", "LayerInfo", "LayerProblem",
            "StackAnalysis", "analyze_stack", "walk"]
 
 LAYER_TYPES = ("conv", "pool", "flatten", "linear", "dropout")
@@ -16,6 +16,7 @@ LAYER_TYPES = ("conv", "pool", "flatten", "linear", "dropout")
 # (with their gradients and Adam's two moments: 4 copies) or whose activations for a batch of 64 would not fit.
 MAX_STACK_PARAMS = 20_000_000  # 320 MB with gradients and Adam's moments
 MAX_STACK_ACTIVATIONS = 4_000_000  # numbers all layers output for one image: ~2 GB for a batch of 64 (+ backward)
+MAX_STACK_LAYERS = 100  # a stack's layers (a crafted checkpoint once listed 100,000 dropouts: 16 s and 450 MB to build)
 STACK_ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "elu")
 Shape = tuple[int, ...]
 
@@ -170,6 +171,9 @@ def walk(spec: Any, input_shape: Any) -> tuple[Shape, list[tuple[dict, LayerInfo
     shape = _check_input(input_shape)
     if not isinstance(spec, (list, tuple)) or not spec:
         raise ValueError(_("a stack is a non-empty list of layer dicts"))
+    if len(spec) > MAX_STACK_LAYERS:
+        raise ValueError(_("a stack of {n:,} layers is more than the {limit} this dashboard builds").format(
+            n=len(spec), limit=MAX_STACK_LAYERS))
     done: list[tuple[dict, LayerInfo]] = []
     rf, jump = 1, 1
     current = shape

@@ -15,7 +15,8 @@ __all__ = ["EpochRecord", "History", "RUN_STATUSES", "StepRecord", "status_label
 
 # What a run (or a transfer comparison) can be doing, as the pages name it
 RUN_STATUSES = {"running": N_("running"), "finished": N_("finished"), "stopped": N_("stopped"),
-                "failed": N_("failed"), "interrupted": N_("interrupted"), "new": N_("new"), "queued": N_("waiting")}
+                "failed": N_("failed"), "interrupted": N_("interrupted"), "new": N_("new"), "queued": N_("waiting"),
+                "damaged": N_("damaged")}
 
 
 def status_label(status: str) -> str:

@@ -4,6 +4,7 @@ data, the optimizer and learning-rate schedule, and the saved state a resumed ru
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,13 +18,14 @@ from ..i18n import _
 from .rundir import STATE_FILE
 from .tensors import to_float
 
-__all__ = ["OPTIMIZERS", "SAVE_EVERY_S", "SCHEDULES", "FitOptions", "check_model_fits", "check_settings",
-           "load_optimizer", "load_state", "make_optimizer", "one_cycle"]
+__all__ = ["MAX_EPOCHS", "OPTIMIZERS", "SAVE_EVERY_S", "SCHEDULES", "FitOptions", "check_epochs", "check_model_fits",
+           "check_settings", "load_optimizer", "load_state", "make_optimizer", "one_cycle"]
 
 
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "onecycle")
 SAVE_EVERY_S = 30.0  # a run killed outright (SIGKILL, power cut) loses at most this much training
+MAX_EPOCHS = 1000  # wherever epochs enter (fit, a run's config, the CLI, a transfer comparison): a run must end
 
 
 
@@ -103,6 +105,19 @@ def load_optimizer(opt: torch.optim.Optimizer, state: dict[str, Any]) -> None:
         raise ValueError(_("the saved optimizer state does not fit this run; choose the same optimizer")) from None
 
 
+def check_epochs(epochs: object, *, name: str = "epochs", shown: str | None = None) -> int:
+    """``epochs`` as an int if it is a whole number from 1 to MAX_EPOCHS; else ValueError naming ``name`` and the
+    value (``shown``: as the user typed it)."""
+    try:
+        whole = isinstance(epochs, numbers.Real) and not isinstance(epochs, bool) and int(epochs) == epochs
+    except (OverflowError, ValueError):  # inf, nan
+        whole = False
+    if not whole or not 1 <= epochs <= MAX_EPOCHS:  # type: ignore[operator]
+        raise ValueError(_("{name} must be a whole number from 1 to {limit:,}, got {epochs}").format(
+            name=name, limit=MAX_EPOCHS, epochs=shown if shown is not None else epochs))
+    return int(epochs)  # type: ignore[arg-type]
+
+
 def check_settings(train: ImageData, test: ImageData, *, epochs: int, batch_size: int, optimizer: str, lr: float,
                     momentum: float, weight_decay: float, start_epoch: int, opts: FitOptions) -> None:
     if not isinstance(train, ImageData) or not isinstance(test, ImageData):
@@ -111,8 +126,7 @@ def check_settings(train: ImageData, test: ImageData, *, epochs: int, batch_size
         raise ValueError(_("the training set is empty"))
     if train.input_shape[0] != test.input_shape[0] or train.input_shape[1:] != test.input_shape[1:]:
         raise ValueError(_("train images are {train_input_shape} but test images are {test_input_shape}").format(train_input_shape=train.input_shape, test_input_shape=test.input_shape))
-    if int(epochs) != epochs or epochs < 1:
-        raise ValueError(_("epochs must be a whole number of at least 1, got {epochs}").format(epochs=epochs))
+    check_epochs(epochs)
     if int(batch_size) != batch_size or batch_size < 1:
         raise ValueError(_("batch size must be at least 1, got {batch_size}").format(batch_size=batch_size))
     if optimizer not in OPTIMIZERS:

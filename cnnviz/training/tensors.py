@@ -149,11 +149,12 @@ def fit_images(data: ImageData, input_shape: Sequence[int]) -> ImageData:
 
 def load_train_test(dataset: str, *, input_shape: Sequence[int], train_size: int | None = None,
                     test_size: int | None = None, seed: int = 0, root: str | Path | None = None,
-                    download: bool = True) -> tuple[ImageData, ImageData]:
+                    download: bool = True, roots: Sequence[Path] | None = None) -> tuple[ImageData, ImageData]:
     """Training and test sets for a model: a dataset name (fashion_mnist, mnist, cifar10) or a folder of images.
 
-    A folder (one sub-folder per class) is split 80/20 at random (seeded). Subsets are drawn at random
-    (seeded); images are converted to ``input_shape``. Raises ``ValueError`` and
+    A folder (one sub-folder per class) is split 80/20 at random (seeded); with ``roots`` (a shared server:
+    ``cnnviz.data.data_roots()``) it must lie in them, links followed (see ``load_image_folder``). Subsets are drawn
+    at random (seeded); images are converted to ``input_shape``. Raises ``ValueError`` and
     ``cnnviz.DatasetUnavailable`` with what to do.
     """
     from ..data import DATASETS, load_dataset, load_image_folder
@@ -161,9 +162,9 @@ def load_train_test(dataset: str, *, input_shape: Sequence[int], train_size: int
     if dataset in DATASETS:
         train = load_dataset(dataset, train=True, root=root, download=download)
         test = load_dataset(dataset, train=False, root=root, download=download)
-    elif Path(dataset).is_dir():
+    elif roots is not None or Path(dataset).is_dir():
         c, h, w = (int(v) for v in input_shape)
-        everything = load_image_folder(dataset, size=(h, w), channels=c)
+        everything = load_image_folder(dataset, size=(h, w), channels=c, roots=roots)
         if len(everything) < 2:
             raise ValueError(_("{dataset} has {len_everything} readable image(s); need at least 2").format(dataset=dataset, len_everything=len(everything)))
         order = torch.randperm(len(everything), generator=torch.Generator().manual_seed(seed))

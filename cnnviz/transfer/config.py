@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from ..models import ZOO
+from ..training.settings import check_epochs
 from .strategies import IMAGENET_BACKBONES, STRATEGIES
 from ..i18n import N_, _
 
@@ -94,6 +95,8 @@ class ComparisonConfig:
             raise ValueError(_("the offline CNN transfers to held-out Fashion-MNIST classes or your images, not {self_target}").format(self_target=self.target))
         if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0:
             raise ValueError(_("epochs, batch size and learning rate must be positive"))
+        check_epochs(self.epochs)  # the one bound of every run's epochs
+        check_epochs(self.source_epochs, name="source_epochs")
         if self.shots is not None and self.shots < 1:
             raise ValueError(_("at least 1 labelled image per class is needed, got {self_shots}").format(self_shots=self.shots))
         if self.image_size < 16 or self.image_size > 256:

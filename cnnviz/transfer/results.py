@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -101,7 +102,8 @@ class ComparisonResult:
                        int(d["test_size"]), d.get("source_info", ""), d["status"], d.get("message", ""),
                        d.get("created", ""), path)
         except (KeyError, TypeError, ValueError):
-            raise ValueError(_("the comparison file is damaged: a field is missing or of the wrong kind")) from None
+            raise ValueError(_("the comparison file is damaged: its values are not of the kinds a comparison holds")
+                             ) from None
 
 
 ROW_LABELS = {"strategy": N_("strategy"), "status": N_("status"), "total params": N_("total params"),
@@ -186,11 +188,51 @@ def load_comparison(path: str | Path) -> ComparisonResult:
     if path.is_dir():
         path = path / "comparison.json"
     try:
+        if path.stat().st_size > MAX_COMPARISON_BYTES:
+            raise ValueError(_("the comparison file is far larger than a comparison can be"))
         d = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        raise ValueError(_("cannot read the comparison {path}: the file is missing, damaged or not JSON").format(
-            path=path.parent.name)) from None
-    return ComparisonResult.from_dict(d, path=str(path))
+    except (OSError, ValueError, RecursionError):  # unreadable, not UTF-8, cut short, not JSON, nested too deep
+        raise ValueError(_("the comparison file cannot be read, or is cut short")) from None
+    try:
+        return _checked(ComparisonResult.from_dict(d, path=str(path)))
+    except ValueError:
+        raise
+    except Exception:  # noqa: BLE001 - a list where a dict belongs, and the like: one sentence, never a traceback
+        raise ValueError(_("the comparison file is damaged: its values are not of the kinds a comparison holds")
+                         ) from None
+
+
+MAX_COMPARISON_BYTES = 16 * 1024 * 1024
+
+
+def _checked(result: ComparisonResult) -> ComparisonResult:
+    """``result`` if the values the pages draw are of the right kinds (a damaged file can hold anything)."""
+    texts = (result.status, result.message, result.created, result.source_info, *result.classes,
+             result.config.source, result.config.target, result.config.arch)
+    numbers = (result.config.epochs, result.config.image_size, result.train_size, result.test_size)
+    if (not all(isinstance(t, str) for t in texts) or not all(isinstance(n, int) and not isinstance(n, bool)
+                                                             for n in numbers)
+            or not (result.config.shots is None or isinstance(result.config.shots, int))
+            or not all(isinstance(r.strategy, str) and isinstance(r.status, str) and isinstance(r.message, str)
+                       for r in result.runs)):
+        raise ValueError(_("the comparison file is damaged: its values are not of the kinds a comparison holds"))
+    return result
+
+
+def delete_comparison(path: str | Path, *, root: str | Path) -> None:
+    """Delete a saved comparison (its folder), which must be one of ``list_comparisons(root=root)`` and not running.
+    Raises ValueError otherwise, and when the disk refuses."""
+    path = Path(path)
+    folder = path.parent if path.name == "comparison.json" else path
+    if folder.is_symlink() or folder.resolve().parent != _comparisons_dir(root).resolve():
+        raise ValueError(_("{name} is not a saved comparison of this session").format(name=folder.name))
+    if run_is_live(folder):  # its job still writes there
+        raise ValueError(_("{name} is still running: stop it on *Compare strategies* first").format(name=folder.name))
+    try:
+        shutil.rmtree(folder.resolve())
+    except OSError:  # its text names the server's paths: a sentence instead
+        raise ValueError(_("the server would not remove all of its files (ask the teacher to look at the runs "
+                           "folder)")) from None
 
 
 def list_comparisons(*, root: str | Path | None = None, everywhere: bool = False) -> list[Path]:
@@ -199,4 +241,11 @@ def list_comparisons(*, root: str | Path | None = None, everywhere: bool = False
     if not base.is_dir():
         return []
     found = base.rglob("comparison.json") if everywhere else _comparisons_dir(base).glob("*/comparison.json")
-    return sorted((p for p in found if p.is_file()), key=lambda p: p.stat().st_mtime, reverse=True)
+
+    def modified(p: Path) -> float:
+        try:
+            return p.stat().st_mtime
+        except OSError:  # deleted meanwhile
+            return 0.0
+
+    return sorted((p for p in found if p.is_file()), key=modified, reverse=True)
