@@ -10,6 +10,7 @@ from typing import Any
 
 from torch import nn
 
+from ..cards import IMAGENET_MEAN, IMAGENET_STD  # re-exported by cnnviz.transfer
 from ..data import FASHION_CLASSES
 from ..i18n import _
 from ..models import build_model
