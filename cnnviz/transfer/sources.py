@@ -10,14 +10,14 @@ from typing import Any
 
 from torch import nn
 
-from ..cards import IMAGENET_MEAN, IMAGENET_STD  # re-exported by cnnviz.transfer
+from ..cards import IMAGENET_MEAN, IMAGENET_STD
 from ..data import FASHION_CLASSES
-from ..i18n import _
 from ..models import build_model
 from ..runs import runs_root
 from .config import SOURCES, ComparisonConfig
 from .data import few_shot_split
 from .strategies import IMAGENET_BACKBONES
+from ..i18n import _
 
 
 def heldout_source(classes: Sequence[int] = (0, 1, 2, 3, 4), *, epochs: int = 2, images: int | None = 12_000,
@@ -64,7 +64,7 @@ def heldout_source(classes: Sequence[int] = (0, 1, 2, 3, 4), *, epochs: int = 2,
 
 def imagenet_status(name: str) -> tuple[bool, str]:
     """Whether ``name``'s ImageNet weights are in the torch hub cache, and a sentence saying where / how to get them."""
-    from ..models import imagenet_weights_status, weights_hint
+    from ..models import weights_hint, imagenet_weights_status
 
     cached, path = imagenet_weights_status(name)
     return (True, _("ImageNet weights found in {path}").format(path=path)) if cached else (False, weights_hint(name, path))
@@ -107,7 +107,9 @@ def load_source(source: str, *, config: ComparisonConfig | None = None, download
             epoch=ckpt.epoch)
         return model_from_checkpoint(ckpt), meta
     if source in IMAGENET_BACKBONES:
-        from ..models import imagenet_input_config, load_imagenet_model
+        from ..models import load_imagenet_model
+
+        from ..models import imagenet_input_config
 
         model = load_imagenet_model(source, download=download, progress=False)
         cfg = imagenet_input_config(source)
