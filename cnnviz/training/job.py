@@ -180,6 +180,8 @@ class TrainJob(BackgroundWork):
         h = self.history
         if self.queued or not h.steps:
             size = len(self.train) * max(h.total_epochs or int(self.options.get("epochs", 1)), 1)
+            if self.options.get("max_steps"):  # a run that ends at a step count
+                size = min(size, int(self.options["max_steps"]) * int(self.options.get("batch_size", 64)))
             done = h.step * (h.batch_size or 0)
             return max(size - done, 0) / max(self.expected_speed, 1.0)
         return h.eta_s
