@@ -109,3 +109,12 @@ def training_checkpoint_model(path: str, mtime: float):
     model = cnnviz.model_from_checkpoint(ckpt).eval()
     mean, std = runs.checkpoint_norm(ckpt.meta, (ckpt.input_shape or (1,))[0])
     return model, mean, std
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def notes_measured(preset: str, mtime: float):
+    """The history of a notes' run as it was run here (``cnnviz.training.measured_history``), read once per file
+    version; None when it is not there."""
+    from cnnviz import training
+
+    return training.measured_history(preset)
