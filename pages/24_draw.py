@@ -6,7 +6,7 @@ preprocessing (MNIST's recipe) step by step.
 
 import streamlit as st
 
-from cnnviz import capture, cards
+from cnnviz import capture, cards, drawing
 from cnnviz.i18n import _
 from cnnviz.plots import lookfor as lookfor_plots
 from cnnviz.plots import maps
@@ -15,9 +15,9 @@ from dashboard.data import decoded_image
 from dashboard.inside import draw_model, draw_model_label, draw_model_options
 
 st.title(_("Draw and predict"))
-st.markdown(_("Draw a T-shirt, a trouser, a sneaker or a bag as a filled silhouette, and see what the Fashion-MNIST "
-              "CNN makes of it: the prediction and the feature maps follow every stroke. With a network trained on "
-              "MNIST (from the training studio, or uploaded), draw digits."))
+st.markdown(_("Draw a digit and see what the MNIST CNN makes of it: the prediction and the feature maps follow every "
+              "stroke. Choose the Fashion-MNIST CNN to draw a T-shirt, a trouser, a sneaker or a bag as a filled "
+              "silhouette instead."))
 
 options = draw_model_options()
 choice = st.selectbox(_("Model"), list(options), format_func=draw_model_label)
@@ -43,7 +43,8 @@ with left:
     box = st.slider(_("Size of the drawing in the 28×28 input (pixels)"), 12, 28, 20 if digits else 28,
                     help=_("MNIST's digits were scaled into a 20×20 box; Fashion-MNIST's clothes fill the 28×28 "
                            "frame. Try both and watch the prediction."))
-    drawn = widgets.drawing_input("draw", box=box)
+    drawn = widgets.drawing_input("draw", box=box,
+                                  examples=drawing.DIGIT_EXAMPLES if digits else drawing.CLOTHES_EXAMPLES)
 
 try:
     prepared = cards.prepare_image(decoded_image(drawn.png), card)
