@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from cnnviz import training
-from cnnviz.i18n import _
+from cnnviz.i18n import _, ngettext
 from cnnviz.plots import notes as notes_plots
 from dashboard import layout
 from dashboard.training import notes_measured
@@ -38,7 +38,8 @@ def notes_runs_table(selected: str) -> None:
                      cols["notes"]: _("at least {acc:.0%}").format(acc=run.notes_accuracy),
                      cols["here"]: f"{h.epochs[-1].test_acc:.2%}", cols["time"]: _duration(h.elapsed_s),
                      cols["speed"]: f"{sum(speeds) / max(len(speeds), 1):,.0f}", cols["seed"]: run.seed,
-                     cols["cpu"]: run.cpu})
+                     cols["cpu"]: ngettext("{cpu}, {n} thread (a shared machine)", "{cpu}, {n} threads (a shared "
+                                           "machine)", run.threads).format(cpu=run.cpu, n=run.threads)})
     if not rows:
         return
     import pandas as pd

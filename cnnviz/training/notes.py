@@ -29,22 +29,21 @@ class NotesRun:
     notes_accuracy: float
     history: Path
     seed: int
-    cpu: str  # torch.backends.cpu.get_cpu_capability() and threads of the run here
+    cpu: str  # torch.backends.cpu.get_cpu_capability() where it ran
+    threads: int  # PyTorch threads it ran on (the 2-core machine was shared with other work)
     command: str  # what made the history
 
 
 NOTES_RUNS: dict[str, NotesRun] = {
     r.preset: r
     for r in (
-        NotesRun("pytorch_mnist", "epochs", 0.99, ASSETS / "pretrained" / "mnist_cnn" / "history.json", 0,
-                 "AVX512, 2 threads (shared)",
+        NotesRun("pytorch_mnist", "epochs", 0.99, ASSETS / "pretrained" / "mnist_cnn" / "history.json", 0, "AVX512", 1,
                  "cnnviz train mnist_cnn --dataset mnist --epochs 10 --batch-size 64 --optimizer sgd --lr 0.01 "
-                 "--momentum 0.5 --seed 0 --log-every 50 --save-every-epoch --save-initial "
+                 "--momentum 0.5 --seed 0 --log-every 50 --save-every-epoch --save-initial --threads 1 "
                  "--out assets/pretrained/mnist_cnn"),
-        NotesRun("tf_mnist", "steps", 0.99, ASSETS / "notes_runs" / "tf_mnist_history.json", 0,
-                 "AVX512, 2 threads (shared)",
+        NotesRun("tf_mnist", "steps", 0.99, ASSETS / "notes_runs" / "tf_mnist_history.json", 0, "AVX512", 1,
                  "cnnviz train tf_mnist --dataset mnist --epochs 9 --max-steps 10000 --batch-size 50 --optimizer adam "
-                 "--lr 0.0001 --seed 0 --log-every 100 --out RUN_FOLDER"),
+                 "--lr 0.0001 --seed 0 --log-every 100 --threads 1 --out RUN_FOLDER"),
     )
 }
 
