@@ -54,7 +54,8 @@ def test_draw_a_1_a_7_and_a_0_and_see_each_read(browser_page):
     for digit, lines in DIGITS.items():
         page.goto_page("draw?lang=en")  # a fresh, empty canvas for each digit
         assert "empty" in page.locator("[data-testid=stAlert]").first.inner_text()
-        assert "MNIST digits CNN" in page.locator("[data-testid=stSelectbox]").first.inner_text()  # the default
+        model = page.locator("[data-testid=stSelectbox] input").first  # a combobox: its value is the input's
+        assert model.input_value() == "MNIST digits CNN (trained, bundled)"  # the default
         canvas = page.locator("canvas.upper-canvas").first
         canvas.wait_for(state="visible", timeout=30_000)
         if len(lines[0]) == 4:
