@@ -54,8 +54,10 @@ def test_feature_maps_and_lookfor_offer_the_mnist_cnn(lang):
     assert set(labels) <= set(model.options)  # beside the Fashion-MNIST network, in the reader's language
     model.set_value(inside.INSIDE_TRAINED_MNIST).run()
     ok(at)
-    bars = next(d for s in specs(at) for d in s["data"] if d.get("type") == "bar")
+    figure = next(s for s in specs(at) if any(d.get("type") == "bar" for d in s["data"]))
+    bars = next(d for d in figure["data"] if d.get("type") == "bar")
     assert set(bars["y"]) <= set("0123456789")  # the prediction is a digit
+    assert figure["layout"]["yaxis"]["type"] == "category"  # each bar named by its digit, not a numeric axis
     at = open_page("23_filter_looks_for.py", lang)
     chooser(at, "Model", "모델").set_value(inside.INSIDE_TRAINED_MNIST).run()
     ok(at)
