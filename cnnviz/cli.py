@@ -172,7 +172,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
             momentum=args.momentum, weight_decay=args.weight_decay, augment=args.augment, seed=args.seed,
             callback=progress, checkpoint_dir=out, schedule=args.schedule, log_every=args.log_every,
             model_name=args.name, dataset=train.name, save_initial=args.save_initial, keep_state=False,
-            threads=args.threads, bf16=args.bf16)
+            threads=args.threads, bf16=args.bf16, max_steps=args.max_steps)
     finally:
         if shown["bar"] is not None:
             shown["bar"].close()
@@ -287,6 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=_("bfloat16 autocast: several times faster on CPUs with AMX/AVX-512 BF16, slightly different "
                           "numbers; ignored (with a warning) on CPUs without it"))
     p.add_argument("--seed", type=int, default=0, help=_("fixes the initial weights, the order and the augmentation"))
+    p.add_argument("--max-steps", type=int, help=_("end the run after this many steps, mid-epoch if need be (the "
+                                                    "notes' TensorFlow run: 10000)"))
     p.add_argument("--train-size", type=int, help=_("train on a random subset of this many images"))
     p.add_argument("--test-size", type=int, help=_("test on a random subset of this many images"))
     p.add_argument("--out", help=_("folder for checkpoints and history.json (default runs/NAME-DATASET)"))

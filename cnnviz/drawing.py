@@ -16,7 +16,8 @@ from PIL import Image, ImageDraw
 
 from .i18n import N_, _
 
-__all__ = ["EXAMPLES", "Drawing", "example_drawing", "ink_from_canvas", "prepare_drawing", "render_objects"]
+__all__ = ["CLOTHES_EXAMPLES", "DIGIT_EXAMPLES", "EXAMPLES", "Drawing", "example_drawing", "ink_from_canvas",
+           "prepare_drawing", "render_objects"]
 
 INK = 0.1  # a pixel with at least this much ink counts as drawn
 MIN_INK_PIXELS = 4
@@ -164,17 +165,26 @@ def render_objects(objects: Sequence[dict], *, width: int, height: int) -> np.nd
     return np.stack([np.asarray(img)] * 3, axis=2)
 
 
-# Example drawings on a 280×280 canvas: filled silhouettes of clothes and a stroked digit.
-_SHAPES: dict[str, tuple[str, list[tuple[int, int]], bool, int]] = {
+# Example drawings on a 280×280 canvas: digits drawn with a pen (MNIST's), and filled silhouettes of clothes
+# (Fashion-MNIST's). Each: title, one polyline, filled, pen width, closed.
+_ZERO = [(140 + 62 * np.sin(t), 140 - 92 * np.cos(t)) for t in np.linspace(0, 2 * np.pi, 24, endpoint=False)]
+_SHAPES: dict[str, tuple[str, list[tuple[float, float]], bool, int, bool]] = {
+    "one": (N_("the digit 1"), [(132, 62), (150, 40), (146, 242)], False, 24, False),
+    "seven": (N_("the digit 7"), [(75, 55), (205, 55), (125, 245)], False, 24, False),
+    "zero": (N_("the digit 0"), [(round(x), round(y)) for x, y in _ZERO], False, 24, True),
+    "two": (N_("the digit 2"), [(78, 88), (104, 54), (150, 44), (194, 68), (200, 110), (170, 150), (78, 236),
+                                (212, 236)], False, 24, False),
+    "four": (N_("the digit 4"), [(172, 244), (172, 40), (62, 172), (216, 172)], False, 24, False),
     "trouser": (N_("a trouser"), [(95, 20), (185, 20), (200, 262), (152, 262), (140, 95), (128, 262), (80, 262)],
-                True, 6),
+                True, 6, True),
     "tshirt": (N_("a T-shirt"), [(105, 35), (125, 45), (155, 45), (175, 35), (250, 85), (225, 135), (200, 115),
-                                 (200, 255), (80, 255), (80, 115), (55, 135), (30, 85)], True, 6),
+                                 (200, 255), (80, 255), (80, 115), (55, 135), (30, 85)], True, 6, True),
     "sneaker": (N_("a sneaker"), [(20, 200), (30, 150), (70, 155), (115, 120), (150, 125), (190, 165), (255, 180),
-                                  (262, 222), (20, 222)], True, 6),
-    "seven": (N_("the digit 7"), [(75, 55), (205, 55), (125, 245)], False, 24),
+                                  (262, 222), (20, 222)], True, 6, True),
 }
-EXAMPLES: dict[str, str] = {key: title for key, (title, _pts, _fill, _w) in _SHAPES.items()}  # N_-marked titles
+EXAMPLES: dict[str, str] = {key: shape[0] for key, shape in _SHAPES.items()}  # N_-marked titles
+DIGIT_EXAMPLES = ("one", "seven", "zero", "two", "four")  # for a network trained on MNIST
+CLOTHES_EXAMPLES = ("trouser", "tshirt", "sneaker")  # for one trained on Fashion-MNIST
 
 
 def example_drawing(name: str, *, scale: float = 1.0) -> dict:
@@ -183,10 +193,10 @@ def example_drawing(name: str, *, scale: float = 1.0) -> dict:
     if name not in _SHAPES:
         raise ValueError(_("unknown example {name!r}; choose one of {names}").format(name=name,
                                                                                     names=", ".join(_SHAPES)))
-    _title, pts, fill, width = _SHAPES[name]
+    _title, pts, fill, width, closed = _SHAPES[name]
     pts = [(x * scale, y * scale) for x, y in pts]
     sw = width * scale
-    path = [["M", *pts[0]], *[["L", *p] for p in pts[1:]]] + ([["Z"]] if fill else [])
+    path = [["M", *pts[0]], *[["L", *p] for p in pts[1:]]] + ([["Z"]] if closed else [])
     xs, ys = [p[0] for p in pts], [p[1] for p in pts]
     obj = {"type": "Path", "version": "7.4.0", "originX": "left", "originY": "top",
            "left": min(xs) - sw / 2, "top": min(ys) - sw / 2,

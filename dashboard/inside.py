@@ -1,6 +1,6 @@
 """Caches of the Inside-a-CNN pages: which models can be looked inside (the bundled ImageNet network, the shipped
-CNN, the zoo, this session's runs, an upload), the shared read-only models, and one photo's view, maps and Grad-CAM
-computed once for the whole class. Draw and predict's model choice too.
+Fashion-MNIST and MNIST CNNs, the zoo, this session's runs, an upload), the shared read-only models, and one photo's
+view, maps and Grad-CAM computed once for the whole class. Draw and predict's model choice too.
 """
 
 from __future__ import annotations
@@ -14,26 +14,42 @@ from dashboard.data import decoded_image
 from dashboard.layout import spinner
 from dashboard.session import training_runs_folder
 
-INSIDE_CKPT_ENV = "CNNVIZ_INSIDE_CHECKPOINTS"  # a folder of epoch_*.pt to use instead of the shipped ones (tests)
+# A folder of epoch_*.pt to use instead of the shipped Fashion-MNIST ones, and its sub-folder mnist/ instead of the
+# shipped MNIST ones (tests)
+INSIDE_CKPT_ENV = "CNNVIZ_INSIDE_CHECKPOINTS"
 INSIDE_TRAINED = "trained"  # the option key of the bundled trained Fashion-MNIST CNN (labels: inside_model_label)
+INSIDE_TRAINED_MNIST = "trained_mnist"  # … and of the bundled trained MNIST (digits) CNN
+SHIPPED_DATASETS = {INSIDE_TRAINED: "fashion_mnist", INSIDE_TRAINED_MNIST: "mnist"}  # option key -> its dataset
 INSIDE_UPLOAD = "upload"
 
 
-def inside_checkpoints() -> list[str]:
-    """The training checkpoints (epoch_00.pt = before training … last), sorted by epoch."""
+def shipped_option(key: str) -> tuple[str, str]:
+    """(kind, name) of a shipped CNN's option key, as ``inside_model`` takes it: ("trained", "") for Fashion-MNIST's,
+    ("trained", "mnist") for MNIST's."""
+    return "trained", "" if key == INSIDE_TRAINED else SHIPPED_DATASETS[key]
+
+
+def inside_checkpoints(dataset: str = "fashion_mnist") -> list[str]:
+    """The shipped CNN's checkpoints for ``dataset`` ("fashion_mnist" or "mnist"; epoch_00.pt = before training …
+    last), sorted by epoch."""
     import os
+    from pathlib import Path
 
     from cnnviz.training import rundir
 
     folder = os.environ.get(INSIDE_CKPT_ENV)
-    paths = rundir.epoch_checkpoints(folder) if folder else rundir.pretrained_checkpoints()
+    if folder:
+        paths = rundir.epoch_checkpoints(folder if dataset == "fashion_mnist" else Path(folder) / dataset)
+    else:
+        paths = rundir.pretrained_checkpoints(dataset)
     return [str(p) for p in paths]
 
 
 def inside_checkpoint_sets() -> dict[str, list[str]]:
-    """Key -> checkpoint paths (by epoch) of every training run with at least two: the bundled model's
-    ("trained"), then this session's runs from the training page ("run:<folder name>")."""
-    sets = {INSIDE_TRAINED: inside_checkpoints()} if len(inside_checkpoints()) >= 2 else {}
+    """Key -> checkpoint paths (by epoch) of every training run with at least two: the bundled models' ("trained",
+    "trained_mnist"), then this session's runs from the training page ("run:<folder name>")."""
+    sets = {key: paths for key, dataset in SHIPPED_DATASETS.items()
+            if len(paths := inside_checkpoints(dataset)) >= 2}
     try:
         from cnnviz import runs
 
@@ -47,8 +63,8 @@ def inside_checkpoint_sets() -> dict[str, list[str]]:
 
 def inside_checkpoint_set_label(key: str) -> str:
     """What the run chooser shows for a key of ``inside_checkpoint_sets``, in the reader's language."""
-    if key == INSIDE_TRAINED:
-        return _("Fashion-MNIST CNN (trained, bundled)")
+    if key in SHIPPED_DATASETS:
+        return inside_model_label(key)
     name = key.removeprefix("run:")
     try:
         from cnnviz import runs
@@ -68,8 +84,9 @@ def inside_model_options() -> dict[str, tuple[str, str]]:
     for name, spec in cnnviz.ZOO.items():
         if spec.bundled and models.imagenet_weights_status(name)[0]:
             opts[f"imagenet:{name}"] = ("imagenet", name)
-    if inside_checkpoints():
-        opts[INSIDE_TRAINED] = ("trained", "")
+    for key, dataset in SHIPPED_DATASETS.items():
+        if inside_checkpoints(dataset):
+            opts[key] = shipped_option(key)
     for name, spec in cnnviz.ZOO.items():
         if spec.torchvision and models.imagenet_weights_status(name)[0]:
             opts[f"imagenet:{name}"] = ("imagenet", name)
@@ -83,6 +100,8 @@ def inside_model_label(key: str) -> str:
     """What the model chooser shows for a key of ``inside_model_options``."""
     if key == INSIDE_TRAINED:
         return _("Fashion-MNIST CNN (trained, bundled)")
+    if key == INSIDE_TRAINED_MNIST:
+        return _("MNIST digits CNN (trained, bundled)")
     if key == INSIDE_UPLOAD:
         return _("Uploaded checkpoint (weights only)")
     kind, _sep, name = key.partition(":")
@@ -132,8 +151,8 @@ def inside_model(kind: str, name: str = "", upload: bytes | None = None):
     """(shared read-only model, ModelCard) for an entry of ``inside_model_options``; raises ValueError."""
     import os
 
-    if kind == "trained":
-        path = inside_checkpoints()[-1]
+    if kind == "trained":  # name: the dataset it was trained on ("" for Fashion-MNIST)
+        path = inside_checkpoints(name or "fashion_mnist")[-1]
         return inside_checkpoint_model(path, os.path.getmtime(path))
     if kind == "imagenet":
         return inside_imagenet_model(name)
@@ -195,14 +214,15 @@ DRAW_UPLOAD = "upload"
 
 
 def draw_model_options() -> dict[str, tuple[str, str]]:
-    """Key -> (kind, path or name) of the models that take a 28×28 drawing: the bundled Fashion-MNIST CNN, this
-    session's training runs on 28×28 grey images (MNIST digits too), an uploaded checkpoint."""
+    """Key -> (kind, path or name) of the models that take a 28×28 drawing: the bundled MNIST CNN (digits: the
+    default) and Fashion-MNIST CNN, this session's training runs, an uploaded checkpoint."""
     opts: dict[str, tuple[str, str]] = {}
-    for key, paths in inside_checkpoint_sets().items():
-        if key == INSIDE_TRAINED:
-            opts[key] = ("trained", "")
+    sets = inside_checkpoint_sets()
+    for key in sorted(sets, key=lambda k: k != INSIDE_TRAINED_MNIST):  # the digits first
+        if key in SHIPPED_DATASETS:
+            opts[key] = shipped_option(key)
         else:
-            opts[key] = ("run", paths[-1])
+            opts[key] = ("run", sets[key][-1])
     opts[DRAW_UPLOAD] = ("upload", "")
     return opts
 

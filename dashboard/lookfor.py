@@ -7,12 +7,14 @@ import streamlit as st
 
 import cnnviz
 from cnnviz.i18n import N_
-from dashboard.data import fashion_mnist
+from dashboard.data import bundled_dataset
 from dashboard.inside import inside_checkpoints, inside_model
 from dashboard.layout import spinner
 
-LOOKFOR_SOURCES = {"fashion": N_("Fashion-MNIST test images"), "photos": N_("the bundled sample photos"),
+LOOKFOR_SOURCES = {"fashion": N_("Fashion-MNIST test images"), "mnist": N_("MNIST test images"),
+                   "photos": N_("the bundled sample photos"),
                    "folder": N_("a folder of images on the server")}  # _(LOOKFOR_SOURCES[key])
+LOOKFOR_DATASETS = {"fashion": "fashion_mnist", "mnist": "mnist"}  # the sources that are a bundled test set
 
 
 @st.cache_resource(show_spinner=False)
@@ -46,7 +48,7 @@ def _model_key(kind: str, name: str, upload: bytes | None) -> tuple:
     import os
 
     if kind == "trained":
-        path = inside_checkpoints()[-1]
+        path = inside_checkpoints(name or "fashion_mnist")[-1]
         return kind, path, os.path.getmtime(path)
     return kind, name, hashlib.sha256(upload).hexdigest() if upload else ""
 
@@ -54,14 +56,14 @@ def _model_key(kind: str, name: str, upload: bytes | None) -> tuple:
 @spinner(N_("Reading the images …"))
 @st.cache_resource(max_entries=4, show_spinner=False)
 def lookfor_images(source: str, channels: int, folder: str = "", count: int = 10_000):
-    """The ``cnnviz.lookfor.ImageSet`` to search: the first ``count`` Fashion-MNIST test images, the sample photos or
-    a folder under the allowed roots; shared, read-only. Raises ValueError."""
+    """The ``cnnviz.lookfor.ImageSet`` to search: the first ``count`` Fashion-MNIST or MNIST test images, the sample
+    photos or a folder under the allowed roots; shared, read-only. Raises ValueError."""
     from cnnviz import lookfor
 
-    if source == "fashion":
-        test = fashion_mnist(False)
+    if source in LOOKFOR_DATASETS:
+        test = bundled_dataset(LOOKFOR_DATASETS[source], False)
         n = min(count, len(test))
-        return lookfor.image_set("fashion", test.images[:n], [f"#{i}" for i in range(n)], whole_images=True)
+        return lookfor.image_set(source, test.images[:n], [f"#{i}" for i in range(n)], whole_images=True)
     if source == "folder":
         return lookfor.folder_set(folder, channels=channels)
     return lookfor.photo_set(list(cnnviz.sample_images().values()), channels=channels)

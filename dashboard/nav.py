@@ -91,8 +91,8 @@ PAGES: tuple[PageInfo, ...] = (
                 "field; an input optimized to excite it, shown as it improves; channels of the first, a middle and "
                 "the last stage side by side.")),
     PageInfo("24_draw.py", INSIDE, N_("Draw and predict"), ":material/draw:",
-             N_("Draw a shirt, a shoe or a trouser (or a digit) and watch the Fashion-MNIST CNN's feature maps and "
-                "prediction change as you draw; the MNIST preprocessing step by step.")),
+             N_("Draw a digit (or, for the Fashion-MNIST CNN, a shirt, a shoe or a trouser) and watch the MNIST "
+                "CNN's feature maps and prediction change as you draw; the MNIST preprocessing step by step.")),
     PageInfo("30_training_studio.py", TRAINING, N_("Training studio"), ":material/model_training:",
              N_("Set up a run, start it and watch the loss and accuracy curves move while it trains in the "
                 "background. Stop and resume with no step lost.")),

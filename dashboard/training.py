@@ -237,3 +237,12 @@ def preset_hidden(preset) -> str:
     if preset.log_every:
         parts.append(_("a point of the training curve every {n} steps").format(n=preset.log_every))
     return ", ".join(parts)
+
+
+@st.cache_data(max_entries=4, show_spinner=False)
+def notes_measured(preset: str, mtime: float):
+    """The history of a notes' run as it was run here (``cnnviz.training.measured_history``), read once per file
+    version; None when it is not there."""
+    from cnnviz import training
+
+    return training.measured_history(preset)

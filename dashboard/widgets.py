@@ -3,31 +3,32 @@ convolution lab, a model to look inside and the drawing canvas."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import streamlit as st
 
 import cnnviz
 from cnnviz.i18n import N_, _, pgettext
-from dashboard.data import fashion_class_count, fashion_mnist, fashion_png, sample_bytes
+from dashboard.data import bundled_dataset, sample_bytes, testset_class_count, testset_png
 from dashboard.inside import inside_model_label, inside_model_options
 from dashboard.lab import lab_photo
 
 IMAGE_TYPES = ["png", "jpg", "jpeg", "webp", "bmp", "gif", "tif", "tiff"]
 
 
-FASHION = "fashion_mnist"  # the sample list's entry for "a Fashion-MNIST test image"
+FASHION = "fashion_mnist"  # the sample list's entries for "a Fashion-MNIST test image" and "an MNIST test image"
+TEST_SETS = {FASHION: N_("a Fashion-MNIST test image"), "mnist": N_("an MNIST test image (a digit)")}
 
 
 def photo_bytes(*, help: str | None = None, key: str = "photo") -> bytes:
-    """An uploaded photo's bytes, a camera shot's, a Fashion-MNIST test image's (by class) or a bundled sample's
-    (the cat by default)."""
+    """An uploaded photo's bytes, a camera shot's, a Fashion-MNIST or MNIST test image's (by class) or a bundled
+    sample's (the cat by default)."""
     upload = st.file_uploader(_("Upload a photo"), type=IMAGE_TYPES, help=help)
-    samples = [*cnnviz.sample_images(), FASHION]
+    samples = [*cnnviz.sample_images(), *TEST_SETS]
     sample = st.selectbox(_("…or a sample photo"), samples, index=samples.index("cat") if "cat" in samples else 0,
                           disabled=upload is not None,
-                          format_func=lambda n: _("a Fashion-MNIST test image") if n == FASHION
-                          else cnnviz.data.sample_title(n))
+                          format_func=lambda n: _(TEST_SETS[n]) if n in TEST_SETS else cnnviz.data.sample_title(n))
     if st.toggle(_("Draw it yourself"), key=f"{key}.draw",
                  help=_("Draw a shirt, a shoe or a trouser (or a digit): it is prepared as MNIST's images were.")):
         drawn = drawing_input(f"{key}.drawing")
@@ -41,8 +42,8 @@ def photo_bytes(*, help: str | None = None, key: str = "photo") -> bytes:
                      "camera (the camera icon in the address bar), or this computer has none."))
     if upload is not None:
         return upload.getvalue()
-    if sample == FASHION:
-        return fashion_image_bytes(key)
+    if sample in TEST_SETS:
+        return test_image_bytes(key, sample)
     return sample_bytes(sample)
 
 
@@ -87,15 +88,17 @@ def output_cell(key: str, rows: int, cols: int, *, playing: bool = False, compac
     return divmod(position, cols)
 
 
-def fashion_image_bytes(key: str) -> bytes:
-    """A Fashion-MNIST test image chosen by class and number, as PNG bytes (the Fashion-MNIST CNN's own inputs)."""
-    test = fashion_mnist(False)
+def test_image_bytes(key: str, dataset: str = FASHION) -> bytes:
+    """A test image of ``dataset`` ("fashion_mnist" or "mnist") chosen by class and number, as PNG bytes (the
+    shipped CNNs' own inputs)."""
+    test = bundled_dataset(dataset, False)
     c1, c2 = st.columns(2)
-    cls = c1.selectbox(_("Kind of clothing"), range(len(test.classes)), key=f"{key}.fashion_class",
-                       format_func=lambda i: cnnviz.data.class_label(test.classes[i]))
-    count = fashion_class_count(int(cls))
-    nth = c2.number_input(_("Image number in the class"), 0, count - 1, 0, key=f"{key}.fashion_nth")
-    return fashion_png(int(cls), int(nth))
+    prefix = f"{key}.fashion" if dataset == FASHION else f"{key}.{dataset}"
+    cls = c1.selectbox(_("Kind of clothing") if dataset == FASHION else _("Digit"), range(len(test.classes)),
+                       key=f"{prefix}_class", format_func=lambda i: cnnviz.data.class_label(test.classes[i]))
+    count = testset_class_count(dataset, int(cls))
+    nth = c2.number_input(_("Image number in the class"), 0, count - 1, 0, key=f"{prefix}_nth")
+    return testset_png(dataset, int(cls), int(nth))
 
 
 def model_choice(*, help: str | None = None, default: str | None = None) -> tuple[str, str, bytes | None]:
@@ -130,10 +133,10 @@ class DrawnInput:
     png: bytes
 
 
-def drawing_input(key: str, *, box: int = 28) -> DrawnInput:
-    """A canvas to draw on (pen or filled shapes, an example to start from) and the drawing prepared as MNIST's
-    images were: inverted, cropped, scaled into a ``box``-pixel box, centred by mass in 28×28. An empty drawing stops
-    the page with one sentence."""
+def drawing_input(key: str, *, box: int = 28, examples: Sequence[str] | None = None) -> DrawnInput:
+    """A canvas to draw on (pen or filled shapes, an example to start from: ``examples``, keys of
+    ``cnnviz.drawing.EXAMPLES``, default all) and the drawing prepared as MNIST's images were: inverted, cropped,
+    scaled into a ``box``-pixel box, centred by mass in 28×28. An empty drawing stops the page with one sentence."""
     import io
 
     from PIL import Image
@@ -145,7 +148,9 @@ def drawing_input(key: str, *, box: int = 28) -> DrawnInput:
     tool = c1.radio(_("Tool"), list(TOOLS), format_func=lambda t: _(TOOLS[t]), key=f"{key}.tool",
                     help=_("Filled shape: click the corners one by one, then the first corner again to close it."))
     width = c2.slider(_("Pen width"), 4, 40, 20, key=f"{key}.width")
-    examples = ["", *drawing.EXAMPLES]
+    examples = ["", *(examples if examples is not None else drawing.EXAMPLES)]
+    if st.session_state.get(f"{key}.example") not in examples:  # another model's examples were chosen: start empty
+        st.session_state.pop(f"{key}.example", None)
     example = c3.selectbox(pgettext("the picture the canvas starts with", "Start from"), examples,
                            key=f"{key}.example", format_func=lambda e: _(drawing.EXAMPLES[e]) if e else _("an empty canvas"))
     with st.container(key=f"{CANVAS_ROOM}{key}"):  # room above the canvas for its toolbar (layout.LAYOUT_CSS)

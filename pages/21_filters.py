@@ -9,12 +9,13 @@ import os
 import streamlit as st
 from PIL import Image
 
+import cnnviz
 from cnnviz import capture, cards
 from cnnviz.data import class_label
 from cnnviz.i18n import _, pgettext
 from cnnviz.plots import maps
 from dashboard import layout
-from dashboard.data import fashion_mnist
+from dashboard.data import bundled_dataset
 from dashboard.inside import (
     inside_checkpoint_model,
     inside_checkpoint_set_label,
@@ -55,8 +56,8 @@ def imagenet_stem() -> None:
 
 sets = inside_checkpoint_sets()
 if not sets:
-    st.warning(_("No training checkpoints were found (the trained Fashion-MNIST CNN ships them in "
-               "assets/pretrained/fashion_mnist_cnn/). Train a model with `cnnviz train` or on the training page, "
+    st.warning(_("No training checkpoints were found (the trained Fashion-MNIST and MNIST CNNs ship them in "
+               "assets/pretrained/). Train a model with `cnnviz train` or on the training page, "
                "then come back."))
     st.stop()
 # On a projector the run, layer and channel share one row, the epoch and the scale another: the filters stay in the
@@ -124,9 +125,11 @@ st.caption(note)
 
 # ---------------------------------------------------------------------------- one image across epochs
 st.subheader(_("One test image through the epochs"))
-test = fashion_mnist(False)
-i = st.number_input(_("Test image number"), 0, len(test) - 1, 0, help=_("A Fashion-MNIST test image (made to fit the "
-                    "model's input); it stays fixed while you move the epoch slider."))
+# the run's own test images (MNIST's for a digit network), Fashion-MNIST's for anything else
+test = bundled_dataset("mnist" if card.dataset == "mnist" else "fashion_mnist", False)
+i = st.number_input(_("Test image number"), 0, len(test) - 1, 0, help=_("A test image of {dataset} (made to fit the "
+                    "model's input); it stays fixed while you move the epoch slider.").format(
+    dataset=cnnviz.DATASETS[test.name].title))
 label = class_label(test.classes[int(test.labels[i])])
 try:
     seen = cards.prepare_image(Image.fromarray(test.images[i, 0].numpy()), card)

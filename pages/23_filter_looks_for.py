@@ -12,9 +12,10 @@ from cnnviz.i18n import _
 from cnnviz.plots import lookfor as lookfor_plots
 from cnnviz.plots import maps
 from dashboard import layout, widgets
-from dashboard.data import fashion_mnist
+from dashboard.data import bundled_dataset
 from dashboard.inside import inside_model
-from dashboard.lookfor import LOOKFOR_SOURCES, lookfor_channels, lookfor_index, lookfor_stage_row, lookfor_visualization
+from dashboard.lookfor import (LOOKFOR_DATASETS, LOOKFOR_SOURCES, lookfor_channels, lookfor_index, lookfor_stage_row,
+                               lookfor_visualization)
 
 EXAMPLES_ON_A_PROJECTOR = 500  # pixels: three rows of examples and their captions under the page's title
 
@@ -29,7 +30,8 @@ st.markdown(_("A feature map shows what a filter **outputs** for one image. Here
 left, right = st.columns(2)
 with left:
     kind, name, ckpt_bytes = widgets.model_choice(
-        help=_("The bundled ImageNet network sees photos; the Fashion-MNIST CNN sees 28×28 clothes."))
+        help=_("The bundled ImageNet network sees photos; the Fashion-MNIST CNN sees 28×28 clothes, the MNIST CNN "
+               "28×28 digits."))
 try:
     model, card = inside_model(kind, name, ckpt_bytes)
 except (ValueError, RuntimeError) as err:  # CheckpointError, WeightsUnavailable
@@ -72,11 +74,13 @@ with right:
 
 # ---------------------------------------------------------------------------- top-activating examples
 st.subheader(_("1. The images that excite it most"))
-sources = (["fashion"] if card.input_shape[0] == 1 else []) + ["photos", "folder"]
+# a grey network searches the test images of the dataset it learnt first (its card says which)
+grey = (["mnist", "fashion"] if card.dataset == "mnist" else ["fashion", "mnist"]) if card.input_shape[0] == 1 else []
+sources = grey + ["photos", "folder"]
 a, b = st.columns([1, 1])
 source = a.radio(_("Search in"), sources, horizontal=True, format_func=lambda s: _(LOOKFOR_SOURCES[s]))
 folder, count = "", 10_000
-if source == "fashion":
+if source in LOOKFOR_DATASETS:
     count = b.select_slider(_("How many test images"), [1_000, 2_000, 5_000, 10_000], value=2_000,
                             format_func=lambda n: f"{n:,}", help=_("All 10,000 take a little longer, once."))
 if source == "folder":
@@ -105,8 +109,8 @@ except ValueError as err:
 bar.empty()
 rf = index.fields[examples[0].image]
 labels = None
-if source == "fashion":
-    test = fashion_mnist(False)
+if source in LOOKFOR_DATASETS:
+    test = bundled_dataset(LOOKFOR_DATASETS[source], False)
     labels = [_("{cls} {name}").format(cls=cnnviz.data.class_label(test.classes[int(test.labels[e.image])]),
                                        name=e.name) for e in examples]
 elif source == "photos":  # the sample photos' names in the reader's language, with the size searched

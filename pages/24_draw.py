@@ -6,7 +6,7 @@ preprocessing (MNIST's recipe) step by step.
 
 import streamlit as st
 
-from cnnviz import i18n
+from cnnviz import drawing, i18n
 from cnnviz.i18n import _
 from cnnviz.plots import lookfor as lookfor_plots
 from cnnviz.plots import maps
@@ -15,9 +15,9 @@ from dashboard.inside import draw_model, draw_model_label, draw_model_options, d
 
 st.title(_("Draw and predict"))
 early = layout.early_figure()  # on a projector the canvas and the prediction come first, the settings under them
-st.markdown(_("Draw a T-shirt, a trouser, a sneaker or a bag as a filled silhouette, and see what the Fashion-MNIST "
-              "CNN makes of it: the prediction and the feature maps follow every stroke. With a network trained on "
-              "MNIST (from the training studio, or uploaded), draw digits."))
+st.markdown(_("Draw a digit and see what the MNIST CNN makes of it: the prediction and the feature maps follow every "
+              "stroke. Choose the Fashion-MNIST CNN to draw a T-shirt, a trouser, a sneaker or a bag as a filled "
+              "silhouette instead."))
 
 options = draw_model_options()
 choice = st.selectbox(_("Model"), list(options), format_func=draw_model_label)
@@ -44,7 +44,8 @@ box = settings.slider(_("Size of the drawing in the 28×28 input (pixels)"), 12,
                       help=_("MNIST's digits were scaled into a 20×20 box; Fashion-MNIST's clothes fill the 28×28 "
                              "frame. Try both and watch the prediction."))
 with left:
-    drawn = widgets.drawing_input("draw", box=box)
+    drawn = widgets.drawing_input("draw", box=box,
+                                  examples=drawing.DIGIT_EXAMPLES if digits else drawing.CLOTHES_EXAMPLES)
 
 try:  # computed once per drawing and model (a rerun that changes neither recomputes nothing)
     prepared, prediction, fms = draw_view(kind, name, upload, drawn.png, i18n.get_language())

@@ -14,7 +14,7 @@ from cnnviz import runs, training
 from cnnviz.background import QueueFull
 from cnnviz.i18n import _, pgettext
 from cnnviz.plots import training as tplots
-from dashboard import layout, session
+from dashboard import layout, notes, session
 from dashboard.lab import STACK_KEY
 from dashboard.training import (clock, holding, preset_changes, preset_hidden, run_length, start_training_job,
                                 training_data, training_job)
@@ -44,7 +44,7 @@ STACK = "stack"
 defaults = {"tr.model": "simple_convnet", "tr.optimizer": "adam", "tr.lr": 1e-3, "tr.batch": 64, "tr.epochs": 3,
             "tr.momentum": 0.9, "tr.augment": False, "tr.schedule": "constant", "tr.train_size": 10_000,
             "tr.test_size": 2_000, "tr.seed": 0, "tr.dataset": "fashion_mnist", "tr.preset": CUSTOM,
-            "tr.bf16": training.bf16_fast()}
+            "tr.bf16": training.bf16_fast(), "tr.max_steps": 0}
 for key, value in defaults.items():
     st.session_state.setdefault(key, value)
 
@@ -53,9 +53,11 @@ def apply_preset() -> None:
     name = st.session_state["tr.preset"]
     if name == CUSTOM:
         return
-    for field, value in training.PRESETS[name].run_settings().items():
+    preset = training.PRESETS[name]
+    for field, value in preset.run_settings().items():
         st.session_state[KEYS[field]] = value
     st.session_state["tr.test_size"] = 10_000
+    st.session_state["tr.dataset"], st.session_state["tr.max_steps"] = preset.dataset, preset.max_steps or 0
 
 
 # ---------------------------------------------------------------------------- set-up
@@ -79,9 +81,11 @@ with st.expander(_("Set up a run") if job is None else _("Set up a new run"), ex
         if hidden := preset_hidden(preset):
             st.caption(_("Set by the preset, with no widget of their own: {settings}.").format(settings=hidden))
     preset_notes = st.empty()  # what differs from the preset, once the widgets below are read
+    if st.session_state["tr.preset"] in training.NOTES_RUNS:
+        notes.notes_runs_table(st.session_state["tr.preset"])
     c1, c2, c3 = st.columns(3)
     with c1:
-        datasets = {"fashion_mnist": _("Fashion-MNIST (bundled)"), "mnist": "MNIST", "cifar10": "CIFAR-10",
+        datasets = {"fashion_mnist": _("Fashion-MNIST (bundled)"), "mnist": _("MNIST (bundled)"), "cifar10": "CIFAR-10",
                     "folder": _("A folder of images on the server")}
         dataset = st.selectbox(_("Dataset"), list(datasets), format_func=datasets.get, key="tr.dataset")
         if dataset == "folder":
@@ -102,7 +106,7 @@ with st.expander(_("Set up a run") if job is None else _("Set up a new run"), ex
                     name=datasets[dataset], dataset=dataset))
         train_size = st.select_slider(_("Training images"), holding(TRAIN_SIZES, st.session_state["tr.train_size"]),
                                       key="tr.train_size", format_func=lambda n: _("all") if n is None else f"{n:,}",
-                                      help=_("A random subset trains faster; all is 60,000 for Fashion-MNIST."))
+                                      help=_("A random subset trains faster; all is 60,000 for Fashion-MNIST or MNIST."))
         test_size = st.select_slider(_("Test images"), TEST_SIZES, key="tr.test_size", format_func=lambda n: f"{n:,}")
     with c2:
         if st.session_state["tr.model"] not in models:
@@ -117,6 +121,9 @@ with st.expander(_("Set up a run") if job is None else _("Set up a new run"), ex
     with c3:
         batch_size = st.select_slider(_("Batch size"), holding(BATCHES, st.session_state["tr.batch"]), key="tr.batch")
         epochs = st.number_input(_("Epochs"), 1, 100, key="tr.epochs")
+        max_steps = st.number_input(_("End at step (0: after the epochs)"), 0, 1_000_000, key="tr.max_steps", step=100,
+                                    help=_("The notes' TensorFlow run ends after exactly 10,000 steps, in the middle "
+                                           "of its 9th epoch."))
         augment = st.toggle(_("Augmentation (random shifts and flips)"), key="tr.augment")
         if training.bf16_fast():
             bf16 = st.toggle(_("Fast math (bfloat16)"), key="tr.bf16",
@@ -150,7 +157,8 @@ if start:
         config = runs.RunConfig(
             model=model_name, dataset=dataset, train_size=train_size, test_size=test_size, optimizer=optimizer,
             lr=float(lr), momentum=float(momentum), batch_size=int(batch_size), epochs=int(epochs), augment=augment,
-            seed=int(seed), schedule=schedule, label=label.strip(), bf16=bf16,
+            seed=int(seed), schedule=schedule, label=label.strip(), bf16=bf16, max_steps=int(max_steps) or None,
+            preset=st.session_state["tr.preset"] if from_preset else "",
             log_every=st.session_state.get("tr.log_every") if from_preset else None,
             label_smoothing=st.session_state.get("tr.label_smoothing", 0.0) if from_preset else 0.0,
             weight_decay=st.session_state.get("tr.weight_decay", 0.0) if from_preset else 0.0,
@@ -256,6 +264,7 @@ def draw_live() -> None:
     elif h.status == "finished":
         st.success(h.message)
     layout.chart(tplots.curves_figure(h), key="tr.curves", where=layout.main_figure())
+    notes.notes_live_plot(job)
     if h.epochs:
         with st.expander(_("Epoch table")):
             cols = {"epoch": _("epoch"), "train_loss": _("training loss"), "train_acc": _("training accuracy"),

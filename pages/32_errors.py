@@ -25,13 +25,13 @@ st.caption(_("Rows are the true class, columns the class the network chose. The 
            "every other cell is a kind of mistake. Pick a cell to see its images."))
 
 # ---------------------------------------------------------------------------- which network
-SHIPPED = "shipped"  # option keys: "shipped" and "run:<folder name>"
+SHIPPED = "shipped"  # option keys: "shipped", "shipped_mnist" and "run:<folder name>"
 sources: dict[str, tuple[list[str], str]] = {}
 titles: dict[str, str] = {}
-shipped = [str(p) for p in training.pretrained_checkpoints()]
-if shipped:
-    sources[SHIPPED] = (shipped, "fashion_mnist")
-    titles[SHIPPED] = _("Shipped Fashion-MNIST CNN")
+for key, dataset, title in ((SHIPPED, "fashion_mnist", _("Shipped Fashion-MNIST CNN")),
+                            ("shipped_mnist", "mnist", _("Shipped MNIST digits CNN"))):
+    if shipped := [str(p) for p in training.pretrained_checkpoints(dataset)]:
+        sources[key], titles[key] = (shipped, dataset), title
 for r in runs.list_runs(session.training_runs_folder()):
     if r.checkpoints and r.config is not None and r.config.dataset in cnnviz.DATASETS:
         sources[f"run:{r.name}"] = ([str(p) for p in r.checkpoints], r.config.dataset)

@@ -30,7 +30,7 @@ for col, s in zip(cols, transfer.STRATEGIES.values()):
 job = transfer_job()  # also one this browser started before a reload or in another tab
 busy = job is not None and job.running
 IMAGENET = list(transfer.IMAGENET_BACKBONES)
-TARGETS_FOR = {"heldout_cnn": ["fashion_heldout", "folder"], "shipped_cnn": ["folder"],
+TARGETS_FOR = {"heldout_cnn": ["fashion_heldout", "mnist", "folder"], "shipped_cnn": ["mnist", "folder"],
                "efficientnet_lite0": ["fashion_mnist", "folder", "cifar10", "mnist"]}
 
 
@@ -68,8 +68,9 @@ with left:
                    "the comparison (about a minute the first time, then reused from the runs folder). It never sees "
                    "the other classes, so transferring to them is an honest test."))
     elif source == "shipped_cnn":
-        st.caption(_("The CNN shipped with cnnviz was trained on all 10 Fashion-MNIST classes, so it is offered only "
-                   "for your own images (on Fashion-MNIST it would have seen the 'new' classes already)."))
+        st.caption(_("The CNN shipped with cnnviz was trained on all 10 Fashion-MNIST classes, so it is offered for "
+                     "MNIST's handwritten digits (clothes to digits: a new task for its filters) and your own images; "
+                     "on Fashion-MNIST it would have seen the 'new' classes already."))
 with right:
     targets = TARGETS_FOR.get(source, ["cifar10", "mnist", "fashion_mnist", "folder"])
     if st.session_state.get("tl.target") not in targets:

@@ -384,7 +384,7 @@ def test_camera_shot_and_fashion_mnist_pick(app_at, ckpt_dir):
     next(s for s in at.selectbox if s.label == "Kind of clothing").set_value(1).run()  # Trouser
     ok(at)
     assert "28×28" in info_text(at) and len(spec(at, 1)["data"][0]["y"]) == 10
-    first_trouser = data_cache.fashion_png(1, 0)
+    first_trouser = data_cache.testset_png("fashion_mnist", 1, 0)
     from PIL import Image
 
     img = Image.open(io.BytesIO(first_trouser))

@@ -128,23 +128,42 @@ def test_lookfor_page_folder_outside_the_roots(tiny_checkpoints, tmp_path, monke
     assert "only folders inside" in at.error[0].value
 
 
+def seven_pixels() -> np.ndarray:
+    """A 7 drawn with a thick pen, as the canvas sends it (transparent, black ink)."""
+    from PIL import ImageDraw
+
+    img = Image.new("RGBA", (280, 280), (0, 0, 0, 0))
+    ImageDraw.Draw(img).line([(75, 55), (205, 55), (125, 245)], fill=(0, 0, 0, 255), width=24, joint="curve")
+    return np.asarray(img)
+
+
 @pytest.mark.parametrize("lang", ["en", "ko"])
 def test_draw_page_empty_then_a_drawing(lang):
     at = open_page(DRAW, lang)
+    assert next(s for s in at.selectbox if s.label in ("Model", "모델")).value == inside.INSIDE_TRAINED_MNIST
     assert len(at.info) == 1 and has_hangul(at.info[0].value) == (lang == "ko")  # the empty canvas: one sentence
-    at.session_state["draw.canvas.empty"] = canvas_value(trouser_pixels())
+    at.session_state["draw.canvas.empty"] = canvas_value(seven_pixels())
     at.run()
     ok(at)
     assert not at.info
-    assert at.metric[0].value == cnnviz.data.class_label("Trouser")
+    assert at.metric[0].value == "7"
+    assert at.slider[0].value == 20  # MNIST's 20×20 box, for a digit network
     charts = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
     assert len(charts) == 4  # prediction, preprocessing steps, first layer's maps, layer by layer
     assert sum(t["type"] == "image" for t in charts[1]["data"]) == 5
 
 
-def test_draw_page_examples_and_box(monkeypatch):
+def test_draw_page_examples_are_digits_then_clothes_for_the_fashion_cnn():
     at = open_page(DRAW, "en")
     examples = next(s for s in at.selectbox if s.label == "Start from")
+    assert examples.options == ["an empty canvas", "the digit 1", "the digit 7", "the digit 0", "the digit 2",
+                                "the digit 4"]
+    examples.set_value("zero").run()
+    ok(at)
+    assert at.metric[0].value == "0"
+    choose(at, "Model", inside.INSIDE_TRAINED)  # the Fashion-MNIST CNN: its examples are clothes
+    examples = next(s for s in at.selectbox if s.label == "Start from")
+    assert examples.value == "" and "a sneaker" in examples.options and "the digit 7" not in examples.options
     examples.set_value("sneaker").run()
     ok(at)
     assert at.metric[0].value == "Sneaker"

@@ -1,6 +1,6 @@
 """Datasets, images and the server's image folders.
 
-* ``datasets``: labelled sets held in memory (``ImageData``): the bundled Fashion-MNIST, torchvision's MNIST and
+* ``datasets``: labelled sets held in memory (``ImageData``): the bundled Fashion-MNIST and MNIST, torchvision's
   CIFAR-10, whether each is here, and class names in the reader's language;
 * ``images``: uploads and files decoded safely whatever they hold, turned into tensors; the sample photos;
 * ``folders``: the folders a dashboard user may name (``data_roots``) and a folder of images as a dataset;
@@ -13,6 +13,8 @@ from .datasets import (
     FASHION_CLASSES,
     FASHION_DIR,
     MNIST_CLASSES,
+    MNIST_DIR,
+    MNIST_SHA256,
     DatasetInfo,
     DatasetUnavailable,
     ImageData,
@@ -20,6 +22,7 @@ from .datasets import (
     dataset_status,
     load_dataset,
     load_fashion_mnist,
+    load_mnist,
     read_idx,
 )
 from .folders import (MAX_FOLDER_FILES, ROOTS_ENV, allowed_folder, data_roots, folder_files, inside_roots,
@@ -53,6 +56,8 @@ __all__ = [
     "MAX_FOLDER_FILES",
     "MAX_IMAGE_PIXELS",
     "MNIST_CLASSES",
+    "MNIST_DIR",
+    "MNIST_SHA256",
     "PILLOW_HARD_LIMIT",
     "ROOTS_ENV",
     "SAMPLE_TITLES",
@@ -73,6 +78,7 @@ __all__ = [
     "load_dataset",
     "load_fashion_mnist",
     "inside_roots",
+    "load_mnist",
     "load_image_folder",
     "read_idx",
     "sample_images",

@@ -1,4 +1,5 @@
-"""Labelled datasets held in memory: the bundled Fashion-MNIST (IDX files), torchvision's MNIST and CIFAR-10.
+"""Labelled datasets held in memory: the bundled Fashion-MNIST and MNIST (IDX files), torchvision's CIFAR-10 (and
+MNIST in another folder).
 
 Everything loads into memory as tensors (``ImageData``): uint8 images N×C×H×W and int64 labels. The
 sets taught with are small (70,000 28×28 images are 55 MB), and tensors in memory train several times
@@ -7,7 +8,9 @@ faster than a per-image DataLoader.
 
 from __future__ import annotations
 
+import functools
 import gzip
+import hashlib
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,11 +22,19 @@ from ..i18n import N_, _
 from . import paths
 from .paths import ASSETS
 
-__all__ = ["CIFAR10_CLASSES", "DATASETS", "FASHION_CLASSES", "FASHION_DIR", "MNIST_CLASSES", "DatasetInfo",
-           "DatasetUnavailable", "ImageData", "class_label", "dataset_status", "load_dataset", "load_fashion_mnist",
-           "read_idx"]
+__all__ = ["CIFAR10_CLASSES", "DATASETS", "FASHION_CLASSES", "FASHION_DIR", "MNIST_CLASSES", "MNIST_DIR",
+           "MNIST_SHA256", "DatasetInfo", "DatasetUnavailable", "ImageData", "class_label", "dataset_status",
+           "load_dataset", "load_fashion_mnist", "load_mnist", "read_idx"]
 
 FASHION_DIR = ASSETS / "fashion-mnist"
+MNIST_DIR = ASSETS / "mnist"
+# sha256 of the bundled MNIST files (as in assets/mnist/SHA256SUMS), checked once per process before they are read
+MNIST_SHA256 = {
+    "train-images-idx3-ubyte.gz": "71524e2cd1ad2968737f7f2f2ff69cbfc32df8ccddff51593f7cb2d4e0eb5b64",
+    "train-labels-idx1-ubyte.gz": "fe03b8bd7915f70bf5aa08be480aa413fbd85afcaa58b35d230d335f284fd88e",
+    "t10k-images-idx3-ubyte.gz": "5634745efa576a17e7d4cf5cd9d09123c75e6538e5114267c2d156edaf519341",
+    "t10k-labels-idx1-ubyte.gz": "ae18e77e031ccde52407f794d123116439864147d33ac992975f85dd4dc42af6",
+}
 
 FASHION_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
@@ -124,16 +135,48 @@ def _idx_pair(images: Path, labels: Path, name: str, classes: tuple[str, ...], s
     return ImageData(name, x, y, classes, source)
 
 
+def _split_files(folder: Path, train: bool) -> tuple[Path, Path]:
+    split = "train" if train else "t10k"
+    return folder / f"{split}-images-idx3-ubyte.gz", folder / f"{split}-labels-idx1-ubyte.gz"
+
+
+@functools.lru_cache(maxsize=16)
+def _check_sha256(path: str, size: int, mtime_ns: int, expected: str) -> None:
+    """Raise DatasetUnavailable unless the file's sha256 is ``expected``; a file passes once per process (until it
+    changes: its size and time are part of the key). Failures are not remembered."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    if digest.hexdigest() != expected:
+        raise DatasetUnavailable(
+            _("{name} in cnnviz's assets/mnist is not the file cnnviz ships (its sha256 differs): it is damaged or "
+              "was replaced. Reinstall cnnviz from its repository.").format(name=Path(path).name))
+
+
 def load_fashion_mnist(*, train: bool = True, root: str | Path | None = None) -> ImageData:
     """The bundled Fashion-MNIST (60,000 train / 10,000 test, 1×28×28), read from the IDX .gz files."""
     folder = Path(root) if root is not None else FASHION_DIR
-    split = "train" if train else "t10k"
-    images, labels = folder / f"{split}-images-idx3-ubyte.gz", folder / f"{split}-labels-idx1-ubyte.gz"
+    images, labels = _split_files(folder, train)
     if not images.exists() or not labels.exists():
         raise DatasetUnavailable(
             _("Fashion-MNIST files are missing from cnnviz's assets/fashion-mnist; reinstall cnnviz from its repository (they ship there) or run `apt-get install dataset-fashion-mnist`.")
         )
     return _idx_pair(images, labels, "fashion_mnist", FASHION_CLASSES, f"bundled: {folder}")
+
+
+def load_mnist(*, train: bool = True) -> ImageData:
+    """The bundled MNIST digits (60,000 train / 10,000 test, 1×28×28), read from assets/mnist's IDX .gz files after
+    their sha256 is checked (once per process). Raises ``DatasetUnavailable`` when a file is missing or differs."""
+    images, labels = _split_files(MNIST_DIR, train)
+    for path in (images, labels):
+        if not path.is_file():
+            raise DatasetUnavailable(
+                _("MNIST files are missing from cnnviz's assets/mnist; reinstall cnnviz from its repository (they "
+                  "ship there)."))
+        stat = path.stat()
+        _check_sha256(str(path), stat.st_size, stat.st_mtime_ns, MNIST_SHA256[path.name])
+    return _idx_pair(images, labels, "mnist", MNIST_CLASSES, f"bundled: {MNIST_DIR}")
 
 
 # --------------------------------------------------------------------------- torchvision datasets
@@ -174,7 +217,8 @@ def _from_torchvision(ds, name: str) -> ImageData:
 
 
 def load_dataset(name: str, *, train: bool = True, root: str | Path | None = None, download: bool = True) -> ImageData:
-    """Load ``fashion_mnist`` (bundled first), ``mnist`` or ``cifar10`` through torchvision.
+    """Load ``fashion_mnist`` or ``mnist`` (both bundled; torchvision's files from ``root`` when it is given) or
+    ``cifar10`` through torchvision.
 
     Downloads (with torchvision's progress bar) into ``root`` (default ``~/.cache/cnnviz/data`` or
     ``$CNNVIZ_DATA``) when the files are not there. Raises ``DatasetUnavailable`` with what to do when
@@ -184,6 +228,8 @@ def load_dataset(name: str, *, train: bool = True, root: str | Path | None = Non
         raise ValueError(_("unknown dataset {name!r}; choose one of {join_datasets} or use a folder of images").format(name=name, join_datasets=', '.join(DATASETS)))
     if name == "fashion_mnist" and root is None:
         return load_fashion_mnist(train=train)
+    if name == "mnist" and root is None:
+        return load_mnist(train=train)
     root = Path(root) if root is not None else paths.DEFAULT_ROOT
     cls = _torchvision_class(name)
     try:
@@ -205,8 +251,9 @@ def load_dataset(name: str, *, train: bool = True, root: str | Path | None = Non
 def dataset_status(name: str, *, root: str | Path | None = None) -> tuple[bool, str]:
     """Whether ``name`` can be loaded now without a download, and from where, in words a reader can be shown: no
     folder of the server (``cnnviz data`` prints the data folder). No download is tried."""
-    if name == "fashion_mnist" and root is None:
-        ok = all((FASHION_DIR / f).exists() for f in ("train-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"))
+    if name in ("fashion_mnist", "mnist") and root is None:
+        folder = FASHION_DIR if name == "fashion_mnist" else MNIST_DIR
+        ok = all(p.exists() for train in (True, False) for p in _split_files(folder, train))
         return ok, _("bundled with cnnviz") if ok else _("missing from cnnviz's bundled files")
     root = Path(root) if root is not None else paths.DEFAULT_ROOT
     try:

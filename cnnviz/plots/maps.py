@@ -263,7 +263,8 @@ def prediction_figure(pred: Prediction, *, top: int = 10, title: str | None = No
                            text=[f"{p:.1%}" for _, p in pairs], textposition="auto",
                            hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
     fig.update_layout(title=dict(text=title, font=dict(size=14)), height=80 + 28 * len(pairs),
-                      xaxis=dict(range=[0, 1], tickformat=".0%"), margin=dict(l=10, r=10, t=40, b=10))
+                      xaxis=dict(range=[0, 1], tickformat=".0%"), margin=dict(l=10, r=10, t=40, b=10),
+                      yaxis=dict(type="category"))  # digits' class names are names, not numbers on an axis
     return fig
 
 

@@ -48,6 +48,8 @@ class RunConfig:
     bf16: bool = False  # bfloat16 autocast ("fast math")
     label_smoothing: float = 0.0  # of the training loss (the accurate preset uses 0.1)
     log_every: int | None = None  # None: every 10 steps, more often for short epochs
+    max_steps: int | None = None  # the run ends at this step, mid-epoch if need be (the notes' TensorFlow run)
+    preset: str = ""  # the preset it was started from, if any (the studio shows the notes' plots for theirs)
     spec: tuple | None = None  # layer-stack spec (list of dicts) when model == "stack"
     input_shape: tuple[int, int, int] | None = None  # the stack's input shape
     label: str = ""
@@ -60,6 +62,9 @@ class RunConfig:
         check_epochs(self.epochs)
         if self.model == "stack" and (not self.spec or not self.input_shape):
             raise ValueError(_("a layer-stack run needs spec and input_shape (build one in the convolution lab)"))
+        if self.max_steps is not None and (int(self.max_steps) != self.max_steps or self.max_steps < 1):
+            raise ValueError(_("max_steps must be a whole number of at least 1 (or None for whole epochs), got "
+                               "{max_steps}").format(max_steps=self.max_steps))
         if self.model != "stack":
             from ..models import ZOO
 
@@ -86,6 +91,8 @@ class RunConfig:
             text += f" · ls {self.label_smoothing:g}"
         if self.weight_decay:
             text += f" · wd {self.weight_decay:g}"
+        if self.max_steps:
+            text += f" · steps={self.max_steps}"
         return f"{self.label}: {text}" if self.label else text
 
     def build_model(self, num_classes: int) -> nn.Module:
@@ -106,10 +113,12 @@ class RunConfig:
             "epochs": self.epochs, "batch_size": self.batch_size, "optimizer": self.optimizer, "lr": self.lr,
             "momentum": self.momentum, "weight_decay": self.weight_decay, "augment": self.augment, "seed": self.seed,
             "schedule": self.schedule, "log_every": self.log_every, "model_name": self.model, "bf16": self.bf16,
-            "dataset": Path(self.dataset).name, "label_smoothing": self.label_smoothing,
+            "dataset": Path(self.dataset).name, "label_smoothing": self.label_smoothing, "max_steps": self.max_steps,
         }
         if self.model == "stack":
             opts["spec"] = [dict(layer) for layer in self.spec]  # type: ignore[union-attr]
+        if self.preset:
+            opts["meta"] = {"preset": self.preset}  # in the checkpoints, and the studio finds the notes' plot by it
         return opts
 
     def to_dict(self) -> dict[str, Any]:
@@ -175,7 +184,7 @@ _DIFFERENCES = (  # (field, how it is written) for run_labels
     ("model", "{v}"), ("dataset", "{v}"), ("optimizer", "{v}"), ("lr", "lr={v:g}"), ("batch_size", "batch={v}"),
     ("epochs", "epochs={v}"), ("train_size", "n={v}"), ("augment", "aug={v}"), ("schedule", "{v}"),
     ("momentum", "m={v:g}"), ("seed", "seed={v}"), ("bf16", "bf16={v}"),
-    ("label_smoothing", "ls={v:g}"), ("weight_decay", "wd={v:g}"),
+    ("label_smoothing", "ls={v:g}"), ("weight_decay", "wd={v:g}"), ("max_steps", "steps={v}"),
 )
 
 

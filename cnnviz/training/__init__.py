@@ -19,10 +19,11 @@ The modules, one idea each:
 
 - ``records``: ``StepRecord``, ``EpochRecord`` and ``History`` (a run's snapshot, as JSON);
 - ``presets``: ``TrainPreset`` and ``PRESETS`` (the notes' runs, the fast and accurate ones);
+- ``notes``: the notes' two MNIST runs, how the notes plot them and what they gave here (``NOTES_RUNS``);
 - ``cpu``: the thread budget shared by running fits, and ``bf16_fast``;
 - ``tensors``: statistics, normalisation, augmentation, evaluation, datasets fitted to a model;
 - ``randomness``: a run's own random streams (seeds per step, dropout drawing from the run's generator);
-- ``rundir``: a run's files on disk, ``resume_point`` and the shipped checkpoints;
+- ``rundir``: a run's files on disk, ``resume_point`` and the shipped checkpoints (Fashion-MNIST and MNIST);
 - ``settings``: what ``fit`` checks and prepares first (options, optimizer, schedule, a resume's state);
 - ``loop``: ``fit``;
 - ``job``: ``TrainJob``, ``fit`` in a background thread.
@@ -33,7 +34,8 @@ from .job import TrainJob, run_is_live
 from .loop import fit
 from .presets import PRESETS, TrainPreset
 from .records import RUN_STATUSES, EpochRecord, History, StepRecord, status_label
-from .rundir import HISTORY_FILE, PRETRAINED_DIR, pretrained_checkpoints, resume_point
+from .notes import NOTES_RUNS, NotesRun, measured_history
+from .rundir import HISTORY_FILE, PRETRAINED_DIR, PRETRAINED_DIRS, pretrained_checkpoints, resume_point
 from .settings import OPTIMIZERS, SCHEDULES
 from .tensors import (
     augment_batch,
@@ -47,13 +49,16 @@ from .tensors import (
 
 __all__ = [
     "HISTORY_FILE",
+    "NOTES_RUNS",
     "OPTIMIZERS",
     "PRESETS",
     "PRETRAINED_DIR",
+    "PRETRAINED_DIRS",
     "RUN_STATUSES",
     "SCHEDULES",
     "EpochRecord",
     "History",
+    "NotesRun",
     "StepRecord",
     "TrainJob",
     "TrainPreset",
@@ -64,6 +69,7 @@ __all__ = [
     "fit",
     "fit_images",
     "load_train_test",
+    "measured_history",
     "normalize",
     "predict_proba",
     "pretrained_checkpoints",

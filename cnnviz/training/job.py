@@ -186,6 +186,8 @@ class TrainJob(BackgroundWork):
         epochs = max(h.total_epochs or int(self.options.get("epochs", 1)), 1)
         batch = h.batch_size or int(self.options.get("batch_size", 1))
         size = len(self.train) * epochs
+        if self.options.get("max_steps"):  # a run that ends at a step count
+            size = min(size, int(self.options["max_steps"]) * batch)
         left = max(size - h.step * batch, 0) if not h.total_steps else max(h.total_steps - h.step, 0) * batch
         in_epoch = h.step - len(h.epochs) * h.steps_per_epoch
         settled = bool(h.epochs) or in_epoch >= min(20, max(1, h.steps_per_epoch // 3))

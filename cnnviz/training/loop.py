@@ -127,7 +127,9 @@ def fit(
     CPUs with AMX/AVX-512 BF16, slightly different numbers; default off; on a CPU without them it warns in
     one line and trains in float32, since bfloat16 would be about ten times slower there), ``label_smoothing``
     (the training loss's target puts this much probability evenly on all classes, default 0; the test loss and
-    accuracy stay plain).
+    accuracy stay plain), ``max_steps`` (the run ends after this many optimizer steps, mid-epoch if need be: that last,
+    partial epoch is tested and saved like the others and its checkpoint's meta has ``epoch_batches``; default None:
+    after ``epochs`` whole epochs).
 
     Raises ``ValueError`` for bad settings or data that does not fit the model, ``TypeError`` for an
     unknown option.
@@ -156,7 +158,7 @@ def fit(
     flip = opts.flip if opts.flip is not None else train.name not in ("mnist", "digits")
     n = len(train)
     steps_per_epoch = n // batch_size if n % batch_size == 1 else math.ceil(n / batch_size)
-    total_steps = epochs * steps_per_epoch
+    total_steps = min(epochs * steps_per_epoch, opts.max_steps or epochs * steps_per_epoch)
     log_every = opts.log_every or max(1, min(10, steps_per_epoch // 10))
     folder = Path(checkpoint_dir) if checkpoint_dir is not None else None
     model_name = opts.model_name or ("stack" if opts.spec else _guess_model_name(model))
@@ -202,9 +204,10 @@ def fit(
             elapsed_before = done[-1].elapsed_s if done else 0.0
         prior = replace(prior, steps=tuple(s for s in prior.steps if s.step <= step),
                         epochs=tuple(e for e in prior.epochs if e.epoch <= first_epoch))
-        if first_epoch >= epochs:
+        if first_epoch >= epochs or step >= total_steps:
             return replace(prior, status="finished", total_epochs=epochs, steps_per_epoch=steps_per_epoch, step=step,
-                           batch_size=batch_size, train_size=n, message=_("nothing left to train"))
+                           batch_size=batch_size, train_size=n, max_steps=opts.max_steps or 0,
+                           message=_("nothing left to train"))
 
     steps = list(prior.steps)
     epoch_records = list(prior.epochs)
@@ -223,7 +226,7 @@ def fit(
     def snapshot(st: str = "running", msg: str = "") -> History:
         return History(tuple(steps), tuple(epoch_records), st, msg, total_epochs=epochs, steps_per_epoch=steps_per_epoch,
                        step=step, elapsed_s=elapsed(), batch_size=batch_size, train_size=n,
-                       current_images_per_s=pace() if st == "running" else None)
+                       current_images_per_s=pace() if st == "running" else None, max_steps=opts.max_steps or 0)
 
     def save_state(epoch: int, batch: int) -> None:
         """history.json, then trainer_state.pt: killed between the two, a resume finds the history ahead of the
@@ -262,6 +265,7 @@ def fit(
                 if start_b == 0:
                     run, window = _Sums(), _Sums()
                 stepping, t_mark = True, _clock()
+                b = start_b - 1
                 for b in range(start_b, steps_per_epoch):
                     if stop is not None and stop.is_set():
                         run.train_s += _clock() - t_mark
@@ -311,11 +315,13 @@ def fit(
                     correct = (logits.detach().argmax(1) == yb).sum().item()
                     run.add(value, correct, k)
                     window.add(value, correct, k)
-                    last = b == steps_per_epoch - 1
+                    last = b == steps_per_epoch - 1 or step >= total_steps
                     if window.steps >= log_every or last:
                         record_window(epoch)
                         if callback is not None:
                             callback(snapshot())
+                    if step >= total_steps:
+                        break
                     if folder is not None and not last and (
                             _clock() - last_save_t >= save_every_s
                             or (save_every_steps and step - last_save_step >= save_every_steps)):
@@ -333,16 +339,24 @@ def fit(
                 train_acc = run.correct / max(run.count, 1)
                 epoch_records.append(EpochRecord(epoch + 1, run.loss / max(run.count, 1), train_acc, test_loss, test_acc,
                                                  elapsed(), ips))
-                save_epoch(epoch + 1, {"test_accuracy": test_acc, "test_loss": test_loss, "train_accuracy": train_acc})
+                batches = b + 1  # fewer than steps_per_epoch when max_steps ended the epoch early
+                save_epoch(epoch + 1, {"test_accuracy": test_acc, "test_loss": test_loss, "train_accuracy": train_acc,
+                                       "step": step,
+                                       **({"epoch_batches": batches} if batches < steps_per_epoch else {})})
                 run, window = _Sums(), _Sums()
                 save_state(epoch + 1, 0)
                 last_save_t, last_save_step = _clock(), step
                 if callback is not None:
                     callback(snapshot())
+                if step >= total_steps:
+                    break
             status = "finished"
             best = max(e.test_acc for e in epoch_records) if epoch_records else float("nan")
             message = ngettext("finished {n} epoch; best test accuracy {best:.2%}",
                                "finished {n} epochs; best test accuracy {best:.2%}", epochs).format(n=epochs, best=best)
+            if total_steps < epochs * steps_per_epoch:
+                message = _("finished at step {step:,} ({epochs:.2f} epochs), as set; test accuracy at the end "
+                            "{acc:.2%}").format(step=step, epochs=step / steps_per_epoch, acc=epoch_records[-1].test_acc)
             if folder is not None:
                 snapshot(status, message).save(folder / HISTORY_FILE)
                 if not opts.keep_state:

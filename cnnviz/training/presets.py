@@ -43,11 +43,14 @@ class TrainPreset:
     label_smoothing: float = 0.0
     weight_decay: float = 0.0
     description: str = ""
+    dataset: str = "fashion_mnist"  # what it trains on: the notes' runs on MNIST, the fast and accurate ones on Fashion
+    max_steps: int | None = None  # the run ends at this step, mid-epoch if need be (the notes' TensorFlow run)
 
     @property
     def steps(self) -> int:
-        """Optimizer steps of the whole run (all of Fashion-MNIST's 60,000 images when train_size is None)."""
-        return run_steps(self.epochs, self.train_size or 60_000, self.batch_size)
+        """Optimizer steps of the whole run (all 60,000 training images when train_size is None)."""
+        steps = run_steps(self.epochs, self.train_size or 60_000, self.batch_size)
+        return min(steps, self.max_steps) if self.max_steps else steps
 
     def estimate_s(self, images_per_s: float) -> float:
         """Seconds the run takes at a training speed of ``images_per_s`` (plus a test pass per epoch, ~5 %)."""
@@ -66,26 +69,27 @@ class TrainPreset:
         return {"epochs": self.epochs, "batch_size": self.batch_size, "optimizer": self.optimizer, "lr": self.lr,
                 "momentum": self.momentum, "augment": self.augment, "log_every": self.log_every,
                 "schedule": self.schedule, "bf16": self.bf16 and bf16_fast(), "label_smoothing": self.label_smoothing,
-                "weight_decay": self.weight_decay}
+                "weight_decay": self.weight_decay, "max_steps": self.max_steps}
 
 
 PRESETS: dict[str, TrainPreset] = {
     p.name: p
     for p in [
-        # The lecture notes' runs, as the notes ran them: every training image, their epochs
+        # The lecture notes' runs, as the notes ran them: on MNIST, every training image, their epochs or steps
         TrainPreset("pytorch_mnist", N_("Notes: PyTorch MNIST net (SGD 0.01, momentum 0.5)"), "mnist_cnn", "sgd", 0.01,
-                    64, 10, momentum=0.5,
-                    description=N_("The notes' PyTorch run: the 3-conv net, SGD lr 0.01 momentum 0.5, batch 64, "
-                                   "10 epochs over all 60,000 training images.")),
-        TrainPreset("tf_mnist", N_("Notes: TensorFlow MNIST net (Adam 1e-4, batch 50)"), "tf_mnist", "adam", 1e-4, 50, 9,
-                    log_every=100,
-                    description=N_("The notes' TensorFlow tutorial: Adam 1e-4, batch 50, training accuracy every 100 "
-                                   "steps. The notes run 10,000 steps (8.3 epochs of 60,000 images); here 9 whole "
-                                   "epochs, 10,800 steps.")),
+                    64, 10, momentum=0.5, dataset="mnist",
+                    description=N_("The notes' PyTorch run on MNIST: the 3-conv net, SGD lr 0.01 momentum 0.5, batch "
+                                   "64, 10 epochs over all 60,000 training images; training and test loss and test "
+                                   "accuracy after every epoch.")),
+        TrainPreset("tf_mnist", N_("Notes: TensorFlow MNIST net (Adam 1e-4, 10,000 steps of 50)"), "tf_mnist", "adam",
+                    1e-4, 50, 9, log_every=100, dataset="mnist", max_steps=10_000,
+                    description=N_("The notes' TensorFlow tutorial on MNIST: Adam 1e-4, exactly 10,000 steps of 50 "
+                                   "images (8.3 epochs of 60,000), training accuracy every 100 steps, test accuracy "
+                                   "at the end.")),
         TrainPreset("simple_convnet", N_("Notes: SimpleConvNet (Adam 1e-3, 20 epochs)"), "simple_convnet", "adam", 1e-3,
-                    100, 20,
-                    description=N_("The notes' from-scratch SimpleConvNet trained with Adam, lr 0.001, batch 100, "
-                                   "20 epochs over all 60,000 training images.")),
+                    100, 20, dataset="mnist",
+                    description=N_("The notes' from-scratch SimpleConvNet on MNIST, trained with Adam, lr 0.001, batch "
+                                   "100, 20 epochs over all 60,000 training images.")),
         # Measured in float32 on a 2-core CPU running as an AVX2-only one (benchmarks/bench_training.py --avx2), so
         # the same on every CPU: no bfloat16
         TrainPreset("fast", N_("Fast: SimpleConvNet, one-cycle Adam (0.91 in about a minute on 2 cores)"),

@@ -75,10 +75,13 @@ class History:
     batch_size: int = 0
     train_size: int = 0
     current_images_per_s: float | None = None  # the epoch under way: its images per second of training steps
+    max_steps: int = 0  # the run ends at this step (mid-epoch if need be); 0: after its whole epochs
 
     @property
     def total_steps(self) -> int:
-        return self.total_epochs * self.steps_per_epoch
+        """The run's steps: its epochs', or ``max_steps`` when that comes first."""
+        steps = self.total_epochs * self.steps_per_epoch
+        return min(steps, self.max_steps) if self.max_steps else steps
 
     @property
     def progress(self) -> float:

@@ -1,5 +1,5 @@
 """What a training run keeps on disk: the names of its files, where a stopped run would resume, and the
-shipped Fashion-MNIST checkpoints."""
+shipped Fashion-MNIST and MNIST checkpoints."""
 
 from __future__ import annotations
 
@@ -8,11 +8,14 @@ from pathlib import Path
 import torch
 
 from ..data import ASSETS
+from ..i18n import _
 
-__all__ = ["HISTORY_FILE", "PRETRAINED_DIR", "STATE_FILE", "epoch_checkpoints", "epoch_number",
+__all__ = ["HISTORY_FILE", "PRETRAINED_DIR", "PRETRAINED_DIRS", "STATE_FILE", "epoch_checkpoints", "epoch_number",
            "pretrained_checkpoints", "resume_point"]
 
 PRETRAINED_DIR = ASSETS / "pretrained" / "fashion_mnist_cnn"
+# the zoo's mnist_cnn trained here on each bundled dataset, a checkpoint per epoch (assets/pretrained/README.md)
+PRETRAINED_DIRS = {"fashion_mnist": PRETRAINED_DIR, "mnist": ASSETS / "pretrained" / "mnist_cnn"}
 STATE_FILE = "trainer_state.pt"
 HISTORY_FILE = "history.json"
 
@@ -30,9 +33,13 @@ def epoch_checkpoints(folder: str | Path) -> list[Path]:
     return sorted(found, key=epoch_number)
 
 
-def pretrained_checkpoints() -> list[Path]:
-    """The shipped Fashion-MNIST checkpoints of the zoo's ``mnist_cnn`` (epoch_00.pt = untrained), by epoch."""
-    return epoch_checkpoints(PRETRAINED_DIR)
+def pretrained_checkpoints(dataset: str = "fashion_mnist") -> list[Path]:
+    """The shipped checkpoints of the zoo's ``mnist_cnn`` trained on ``dataset`` ("fashion_mnist" or "mnist";
+    epoch_00.pt = untrained), by epoch. Raises ValueError for another dataset."""
+    if dataset not in PRETRAINED_DIRS:
+        raise ValueError(_("no shipped network was trained on {dataset!r}; choose one of {choices}").format(
+            dataset=dataset, choices=", ".join(PRETRAINED_DIRS)))
+    return epoch_checkpoints(PRETRAINED_DIRS[dataset])
 
 
 def resume_point(checkpoint_dir: str | Path) -> tuple[int, int] | None:

@@ -51,6 +51,7 @@ class FitOptions:
     save_every_steps: int | None = None
     foreach: bool = True
     label_smoothing: float = 0.0
+    max_steps: int | None = None
 
 
 
@@ -143,6 +144,9 @@ def check_settings(train: ImageData, test: ImageData, *, epochs: int, batch_size
         raise ValueError(_("unknown schedule {opts_schedule!r}; choose one of {join_schedules}").format(opts_schedule=opts.schedule, join_schedules=', '.join(SCHEDULES)))
     if not 0 <= opts.label_smoothing < 1:
         raise ValueError(_("label smoothing must be in [0, 1), got {value}").format(value=opts.label_smoothing))
+    if opts.max_steps is not None and (int(opts.max_steps) != opts.max_steps or opts.max_steps < 1):
+        raise ValueError(_("max_steps must be a whole number of at least 1 (or None for whole epochs), got "
+                           "{max_steps}").format(max_steps=opts.max_steps))
     if opts.log_every is not None and opts.log_every < 1:
         raise ValueError(_("log_every must be at least 1, got {opts_log_every}").format(opts_log_every=opts.log_every))
     labels = train.labels

@@ -91,8 +91,9 @@ class ComparisonConfig:
                 raise ValueError(_("pretrain the source on at least 2 Fashion-MNIST classes and leave at least 2 others out for the target (source classes now: {sorted_self_source_class})").format(sorted_self_source_class=sorted(self.source_classes)))
         if self.arch in IMAGENET_BACKBONES and self.target == "fashion_heldout":
             raise ValueError(_("ImageNet backbones have no held-out Fashion-MNIST classes: choose 'fashion_mnist'"))
-        if self.arch not in IMAGENET_BACKBONES and self.target in ("cifar10", "mnist", "fashion_mnist"):
-            raise ValueError(_("the offline CNN transfers to held-out Fashion-MNIST classes or your images, not {self_target}").format(self_target=self.target))
+        if self.arch not in IMAGENET_BACKBONES and self.target in ("cifar10", "fashion_mnist"):
+            raise ValueError(_("the offline CNN transfers to held-out Fashion-MNIST classes, MNIST digits or your "
+                               "images, not {target}").format(target=self.target))
         if self.epochs < 1 or self.batch_size < 1 or not self.lr > 0:
             raise ValueError(_("epochs, batch size and learning rate must be positive"))
         check_epochs(self.epochs)  # the one bound of every run's epochs
