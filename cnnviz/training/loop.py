@@ -34,6 +34,7 @@ from ..data import ImageData
 from ..files import atomic_torch_save, sweep_temp_files
 from . import cpu
 from .cpu import THREADS
+from .probes import ProbeRecorder
 from .records import EpochRecord, History, StepRecord
 from .rundir import HISTORY_FILE, STATE_FILE
 from .settings import (FitOptions, check_model_fits, check_settings, load_optimizer, load_state, make_optimizer,
@@ -126,7 +127,8 @@ def fit(
     CPUs with AMX/AVX-512 BF16, slightly different numbers; default off; on a CPU without them it warns in
     one line and trains in float32, since bfloat16 would be about ten times slower there), ``label_smoothing``
     (the training loss's target puts this much probability evenly on all classes, default 0; the test loss and
-    accuracy stay plain).
+    accuracy stay plain), ``probes`` (with ``checkpoint_dir``: record each layer's weight and gradient statistics
+    in ``probes.npz``, see ``cnnviz.training.probes``; default True).
 
     Raises ``ValueError`` for bad settings or data that does not fit the model, ``TypeError`` for an
     unknown option.
@@ -230,6 +232,7 @@ def fit(
         if folder is None:
             return
         snapshot().save(folder / HISTORY_FILE)
+        recorder.save()
         atomic_torch_save({"epoch": epoch, "batch": batch, "step": step, "elapsed_s": elapsed(),
                            "run": run.as_list(), "window": window.as_list(),
                            "model": {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()},
@@ -247,6 +250,8 @@ def fit(
     images, labels = train.images, train.labels
     if channels_last:
         model.to(memory_format=torch.channels_last)
+    recorder = ProbeRecorder(model, folder if opts.probes else None, step=step, total_steps=total_steps,
+                             steps_per_epoch=steps_per_epoch, resumed=opts.resume or start_epoch > 0)
     try:
         with THREADS.lease(opts.threads) as lease:
             if folder is not None and first_epoch == 0 and first_batch == 0 and step == 0 and opts.save_initial:
@@ -301,8 +306,10 @@ def fit(
                         return snapshot(status, message)
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
+                    recorder.gradients(step + 1)
                     opt.step()
                     step += 1
+                    recorder.weights(step)
                     k = len(yb)
                     correct = (logits.detach().argmax(1) == yb).sum().item()
                     run.add(value, correct, k)
@@ -341,6 +348,7 @@ def fit(
                                "finished {n} epochs; best test accuracy {best:.2%}", epochs).format(n=epochs, best=best)
             if folder is not None:
                 snapshot(status, message).save(folder / HISTORY_FILE)
+                recorder.save()
                 if not opts.keep_state:
                     (folder / STATE_FILE).unlink(missing_ok=True)
             return snapshot(status, message)
@@ -353,6 +361,7 @@ def fit(
             model.to(memory_format=torch.contiguous_format)
         if folder is not None and status in ("stopped", "failed"):
             snapshot(status, message).save(folder / HISTORY_FILE)
+            recorder.save()
 
 
 

@@ -49,6 +49,7 @@ class FitOptions:
     save_every_steps: int | None = None
     foreach: bool = True
     label_smoothing: float = 0.0
+    probes: bool = True  # record weight and gradient statistics in the run folder (probes.npz)
 
 
 
