@@ -186,27 +186,41 @@ EXPORT_SCALE = 2  # a chart's PNG download is twice its size on screen: sharp on
 # plotly's toolbar has one download button (PNG here); this adds an SVG one beside it in every chart's toolbar. A
 # button's click must be a function, which a chart's JSON config cannot carry: the script switches the chart's own
 # download format to SVG for one click of plotly's button, so the file is the chart as drawn (language, presenter
-# sizes) either way.
+# sizes) either way. (No "<" before a letter inside the script: Streamlit's sanitizer would drop the whole element.)
 EXPORT_SCRIPT = """<script>
 (() => {
   window.cnnvizSvgTitle = __TITLE__;
   if (window.cnnvizSvgButtons) return;
   window.cnnvizSvgButtons = true;
-  const icon = '<svg viewBox="0 0 24 24" width="1em" height="1em" class="icon"><text x="12" y="16" ' +
-    'text-anchor="middle" font-size="10" font-weight="700" font-family="sans-serif">SVG</text></svg>';
+  const NS = 'http://www.w3.org/2000/svg';
+  const icon = () => {  // built node by node: the page's HTML sanitizer drops a script that holds markup
+    const svg = document.createElementNS(NS, 'svg');
+    svg.setAttribute('viewBox', '0 0 24 24');
+    svg.setAttribute('width', '1em');
+    svg.setAttribute('height', '1em');
+    svg.setAttribute('class', 'icon');
+    const text = document.createElementNS(NS, 'text');
+    for (const [k, v] of [['x', '12'], ['y', '16'], ['text-anchor', 'middle'], ['font-size', '9.5'],
+                          ['font-weight', '700'], ['font-family', 'sans-serif'], ['fill', 'currentColor']]) {
+      text.setAttribute(k, v);
+    }
+    text.textContent = 'SVG';
+    svg.appendChild(text);
+    return svg;
+  };
   const add = (bar) => {
     if (bar.querySelector('[data-cnnviz-svg]')) return;
-    const png = [...bar.querySelectorAll('a.modebar-btn')].find(
+    const png = [...bar.querySelectorAll('.modebar-btn')].find(
       (b) => (b.getAttribute('data-title') || '').startsWith('Download plot'));
     const gd = bar.closest('.js-plotly-plot');
     if (!png || !gd) return;
-    const svg = document.createElement('a');
+    const svg = document.createElement(png.tagName.toLowerCase());
     svg.className = 'modebar-btn';
     svg.setAttribute('rel', 'tooltip');
     svg.setAttribute('data-gravity', 'w');
     svg.setAttribute('data-title', window.cnnvizSvgTitle);
     svg.setAttribute('data-cnnviz-svg', '1');
-    svg.innerHTML = icon;
+    svg.appendChild(icon());
     svg.addEventListener('click', (event) => {
       event.preventDefault();
       const options = gd._context.toImageButtonOptions;
