@@ -98,13 +98,15 @@ def draw() -> None:
     m[3].metric(_("Test accuracy, sigmoid / ReLU"), " / ".join(f"{a:.0%}" if a is not None else "–" for a in accs))
     with layout.main_figure():
         layout.chart(pplots.grad_norm_figure([("sigmoid", sigmoid), ("ReLU", relu)], view=view,
-                                             title=_("Gradient norm of every layer: sigmoid against ReLU")),
+                                             title=_("Gradient norms: sigmoid against ReLU")),
                      key="vg.norms")
     st.caption(_("Medians over the steps both runs recorded. Each line is one layer, from the first (dark) to the last "
                  "(light); the y axis is logarithmic: one grid line is ten times more or less."))
     histories = [("sigmoid", pair[0].history), ("ReLU", pair[1].history)]
     if all(h is not None and h.epochs for _n, h in histories):
-        layout.chart(tplots.compare_figure(histories, metric="test_acc", height=320), key="vg.acc")
+        accuracy = tplots.compare_figure(histories, metric="test_acc", height=340)
+        accuracy.update_layout(title=_("Test accuracy after each epoch"), margin_t=60)
+        layout.chart(accuracy, key="vg.acc")
 
 
 layout.live(draw, running=busy)

@@ -58,7 +58,7 @@ def scatter(where, epoch: int, key: str) -> None:
     result = project(epoch)
     names = [class_label(c) for c in result.classes]
     title = _("After epoch {epoch}: test accuracy {acc:.0%}").format(epoch=epoch, acc=result.accuracy) if epoch else \
-        _("Before training (random weights): test accuracy {acc:.0%}").format(acc=result.accuracy)
+        _("Before training: test accuracy {acc:.0%}").format(acc=result.accuracy)
     event = layout.chart_in(where, proj_plots.projection_figure(result, names, title=title,
                                                                 highlight=st.session_state.get("fs.picked")),
                             key=key, on_select="rerun", selection_mode="points")

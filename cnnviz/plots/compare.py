@@ -14,6 +14,7 @@ from ..runs.compare import SETTINGS, RunRow
 __all__ = ["settings_parcoords"]
 
 _NAMES = dict(SETTINGS)
+_SCALE = [[0.0, "#d62728"], [0.5, "#ff7f0e"], [1.0, "#1f4e99"]]  # worst red to best dark blue: all show on white
 
 
 def _axis(name: str, values: list, *, log: bool = False) -> dict:
@@ -54,9 +55,9 @@ def settings_parcoords(rows: Sequence[RunRow], settings: Sequence[str], *, heigh
                      "ticktext": [f"{v:.1%}" for v in ticks]})
     fig = go.Figure(go.Parcoords(
         dimensions=dims,
-        line={"color": [v if not math.isnan(v) else lo for v in best], "colorscale": "Viridis", "showscale": True,
+        line={"color": [v if not math.isnan(v) else lo for v in best], "colorscale": _SCALE, "showscale": True,
               "cmin": lo, "cmax": hi if hi > lo else lo + 0.01,
               "colorbar": {"title": {"text": _("best test accuracy")}, "tickformat": ".0%"}}))
-    fig.update_layout(height=height, margin={"l": 70, "r": 60, "t": 80, "b": 30},
-                      title=_("Settings → test accuracy (one line per run)"))
+    fig.update_layout(height=height, margin={"l": 70, "r": 60, "t": 110, "b": 30},
+                      title={"text": _("Settings → test accuracy (one line per run)"), "y": 0.98, "yanchor": "top"})
     return fig

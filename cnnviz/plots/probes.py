@@ -122,7 +122,7 @@ def _thin(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return x[:cut].reshape(-1, k).mean(1), np.exp(logs.mean(1))
 
 
-def grad_norm_figure(runs: Sequence[tuple[str, Probes]], *, view: CurveView | None = None, height: int = 440,
+def grad_norm_figure(runs: Sequence[tuple[str, Probes]], *, view: CurveView | None = None, height: int = 460,
                      title: str | None = None) -> go.Figure:
     """Every layer's gradient norm at every step on a log axis, one colour per layer from the first (dark) to the
     last (light); several runs side by side as panels sharing the y axis (e.g. sigmoid and ReLU), smoothed with
@@ -138,12 +138,18 @@ def grad_norm_figure(runs: Sequence[tuple[str, Probes]], *, view: CurveView | No
         for i in range(n):
             fig.add_trace(go.Scatter(
                 x=x, y=view.smooth(y[:, i]) if len(y) else [], mode="lines", line={"color": colors[i], "width": 1.6},
-                name=probes.layer_label(i), legendgroup=str(i), showlegend=col == 1,
+                name=f"{i + 1}. {probes.kinds[i] or probes.layers[i]}", legendgroup=str(i), showlegend=col == 1,
                 hovertemplate=probes.layer_label(i) + "<br>" + _x_name(view) + " %{x:,.4~g}<br>"
                 + _("gradient norm %{y:.3e}") + "<extra></extra>"), row=1, col=col)
         fig.update_xaxes(title_text=_x_name(view), row=1, col=col)
-    fig.update_yaxes(type="log", exponentformat="power", row=1, col=1, title_text=_("gradient norm ‖∂loss/∂W‖"))
-    fig.update_layout(height=height, margin={"l": 70, "r": 20, "t": 70 if titles or title else 30, "b": 50},
-                      title=title or _("Gradient norm of every layer, every step (log scale)"),
-                      legend={"orientation": "h", "y": -0.2, "x": 0}, hovermode="closest")
+    values = np.concatenate([p.grad_norm.ravel() for _l, p in runs]) if runs else np.zeros(0)
+    values = values[np.isfinite(values) & (values > 0)]
+    decades = np.log10(values.max() / values.min()) if len(values) else 0.0
+    fig.update_yaxes(type="log", exponentformat="power", row=1, col=1, title_text=_("gradient norm ‖∂loss/∂W‖"),
+                     dtick=1 if decades >= 1.5 else "D2")  # powers of ten only, unless the lines span less
+    # short legend entries ("1. Conv2d": the layer's place and kind; hover names it), under the x axis's title
+    fig.update_layout(height=height, margin={"l": 70, "r": 20, "t": 70 if titles or title else 30, "b": 60},
+                      title=title or _("Gradient norm per layer (log scale)"),
+                      legend={"orientation": "h", "y": -0.22, "yanchor": "top", "x": 0, "title": {"text": _("layer")}},
+                      hovermode="closest")
     return fig

@@ -24,8 +24,8 @@ def projection_figure(proj: Projection, class_names: Sequence[str], *, title: st
     fig = go.Figure()
     names = list(class_names)
     for k in range(len(names)):
-        mask = proj.labels == k
-        if not mask.any():
+        mask = _class_points(proj, k)
+        if not len(mask):
             fig.add_trace(go.Scatter(x=[], y=[], mode="markers", name=names[k]))
             continue
         wrong = proj.predicted[mask] != k
@@ -52,12 +52,19 @@ def projection_figure(proj: Projection, class_names: Sequence[str], *, title: st
             method=_(METHODS[proj.method]), n=len(proj.points)),
         xaxis={"title": x_title, "zeroline": False, "showticklabels": proj.method == "pca"},
         yaxis={"title": y_title, "zeroline": False, "showticklabels": proj.method == "pca"},
-        margin={"l": 50, "r": 20, "t": 60, "b": 50}, legend={"itemsizing": "constant"}, hovermode="closest",
+        margin={"l": 50, "r": 20, "t": 60, "b": 50}, hovermode="closest",
+        legend={"itemsizing": "constant", "orientation": "h", "y": -0.16, "yanchor": "top", "x": 0},
         clickmode="event+select")
     return fig
 
 
+def _class_points(proj: Projection, k: int) -> np.ndarray:
+    """Positions of class ``k``'s points, the right answers first (a legend shows a trace's first marker: filled)."""
+    where = np.flatnonzero(proj.labels == k)
+    return where[np.argsort(proj.predicted[where] != k, kind="stable")]
+
+
 def projection_point(proj: Projection, trace: int, point: int) -> int | None:
     """The test image number of point ``point`` of trace ``trace`` (a class) of ``projection_figure``."""
-    where = np.flatnonzero(proj.labels == trace)
+    where = _class_points(proj, trace)
     return int(proj.indices[where[point]]) if 0 <= point < len(where) else None
