@@ -20,11 +20,8 @@ from test_pages_conv import plotly_array
 SESSION = "insight-tests"
 
 
-@pytest.fixture(scope="module")
-def runs_root(tmp_path_factory):
-    """A runs folder with a tiny SimpleConvNet run (2 epochs, probes recorded) and a tiny vanishing pair."""
-    root = tmp_path_factory.mktemp("insight-runs")
-    folder = runs.session_folder(SESSION, root=root)
+def seed_runs(folder) -> None:
+    """A tiny SimpleConvNet run (2 epochs, probes recorded, label "tiny") and a tiny vanishing pair in ``folder``."""
     folder.mkdir(parents=True)
     config = runs.RunConfig(model="simple_convnet", train_size=256, test_size=200, epochs=2, label="tiny")
     train, test = load_train_test(config.dataset, input_shape=config.model_input_shape, train_size=256,
@@ -38,6 +35,12 @@ def runs_root(tmp_path_factory):
         j.options["threads"] = 1
     pair.start()
     assert pair.join(120)
+
+
+@pytest.fixture(scope="module")
+def runs_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("insight-runs")
+    seed_runs(runs.session_folder(SESSION, root=root))
     return root
 
 

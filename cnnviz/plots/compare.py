@@ -58,6 +58,8 @@ def settings_parcoords(rows: Sequence[RunRow], settings: Sequence[str], *, heigh
         line={"color": [v if not math.isnan(v) else lo for v in best], "colorscale": _SCALE, "showscale": True,
               "cmin": lo, "cmax": hi if hi > lo else lo + 0.01,
               "colorbar": {"title": {"text": _("best test accuracy")}, "tickformat": ".0%"}}))
-    fig.update_layout(height=height, margin={"l": 70, "r": 60, "t": 110, "b": 30},
+    first = dims[0].get("ticktext", []) if dims else []
+    left = max(70, 8 + 7 * max((len(t) for t in first), default=0))  # the first axis's names sit left of it, uncut
+    fig.update_layout(height=height, margin={"l": left, "r": 60, "t": 110, "b": 30},
                       title={"text": _("Settings → test accuracy (one line per run)"), "y": 0.98, "yanchor": "top"})
     return fig
