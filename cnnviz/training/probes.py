@@ -2,9 +2,9 @@
 
 Per layer (every trainable weight tensor of two or more dimensions: convolution kernels, fully connected weights):
 
-- at chosen steps (step 0 = the initial weights, about ``TARGET_RECORDS`` evenly spaced steps and every epoch's last
-  step), the distribution of the weights after that step's update and of the gradients that step computed:
-  a ``BINS``-bin histogram between the tensor's min and max, and TensorBoard's nine distribution points
+- at chosen steps (step 0 = the initial weights, about ``TARGET_RECORDS`` evenly spaced steps but ``MIN_GAP`` apart
+  at least, and every epoch's last step), the distribution of the weights after that step's update and of the
+  gradients that step computed: a ``BINS``-bin histogram between the tensor's min and max, and TensorBoard's nine distribution points
   (``PERCENTILES``: min, the normal distribution's ±1.5σ, ±σ, ±0.5σ, the median, max);
 - at every step, the norm of each layer's gradient (one multi-tensor norm per step).
 
@@ -38,7 +38,8 @@ BINS = 30
 # +0.5σ, +σ, +1.5σ, and the max.
 PERCENTILES = (0.0, 6.68, 15.87, 30.85, 50.0, 69.15, 84.13, 93.32, 100.0)
 TARGET_RECORDS = 50  # histogram records over a whole run (plus step 0 and every epoch's end)
-EXACT_LIMIT = 1 << 18  # a tensor up to this size: percentiles from every value; larger: from an even sample this big
+MIN_GAP = 10  # steps between two histogram records at least: a short run records fewer (each costs a few steps)
+EXACT_LIMIT = 1 << 16  # a tensor up to this size: percentiles from every value; larger: from an even sample this big
 
 
 def tensor_stats(values: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -52,12 +53,13 @@ def tensor_stats(values: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     n = x.numel()
     if n == 0:
         return np.full(len(PERCENTILES), np.nan), np.zeros(BINS, dtype=np.int64)
-    if not bool(torch.isfinite(x).all()):
+    lo, hi = (float(v) for v in torch.aminmax(x))  # NaN and ±inf show in the extremes: one pass, not two
+    if not (math.isfinite(lo) and math.isfinite(hi)):
         x = x[torch.isfinite(x)]
         n = x.numel()
         if n == 0:
             return np.full(len(PERCENTILES), np.nan), np.zeros(BINS, dtype=np.int64)
-    lo, hi = float(x.min()), float(x.max())
+        lo, hi = float(x.min()), float(x.max())
     sample = x if n <= EXACT_LIMIT else x[:: math.ceil(n / EXACT_LIMIT)]
     s = torch.sort(sample).values.double()
     m = s.numel()
@@ -187,7 +189,7 @@ class ProbeRecorder:
         self.on = bool(self.params)
         self.steps_per_epoch = steps_per_epoch
         self.total_steps = total_steps
-        self.every = max(1, math.ceil(total_steps / TARGET_RECORDS))
+        self.every = max(MIN_GAP, math.ceil(total_steps / TARGET_RECORDS))
         self.records: dict[str, list] = {f: [] for f in _ARRAYS}
         self._norms: list[torch.Tensor] = []
         if not self.on:
