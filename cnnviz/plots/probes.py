@@ -146,7 +146,11 @@ def grad_norm_figure(runs: Sequence[tuple[str, Probes]], *, view: CurveView | No
     values = values[np.isfinite(values) & (values > 0)]
     decades = np.log10(values.max() / values.min()) if len(values) else 0.0
     fig.update_yaxes(type="log", exponentformat="power", row=1, col=1, title_text=_("gradient norm ‖∂loss/∂W‖"),
-                     dtick=1 if decades >= 1.5 else None)  # powers of ten only, unless the lines span less
+                     dtick=1)  # powers of ten only, unless the values span under 3: then 1, 2 and 5 times them
+    if len(values) and decades < 3:  # (raw values: the smoothed lines span less)
+        ticks = [m * 10.0 ** k for k in range(int(np.floor(np.log10(values.min()))),
+                                               int(np.ceil(np.log10(values.max()))) + 1) for m in (1, 2, 5)]
+        fig.update_yaxes(row=1, col=1, tickvals=ticks, ticktext=[f"{t:.3g}" for t in ticks])
     # short legend entries ("1. Conv2d": the layer's place and kind; hover names it), under the x axis's title
     fig.update_layout(height=height, margin={"l": 70, "r": 20, "t": 70 if titles or title else 30, "b": 60},
                       title=title or _("Gradient norm per layer (log scale)"),
