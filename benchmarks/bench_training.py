@@ -24,6 +24,11 @@ stay within AVX2, as on a CPU without AVX-512 or bfloat16. Every figure is print
    (wall clock, test passes included), and the accuracy at the end.
 5. (--ten-minutes) the "accurate" preset, stopped after 10 minutes: best test accuracy.
 6. (--compile) torch.compile: compile time against the time it saves per step.
+7. probes: the cost of recording each layer's weight and gradient statistics (``probes.npz``: histograms and
+   percentiles at about fifty steps, every step's gradient norms), as every studio run does: ``fit`` into a run
+   folder with ``probes=True`` against ``probes=False`` (both saving checkpoints); ``--probe-models``, Adam, batch 64,
+   5,000 images for 3 epochs (the vanishing-gradient experiment's size, 237 steps: a short run, where the ~53
+   recorded steps weigh most), median of ``--probe-rounds`` interleaved rounds (budget 5 %).
 """
 
 from __future__ import annotations
@@ -284,6 +289,21 @@ def live_fit(model_name: str, data: cnnviz.ImageData, test: cnnviz.ImageData, ba
     return h.epochs[-1].images_per_s
 
 
+def recorded_fit(model_name: str, data: cnnviz.ImageData, test: cnnviz.ImageData, probes: bool,
+                 epochs: int = 3) -> float:
+    """Wall seconds of one epoch of ``fit`` into a fresh run folder, recording the probes or not."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-probes-"))
+    try:
+        t0 = time.perf_counter()
+        training.fit(cnnviz.build_model(model_name, seed=0), data, test, epochs=epochs, batch_size=64, optimizer="adam",
+                     lr=1e-3, mean=MEAN, std=STD, checkpoint_dir=folder, probes=probes)
+        seconds = time.perf_counter() - t0
+        assert (folder / "probes.npz").is_file() == probes
+        return seconds
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def compiled_step_time(steps: int, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float, float]:
     """(compile seconds, eager s/step, compiled s/step) for mnist_cnn, batch 64, channels_last."""
     def make(compiled: bool):
@@ -315,12 +335,15 @@ def compiled_step_time(steps: int, x: torch.Tensor, y: torch.Tensor) -> tuple[fl
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", nargs="*", default=["ceiling", "throughput", "profile", "overhead", "fast"],
-                        choices=["ceiling", "throughput", "profile", "overhead", "fast"])
+    parser.add_argument("--only", nargs="*", default=["ceiling", "throughput", "profile", "overhead", "fast", "probes"],
+                        choices=["ceiling", "throughput", "profile", "overhead", "fast", "probes"])
     parser.add_argument("--avx2", action="store_true", help="run as an AVX2-only CPU would (see the top)")
     parser.add_argument("--steps", type=int, default=100, help="batches per throughput measurement")
     parser.add_argument("--repeats", type=int, default=3, help="interleaved rounds of the throughput comparison")
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds of the overhead comparison")
+    parser.add_argument("--probe-models", nargs="*", default=["simple_convnet", "deep_relu"],
+                        help="models of the recording-cost comparison")
+    parser.add_argument("--probe-rounds", type=int, default=3, help="interleaved rounds of the recording cost")
     parser.add_argument("--ten-minutes", action="store_true", help="also: the accurate preset for 10 minutes")
     parser.add_argument("--compile", action="store_true", help="also: torch.compile against eager")
     args = parser.parse_args(argv)
@@ -408,6 +431,20 @@ def main(argv: list[str] | None = None) -> None:
         print(f"   cost: median {statistics.median(costs):+.1f} % (rounds: {', '.join(f'{c:+.1f}' for c in costs)})")
         print(f"   cost, undisturbed (fastest quartile of 10-step windows per round): median "
               f"{statistics.median(robust):+.1f} % (rounds: {', '.join(f'{c:+.1f}' for c in robust)})")
+
+    if "probes" in args.only:
+        sub = train.subset(5_000, seed=3)
+        print(f"\n7. recording weights and gradients {cap()}: fit into a run folder, Adam, batch 64, {len(sub):,} "
+              f"images, 3 epochs, {args.probe_rounds} interleaved rounds (budget +5 %)")
+        for name in args.probe_models:
+            off, on = [], []
+            for r in range(args.probe_rounds):
+                pair = [(off, False), (on, True)]
+                for times, probes in (pair if r % 2 == 0 else pair[::-1]):
+                    times.append(recorded_fit(name, sub, tiny_test, probes))
+            costs = [100 * (b / a - 1) for a, b in zip(off, on)]
+            print(f"   {name:15s} without {statistics.median(off):.2f} s, with {statistics.median(on):.2f} s: cost "
+                  f"median {statistics.median(costs):+.1f} % (rounds: {', '.join(f'{c:+.1f}' for c in costs)})")
 
     if "fast" in args.only:
         p = training.PRESETS["fast"]

@@ -154,6 +154,8 @@ def inside_model(kind: str, name: str = "", upload: bytes | None = None):
     if kind == "trained":  # name: the dataset it was trained on ("" for Fashion-MNIST)
         path = inside_checkpoints(name or "fashion_mnist")[-1]
         return inside_checkpoint_model(path, os.path.getmtime(path))
+    if kind == "run":  # a checkpoint file of a training run (``name`` is its path)
+        return inside_checkpoint_model(name, os.path.getmtime(name))
     if kind == "imagenet":
         return inside_imagenet_model(name)
     if kind == "upload":

@@ -215,8 +215,80 @@ def chart(fig, *, key: str | None = None, where=None, **kwargs):
                 inner = (fig.layout.height or 450) - (margin.t or 0) - (margin.b or 0)
                 cell = inner / len(trace.z)
                 trace.textfont.size = max(trace.textfont.size or 12, min(PRESENTER_FONT - 2, int(0.5 * cell)))
-    kwargs.setdefault("config", {"displaylogo": False})
+    kwargs["config"] = {"displaylogo": False, "toImageButtonOptions": {
+        "format": "png", "scale": EXPORT_SCALE, "filename": figure_file_name(fig, key)}, **kwargs.get("config", {})}
     return (where if where is not None else st).plotly_chart(fig, key=key, **kwargs)
+
+
+EXPORT_SCALE = 2  # a chart's PNG download is twice its size on screen: sharp on a slide
+# plotly's toolbar has one download button (PNG here); this adds an SVG one beside it in every chart's toolbar. A
+# button's click must be a function, which a chart's JSON config cannot carry: the script switches the chart's own
+# download format to SVG for one click of plotly's button, so the file is the chart as drawn (language, presenter
+# sizes) either way. (No "<" before a letter inside the script: Streamlit's sanitizer would drop the whole element.)
+EXPORT_SCRIPT = """<script>
+(() => {
+  window.cnnvizSvgTitle = __TITLE__;
+  if (window.cnnvizSvgButtons) return;
+  window.cnnvizSvgButtons = true;
+  const NS = 'http://www.w3.org/2000/svg';
+  const icon = () => {  // built node by node: the page's HTML sanitizer drops a script that holds markup
+    const svg = document.createElementNS(NS, 'svg');
+    svg.setAttribute('viewBox', '0 0 24 24');
+    svg.setAttribute('width', '1em');
+    svg.setAttribute('height', '1em');
+    svg.setAttribute('class', 'icon');
+    const text = document.createElementNS(NS, 'text');
+    for (const [k, v] of [['x', '12'], ['y', '16'], ['text-anchor', 'middle'], ['font-size', '9.5'],
+                          ['font-weight', '700'], ['font-family', 'sans-serif'], ['fill', 'currentColor']]) {
+      text.setAttribute(k, v);
+    }
+    text.textContent = 'SVG';
+    svg.appendChild(text);
+    return svg;
+  };
+  const add = (bar) => {
+    if (bar.querySelector('[data-cnnviz-svg]')) return;
+    const png = [...bar.querySelectorAll('.modebar-btn')].find(
+      (b) => (b.getAttribute('data-title') || '').startsWith('Download plot'));
+    const gd = bar.closest('.js-plotly-plot');
+    if (!png || !gd) return;
+    const svg = document.createElement(png.tagName.toLowerCase());
+    svg.className = 'modebar-btn';
+    svg.setAttribute('rel', 'tooltip');
+    svg.setAttribute('data-gravity', 'w');
+    svg.setAttribute('data-title', window.cnnvizSvgTitle);
+    svg.setAttribute('data-cnnviz-svg', '1');
+    svg.appendChild(icon());
+    svg.addEventListener('click', (event) => {
+      event.preventDefault();
+      const options = gd._context.toImageButtonOptions;
+      const format = options.format;
+      options.format = 'svg';
+      try { png.click(); } finally { options.format = format; }
+    });
+    png.parentNode.insertBefore(svg, png.nextSibling);
+  };
+  const scan = () => document.querySelectorAll('.js-plotly-plot .modebar').forEach(add);
+  new MutationObserver(scan).observe(document.body, {childList: true, subtree: true});
+  scan();
+})();
+</script>"""
+
+
+def export_buttons() -> None:
+    """Put the SVG download button into every chart's toolbar (an invisible script; call once per script run)."""
+    import json
+
+    st.html(EXPORT_SCRIPT.replace("__TITLE__", json.dumps(_("Download plot as SVG"))), unsafe_allow_javascript=True)
+
+
+def figure_file_name(fig, key: str | None) -> str:
+    """The downloaded file's name: the figure's title (tags and punctuation dropped), else its key."""
+    import re
+
+    title = re.sub(r"<[^>]+>", " ", str(fig.layout.title.text or "")).strip()
+    name = re.sub(r"[^\w-]+", "-", title or key or "figure").strip("-")[:60]
+    return f"cnnviz-{name}" if name else "cnnviz-figure"
 
 
 LIVE_EVERY_S = 1.0  # how often a page redraws a job that runs in the background

@@ -40,6 +40,7 @@ navigation = st.navigation(navigation_sections(), expanded=True)  # show every p
 with st.sidebar:
     session.language_switch()
     layout.presenter_switch()
+    layout.export_buttons()
     st.caption(_("cnnviz {version} · runs on the CPU, no network needed").format(version=cnnviz.__version__))
     session.remember_session()
 try:

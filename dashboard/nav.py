@@ -102,6 +102,15 @@ PAGES: tuple[PageInfo, ...] = (
     PageInfo("32_errors.py", TRAINING, N_("Errors & confusion"), ":material/grid_on:",
              N_("The confusion matrix of a trained network on the test images: which classes it mixes up, and the "
                 "misclassified images of any cell with their probabilities.")),
+    PageInfo("33_weights_gradients.py", TRAINING, N_("Weights and gradients"), ":material/ssid_chart:",
+             N_("Every layer's weights and gradients over a run, as TensorBoard shows them: histograms stacked over "
+                "the steps, bands from the minimum to the maximum, and each layer's gradient norm at every step.")),
+    PageInfo("34_vanishing_gradients.py", TRAINING, N_("Vanishing gradients"), ":material/trending_down:",
+             N_("The same deep CNN trained side by side with sigmoid and with ReLU: with sigmoid the first layers' "
+                "gradients shrink to almost nothing.")),
+    PageInfo("35_feature_space.py", TRAINING, N_("Feature space"), ":material/scatter_plot:",
+             N_("The last layer's features of 2,000 test images in 2-D (PCA or t-SNE), coloured by class: before "
+                "training, after it, and epoch by epoch as the clusters form.")),
     PageInfo("40_transfer_compare.py", TRANSFER, N_("Compare strategies"), ":material/compare_arrows:",
              N_("Reuse a pretrained backbone: from scratch vs frozen base + new head vs fine-tuning the last block "
                 "or everything, on the same target data with the same budget.")),

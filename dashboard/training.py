@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 import cnnviz
-from cnnviz.i18n import N_
+from cnnviz.i18n import N_, _
 from dashboard.data import fashion_mnist
 from dashboard.layout import spinner
 from dashboard.session import client_address, training_runs_folder, training_session_id
@@ -246,3 +246,95 @@ def notes_measured(preset: str, mtime: float):
     from cnnviz import training
 
     return training.measured_history(preset)
+
+
+# ---- what a run recorded: its layers over time, its feature space, the vanishing-gradient pair
+PAIR_JOB_KEY = "cnnviz.training.pair"  # the session's cnnviz.runs.experiments.PairJob (running or last one)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def training_probes(path: str, mtime: float):
+    """The cnnviz.training.probes.Probes a run recorded (``path``: its probes.npz; ``mtime`` keys the cache).
+    Raises ValueError in one sentence for a damaged file."""
+    from cnnviz.training import probes
+
+    return probes.load_probes(path)
+
+
+@spinner(N_("Reading the weights of every checkpoint …"))
+@st.cache_data(max_entries=8, show_spinner=False)
+def training_checkpoint_probes(paths: tuple[str, ...], mtimes: tuple[float, ...], steps_per_epoch: int):
+    """Weight statistics computed from a run's epoch checkpoints (for runs recorded without probes, and the shipped
+    network); raises ValueError."""
+    from cnnviz.training import probes
+
+    return probes.probes_from_checkpoints(paths, steps_per_epoch=steps_per_epoch)
+
+
+@spinner(N_("Loading the test images …"))
+@st.cache_resource(max_entries=4, show_spinner=False)
+def feature_space_test_set(dataset: str, input_shape: tuple[int, int, int], seed: int):
+    """The test images of a run's dataset in its model's input shape (a folder's: the run's own test split);
+    shared, read-only."""
+    from cnnviz import training
+
+    if dataset == "fashion_mnist":
+        return training.fit_images(fashion_mnist(False), input_shape)
+    return training.load_train_test(dataset, input_shape=input_shape, seed=seed, download=False)[1]
+
+
+@spinner(N_("Projecting the features of 2,000 test images …"))
+@st.cache_data(max_entries=32, show_spinner=False)
+def feature_space(path: str, mtime: float, dataset: str, input_shape: tuple[int, int, int], seed: int, method: str,
+                  keep_on_disk: bool):
+    """The cnnviz.projection.Projection of a checkpoint's penultimate features (computed once: also kept in the run
+    folder when ``keep_on_disk``). Raises CheckpointError / ValueError."""
+    from cnnviz import projection
+
+    test = feature_space_test_set(dataset, input_shape, seed)
+    return projection.checkpoint_projection(path, test, method=method, cache=keep_on_disk)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def test_image_png(dataset: str, index: int) -> bytes:
+    """Test image ``index`` of a named dataset (fashion_mnist, mnist, cifar10) as PNG bytes, as the dataset has it.
+    Raises ValueError / DatasetUnavailable."""
+    import io
+
+    from PIL import Image
+
+    test = fashion_mnist(False) if dataset == "fashion_mnist" else cnnviz.load_dataset(dataset, train=False,
+                                                                                         download=False)
+    if not 0 <= index < len(test):
+        raise ValueError(_("{dataset} has no test image {index}").format(dataset=dataset, index=index))
+    img = test.images[index].numpy()
+    buf = io.BytesIO()
+    Image.fromarray(img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def pair_job():
+    """This session's vanishing-gradient pair (a cnnviz.runs.experiments.PairJob), or None."""
+    job = st.session_state.get(PAIR_JOB_KEY)
+    if job is not None:
+        return job
+    jobs = _live_jobs()
+    _prune_live_jobs(jobs)
+    job = jobs.get((training_session_id(), "pair"))
+    if job is not None:
+        st.session_state[PAIR_JOB_KEY] = job
+    return job
+
+
+def start_pair_job(job):
+    """Queue the pair for this session (one place in the queue, like one run) and keep it; raises QueueFull."""
+    o = job.jobs[0].options
+    job.expected_speed = training_speed(o.get("model_name") or "", o.get("batch_size", 64), o.get("bf16", False)) \
+        or job.expected_speed
+    job.enqueue(work_queue(), owner=training_session_id(), address=client_address())
+    job.start()
+    st.session_state[PAIR_JOB_KEY] = job
+    jobs = _live_jobs()
+    _prune_live_jobs(jobs)
+    jobs[(training_session_id(), "pair")] = job
+    return job

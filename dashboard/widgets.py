@@ -101,12 +101,16 @@ def test_image_bytes(key: str, dataset: str = FASHION) -> bytes:
     return testset_png(dataset, int(cls), int(nth))
 
 
-def model_choice(*, help: str | None = None, default: str | None = None) -> tuple[str, str, bytes | None]:
+def model_choice(*, help: str | None = None, default: str | None = None,
+                 extra: dict[str, tuple[str, str]] | None = None,
+                 extra_labels: dict[str, str] | None = None) -> tuple[str, str, bytes | None]:
     """The model to look inside: (kind, name, checkpoint bytes) as ``dashboard.inside.inside_model`` takes them;
-    ``default`` an option key to start with (else the first)."""
-    options = inside_model_options()
+    ``default`` an option key to start with (else the first); ``extra`` options first (e.g. a linked checkpoint,
+    ("run", path)), named by ``extra_labels``."""
+    options = {**(extra or {}), **inside_model_options()}
     keys = list(options)
-    key = st.selectbox(_("Model"), keys, help=help, format_func=inside_model_label,
+    labels = extra_labels or {}
+    key = st.selectbox(_("Model"), keys, help=help, format_func=lambda k: labels.get(k) or inside_model_label(k),
                        index=keys.index(default) if default in keys else 0)
     kind, name = options[key]
     ckpt_bytes = None

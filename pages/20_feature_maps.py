@@ -10,7 +10,7 @@ import cnnviz
 from cnnviz import capture, i18n
 from cnnviz.i18n import _
 from cnnviz.plots import maps
-from dashboard import layout, widgets
+from dashboard import layout, links, widgets
 from dashboard.data import decoded_image
 from dashboard.inside import INSIDE_TRAINED, inside_model, inside_photo_maps, inside_photo_view
 
@@ -31,15 +31,22 @@ with layout.explanation(_("What is a feature map?")):
 # ---------------------------------------------------------------------------- input and model
 inputs = st.expander(_("1. The image · 2. The model"), expanded=False) if presenting else st.container()
 left, right = inputs.columns(2)
+linked = links.opened_from_link()  # a test image (and the checkpoint it was seen through) sent by Feature space
 with left:
     st.subheader(_("1. The image"))
-    photo = widgets.photo_bytes(help=_("Up to 25 MB. Or use one of the sample photos below."))
+    if linked is not None:
+        st.image(linked.photo, width=140, caption=linked.caption)
+        st.button(_("Choose another photo"), on_click=links.forget_link)
+        photo = linked.photo
+    else:
+        photo = widgets.photo_bytes(help=_("Up to 25 MB. Or use one of the sample photos below."))
 with right:
     st.subheader(_("2. The model"))
     drawn = bool(st.session_state.get("photo.draw"))  # a drawing is for the Fashion-MNIST CNN (28×28, grey)
     kind, name, ckpt_bytes = widgets.model_choice(
         help=_("Untrained models have random filters: compare them with the trained one."),
-        default=INSIDE_TRAINED if drawn else None)
+        default=next(iter(linked.models), INSIDE_TRAINED) if linked else INSIDE_TRAINED if drawn else None,
+        extra=linked.models if linked else None, extra_labels=linked.labels if linked else None)
 
 try:
     img = decoded_image(photo)

@@ -14,7 +14,7 @@ from cnnviz import runs, training
 from cnnviz.background import QueueFull
 from cnnviz.i18n import _, pgettext
 from cnnviz.plots import training as tplots
-from dashboard import layout, notes, session
+from dashboard import curves, layout, notes, session
 from dashboard.lab import STACK_KEY
 from dashboard.training import (clock, holding, preset_changes, preset_hidden, run_length, start_training_job,
                                 training_data, training_job)
@@ -263,8 +263,11 @@ def draw_live() -> None:
         st.warning(h.message)
     elif h.status == "finished":
         st.success(h.message)
-    layout.chart(tplots.curves_figure(h), key="tr.curves", where=layout.main_figure())
+    layout.chart(tplots.curves_figure(h, view=curves.curve_view("tr.view")), key="tr.curves",
+                 where=layout.main_figure())
     notes.notes_live_plot(job)
+    run_name = str(job.options.get("checkpoint_dir") or "run").rstrip("/").rsplit("/", 1)[-1]
+    curves.history_download([(run_name, h)], key="tr.csv", file_name=run_name)
     if h.epochs:
         with st.expander(_("Epoch table")):
             cols = {"epoch": _("epoch"), "train_loss": _("training loss"), "train_acc": _("training accuracy"),

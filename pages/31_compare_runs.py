@@ -10,9 +10,11 @@ import streamlit as st
 
 from cnnviz import runs, training
 from cnnviz.i18n import _, ngettext
+from cnnviz.plots import compare as compare_plots
 from cnnviz.plots import training as tplots
-from dashboard import layout, session
-from dashboard.training import dataset_title, training_job
+from cnnviz.runs.compare import varying_settings
+from dashboard import curves, layout, session
+from dashboard.training import training_job
 
 st.title(_("Compare runs"))
 early = layout.early_figure()  # on a projector the curves come first; the runs and their table follow them
@@ -74,25 +76,24 @@ if not choices:
         damaged_runs(damaged, folder, can_delete=not shared)
     st.stop()
 
-if labels:
-    cols = {"run": _("run"), "status": _("status"), "dataset": _("dataset"), "n": _("training images"),
-            "epochs": _("epochs done"), "best": _("best test accuracy"), "time": _("time (s)")}
-    rows = []
-    for name, r in labels.items():
-        h = r.history
-        rows.append({cols["run"]: name, cols["status"]: training.status_label(r.status),
-                     cols["dataset"]: dataset_title(r.config.dataset) if r.config else "", cols["n"]: h.train_size,
-                     cols["epochs"]: len(h.epochs), cols["best"]: h.best_test_acc, cols["time"]: round(h.elapsed_s)})
-    layout.table(rows, counts=[cols["n"]], percents=[cols["best"]])
+rows = curves.settings_and_results(list(labels.items())) if labels else []
 
 default = [c for c in choices if c != REFERENCE][-4:] or choices
 picked = st.multiselect(_("Runs to overlay"), choices, default=default, format_func=choice_label)
 metric = st.radio(_("Curve"), list(tplots.METRICS), format_func=lambda m: _(tplots.METRICS[m]), horizontal=True)
+view = curves.curve_view("cmp.view")
 series = [(choice_label(name), labels[name].history if name in labels else reference) for name in picked]
 if series:
-    layout.chart(tplots.compare_figure(series, metric=metric), key="cmp.chart", where=layout.main_figure(early=early))
+    layout.chart(tplots.compare_figure(series, metric=metric, view=view), key="cmp.chart",
+                 where=layout.main_figure(early=early))
+    curves.history_download(series, key="cmp.csv", file_name="runs")
 else:
     st.info(_("Pick at least one run to draw."))
+if len(rows) >= 2:
+    st.subheader(_("Settings → result"))
+    layout.chart(compare_plots.settings_parcoords(rows, varying_settings(rows)), key="cmp.parcoords")
+    st.caption(_("One line per run, from its settings (left) to its best and final test accuracy (right). Drag along "
+                 "an axis to pick the runs with those values."))
 
 if damaged:  # under the chart: on a projector the curves keep the first screen
     damaged_runs(damaged, folder, can_delete=not shared)

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 
 from ..i18n import N_, _
+from .deep import DeepNet
 
 __all__ = ["ZOO", "ModelSpec", "build_model", "input_shape_for", "layer_names", "model_spec", "seeded"]
 
@@ -176,6 +177,14 @@ ZOO: dict[str, ModelSpec] = {
         ModelSpec("lenet5_28", N_("LeNet-5 (28×28 variant)"), (1, 28, 28),
                   N_("LeNet-5 with padding 2 on the first conv so that 28×28 MNIST fits unchanged."),
                   lambda num_classes=10, in_channels=1: LeNet5(num_classes, in_channels, padding=2)),
+        ModelSpec("deep_sigmoid", N_("Deep CNN, 9 layers, sigmoid (vanishing gradients)"), (1, 28, 28),
+                  N_("Not from the notes: six 3×3 convs (8, 8, 16, 16, 16, 16; max-pool after the 2nd and 4th) and fc "
+                     "784→64→64→10, sigmoid after every hidden layer, He-initialised. Its first layers hardly learn."),
+                  lambda num_classes=10, in_channels=1: DeepNet(num_classes, in_channels, "sigmoid")),
+        ModelSpec("deep_relu", N_("Deep CNN, 9 layers, ReLU"), (1, 28, 28),
+                  N_("The same nine layers and initial weights as the sigmoid one, with ReLU: its gradient reaches the "
+                     "first layer."),
+                  lambda num_classes=10, in_channels=1: DeepNet(num_classes, in_channels, "relu")),
         ModelSpec("alexnet", N_("AlexNet"), (3, 224, 224), N_("Krizhevsky et al. 2012, torchvision's version."),
                   _tv("alexnet"), torchvision=True),
         ModelSpec("vgg16", N_("VGG16"), (3, 224, 224), N_("Simonyan & Zisserman 2014: 13 3×3 convs in 5 blocks, 3 fc."),

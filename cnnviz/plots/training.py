@@ -10,6 +10,7 @@ from plotly.subplots import make_subplots
 
 from ..i18n import N_, _
 from ..training import History
+from .curves import CurveView
 
 __all__ = ["METRICS", "cam_overlay", "compare_figure", "confusion_figure", "curves_figure", "tiles"]
 
@@ -23,8 +24,10 @@ METRICS = {  # shown as _(METRICS[key])
 _COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22")
 
 
-def _epoch_x(history: History, step: int) -> float:
-    return step / history.steps_per_epoch if history.steps_per_epoch else float(step)
+def _faint(fig: go.Figure, x: list[float], y: list[float], color: str, **where) -> None:
+    """The raw line, faint, behind its smoothed one (as TensorBoard draws it)."""
+    fig.add_trace(go.Scatter(x=x, y=y, mode="lines", line={"color": color, "width": 1}, opacity=0.25,
+                             showlegend=False, hoverinfo="skip"), **where)
 
 
 def _whole_epochs(fig: go.Figure, last: float) -> None:
@@ -33,68 +36,98 @@ def _whole_epochs(fig: go.Figure, last: float) -> None:
     fig.update_xaxes(tick0=0, dtick=next((d for d in (1, 2, 5, 10, 20, 50, 100, 200, 500) if d * 10 >= last), None))
 
 
-def curves_figure(history: History, *, height: int = 380) -> go.Figure:
-    """Loss (left) and accuracy (right) against epochs: training every few steps, test after each epoch.
+def _hover(view: CurveView, epoch_template: str, value: str) -> str:
+    """A hover template: the epoch view's own sentence, or the x axis's name and ``value`` (a template of y)."""
+    return (epoch_template if view.x == "epoch" else f"{view.x_title} %{{x:,.4~g}}<br>{value}") + "<extra></extra>"
+
+
+def curves_figure(history: History, *, height: int = 380, view: CurveView | None = None) -> go.Figure:
+    """Loss (left) and accuracy (right) against epochs (or steps, or seconds: ``view``): training every few steps
+    (smoothed with ``view.smoothing``, the raw line faint behind), test after each epoch.
 
     The legend names the two kinds of line (training, test), each drawn in both panels, never one panel's metric.
     """
+    view = view or CurveView()
     fig = make_subplots(rows=1, cols=2, subplot_titles=(_("Loss (cross-entropy)"), _("Accuracy")),
                         horizontal_spacing=0.1)
     train_name, test_name = _("training (last few steps)"), _("test (after each epoch)")
-    xs = [_epoch_x(history, s.step) for s in history.steps]
-    fig.add_trace(go.Scatter(x=xs, y=[s.loss for s in history.steps], mode="lines", name=train_name,
+    spe = history.steps_per_epoch
+    xs = [view.x_of(s.step, spe, s.elapsed_s) for s in history.steps]
+    for col, y in ((1, [s.loss for s in history.steps]), (2, [s.accuracy for s in history.steps])):
+        if view.smoothing:
+            _faint(fig, xs, y, _COLORS[0], row=1, col=col)
+    fig.add_trace(go.Scatter(x=xs, y=view.smooth([s.loss for s in history.steps]), mode="lines", name=train_name,
                              line={"color": _COLORS[0], "width": 1.5}, legendgroup="train",
-                             hovertemplate=_("epoch %{x:.2f}<br>training loss %{y:.4f}") + "<extra></extra>"),
+                             hovertemplate=_hover(view, _("epoch %{x:.2f}<br>training loss %{y:.4f}"),
+                                                  _("training loss %{y:.4f}"))),
                   row=1, col=1)
-    fig.add_trace(go.Scatter(x=xs, y=[s.accuracy for s in history.steps], mode="lines", name=train_name,
+    fig.add_trace(go.Scatter(x=xs, y=view.smooth([s.accuracy for s in history.steps]), mode="lines", name=train_name,
                              line={"color": _COLORS[0], "width": 1.5}, legendgroup="train", showlegend=False,
-                             hovertemplate=_("epoch %{x:.2f}<br>training accuracy %{y:.1%}") + "<extra></extra>"),
+                             hovertemplate=_hover(view, _("epoch %{x:.2f}<br>training accuracy %{y:.1%}"),
+                                                  _("training accuracy %{y:.1%}"))),
                   row=1, col=2)
-    ex = [e.epoch for e in history.epochs]
+    ex = [view.x_of(e.epoch * spe, spe, e.elapsed_s) if spe else e.epoch for e in history.epochs]
     fig.add_trace(go.Scatter(x=ex, y=[e.test_loss for e in history.epochs], mode="lines+markers", name=test_name,
                              line={"color": _COLORS[1], "width": 2.5}, marker={"size": 8}, legendgroup="test",
-                             hovertemplate=_("epoch %{x}<br>test loss %{y:.4f}") + "<extra></extra>"), row=1, col=1)
+                             hovertemplate=_hover(view, _("epoch %{x}<br>test loss %{y:.4f}"),
+                                                  _("test loss %{y:.4f}"))), row=1, col=1)
     fig.add_trace(go.Scatter(x=ex, y=[e.test_acc for e in history.epochs], mode="lines+markers", name=test_name,
                              line={"color": _COLORS[1], "width": 2.5}, marker={"size": 8}, legendgroup="test",
                              showlegend=False,
-                             hovertemplate=_("epoch %{x}<br>test accuracy %{y:.1%}") + "<extra></extra>"),
+                             hovertemplate=_hover(view, _("epoch %{x}<br>test accuracy %{y:.1%}"),
+                                                  _("test accuracy %{y:.1%}"))),
                   row=1, col=2)
-    right = max(1, history.total_epochs or (ex[-1] if ex else 1))
+    right = max(1, history.total_epochs or (history.epochs[-1].epoch if history.epochs else 1))
+    if view.x == "step":
+        right *= max(spe, 1)
     for col in (1, 2):
-        fig.update_xaxes(title_text=_("epoch"), range=[0, right * 1.02], row=1, col=col)
-    _whole_epochs(fig, right)
-    fig.update_yaxes(rangemode="tozero", row=1, col=1)
+        fig.update_xaxes(title_text=view.x_title, row=1, col=col,
+                         **({"rangemode": "tozero"} if view.x == "time" else {"range": [0, right * 1.02]}))
+    fig.update_yaxes(**({"type": "log"} if view.log_loss else {"rangemode": "tozero"}), row=1, col=1)
+    if view.x == "epoch":
+        _whole_epochs(fig, right)
     fig.update_yaxes(range=[0, 1.01], tickformat=".0%", row=1, col=2)
     fig.update_layout(height=height, margin={"l": 50, "r": 20, "t": 60, "b": 40},
                       legend={"orientation": "h", "y": -0.2, "x": 0}, hovermode="closest")
     return fig
 
 
-def compare_figure(runs: Sequence[tuple[str, History]], *, metric: str = "test_acc", height: int = 420) -> go.Figure:
-    """Several runs' ``metric`` overlaid against epochs (one colour per run). Accuracy ticks get a decimal when the
-    curves span less than ten points, so no two ticks read the same (90 %, 90 %, 91 %)."""
+def compare_figure(runs: Sequence[tuple[str, History]], *, metric: str = "test_acc", height: int = 420,
+                   view: CurveView | None = None) -> go.Figure:
+    """Several runs' ``metric`` overlaid against epochs, steps or seconds (``view``; one colour per run), the
+    step-by-step loss smoothed with ``view.smoothing`` over its faint raw line, losses on a log axis with
+    ``view.log_loss``. Accuracy ticks get a decimal when the curves span less than ten points, so no two ticks read
+    the same (90 %, 90 %, 91 %)."""
     if metric not in METRICS:
         raise ValueError(_("unknown metric {metric!r}; choose one of {choices}").format(
             metric=metric, choices=", ".join(METRICS)))
+    view = view or CurveView()
     fig = go.Figure()
     values: list[float] = []
     last = 1.0
     for i, (label, h) in enumerate(runs):
         color = _COLORS[i % len(_COLORS)]
+        spe = h.steps_per_epoch
         if metric == "step_loss":
-            x = [_epoch_x(h, s.step) for s in h.steps]
+            x = [view.x_of(s.step, spe, s.elapsed_s) for s in h.steps]
             y = [s.loss for s in h.steps]
             mode = "lines"
+            if view.smoothing:
+                _faint(fig, x, y, color)
+                y = view.smooth(y)
         else:
-            x = [e.epoch for e in h.epochs]
+            x = [view.x_of(e.epoch * spe, spe, e.elapsed_s) if spe else e.epoch for e in h.epochs]
             y = [getattr(e, metric) for e in h.epochs]
             mode = "lines+markers"
         values += [v for v in y if v == v]
         last = max(last, h.total_epochs or 0, *x)
+        where = _("epoch %{x:.2f}") if view.x == "epoch" else f"{view.x_title} %{{x:,.4~g}}"
         fig.add_trace(go.Scatter(x=x, y=y, mode=mode, name=label, line={"color": color, "width": 2},
-                                 hovertemplate=label.replace("%", "%%") + "<br>" + _("epoch %{x:.2f}") +
+                                 hovertemplate=label.replace("%", "%%") + "<br>" + where +
                                  "<br>%{y:.4f}<extra></extra>"))
-    fig.update_layout(height=height, xaxis_title=_("epoch"), yaxis_title=_(METRICS[metric]),
+    if view.log_loss and "loss" in metric:
+        fig.update_yaxes(type="log")
+    fig.update_layout(height=height, xaxis_title=view.x_title, yaxis_title=_(METRICS[metric]),
                       margin={"l": 60, "r": 20, "t": 30, "b": 40}, legend={"orientation": "h", "y": -0.18, "x": 0})
     _whole_epochs(fig, last)
     if metric.endswith("acc"):

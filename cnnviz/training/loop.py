@@ -34,6 +34,7 @@ from ..data import ImageData
 from ..files import atomic_torch_save, sweep_temp_files
 from . import cpu
 from .cpu import THREADS
+from .probes import ProbeRecorder
 from .records import EpochRecord, History, StepRecord
 from .randomness import batch_seed, own_dropout, step_seed
 from .rundir import HISTORY_FILE, STATE_FILE
@@ -129,7 +130,8 @@ def fit(
     (the training loss's target puts this much probability evenly on all classes, default 0; the test loss and
     accuracy stay plain), ``max_steps`` (the run ends after this many optimizer steps, mid-epoch if need be: that last,
     partial epoch is tested and saved like the others and its checkpoint's meta has ``epoch_batches``; default None:
-    after ``epochs`` whole epochs).
+    after ``epochs`` whole epochs), ``probes`` (with ``checkpoint_dir``: record each layer's weight and gradient
+    statistics in ``probes.npz``, see ``cnnviz.training.probes``; default True).
 
     Raises ``ValueError`` for bad settings or data that does not fit the model, ``TypeError`` for an
     unknown option.
@@ -234,6 +236,7 @@ def fit(
         if folder is None:
             return
         snapshot().save(folder / HISTORY_FILE)
+        recorder.save()
         atomic_torch_save({"epoch": epoch, "batch": batch, "step": step, "elapsed_s": elapsed(),
                            "run": run.as_list(), "window": window.as_list(),
                            "model": {k: v.detach().cpu().clone().contiguous() for k, v in model.state_dict().items()},
@@ -252,6 +255,8 @@ def fit(
     if channels_last:
         model.to(memory_format=torch.channels_last)
     dropout = torch.Generator()  # the run's own: dropout never draws from the global generator other threads share
+    recorder = ProbeRecorder(model, folder if opts.probes else None, step=step, total_steps=total_steps,
+                             steps_per_epoch=steps_per_epoch, resumed=opts.resume or start_epoch > 0)
     try:
         with THREADS.lease(opts.threads) as lease, own_dropout(model, dropout) as dropout_layers:
             if folder is not None and first_epoch == 0 and first_batch == 0 and step == 0 and opts.save_initial:
@@ -309,8 +314,10 @@ def fit(
                         return snapshot(status, message)
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
+                    recorder.gradients(step + 1)
                     opt.step()
                     step += 1
+                    recorder.weights(step)
                     k = len(yb)
                     correct = (logits.detach().argmax(1) == yb).sum().item()
                     run.add(value, correct, k)
@@ -359,6 +366,7 @@ def fit(
                             "{acc:.2%}").format(step=step, epochs=step / steps_per_epoch, acc=epoch_records[-1].test_acc)
             if folder is not None:
                 snapshot(status, message).save(folder / HISTORY_FILE)
+                recorder.save()
                 if not opts.keep_state:
                     (folder / STATE_FILE).unlink(missing_ok=True)
             return snapshot(status, message)
@@ -371,6 +379,7 @@ def fit(
             model.to(memory_format=torch.contiguous_format)
         if folder is not None and status in ("stopped", "failed"):
             snapshot(status, message).save(folder / HISTORY_FILE)
+            recorder.save()
 
 
 

@@ -52,6 +52,7 @@ class FitOptions:
     foreach: bool = True
     label_smoothing: float = 0.0
     max_steps: int | None = None
+    probes: bool = True  # record weight and gradient statistics in the run folder (probes.npz)
 
 
 
