@@ -249,7 +249,14 @@ def draw_live() -> None:
         st.warning(h.message)
     elif h.status == "finished":
         st.success(h.message)
-    layout.chart(tplots.curves_figure(h), key="tr.curves")
+
+
+def draw_curves() -> None:
+    """The curves and the epoch table: a fragment of their own, redrawn less often than the numbers above."""
+    if job.queued:
+        return
+    h = job.history
+    layout.chart(tplots.curves_figure(h, max_points=CURVE_POINTS), key="tr.curves")
     if h.epochs:
         with st.expander(_("Epoch table")):
             cols = {"epoch": _("epoch"), "train_loss": _("training loss"), "train_acc": _("training accuracy"),
@@ -263,8 +270,11 @@ def draw_live() -> None:
                                         cols["test_acc"]: st.column_config.NumberColumn(format="percent")})
 
 
+CURVE_POINTS = 400  # training-loss points drawn at most: enough for a smooth curve, a bounded figure to send
+
 with live_area:
     layout.live(draw_live, running=busy)
+    layout.live(draw_curves, running=busy, every=layout.LIVE_FIGURE_EVERY_S)
 
 layout.reading_notes(
     _("How to read the curves"),

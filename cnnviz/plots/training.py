@@ -27,20 +27,34 @@ def _epoch_x(history: History, step: int) -> float:
     return step / history.steps_per_epoch if history.steps_per_epoch else float(step)
 
 
-def curves_figure(history: History, *, height: int = 380) -> go.Figure:
+def thinned(items: Sequence, max_points: int | None) -> Sequence:
+    """At most ``max_points`` of ``items``, evenly spaced, the first and the last always among them (all of them
+    when ``max_points`` is None or not fewer)."""
+    n = len(items)
+    if max_points is None or n <= max_points:
+        return items
+    if max_points < 2:
+        raise ValueError(_("max_points must be at least 2, not {n}").format(n=max_points))
+    return [items[round(i * (n - 1) / (max_points - 1))] for i in range(max_points)]
+
+
+def curves_figure(history: History, *, height: int = 380, max_points: int | None = None) -> go.Figure:
     """Loss (left) and accuracy (right) against epochs: training every few steps, test after each epoch.
 
     The legend names the two kinds of line (training, test), each drawn in both panels, never one panel's metric.
+    ``max_points`` caps the training points drawn (evenly spaced, the latest always among them): a live figure then
+    costs the same to send and redraw however long the run.
     """
     fig = make_subplots(rows=1, cols=2, subplot_titles=(_("Loss (cross-entropy)"), _("Accuracy")),
                         horizontal_spacing=0.1)
     train_name, test_name = _("training (last few steps)"), _("test (after each epoch)")
-    xs = [_epoch_x(history, s.step) for s in history.steps]
-    fig.add_trace(go.Scatter(x=xs, y=[s.loss for s in history.steps], mode="lines", name=train_name,
+    steps = thinned(history.steps, max_points)
+    xs = [_epoch_x(history, s.step) for s in steps]
+    fig.add_trace(go.Scatter(x=xs, y=[s.loss for s in steps], mode="lines", name=train_name,
                              line={"color": _COLORS[0], "width": 1.5}, legendgroup="train",
                              hovertemplate=_("epoch %{x:.2f}<br>training loss %{y:.4f}") + "<extra></extra>"),
                   row=1, col=1)
-    fig.add_trace(go.Scatter(x=xs, y=[s.accuracy for s in history.steps], mode="lines", name=train_name,
+    fig.add_trace(go.Scatter(x=xs, y=[s.accuracy for s in steps], mode="lines", name=train_name,
                              line={"color": _COLORS[0], "width": 1.5}, legendgroup="train", showlegend=False,
                              hovertemplate=_("epoch %{x:.2f}<br>training accuracy %{y:.1%}") + "<extra></extra>"),
                   row=1, col=2)
