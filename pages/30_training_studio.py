@@ -213,6 +213,14 @@ def fmt_time(seconds: float | None) -> str:
     return f"{seconds // 60}:{seconds % 60:02d}" if seconds >= 60 else f"{seconds} s"
 
 
+def precision_badge(bf16: bool) -> None:
+    """Which numbers the run computes with: bfloat16 where the CPU has it natively, float32 otherwise."""
+    if bf16:
+        st.badge(_("bfloat16 fast math (native on this CPU)"), icon=":material/bolt:", color="green")
+    else:
+        st.badge(_("float32"), icon=":material/calculate:", color="gray")
+
+
 def draw_live() -> None:
     h = job.history
     if job.running:
@@ -241,6 +249,7 @@ def draw_live() -> None:
     m[4].metric(_("Elapsed"), fmt_time(h.elapsed_s))
     m[5].metric(_("Images / s"), f"{h.images_per_s:,.0f}" if h.images_per_s else "–")
     m[6].metric(_("Time left"), fmt_time(h.eta_s) if job.running else "–")
+    precision_badge(bool(job.options.get("bf16")))
     st.progress(h.progress, text=_("step {step:,} of {total:,}").format(step=h.step, total=h.total_steps)
                 if h.total_steps else _("starting …"))
     if h.status == "failed":
