@@ -171,3 +171,29 @@ def test_bfloat16_reaches_the_same_accuracy_as_float32_within_half_a_point():
         acc[bf16] = h.epochs[-1].test_acc
     assert acc[False] > 0.75
     assert abs(acc[True] - acc[False]) <= 0.005, acc
+
+
+CPUINFO = """vendor_id\t: {vendor}
+cpu family\t: {family}
+cpu MHz\t\t: 2600.000
+flags\t\t: fpu sse avx fma avx2 {extra}
+"""
+
+
+def test_the_spec_ceiling_counts_lanes_fma_units_and_cores_as_the_vendors_build_them():
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import torch
+    from ceiling import cpu_spec, peak_gflops
+
+    zen4 = cpu_spec(CPUINFO.format(vendor="AuthenticAMD", family=25, extra="avx512f avx512_bf16"), "", cores=2)
+    assert (zen4.fp32_lanes, zen4.fma_units, zen4.bf16_dot) == (16, 1, True)  # AVX-512 on two 256-bit units
+    assert peak_gflops(zen4) == pytest.approx(2.6 * 16 * 2 * 1 * 2)  # 166 GFLOP/s, as AVX2 would give
+    assert peak_gflops(zen4, torch.bfloat16) == pytest.approx(2 * peak_gflops(zen4))
+    capped = cpu_spec(CPUINFO.format(vendor="AuthenticAMD", family=25, extra="avx512f avx512_bf16"), "AVX2", cores=2)
+    assert (capped.fp32_lanes, capped.fma_units, capped.bf16_dot) == (8, 2, False)
+    assert peak_gflops(capped, torch.bfloat16) == peak_gflops(capped) == pytest.approx(peak_gflops(zen4))
+    intel = cpu_spec(CPUINFO.format(vendor="GenuineIntel", family=6, extra="avx512f"), "", cores=4)
+    assert peak_gflops(intel) == pytest.approx(2.6 * 16 * 2 * 2 * 4)
+    assert not intel.bf16_dot and peak_gflops(intel, torch.bfloat16) == peak_gflops(intel)
