@@ -197,3 +197,17 @@ def test_the_spec_ceiling_counts_lanes_fma_units_and_cores_as_the_vendors_build_
     intel = cpu_spec(CPUINFO.format(vendor="GenuineIntel", family=6, extra="avx512f"), "", cores=4)
     assert peak_gflops(intel) == pytest.approx(2.6 * 16 * 2 * 2 * 4)
     assert not intel.bf16_dot and peak_gflops(intel, torch.bfloat16) == peak_gflops(intel)
+
+
+@pytest.mark.parametrize("given, seen", [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
+def test_openmp_threads_sleep_while_waiting_unless_told_otherwise(given, seen):
+    """What OpenMP itself read when torch loaded (OMP_DISPLAY_ENV), in a fresh process that imports cnnviz first, as
+    the `cnnviz` command and the dashboard's pages do."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    env.update({"OMP_DISPLAY_ENV": "TRUE", "PYTHONPATH": str(ROOT)}, **({"OMP_WAIT_POLICY": given} if given else {}))
+    out = subprocess.run([sys.executable, "-c", "import cnnviz, torch; torch.ones(300, 300) @ torch.ones(300, 300)"],
+                         env=env, capture_output=True, text=True, timeout=300, check=True)
+    assert f"OMP_WAIT_POLICY = '{seen}'" in out.stderr, out.stderr[-2000:]
