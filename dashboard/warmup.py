@@ -57,9 +57,10 @@ def _warm_steps():
         path = inside_checkpoints()[-1]
         inside_checkpoint_model(path, os.path.getmtime(path))
 
-    def page_modules():  # what the photo, Grad-CAM and table pages import on their first use
+    def page_modules():  # what the photo and Grad-CAM pages import on their first use
+        # not pandas: plotly's validators peek at sys.modules["pandas"], and a page drawing a figure while this thread
+        # is half-way through importing it got a partly initialized module (an AttributeError on the page)
         import captum.attr  # noqa: F401
-        import pandas  # noqa: F401
 
         import cnnviz.gradcam  # noqa: F401
         import cnnviz.plots  # noqa: F401

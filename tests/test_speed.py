@@ -212,3 +212,18 @@ def test_openmp_threads_sleep_while_waiting_unless_told_otherwise(given, seen):
     out = subprocess.run([sys.executable, "-c", "import cnnviz, torch; torch.ones(300, 300) @ torch.ones(300, 300)"],
                          env=env, capture_output=True, text=True, timeout=300, check=True)
     assert seen in out.stderr, out.stderr[-3000:]
+
+
+def test_the_warm_up_never_imports_pandas_behind_a_page_drawing_a_figure():
+    """plotly looks pandas up in sys.modules without importing it: half-imported by the warm-up thread, a figure on a
+    page failed with an AttributeError (seen on the studio in presenter mode right after a server start)."""
+    import ast
+    import inspect
+
+    from dashboard import warmup
+
+    imported = {alias.name for node in ast.walk(ast.parse(inspect.getsource(warmup)))
+                if isinstance(node, (ast.Import, ast.ImportFrom)) for alias in node.names}
+    imported |= {node.module for node in ast.walk(ast.parse(inspect.getsource(warmup)))
+                 if isinstance(node, ast.ImportFrom) and node.module}
+    assert not {name for name in imported if name.split(".")[0] == "pandas"}
