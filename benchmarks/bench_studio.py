@@ -35,7 +35,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from tools.live_server import CHROMIUM, CHROMIUM_ARGS, SETTLED, free_port, server_cpu, start_server  # noqa: E402
 
-RUN = dict(model="simple_convnet", optimizer="adam", lr=1e-3, batch_size=64, train_size=10_000, test_size=2_000)
+RUN = {"model": "simple_convnet", "optimizer": "adam", "lr": 1e-3, "batch_size": 64, "train_size": 10_000,
+       "test_size": 2_000}
 
 
 def run_images_per_s(history_file: Path) -> float:
@@ -47,9 +48,9 @@ def run_images_per_s(history_file: Path) -> float:
 
 
 def cli_run(epochs: int, bf16: bool, out: Path) -> float:
-    cmd = [sys.executable, "-c", "import sys; from cnnviz.cli import main; sys.exit(main())", "train", RUN["model"], "--epochs", str(epochs), "--optimizer",
-           RUN["optimizer"], "--lr", str(RUN["lr"]), "--batch-size", str(RUN["batch_size"]), "--train-size",
-           str(RUN["train_size"]), "--test-size", str(RUN["test_size"]), "--seed", "0", "--quiet", "--out", str(out)]
+    cmd = [sys.executable, "-c", "import sys; from cnnviz.cli import main; sys.exit(main())", "train", RUN["model"],
+           "--epochs", str(epochs), "--optimizer", RUN["optimizer"], "--lr", str(RUN["lr"]), "--batch-size",
+           str(RUN["batch_size"]), "--train-size", str(RUN["train_size"]), "--test-size", str(RUN["test_size"]), "--seed", "0", "--quiet", "--out", str(out)]
     subprocess.run(cmd + (["--bf16"] if bf16 else []), cwd=ROOT, check=True, capture_output=True,
                    env=dict(os.environ, PYTHONPATH=str(ROOT)))
     return run_images_per_s(out / "history.json")

@@ -327,7 +327,8 @@ def honest_ceilings() -> dict[str, float]:
                   "spec bf16": honest.peak_gflops(spec, torch.bfloat16)})
     print(f"   honest ceilings {cap()}, load {os.getloadavg()[0]:.2f}: " + ", ".join(f"{k} {v:.0f}" for k, v in c.items())
           + f" GFLOP/s (spec: {spec.ghz:.2f} GHz reported clock × {spec.fp32_lanes} fp32 lanes × 2 × "
-          f"{spec.fma_units} FMA units × {spec.cores} cores{', bf16 dot product ×2' if spec.bf16_dot else ''})")
+          f"{spec.fma_units} FMA units × {spec.cores} cores{', bf16 dot product ×2' if spec.bf16_dot else ''}; the "
+          f"conv's fp32 rate is that peak at {honest.implied_ghz(spec, c['oneDNN conv fp32']):.2f} GHz)")
     return c
 
 

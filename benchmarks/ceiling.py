@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-__all__ = ["Spec", "cpu_spec", "measure", "onednn_conv", "onednn_linear", "peak_gflops", "plain_matmul"]
+__all__ = ["Spec", "cpu_spec", "implied_ghz", "measure", "onednn_conv", "onednn_linear", "peak_gflops", "plain_matmul"]
 
 
 @dataclass(frozen=True)
@@ -49,10 +49,10 @@ def cpu_spec(cpuinfo: str | None = None, isa_limit: str | None = None, cores: in
     256-bit units (the same FLOPs per cycle as AVX2)."""
     text = cpuinfo if cpuinfo is not None else Path("/proc/cpuinfo").read_text()
     isa_limit = (isa_limit if isa_limit is not None else os.environ.get("ONEDNN_MAX_CPU_ISA", "")).upper()
-    flags = set((re.search(r"^flags\s*:\s*(.*)$", text, re.M) or [None, ""])[1].split())
-    vendor = (re.search(r"^vendor_id\s*:\s*(\S+)", text, re.M) or [None, "?"])[1]
-    family = int((re.search(r"^cpu family\s*:\s*(\d+)", text, re.M) or [None, "0"])[1])
-    mhz = [float(m) for m in re.findall(r"^cpu MHz\s*:\s*([\d.]+)", text, re.M)]
+    flags = set((re.search(r"^flags\s*:\s*(.*)$", text, re.MULTILINE) or [None, ""])[1].split())
+    vendor = (re.search(r"^vendor_id\s*:\s*(\S+)", text, re.MULTILINE) or [None, "?"])[1]
+    family = int((re.search(r"^cpu family\s*:\s*(\d+)", text, re.MULTILINE) or [None, "0"])[1])
+    mhz = [float(m) for m in re.findall(r"^cpu MHz\s*:\s*([\d.]+)", text, re.MULTILINE)]
     avx512 = "avx512f" in flags and not isa_limit.startswith("AVX2")
     lanes = 16 if avx512 else 8 if "avx2" in flags else 4
     units = 2
@@ -61,6 +61,12 @@ def cpu_spec(cpuinfo: str | None = None, isa_limit: str | None = None, cores: in
     bf16 = "avx512_bf16" in flags and avx512
     return Spec(ghz=max(mhz, default=0.0) / 1000, fp32_lanes=lanes, fma_units=units,
                 cores=cores if cores is not None else (os.cpu_count() or 1), bf16_dot=bf16, vendor=vendor)
+
+
+def implied_ghz(spec: Spec, gflops: float, dtype: torch.dtype = torch.float32) -> float:
+    """The clock at which the spec's peak would equal ``gflops`` measured: above the reported clock, the CPU boosts
+    (a virtual machine reports its base clock) or does more per cycle than assumed."""
+    return gflops / (peak_gflops(spec, dtype) / spec.ghz) if spec.ghz else float("nan")
 
 
 def measure(fn, flops: float, repeats: int = 8) -> float:
@@ -103,8 +109,9 @@ def main() -> None:
     print(f"CPU capability {torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads, load "
           f"{os.getloadavg()[0]:.2f}; spec: {spec}")
     print(f"theoretical fp32 {peak_gflops(spec):.0f} GFLOP/s, bf16 {peak_gflops(spec, torch.bfloat16):.0f} GFLOP/s")
+    conv = onednn_conv()
     print(f"torch.mm fp32 {plain_matmul():.0f}, oneDNN linear fp32 {onednn_linear():.0f}, oneDNN 3×3 conv fp32 "
-          f"{onednn_conv():.0f} GFLOP/s")
+          f"{conv:.0f} GFLOP/s (the spec's peak at {implied_ghz(spec, conv):.2f} GHz)")
     if spec.bf16_dot:
         print(f"oneDNN linear bf16 {onednn_linear(dtype=torch.bfloat16):.0f}, oneDNN 3×3 conv bf16 "
               f"{onednn_conv(torch.bfloat16):.0f} GFLOP/s")

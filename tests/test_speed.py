@@ -136,7 +136,7 @@ def test_the_server_watches_no_files():
 
 
 def test_every_preset_trains_in_bfloat16_exactly_where_the_cpu_computes_it_natively(monkeypatch):
-    import cnnviz.training.presets as presets
+    from cnnviz.training import presets
 
     assert {name: p.options()["bf16"] for name, p in PRESETS.items()} == {name: bf16_fast() for name in PRESETS}
     monkeypatch.setattr(presets, "bf16_fast", lambda: False)  # an AVX2 CPU: float32, never the slow emulation
