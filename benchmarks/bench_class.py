@@ -31,7 +31,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tools.live_server import CHROMIUM, CHROMIUM_ARGS, SETTLED, free_port, start_server  # noqa: E402
+from tools.live_server import CHROMIUM, CHROMIUM_ARGS, SETTLED, free_port, server_cpu, start_server  # noqa: E402
 
 BUDGET_BYTES = 3 * 1024**3
 PHOTO = ROOT / "assets" / "samples" / "cat.png"
@@ -119,6 +119,109 @@ class Student:
             await context.close()
 
 
+def new_photos(n: int, folder: Path) -> list[Path]:
+    """``n`` copies of the sample photo, each with a different 8×8 block: content no cache has seen."""
+    import numpy as np
+    from PIL import Image
+
+    img = np.asarray(Image.open(PHOTO).convert("RGB")).copy()
+    rng = np.random.default_rng()
+    out = []
+    for i in range(n):
+        y, x = rng.integers(0, img.shape[0] - 8), rng.integers(0, img.shape[1] - 8)
+        changed = img.copy()
+        changed[y:y + 8, x:x + 8] = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+        path = folder / f"photo_{i}.png"
+        Image.fromarray(changed).save(path)
+        out.append(path)
+    return out
+
+
+ACTIONS = ("open a page", "lab slider", "new photo on Feature maps", "Grad-CAM on a new photo",
+           "What a filter looks for: open", "What a filter looks for: optimize", "start training")
+TARGETS = {"lab slider": 0.1, "new photo on Feature maps": 0.5, "Grad-CAM on a new photo": 0.5}
+
+
+async def action_costs(base: str, pids: list[int], timeout_ms: int, repeats: int) -> dict[str, list[float]]:
+    """CPU seconds the server processes ``pids`` spend on each student action (one student alone, warm server): their
+    CPU time from the action until its page has settled and 0.5 s more, minus their training threads' and minus what
+    they use idle in as long. Each action ``repeats`` times (a new photo each time), the optimization once."""
+    from playwright.async_api import async_playwright
+
+    def cpu() -> tuple[float, float]:
+        totals = [server_cpu(pid) for pid in pids]
+        return sum(t for t, _ in totals), sum(tr for _, tr in totals)
+
+    costs: dict[str, list[float]] = {name: [] for name in ACTIONS}
+    photos = new_photos(2 * repeats, Path(tempfile.mkdtemp(prefix="cnnviz-photos-")))
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        context = await browser.new_context(viewport={"width": 1280, "height": 800})
+        context.set_default_timeout(timeout_ms)
+        page = await context.new_page()
+        student = Student(browser, base, 0, timeout_ms)
+        await page.goto(f"{base}/?lang=en")
+        await student.settle(page, loaded=True)
+        (t0, _tr0), w0 = cpu(), time.perf_counter()
+        await page.wait_for_timeout(3000)
+        idle = (cpu()[0] - t0) / (time.perf_counter() - w0)  # CPU-s per second with nothing asked
+
+        async def measure(name: str, action, *, loaded: bool = False) -> None:
+            (total0, train0), w = cpu(), time.perf_counter()
+            await action()
+            await student.settle(page, loaded=loaded)
+            await page.wait_for_timeout(500)  # work that follows the drawing (Streamlit's clean-up after a run)
+            total1, train1 = cpu()
+            costs[name].append(max(0.0, (total1 - total0) - (train1 - train0) - idle * (time.perf_counter() - w)))
+
+        async def slide():
+            thumb = page.locator("[data-testid=stSlider] input[type=range]").first
+            await thumb.focus()
+            await thumb.press("ArrowRight" if len(costs["lab slider"]) % 2 == 0 else "ArrowLeft")
+
+        for i in range(repeats):
+            await measure("open a page", lambda: page.goto(f"{base}/output_size?lang=en"), loaded=True)
+            await measure("lab slider", slide)
+        await page.goto(f"{base}/feature_maps?lang=en")
+        await student.settle(page, loaded=True)
+        for i in range(repeats):
+            await measure("new photo on Feature maps",
+                          lambda: page.locator("input[type=file]").first.set_input_files(str(photos[i])))
+        await page.goto(f"{base}/grad_cam?lang=en")
+        await student.settle(page, loaded=True)
+        for i in range(repeats):
+            await measure("Grad-CAM on a new photo",
+                          lambda: page.locator("input[type=file]").first.set_input_files(str(photos[repeats + i])))
+        await measure("What a filter looks for: open", lambda: page.goto(f"{base}/filter_looks_for?lang=en"),
+                      loaded=True)
+        await measure("What a filter looks for: optimize",
+                      lambda: page.get_by_role("button", name=re.compile("^Optimize an input")).first.click())
+        await page.goto(f"{base}/training_studio?lang=en")
+        await student.settle(page, loaded=True)
+        await measure("start training", lambda: page.get_by_role("button", name="Start training").first.click())
+        stop = page.get_by_role("button", name=re.compile("^(Stop|Cancel)$")).first
+        await stop.wait_for(timeout=timeout_ms)
+        await stop.click()
+        await student.settle(page)
+        await context.close()
+        await browser.close()
+    costs["idle, per second"] = [idle]
+    return costs
+
+
+def print_action_costs(costs: dict[str, list[float]], cores: int) -> None:
+    print(f"server CPU per student action (CPU-s of the server process, training threads excluded; median of "
+          f"repeats), and what it means on {cores} cores:")
+    for name, values in costs.items():
+        if not values:
+            continue
+        med = statistics.median(values)
+        target = TARGETS.get(name)
+        verdict = "" if target is None else f"  target ≤ {target:g}: {'met' if med <= target else 'NOT met'}"
+        per_core = f"  {1 / med:6.1f} such actions per core-second" if med > 0 and name != "idle, per second" else ""
+        print(f"  {name:<36} {med:6.3f} CPU-s  ({', '.join(f'{v:.3f}' for v in values)}){per_core}{verdict}")
+
+
 async def drive(base: str, n: int, n_train: int, timeout_ms: int) -> list[Student]:
     from playwright.async_api import async_playwright
 
@@ -167,6 +270,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--short", action="store_true", help="5 sessions, 2 training (the CI test's mode)")
     ap.add_argument("--timeout", type=float, default=240, help="seconds one page may take to draw")
     ap.add_argument("--no-fault", action="store_true", help="skip the kill-and-restart step")
+    ap.add_argument("--actions", type=int, default=3, metavar="N",
+                    help="repeats of each student action whose server CPU is measured (0: skip)")
+    ap.add_argument("--only-actions", action="store_true", help="cold start and the actions' CPU only, no class")
     args = ap.parse_args(argv)
     if args.short:
         args.sessions, args.train = 5, 2
@@ -185,6 +291,11 @@ def main(argv: list[str] | None = None) -> int:
               f"after that; Feature maps {alone.times.get('feature_maps', float('nan')):.1f} s")
         single = asyncio.run(drive(base, 1, 0, timeout_ms))[0]
         print("one session alone (warm): " + ", ".join(f"{k} {v:.2f} s" for k, v in single.times.items()))
+        if args.actions:
+            print_action_costs(asyncio.run(action_costs(base, [server.pid], timeout_ms, args.actions)),
+                               os.cpu_count() or 1)
+        if args.only_actions:
+            return 0
 
         # 3: the class
         t0 = time.perf_counter()

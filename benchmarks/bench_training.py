@@ -59,6 +59,9 @@ from cnnviz import training  # noqa: E402
 from cnnviz.data import FASHION_DIR  # noqa: E402
 from cnnviz.training.cpu import cpu_capability  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import ceiling as honest  # noqa: E402
+
 NOTES = dict(batch_size=64, optimizer="sgd", lr=0.01, momentum=0.5)
 MEAN, STD = [0.2860], [0.3530]
 
@@ -333,6 +336,41 @@ def compiled_step_time(steps: int, x: torch.Tensor, y: torch.Tensor) -> tuple[fl
     return compile_s, min(times["eager"]), min(times["compiled"])
 
 
+def honest_ceilings(before: dict[str, float] | None = None) -> dict[str, float]:
+    """The ceilings of benchmarks/ceiling.py, measured and from the CPU's specification; printed. With ``before``
+    (an earlier measurement), the better of the two for each: the less disturbed one."""
+    spec = honest.cpu_spec()
+    c = {"oneDNN conv fp32": honest.onednn_conv(), "oneDNN linear fp32": honest.onednn_linear(),
+         "spec fp32": honest.peak_gflops(spec)}
+    if training.bf16_fast():
+        c.update({"oneDNN conv bf16": honest.onednn_conv(torch.bfloat16),
+                  "oneDNN linear bf16": honest.onednn_linear(dtype=torch.bfloat16),
+                  "spec bf16": honest.peak_gflops(spec, torch.bfloat16)})
+    if before:
+        c = {k: max(v, before.get(k, 0.0)) for k, v in c.items()}
+    print(f"   honest ceilings {cap()}, load {os.getloadavg()[0]:.2f}: " + ", ".join(f"{k} {v:.0f}" for k, v in c.items())
+          + f" GFLOP/s (spec: {spec.ghz:.2f} GHz reported clock × {spec.fp32_lanes} fp32 lanes × 2 × "
+          f"{spec.fma_units} FMA units × {spec.cores} cores{', bf16 dot product ×2' if spec.bf16_dot else ''}; the "
+          f"conv's fp32 rate is that peak at {honest.implied_ghz(spec, c['oneDNN conv fp32']):.2f} GHz)")
+    return c
+
+
+def print_fractions(notes: float, fit: float, bf16: float, ceilings: dict[str, float]) -> None:
+    """Fit's GFLOP/s as a fraction of each honest ceiling, and what 2.5× the notes' loop would need."""
+    print("   against the honest ceilings (undisturbed GFLOP/s):")
+    for label, value, kind in (("notes' loop", notes, "fp32"), ("fit fp32", fit, "fp32"), ("fit bf16", bf16, "bf16")):
+        parts = [f"{value / v:.0%} of {k}" for k, v in ceilings.items() if k.endswith(kind)]
+        if parts:
+            print(f"     {label:<12} {value:5.0f} GFLOP/s = " + ", ".join(parts))
+    need = 2.5 * notes
+    measured = max(v for k, v in ceilings.items() if k.startswith("oneDNN") and k.endswith("fp32"))
+    verdict = ("above the measured fp32 ceiling: out of reach by any schedule of the same FLOPs; only fewer FLOPs "
+               "(Winograd) or bfloat16 get there" if need > measured else "below the measured fp32 ceiling: "
+               "reachable in principle, by cutting what is not arithmetic")
+    print(f"   2.5× the notes' loop needs {need:.0f} GFLOP/s = " + ", ".join(
+        f"{need / v:.0%} of {k}" for k, v in ceilings.items() if k.endswith("fp32")) + f": {verdict}")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", nargs="*", default=["ceiling", "throughput", "profile", "overhead", "fast", "probes"],
@@ -359,6 +397,8 @@ def main(argv: list[str] | None = None) -> None:
         peak = ceiling()
         print(f"\n0. fp32 ceiling {cap()}: {peak:.0f} GFLOP/s (best 2048×2048 matrix product); mnist_cnn training "
               f"costs {flops / 1e6:.1f} MFLOP per image, so the ceiling is {peak * 1e9 / flops:,.0f} images/s")
+        ceilings = honest_ceilings()
+
 
     if "throughput" in args.only:
         root = torchvision_root()
@@ -379,6 +419,7 @@ def main(argv: list[str] | None = None) -> None:
         if again > peak:
             print(f"   (the ceiling measured again after the rounds: {again:.0f} GFLOP/s, used below)")
             peak = again
+        ceilings = honest_ceilings(ceilings)  # again too, the best of the two
         print(f"\n1. throughput {cap()}, mnist_cnn, SGD 0.01 momentum 0.5, batch 64, images/s per interleaved round; "
               "ratio = median over rounds of (x / notes in the same round)")
         print(f"   notes' DataLoader loop (NCHW)        {[round(v) for v in rows['notes']]}   "
@@ -397,6 +438,8 @@ def main(argv: list[str] | None = None) -> None:
                            ("nchw", "cnnviz fit, NCHW"), ("plain_opt", "cnnviz fit, per-parameter SGD")):
             print(f"     {label:<32} {quiet[key]:7,.0f}   {quiet[key] / quiet['notes']:.2f}x   "
                   f"{flops * quiet[key] / 1e9:5.0f} GFLOP/s = {flops * quiet[key] / 1e9 / peak:.0%} of the ceiling")
+        print_fractions(flops * quiet["notes"] / 1e9, flops * quiet["fit"] / 1e9, flops * max(rows["bf16"]) / 1e9,
+                        ceilings)
 
     if "profile" in args.only:
         root = torchvision_root()

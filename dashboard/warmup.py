@@ -58,8 +58,27 @@ def _warm_steps():
             if paths := inside_checkpoints(dataset):
                 inside_checkpoint_model(paths[-1], os.path.getmtime(paths[-1]))
 
+    def page_modules():  # what the photo and Grad-CAM pages import on their first use
+        # not pandas: plotly's validators peek at sys.modules["pandas"], and a page drawing a figure while this thread
+        # is half-way through importing it got a partly initialized module (an AttributeError on the page)
+        import captum.attr  # noqa: F401
+
+        import cnnviz.gradcam  # noqa: F401
+        import cnnviz.plots  # noqa: F401
+
     first = [lambda: model_summary.__wrapped__(WARM_SUMMARY)]
-    return first, [imagenet, shipped, lambda: fashion_mnist.__wrapped__(False)]
+    return first, [imagenet, shipped, lambda: fashion_mnist.__wrapped__(False), page_modules, freeze_heap]
+
+
+def freeze_heap() -> None:
+    """Move everything alive now (modules, models, data: half a million objects) out of the garbage collector's
+    sight. Streamlit collects garbage after every script run, and a full collection walks every object: about 0.2–0.4
+    CPU-s per rerun with PyTorch loaded, more than a convolution-lab page's own work. Frozen objects are still freed
+    when their last reference goes; only cycles among them are no longer looked for."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def _warm_up() -> None:

@@ -227,6 +227,14 @@ elif job.status == "stopped":
             st.rerun()
 
 
+def precision_badge(bf16: bool) -> None:
+    """Which numbers the run computes with: bfloat16 where the CPU has it natively, float32 otherwise."""
+    if bf16:
+        st.badge(_("bfloat16 fast math (native on this CPU)"), icon=":material/bolt:", color="green")
+    else:
+        st.badge(_("float32"), icon=":material/calculate:", color="gray")
+
+
 def draw_live() -> None:
     h = job.history
     if job.running:
@@ -255,6 +263,7 @@ def draw_live() -> None:
     m[4].metric(_("Elapsed"), clock(h.elapsed_s))
     m[5].metric(_("Images / s"), f"{h.images_per_s:,.0f}" if h.images_per_s else "–")
     m[6].metric(_("Time left"), clock(job.estimate_s()) if job.running else "–")
+    precision_badge(bool(job.options.get("bf16")))
     st.progress(h.progress, text=_("step {step:,} of {total:,}").format(step=h.step, total=h.total_steps)
                 if h.total_steps else _("starting …"))
     if h.status == "failed":
@@ -263,8 +272,15 @@ def draw_live() -> None:
         st.warning(h.message)
     elif h.status == "finished":
         st.success(h.message)
-    layout.chart(tplots.curves_figure(h, view=curves.curve_view("tr.view")), key="tr.curves",
-                 where=layout.main_figure())
+
+
+def draw_curves() -> None:
+    """The curves and the epoch table: a fragment of their own, redrawn less often than the numbers above."""
+    if job.queued:
+        return
+    h = job.history
+    layout.chart(tplots.curves_figure(h, view=curves.curve_view("tr.view"), max_points=CURVE_POINTS),
+                 key="tr.curves", where=layout.main_figure())
     notes.notes_live_plot(job)
     run_name = str(job.options.get("checkpoint_dir") or "run").rstrip("/").rsplit("/", 1)[-1]
     curves.history_download([(run_name, h)], key="tr.csv", file_name=run_name)
@@ -280,8 +296,11 @@ def draw_live() -> None:
                          counts=[cols["ips"]], percents=[cols["train_acc"], cols["test_acc"]])
 
 
+CURVE_POINTS = 400  # training-loss points drawn at most: enough for a smooth curve, a bounded figure to send
+
 with live_area:
     layout.live(draw_live, running=busy)
+    layout.live(draw_curves, running=busy, every=layout.LIVE_FIGURE_EVERY_S)
 
 layout.reading_notes(
     _("How to read the curves"),

@@ -21,6 +21,27 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 SETTLED = "[data-testid=stApp][data-test-script-state=notRunning][data-test-connection-state=CONNECTED]"
 
 
+TRAIN_THREAD = "cnnviz-train"  # the OS name of a server's training threads (cnnviz.training.cpu.TRAIN_THREAD_NAME)
+
+
+def server_cpu(pid: int) -> tuple[float, float]:
+    """(CPU seconds the process ``pid`` has used so far, the part of it used by its live training threads): the
+    difference is what drawing pages cost the server. Threads that ended still count in the first number only."""
+    import psutil
+
+    proc = psutil.Process(pid)
+    times = proc.cpu_times()
+    train = 0.0
+    for thread in proc.threads():
+        try:
+            name = Path(f"/proc/{pid}/task/{thread.id}/comm").read_text().strip()
+        except OSError:  # the thread just ended
+            continue
+        if name == TRAIN_THREAD:
+            train += thread.user_time + thread.system_time
+    return times.user + times.system, train
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -30,6 +30,17 @@ def _faint(fig: go.Figure, x: list[float], y: list[float], color: str, **where) 
                              showlegend=False, hoverinfo="skip"), **where)
 
 
+def thinned(items: Sequence, max_points: int | None) -> Sequence:
+    """At most ``max_points`` of ``items``, evenly spaced, the first and the last always among them (all of them
+    when ``max_points`` is None or not fewer)."""
+    n = len(items)
+    if max_points is None or n <= max_points:
+        return items
+    if max_points < 2:
+        raise ValueError(_("max_points must be at least 2, not {n}").format(n=max_points))
+    return [items[round(i * (n - 1) / (max_points - 1))] for i in range(max_points)]
+
+
 def _whole_epochs(fig: go.Figure, last: float) -> None:
     """Epoch ticks at whole epochs only (plotly's own would put 0.5, 1.5, 2.5 on a run of three epochs): every
     epoch, or every 2, 5, 10 … so that about ten ticks show."""
@@ -41,9 +52,11 @@ def _hover(view: CurveView, epoch_template: str, value: str) -> str:
     return (epoch_template if view.x == "epoch" else f"{view.x_title} %{{x:,.4~g}}<br>{value}") + "<extra></extra>"
 
 
-def curves_figure(history: History, *, height: int = 380, view: CurveView | None = None) -> go.Figure:
+def curves_figure(history: History, *, height: int = 380, view: CurveView | None = None,
+                  max_points: int | None = None) -> go.Figure:
     """Loss (left) and accuracy (right) against epochs (or steps, or seconds: ``view``): training every few steps
-    (smoothed with ``view.smoothing``, the raw line faint behind), test after each epoch.
+    (smoothed with ``view.smoothing``, the raw line faint behind; at most ``max_points`` of them drawn, evenly
+    spaced, the latest among them: a live figure costs the same however long the run), test after each epoch.
 
     The legend names the two kinds of line (training, test), each drawn in both panels, never one panel's metric.
     """
@@ -52,16 +65,20 @@ def curves_figure(history: History, *, height: int = 380, view: CurveView | None
                         horizontal_spacing=0.1)
     train_name, test_name = _("training (last few steps)"), _("test (after each epoch)")
     spe = history.steps_per_epoch
-    xs = [view.x_of(s.step, spe, s.elapsed_s) for s in history.steps]
-    for col, y in ((1, [s.loss for s in history.steps]), (2, [s.accuracy for s in history.steps])):
+    keep = thinned(range(len(history.steps)), max_points)  # smoothed over every step, then thinned
+    loss = view.smooth([s.loss for s in history.steps])
+    acc = view.smooth([s.accuracy for s in history.steps])
+    steps = [history.steps[i] for i in keep]
+    xs = [view.x_of(s.step, spe, s.elapsed_s) for s in steps]
+    for col, y in ((1, [s.loss for s in steps]), (2, [s.accuracy for s in steps])):
         if view.smoothing:
             _faint(fig, xs, y, _COLORS[0], row=1, col=col)
-    fig.add_trace(go.Scatter(x=xs, y=view.smooth([s.loss for s in history.steps]), mode="lines", name=train_name,
+    fig.add_trace(go.Scatter(x=xs, y=[loss[i] for i in keep], mode="lines", name=train_name,
                              line={"color": _COLORS[0], "width": 1.5}, legendgroup="train",
                              hovertemplate=_hover(view, _("epoch %{x:.2f}<br>training loss %{y:.4f}"),
                                                   _("training loss %{y:.4f}"))),
                   row=1, col=1)
-    fig.add_trace(go.Scatter(x=xs, y=view.smooth([s.accuracy for s in history.steps]), mode="lines", name=train_name,
+    fig.add_trace(go.Scatter(x=xs, y=[acc[i] for i in keep], mode="lines", name=train_name,
                              line={"color": _COLORS[0], "width": 1.5}, legendgroup="train", showlegend=False,
                              hovertemplate=_hover(view, _("epoch %{x:.2f}<br>training accuracy %{y:.1%}"),
                                                   _("training accuracy %{y:.1%}"))),

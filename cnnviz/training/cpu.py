@@ -17,7 +17,7 @@ import torch
 
 from ..i18n import _
 
-__all__ = ["THREADS", "Lease", "bf16_fast", "bf16_slow_message", "cpu_capability"]
+__all__ = ["THREADS", "TRAIN_THREAD_NAME", "Lease", "bf16_fast", "bf16_slow_message", "cpu_capability", "name_os_thread"]
 
 # oneDNN instruction sets (ONEDNN_MAX_CPU_ISA) at or above which it computes bfloat16 natively
 _BF16_ISAS = ("ALL", "AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX512_CORE_AMX", "AVX512_CORE_AMX_FP16", "AVX10")
@@ -46,6 +46,21 @@ def bf16_fast() -> bool:
     try:
         return bool(torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported())
     except Exception:  # older torch or another platform: assume not
+        return False
+
+
+TRAIN_THREAD_NAME = "cnnviz-train"  # what ps, top and psutil call a training thread (and the OpenMP threads it starts)
+
+
+def name_os_thread(name: str) -> bool:
+    """Give the calling thread ``name`` (15 characters at most) in the operating system, where ps, top and psutil read
+    it; threads it starts later (PyTorch's OpenMP workers) inherit it. Linux only; returns whether it was set. A
+    benchmark tells a server's training threads from the ones that draw pages this way."""
+    try:
+        with open(f"/proc/self/task/{threading.get_native_id()}/comm", "w") as f:
+            f.write(name[:15])
+        return True
+    except OSError:
         return False
 
 

@@ -12,6 +12,7 @@ from torch import nn
 
 from ..background import BackgroundWork
 from ..data import ImageData
+from .cpu import TRAIN_THREAD_NAME, name_os_thread
 from .loop import fit
 from .records import History
 from .rundir import HISTORY_FILE, STATE_FILE, epoch_checkpoints
@@ -211,6 +212,7 @@ class TrainJob(BackgroundWork):
             self._history = history
 
     def _run(self, options: dict[str, Any]) -> None:
+        name_os_thread(TRAIN_THREAD_NAME)  # before its first parallel op: PyTorch's OpenMP threads take the name too
         self._publish(replace(self.history, status="running"))
         folder = options.get("checkpoint_dir")
         if folder is not None and self.queue is not None:
