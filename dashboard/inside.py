@@ -70,6 +70,9 @@ def inside_model_options() -> dict[str, tuple[str, str]]:
             opts[f"imagenet:{name}"] = ("imagenet", name)
     if inside_checkpoints():
         opts[INSIDE_TRAINED] = ("trained", "")
+    for key, paths in inside_checkpoint_sets().items():  # this session's training runs
+        if key != INSIDE_TRAINED:
+            opts[key] = ("run", paths[-1])
     for name, spec in cnnviz.ZOO.items():
         if spec.torchvision and models.imagenet_weights_status(name)[0]:
             opts[f"imagenet:{name}"] = ("imagenet", name)
@@ -85,6 +88,8 @@ def inside_model_label(key: str) -> str:
         return _("Fashion-MNIST CNN (trained, bundled)")
     if key == INSIDE_UPLOAD:
         return _("Uploaded checkpoint (weights only)")
+    if key.startswith("run:"):
+        return inside_checkpoint_set_label(key)
     kind, _sep, name = key.partition(":")
     title = _(cnnviz.ZOO[name].title) if name in cnnviz.ZOO else name
     if kind == "imagenet":
@@ -135,6 +140,8 @@ def inside_model(kind: str, name: str = "", upload: bytes | None = None):
     if kind == "trained":
         path = inside_checkpoints()[-1]
         return inside_checkpoint_model(path, os.path.getmtime(path))
+    if kind == "run":  # a training run's last checkpoint (``name`` is its path)
+        return inside_checkpoint_model(name, os.path.getmtime(name))
     if kind == "imagenet":
         return inside_imagenet_model(name)
     if kind == "upload":
@@ -190,6 +197,43 @@ def inside_grad_cam(kind: str, name: str, upload: bytes | None, photo: bytes | N
         return gradcam.grad_cam_result(model, seen.tensor, target, layer)
 
 
+@st.cache_resource(max_entries=4, ttl=3600, show_spinner=False)
+def inside_network_trace(kind: str, name: str, upload: bytes | None, photo: bytes | None, invert: bool, lang: str):
+    """``cnnviz.overview.trace_network`` of ``photo`` as the model takes it: every layer's maps, once for the class.
+    Shared and read-only. Raises ImageError / ValueError."""
+    from cnnviz import overview
+
+    model, card = inside_model(kind, name, upload)
+    seen, _shown, _prediction = inside_photo_view(kind, name, upload, photo, invert, False, 256, lang)
+    with i18n.language(lang):
+        return overview.trace_network(model, seen.tensor, classes=card.display_classes)
+
+
+@st.cache_resource(max_entries=4, ttl=3600, show_spinner=False)
+def inside_attributions(kind: str, name: str, upload: bytes | None, photo: bytes | None, invert: bool,
+                        target: int | None, lang: str):
+    """``cnnviz.attribution.attributions``: Grad-CAM, saliency, Integrated Gradients and occlusion of ``photo`` (as
+    the model takes it) for ``target`` (None: the prediction). Shared and read-only. Raises ValueError."""
+    from cnnviz import attribution
+
+    model, _card = inside_model(kind, name, upload)
+    seen, _shown, _prediction = inside_photo_view(kind, name, upload, photo, invert, False, 256, lang)
+    with i18n.language(lang):
+        return attribution.attributions(model, seen.tensor, target)
+
+
+@st.cache_resource(max_entries=4, ttl=3600, show_spinner=False)
+def inside_sanity_check(kind: str, name: str, upload: bytes | None, photo: bytes | None, invert: bool,
+                        target: int | None, lang: str):
+    """``cnnviz.attribution.randomization_check`` (Adebayo et al. 2018) of the same image and class."""
+    from cnnviz import attribution
+
+    model, _card = inside_model(kind, name, upload)
+    seen, _shown, _prediction = inside_photo_view(kind, name, upload, photo, invert, False, 256, lang)
+    with i18n.language(lang):
+        return attribution.randomization_check(model, seen.tensor, target)
+
+
 # ---- draw and predict
 DRAW_UPLOAD = "upload"
 
@@ -215,8 +259,4 @@ def draw_model_label(key: str) -> str:
 
 def draw_model(kind: str, name: str = "", upload: bytes | None = None):
     """(shared read-only model, ModelCard) for an entry of ``draw_model_options``; raises ValueError."""
-    import os
-
-    if kind == "run":
-        return inside_checkpoint_model(name, os.path.getmtime(name))
     return inside_model(kind, name, upload)

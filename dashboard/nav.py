@@ -92,6 +92,10 @@ PAGES: tuple[PageInfo, ...] = (
     PageInfo("24_draw.py", INSIDE, N_("Draw and predict"), ":material/draw:",
              N_("Draw a shirt, a shoe or a trouser (or a digit) and watch the Fashion-MNIST CNN's feature maps and "
                 "prediction change as you draw; the MNIST preprocessing step by step.")),
+    PageInfo("25_network_overview.py", INSIDE, N_("The whole network"), ":material/account_tree:",
+             N_("One image through every layer, left to right, as CNN Explainer shows it: click a channel to see the "
+                "channels it reads, click a cell to see its arithmetic (windows, kernels, sums, bias, ReLU, "
+                "pooling) with the real numbers.")),
     PageInfo("30_training_studio.py", TRAINING, N_("Training studio"), ":material/model_training:",
              N_("Set up a run, start it and watch the loss and accuracy curves move while it trains in the "
                 "background. Stop and resume with no step lost.")),
