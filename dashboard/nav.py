@@ -96,6 +96,9 @@ PAGES: tuple[PageInfo, ...] = (
              N_("One image through every layer, left to right, as CNN Explainer shows it: click a channel to see the "
                 "channels it reads, click a cell to see its arithmetic (windows, kernels, sums, bias, ReLU, "
                 "pooling) with the real numbers.")),
+    PageInfo("26_where_it_looks.py", INSIDE, N_("Where it looks, four ways"), ":material/compare:",
+             N_("Grad-CAM, plain gradients, Integrated Gradients and occlusion side by side for the same image and "
+                "class, when they disagree, and the sanity check of randomizing the last layer.")),
     PageInfo("30_training_studio.py", TRAINING, N_("Training studio"), ":material/model_training:",
              N_("Set up a run, start it and watch the loss and accuracy curves move while it trains in the "
                 "background. Stop and resume with no step lost.")),
