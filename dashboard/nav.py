@@ -99,6 +99,9 @@ PAGES: tuple[PageInfo, ...] = (
     PageInfo("26_where_it_looks.py", INSIDE, N_("Where it looks, four ways"), ":material/compare:",
              N_("Grad-CAM, plain gradients, Integrated Gradients and occlusion side by side for the same image and "
                 "class, when they disagree, and the sanity check of randomizing the last layer.")),
+    PageInfo("27_channel_atlas.py", INSIDE, N_("Channel atlas"), ":material/apps:",
+             N_("Every channel of a layer as the input optimized to excite it, in one grid (as OpenAI Microscope "
+                "shows), computed once in the background and kept; each tile leads to its top examples.")),
     PageInfo("30_training_studio.py", TRAINING, N_("Training studio"), ":material/model_training:",
              N_("Set up a run, start it and watch the loss and accuracy curves move while it trains in the "
                 "background. Stop and resume with no step lost.")),
