@@ -32,12 +32,13 @@ from cnnviz.training.cpu import bf16_fast  # noqa: E402
 BUDGET_S = 120.0
 
 
-def batched(model, card, layer: str, channels: int, batch: int, settings: dict, bf16: bool) -> tuple[float, float]:
+def batched(model, card, layer: str, channels: int, batch: int, settings: dict, bf16: bool,
+            threads: int | None) -> tuple[float, float]:
     """(wall seconds, CPU seconds) for every channel of ``layer`` in batches of ``batch``."""
     t, c = time.perf_counter(), time.process_time()
     for i in range(0, channels, batch):
         lookfor.visualize_channels(model, layer, list(range(i, min(channels, i + batch))), mean=card.mean,
-                                   std=card.std, bf16=bf16, **settings)
+                                   std=card.std, bf16=bf16, threads=threads, **settings)
     return time.perf_counter() - t, time.process_time() - c
 
 
@@ -47,9 +48,11 @@ def main() -> None:
     ap.add_argument("--single", type=int, default=3, help="channels timed one at a time")
     ap.add_argument("--batch", type=int, default=ATLAS_BATCH)
     ap.add_argument("--no-bf16", action="store_true", help="skip the bfloat16 run even on a CPU with a bf16 unit")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="PyTorch threads (default: all cores; 1 gives steadier figures on a busy machine)")
     args = ap.parse_args()
     print(f"torch {torch.__version__}, CPU capability {torch.backends.cpu.get_cpu_capability()}, "
-          f"{torch.get_num_threads()} threads, bf16 unit: {'yes' if bf16_fast() else 'no'}, load average "
+          f"{args.threads or torch.get_num_threads()} threads, bf16 unit: {'yes' if bf16_fast() else 'no'}, load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores\n")
     model = cnnviz.load_imagenet_model("efficientnet_lite0", download=False)
     card = cards.card_for_imagenet("efficientnet_lite0")
@@ -60,18 +63,21 @@ def main() -> None:
 
     t, c = time.perf_counter(), time.process_time()
     for ch in range(args.single):
-        lookfor.visualize_channel(model, args.layer, ch, mean=card.mean, std=card.std, **settings)
+        lookfor.visualize_channel(model, args.layer, ch, mean=card.mean, std=card.std, threads=args.threads,
+                                  **settings)
     wall, cpu = time.perf_counter() - t, time.process_time() - c
     one = args.single / wall
-    print(f"  one at a time: {one:.3f} channels/s ({wall / args.single:.2f} s, {cpu / args.single:.2f} CPU-s a "
-          f"channel; the whole layer would take {channels / one:.0f} s)")
+    one_cpu = cpu / args.single
+    print(f"  one at a time: {one:.3f} channels/s ({wall / args.single:.2f} s, {one_cpu:.2f} CPU-s a "
+          f"channel; the whole layer would take {channels / one:.0f} s)", flush=True)
     results = {}
     for bf16 in ([False, True] if bf16_fast() and not args.no_bf16 else [False]):
-        wall, cpu = batched(model, card, args.layer, channels, args.batch, settings, bf16)
+        wall, cpu = batched(model, card, args.layer, channels, args.batch, settings, bf16, args.threads)
         results[bf16] = wall
         name = "bfloat16" if bf16 else "fp32"
         print(f"  batched ({args.batch} a batch, {name}): {channels / wall:.3f} channels/s, the whole layer in "
-              f"{wall:.1f} s ({cpu:.0f} CPU-s), {channels / wall / one:.1f}× one at a time")
+              f"{wall:.1f} s ({cpu:.0f} CPU-s: {cpu / channels:.2f} a channel), {channels / wall / one:.1f}× one at a "
+              f"time ({one_cpu * channels / cpu:.1f}× in CPU-s)", flush=True)
     best = min(results.values())
     print(f"\nthe atlas of {args.layer} in {best:.1f} s: {'within' if best <= BUDGET_S else 'OVER'} the "
           f"{BUDGET_S:.0f} s budget (load average now {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")

@@ -155,11 +155,12 @@ def atlas_job(folder):
 
 def atlas_settings(input_shape: tuple[int, int, int]) -> dict:
     """The atlas's optimization settings: the page's defaults for one channel, in bfloat16 where the CPU has a
-    bfloat16 unit."""
+    bfloat16 unit; a small net's tiny steps on one thread (more only wait on each other)."""
     from cnnviz import lookfor
     from cnnviz.training.cpu import bf16_fast
 
-    return {**lookfor.default_settings(input_shape), "bf16": bf16_fast()}
+    small = max(input_shape[1:]) <= 64
+    return {**lookfor.default_settings(input_shape), "bf16": bf16_fast() and not small, "threads": 1 if small else None}
 
 
 def start_atlas(kind: str, name: str, upload: bytes | None, layer: str):

@@ -29,7 +29,8 @@ with left:
     photo = widgets.photo_bytes(key="ov_photo")
 with right:
     drawn = bool(st.session_state.get("ov_photo.draw"))
-    kind, name, ckpt_bytes = widgets.model_choice(default=INSIDE_TRAINED if drawn else None)
+    kind, name, ckpt_bytes = widgets.model_choice(  # a link may name the model (?model=trained)
+        default=st.query_params.get("model") or (INSIDE_TRAINED if drawn else None))
 try:
     model, card = inside_model(kind, name, ckpt_bytes)
 except (ValueError, RuntimeError) as err:  # CheckpointError, WeightsUnavailable
@@ -60,7 +61,7 @@ if trace.big:
         trace.gap_after, k=max(len(c.shown) for c in columns)))
 names = [c.name if c.kind != "input" else _("input") for c in columns]
 first, last = st.select_slider(_("Layers shown"), options=list(range(len(columns))), value=(0, len(columns) - 1),
-                               format_func=lambda j: names[j], key="ov_range",
+                               format_func=lambda j: names[j], key=f"ov_range_{kind}_{name}_{len(columns)}",
                                help=_("Fewer layers, larger maps: useful on a phone or a projector."))
 show = list(range(first, last + 1))
 

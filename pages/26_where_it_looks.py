@@ -27,7 +27,7 @@ left, right = inputs.columns(2)
 with left:
     photo = widgets.photo_bytes(key="wl_photo")
 with right:
-    kind, name, ckpt_bytes = widgets.model_choice()
+    kind, name, ckpt_bytes = widgets.model_choice(default=st.query_params.get("model"))  # a link may name it
 try:
     model, card = inside_model(kind, name, ckpt_bytes)
 except (ValueError, RuntimeError) as err:  # CheckpointError, WeightsUnavailable

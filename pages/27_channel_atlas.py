@@ -6,13 +6,13 @@ in the background and kept for everyone; each tile leads to that channel's top e
 
 import streamlit as st
 
-from cnnviz import capture, i18n
+from cnnviz import capture
 from cnnviz.background import QueueFull
 from cnnviz.i18n import _
 from cnnviz.lookfor.atlas import read_atlas
 from cnnviz.plots import lookfor as lookfor_plots
 from cnnviz.plots import maps
-from dashboard import layout, widgets
+from dashboard import layout, nav, widgets
 from dashboard.inside import inside_model, inside_model_options
 from dashboard.lookfor import atlas_folder, atlas_job, atlas_settings, lookfor_channels, start_atlas
 
@@ -27,7 +27,7 @@ with layout.explanation(_("What is an atlas?")):
 
 left, right = st.columns(2)
 with left:
-    kind, name, ckpt_bytes = widgets.model_choice()
+    kind, name, ckpt_bytes = widgets.model_choice(default=st.query_params.get("model"))  # a link may name it
 try:
     model, card = inside_model(kind, name, ckpt_bytes)
 except (ValueError, RuntimeError) as err:  # CheckpointError, WeightsUnavailable
@@ -118,10 +118,11 @@ if atlas is not None and atlas.tiles:
         layout.chart(maps.image_figure(atlas.tiles[channel], title=_("Channel {channel}: activation {a:.3g}").format(
             channel=channel, a=atlas.activations.get(channel, float("nan"))), height=320), key="atlas_tile")
     with b:
-        params = {"layer": layer, "channel": str(channel), "lang": i18n.get_language()}
+        params = {"layer": layer, "channel": str(channel)}
         if model_key is not None:
             params["model"] = model_key
-        st.page_link("pages/23_filter_looks_for.py", label=_("Its top examples on “What a filter looks for”"),
+        lookfor_page = nav.page("23_filter_looks_for.py")
+        st.page_link(str(lookfor_page.path), label=_("Its top examples on “What a filter looks for”"),
                      icon=":material/visibility:", query_params=params)
         st.caption(_("The real images that excite channel {channel} most, cropped to what it sees.").format(
             channel=channel))
