@@ -9,7 +9,7 @@ import streamlit as st
 
 import cnnviz
 from cnnviz import i18n, overview
-from cnnviz.i18n import _
+from cnnviz.i18n import _, ngettext
 from cnnviz.plots import overview as ov_plots
 from dashboard import layout, widgets
 from dashboard.inside import INSIDE_TRAINED, inside_model, inside_network_trace
@@ -143,8 +143,9 @@ with b:
             "It reads {layer}, channel {channel} (orange: the window)").format(layer=names[j - 1], channel=top)),
             key="ov_input")
         if column.kind == "conv":
-            st.caption(_("It reads {n} channels of {layer}; shown: the one that adds the most to this "
-                                     "cell.").format(n=len(reads), layer=names[j - 1]))
+            st.caption(ngettext("It reads {n} channel of {layer}; shown: the one that adds the most to this cell.",
+                                "It reads {n} channels of {layer}; shown: the one that adds the most to this cell.",
+                                len(reads)).format(n=len(reads), layer=names[j - 1]))
     elif not column.chained:
         st.info(_("This layer does not read the column drawn before it: a skip connection adds another layer's "
                   "output first, or layers in between are not drawn. Its own input is used for the numbers below."))
