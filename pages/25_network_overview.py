@@ -53,15 +53,21 @@ except ValueError as err:
     st.stop()
 
 columns = trace.columns
+why = None
 if trace.big:
-    st.info(_("This network has {n} layers with up to {c:,} channels each: drawn all at once they would be tens of "
-              "thousands of maps, too small to see and too slow to draw. Shown: the first {first} layers and the "
-              "last {last}, at most {k} channels of each.").format(
-        n=trace.total_layers, c=max(c.channels for c in columns), first=trace.gap_after, last=len(columns) - 1 -
-        trace.gap_after, k=max(len(c.shown) for c in columns)))
+    why = _("This network has {n} layers with up to {c:,} channels each: drawn all at once they would be tens of "
+            "thousands of maps, too small to see and too slow to draw. Shown: the first {first} layers and the last "
+            "{last}, at most {k} channels of each.").format(
+        n=trace.total_layers, c=max(c.channels for c in columns), first=trace.gap_after,
+        last=len(columns) - 1 - trace.gap_after, k=max(len(c.shown) for c in columns))
+    if not presenting:  # on a projector the figure comes first; the reason is said below it
+        st.info(why)
 names = [c.name if c.kind != "input" else _("input") for c in columns]
-first, last = st.select_slider(_("Layers shown"), options=list(range(len(columns))), value=(0, len(columns) - 1),
-                               format_func=lambda j: names[j], key=f"ov_range_{kind}_{name}_{len(columns)}",
+# a projector shows a few layers large (the teacher moves the range along); a screen shows them all
+first, last = st.select_slider(_("Layers shown"), options=list(range(len(columns))),
+                               value=(0, min(len(columns) - 1, 4) if presenting else len(columns) - 1),
+                               format_func=lambda j: names[j],
+                               key=f"ov_range_{kind}_{name}_{len(columns)}_{presenting}",
                                help=_("Fewer layers, larger maps: useful on a phone or a projector."))
 show = list(range(first, last + 1))
 
@@ -100,6 +106,8 @@ with layout.main_figure():
     layout.chart(ov_plots.network_figure(trace, show=show, selected=(j, channel),
                                          label_px=layout.PRESENTER_FONT - 2 if presenting else 11), key="ov_network",
                  on_select="rerun", selection_mode="points")
+if why and presenting:
+    st.info(why)
 st.caption(_("Each layer's maps share one colour scale (dark: low, yellow: high). Hover a map for its channel and "
              "numbers; click it to choose it. Red lines: the channels the chosen one reads."))
 

@@ -120,7 +120,7 @@ def _layout(trace: NetworkTrace, show: Sequence[int], rows: int, char: float = 0
     x = 0.0
     for j in show:
         c = trace.columns[j]
-        text = max(_ems(line) for line in _labels(trace, j)) * char + 0.6
+        text = max(_ems(line) for line in _labels(trace, j)) * char + 1.0
         if is_bars(trace, j):
             n = min(BARS, c.channels)
             out[j] = (x + 0.5, max(0.0, (height - n * (1 + PAD)) / 2), 1, n)
@@ -139,8 +139,8 @@ def _layout(trace: NetworkTrace, show: Sequence[int], rows: int, char: float = 0
 
 
 def _ems(text: str) -> float:
-    """About how wide ``text`` is, in font sizes: Hangul and other wide letters 1, the rest 0.62."""
-    return sum(1.0 if ord(ch) >= 0x1100 else 0.62 for ch in text)
+    """About how wide ``text`` is, in font sizes: Hangul and other wide letters 1, the rest 0.66 (with room)."""
+    return sum(1.0 if ord(ch) >= 0x1100 else 0.66 for ch in text)
 
 
 def _fit(trace: NetworkTrace, show: Sequence[int], width: int, letter_px: float, height: int,
