@@ -205,3 +205,25 @@ def test_arithmetic_figure_writes_the_real_numbers():
     assert "9.50" not in text and "13.00" not in text  # sums are written beside, not in cells
     assert {"1.00", "2.00", "-1.00", "0.50", "-2.00", "1.50", "8.00", "6.00", "7.00"} <= set(text)
     assert any("Σ = 8.500" in a.text for a in fig.layout.annotations)
+
+
+def test_another_threads_pass_on_the_shared_model_is_not_traced():
+    import threading
+
+    model = nn.Sequential(nn.Conv2d(1, 2, 3), nn.ReLU()).eval()
+    started, go_on = threading.Event(), threading.Event()
+
+    class Slow(nn.Module):  # holds the traced pass inside the model while another thread runs it too
+        def forward(self, x):
+            if threading.current_thread() is threading.main_thread():
+                started.set()
+                go_on.wait(10)
+            return x
+
+    model.append(Slow())
+    other = threading.Thread(target=lambda: (started.wait(10), model(torch.randn(1, 1, 9, 9)), go_on.set()))
+    other.start()
+    trace = overview.trace_network(model, torch.randn(1, 5, 5))
+    other.join()
+    assert [c.name for c in trace.columns] == ["input", "0", "1"]
+    assert trace.columns[1].values.shape == (2, 3, 3)

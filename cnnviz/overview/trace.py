@@ -9,6 +9,7 @@ keeps the first layers and the last ones, and at most ``max_channels`` channels 
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import torch
@@ -129,12 +130,16 @@ def trace_network(model: nn.Module, image: Tensor, *, classes: tuple[str, ...] =
     calls: list[tuple[str, nn.Module, Tensor, Tensor]] = []
     pending: dict[int, list[Tensor]] = {}
 
+    me = threading.get_ident()  # another thread may run the shared model meanwhile: its passes are not ours
+
     def pre(module, inputs):
-        if inputs and isinstance(inputs[0], Tensor):
+        if threading.get_ident() == me and inputs and isinstance(inputs[0], Tensor):
             pending.setdefault(id(module), []).append(inputs[0].detach().to("cpu", copy=True))
 
     def post_for(name: str):
         def post(module, _inputs, output):
+            if threading.get_ident() != me:
+                return
             inp = pending.get(id(module), [None]).pop()
             if isinstance(output, Tensor) and inp is not None:
                 calls.append((name, module, inp, output.detach().to("cpu", copy=True)))
