@@ -55,6 +55,14 @@ target = st.selectbox(_("Class to explain"), ["predicted", *order[:20]], key="wl
                                              if i == "predicted" else f"{names[i]} ({prediction.probs[i]:.1%})"))
 target = None if target == "predicted" else int(target)
 big = max(card.input_shape[1:]) > 64
+asked = ("wl_maps", kind, name, photo, invert, target)
+if big and st.session_state.get("wl_maps_for") != asked:  # an ImageNet network: dozens of passes, so on request
+    st.info(_("For this network the four maps take about {s} seconds on a 2-core computer (Integrated Gradients "
+              "and occlusion run it dozens of times); they are computed once for everyone.").format(s=30))
+    if st.button(_("Compute the four maps"), type="primary", key="wl_maps_button"):
+        st.session_state["wl_maps_for"] = asked
+        st.rerun()
+    st.stop()
 with st.spinner(_("Computing the four maps (about {s} seconds for this network) …").format(s=30 if big else 2)):
     try:
         result = inside_attributions(kind, name, ckpt_bytes, photo, invert, target, lang)
