@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..i18n import _
@@ -155,7 +154,7 @@ def cell_arithmetic(trace: NetworkTrace, column: int, channel: int, row: int = 0
         rest = float(contrib[rest_idx].sum())
         bias = float(m.bias.detach().double()[channel]) if m.bias is not None else 0.0
         return Step(**base, terms=terms, value=float(contrib.sum() + bias), bias=bias, rest=rest,
-                    rest_count=int(len(rest_idx)))
+                    rest_count=len(rest_idx))
     x = float(src.reshape(c.values.shape)[channel, row, col]) if c.kind in ("batchnorm", "activation") else math.nan
     if c.kind == "batchnorm":
         scale = float(m.weight.detach().double()[channel]) if m.weight is not None else 1.0

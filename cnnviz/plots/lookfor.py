@@ -138,7 +138,7 @@ def atlas_figure(tiles: dict, channels: int, *, layer: str, tile: int = 64, cols
     fig.add_trace(go.Scatter(
         x=xs, y=ys, mode="markers+text", text=[str(ch) for ch in range(channels)], textposition="middle center",
         textfont=dict(size=11, color="white", shadow="0px 0px 3px black"), customdata=list(range(channels)),
-        name="tiles",
+        name="tiles", showlegend=False,
         marker=dict(size=max(10, min(60, width // cols - 6)), symbol="square", opacity=0.01, color="white"),
         hovertemplate=_("channel %{customdata}<br>click: its top examples") + "<extra></extra>"))
     done = sum(1 for ch in range(channels) if ch in tiles)

@@ -234,7 +234,7 @@ def network_figure(trace: NetworkTrace, *, show: Sequence[int] | None = None, se
                 marker_color=[SELECTED if u == best else "#1f77b4" for u in units],
                 customdata=[[j, u, p, float(c.values[u, 0, 0])] for u, p in zip(units, probs)],
                 hovertemplate=_("%{text}<br>probability %{customdata[2]:.1%}<br>logit %{customdata[3]:.4g}")
-                + "<extra></extra>", text=names, textposition="none", name="prediction"))
+                + "<extra></extra>", text=names, textposition="none", name="prediction", showlegend=False))
             fig.add_trace(go.Scatter(x=[x + BAR_LENGTH + 0.2] * len(units), y=centres, mode="text",
                                      text=[f"{n} {p:.0%}" for n, p in zip(names, probs)],
                                      textposition="middle right", hoverinfo="skip", textfont=dict(size=label_px)))
@@ -264,14 +264,14 @@ def network_figure(trace: NetworkTrace, *, show: Sequence[int] | None = None, se
                                 showarrow=False, font=dict(size=12, color="#666")))
     fig.add_trace(go.Scatter(
         x=xs, y=ys, mode="markers", marker=dict(size=14, opacity=0.01, color="white", symbol="square"),
-        customdata=custom, text=hover, name="channels",
+        customdata=custom, text=hover, name="channels", showlegend=False,
         hovertemplate=_("%{text}, channel %{customdata[1]}<br>mean %{customdata[2]:.4g}, largest "
                         "%{customdata[3]:.4g}<br>click: its maps and arithmetic") + "<extra></extra>"))
     shapes = []
     if selected is not None:
         shapes, lines = _selection(trace, place, show, selected, rows)
         if lines[0]:
-            fig.add_trace(go.Scatter(x=lines[0], y=lines[1], mode="lines", hoverinfo="skip",
+            fig.add_trace(go.Scatter(x=lines[0], y=lines[1], mode="lines", hoverinfo="skip", showlegend=False,
                                      line=dict(color="rgba(214,39,40,0.45)", width=1.2), name="reads"))
     head = (max(len(_labels(trace, j)) for j in show) + 1) * label_px * 1.25 + 10  # the labels above the tiles
     height = int(max(300, unit * bottom + head + 20))
@@ -323,7 +323,7 @@ def cell_figure(column: Column, channel: int, *, cell: tuple[int, int] | None = 
     yy, xx = np.indices((h, w))
     fig.add_trace(go.Scatter(x=xx.ravel(), y=yy.ravel(), mode="markers", customdata=np.stack([yy.ravel(),
                              xx.ravel()], axis=-1), marker=dict(size=max(4, min(24, 360 // max(h, w))), opacity=0.01,
-                             symbol="square"), hoverinfo="skip", name="cells"))
+                             symbol="square"), hoverinfo="skip", name="cells", showlegend=False))
     shapes = []
     if cell is not None:
         r, c = cell
