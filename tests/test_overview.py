@@ -184,6 +184,13 @@ def test_network_figure_one_image_per_column_and_lines_to_what_a_channel_reads()
     assert list(bars.text) == ["cat", "dog", "cow"]
     markers = next(t for t in fig.data if t.name == "channels")
     assert len(markers.customdata) == sum(len(c.shown) for c in trace.columns[:-1])
+    # a click lands on the tile under it: no marker is wider than a tile (1 unit of the x axis) drawn at 1150 px
+    unit_px = 1150 / (fig.layout.xaxis.range[1] - fig.layout.xaxis.range[0])
+    assert markers.marker.size <= max(3.0, unit_px)
+    narrow = ov_plots.network_figure(trace, width=150)  # small tiles: small markers
+    tiny = next(t for t in narrow.data if t.name == "channels")
+    assert tiny.marker.size < 14
+    assert tiny.marker.size <= max(3.0, 150 / (narrow.layout.xaxis.range[1] - narrow.layout.xaxis.range[0]))
     lines = next(t for t in fig.data if t.name == "reads")
     assert len([v for v in lines.x if v is None]) == 4  # the conv reads all 4 channels of the ReLU before it
     texts = " ".join(a.text for a in fig.layout.annotations)

@@ -263,7 +263,10 @@ def network_figure(trace: NetworkTrace, *, show: Sequence[int] | None = None, se
         annotations.append(dict(x=gx, y=total_h / 2, text=_("⋯ {n} layers<br>not drawn").format(n=trace.hidden),
                                 showarrow=False, font=dict(size=12, color="#666")))
     fig.add_trace(go.Scatter(
-        x=xs, y=ys, mode="markers", marker=dict(size=14, opacity=0.01, color="white", symbol="square"),
+        # a marker no larger than its tile (the chart may be drawn narrower than ``width``): larger ones overlap
+        # their neighbours and a click at a tile's centre could choose the one next to it
+        x=xs, y=ys, mode="markers", marker=dict(size=min(14.0, max(3.0, 0.8 * unit)), opacity=0.01, color="white",
+                                                symbol="square"),
         customdata=custom, text=hover, name="channels", showlegend=False,
         hovertemplate=_("%{text}, channel %{customdata[1]}<br>mean %{customdata[2]:.4g}, largest "
                         "%{customdata[3]:.4g}<br>click: its maps and arithmetic") + "<extra></extra>"))
