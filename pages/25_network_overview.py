@@ -86,7 +86,8 @@ def take_click(key: str, seen_key: str) -> list | None:
     if not points or st.session_state.get(seen_key) == mark:
         return None
     st.session_state[seen_key] = mark
-    return list(points[0]["customdata"])
+    data = points[0]["customdata"]  # a typed array arrives as {"0": …, "1": …}
+    return [data[k] for k in sorted(data, key=int)] if isinstance(data, dict) else list(data)
 
 
 hit = take_click("ov_network", "ov_network_seen")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import math
 
 import numpy as np
@@ -198,6 +200,20 @@ def test_network_figure_one_image_per_column_and_lines_to_what_a_channel_reads()
     assert ov_plots.operation(trace.columns[1]) == "conv 3×3, pad 1"
     relu = ov_plots.network_figure(trace, selected=(5, 2))
     assert len([v for v in next(t for t in relu.data if t.name == "reads").x if v is None]) == 1
+
+
+def test_a_cells_click_carries_its_row_column_and_value_as_a_list():
+    """The page reads a click's customdata: a numpy array reached it as {"0": row, "1": column} (so every click
+    chose row 0, column 1); markers wider than a cell tied with their neighbours."""
+    torch.manual_seed(2)
+    trace = overview.trace_network(nn.Sequential(nn.Conv2d(1, 2, 3, padding=1)).eval(), torch.randn(1, 14, 14))
+    fig = ov_plots.cell_figure(trace.columns[1], 1, height=380)
+    cells = json.loads(fig.to_json())["data"][1]
+    assert cells["name"] == "cells" and isinstance(cells["customdata"], list)
+    row, col, value = cells["customdata"][16]
+    assert (row, col) == (1, 2) and value == pytest.approx(float(trace.columns[1].values[1, 1, 2]))
+    assert cells["marker"]["size"] <= (380 - 50) / 14  # the square plot's side over the cells per side
+    assert "value %{customdata[2]" in cells["hovertemplate"] and fig.data[0].hoverinfo == "skip"
 
 
 def test_arithmetic_figure_writes_the_real_numbers():

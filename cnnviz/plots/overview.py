@@ -321,12 +321,17 @@ def cell_figure(column: Column, channel: int, *, cell: tuple[int, int] | None = 
     clickable (customdata: row, column). ``cell`` is outlined; ``window`` (top, left, h, w) too."""
     z = column.values[channel].numpy()
     h, w = z.shape
-    fig = go.Figure(go.Heatmap(z=z, colorscale=COLORSCALE, colorbar=dict(thickness=10),
-                               hovertemplate=_("row %{y}, column %{x}<br>value %{z:.4g}") + "<extra></extra>"))
+    fig = go.Figure(go.Heatmap(z=z, colorscale=COLORSCALE, colorbar=dict(thickness=10), hoverinfo="skip"))
+    # the cells' markers take the hover and the click (a heatmap cannot be selected), each no larger than its cell
+    # (the plot is square, ``height`` less the margins, tall): larger ones overlap and a click could choose a neighbour.
+    # customdata as lists: a numpy array reaches the page's selection event as {"0": row, "1": column, …}
     yy, xx = np.indices((h, w))
     fig.add_trace(go.Scatter(x=xx.ravel(), y=yy.ravel(), mode="markers", customdata=np.stack([yy.ravel(),
-                             xx.ravel()], axis=-1), marker=dict(size=max(4, min(24, 360 // max(h, w))), opacity=0.01,
-                             symbol="square"), hoverinfo="skip", name="cells", showlegend=False))
+                             xx.ravel(), z.ravel()], axis=-1).tolist(), name="cells", showlegend=False,
+                             marker=dict(size=max(3.0, min(24.0, 0.8 * (height - 50) / max(h, w))), opacity=0.01,
+                                         symbol="square"),
+                             hovertemplate=_("row %{y}, column %{x}<br>value %{customdata[2]:.4g}")
+                             + "<extra></extra>"))
     shapes = []
     if cell is not None:
         r, c = cell
@@ -363,7 +368,7 @@ def arithmetic_figure(step: Step, *, limit: int = 6) -> go.Figure:
             x = b * (kw + gap + 1)
             top = float(np.nanmax(np.abs(block))) or 1.0
             z[y:y + kh, x:x + kw] = np.nan_to_num(block / top)
-            text[y:y + kh, x:x + kw] = [["pad" if np.isnan(v) else f"{v:.2f}" for v in row] for row in block]
+            text[y:y + kh, x:x + kw] = [[_("pad") if np.isnan(v) else f"{v:.2f}" for v in row] for row in block]
         mid = y + (kh - 1) / 2
         annotations += [dict(x=kw + 0.5, y=mid, text="×", showarrow=False, font=dict(size=18)),
                         dict(x=2 * kw + gap + 1.5, y=mid, text="=", showarrow=False, font=dict(size=18)),
@@ -403,7 +408,7 @@ def step_text(step: Step, steps: Sequence[Step] = ()) -> tuple[str, str]:
     if step.kind == "activation":
         return f"{step.function}({step.before:.4g})", _("activation")
     window = step.terms[0].window
-    vals = ", ".join("pad" if np.isnan(v) else f"{v:.3g}" for v in window.ravel()[:16])
+    vals = ", ".join(_("pad") if np.isnan(v) else f"{v:.3g}" for v in window.ravel()[:16])
     more = " …" if window.size > 16 else ""
     name = {"maxpool": _("max"), "adaptive_maxpool": _("max")}.get(step.kind, _("mean"))
     return f"{name}({vals}{more})", _("pooling")
