@@ -76,8 +76,11 @@ def show_atlas(was_running: bool) -> None:
         event = layout.chart(lookfor_plots.atlas_figure(tiles, channels, layer=layer), key="atlas_grid",
                              on_select="rerun", selection_mode="points")
     points = [p for p in (event.selection.points if event else []) if p.get("customdata") is not None]
-    if points:
+    mark = repr([p["customdata"] for p in points])
+    if points and st.session_state.get("atlas_grid_seen") != mark:  # a new click (the picker below may move on)
+        st.session_state["atlas_grid_seen"] = mark
         st.session_state["atlas_channel"] = int(points[0]["customdata"])
+        st.rerun()  # the click reran this fragment alone: draw the tile and its link below for that channel
     if atlas is not None and atlas.done:
         st.caption(_("Computed in {s:.0f} s. Click a tile to see that channel's top examples.").format(
             s=atlas.seconds))
