@@ -63,11 +63,12 @@ if trace.big:
     if not presenting:  # on a projector the figure comes first; the reason is said below it
         st.info(why)
 names = [c.name if c.kind != "input" else _("input") for c in columns]
-# a projector shows a few layers large (the teacher moves the range along); a screen shows them all
+# a projector or a phone shows a few layers large (the range moves along); a screen shows them all
+few = presenting or "Mobi" in st.context.headers.get("User-Agent", "")
 first, last = st.select_slider(_("Layers shown"), options=list(range(len(columns))),
-                               value=(0, min(len(columns) - 1, 4) if presenting else len(columns) - 1),
+                               value=(0, min(len(columns) - 1, 4) if few else len(columns) - 1),
                                format_func=lambda j: names[j],
-                               key=f"ov_range_{kind}_{name}_{len(columns)}_{presenting}",
+                               key=f"ov_range_{kind}_{name}_{len(columns)}_{few}",
                                help=_("Fewer layers, larger maps: useful on a phone or a projector."))
 show = list(range(first, last + 1))
 

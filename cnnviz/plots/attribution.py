@@ -44,7 +44,9 @@ def attribution_figure(display: np.ndarray, result: Attributions, *, cols: int =
     titled with its name and the seconds it took."""
     maps = result.maps
     rows = -(-len(maps) // cols)
-    titles = [_("{method}<br>{s:.1f} s").format(method=_(METHOD_TITLES[m.method]), s=m.seconds) for m in maps]
+    # "Saliency (plain gradients)": the part in brackets on a line of its own, or neighbours' titles overlap on a phone
+    titles = [_("{method}<br>{s:.1f} s").format(method=_(METHOD_TITLES[m.method]).replace(" (", "<br>("),
+                                                s=m.seconds) for m in maps]
     fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles, horizontal_spacing=0.02, vertical_spacing=0.12)
     for i, m in enumerate(maps):
         heat = m.heat.numpy()
@@ -52,7 +54,7 @@ def attribution_figure(display: np.ndarray, result: Attributions, *, cols: int =
     fig.update_xaxes(visible=False, constrain="domain")
     fig.update_yaxes(visible=False, constrain="domain", scaleanchor=None)
     fig.update_annotations(font_size=13)
-    fig.update_layout(height=height or (300 * rows + 40), margin=dict(l=5, r=5, t=80 if title else 60, b=5),
+    fig.update_layout(height=height or (300 * rows + 40), margin=dict(l=5, r=5, t=95 if title else 75, b=5),
                       title=dict(text=title, font=dict(size=14)) if title else None)
     return fig
 
