@@ -55,7 +55,7 @@ def attribution_figure(display: np.ndarray, result: Attributions, *, cols: int =
     fig.update_yaxes(visible=False, constrain="domain", scaleanchor=None)
     fig.update_annotations(font_size=13)
     fig.update_layout(height=height or (300 * rows + 40), margin=dict(l=5, r=5, t=95 if title else 75, b=5),
-                      title=dict(text=title, font=dict(size=14)) if title else None)
+                      title=dict(text=title, font=dict(size=14), y=0.99, yanchor="top") if title else None)
     return fig
 
 
