@@ -92,6 +92,9 @@ def test_atlas_fills_in_and_a_tile_links_to_its_examples(browser_page, lang):
     done.wait_for(timeout=240_000)
     page.settle(120_000)
     click_point(page, 0, "tiles", [7])
+    # the click reruns the page for channel 7: wait for it (a link clicked before still leads to channel 0)
+    page.get_by_text({"en": "excite channel 7 most", "ko": "채널 7을"}[lang]).first.wait_for(timeout=60_000)
+    page.settle(60_000)
     link = page.locator("[data-testid=stMain] a[href*='filter_looks_for']")
     link.first.wait_for(timeout=60_000)
     no_exception(page)
@@ -99,4 +102,5 @@ def test_atlas_fills_in_and_a_tile_links_to_its_examples(browser_page, lang):
     page.wait_for_url("**/filter_looks_for?**", timeout=60_000)
     page.settle(120_000)
     assert "channel=7" in page.url and "layer=" in page.url and "model=zoo" in page.url
+    assert page.locator("[data-testid=stNumberInput] input").first.input_value() == "7"  # the page took it
     no_exception(page)
