@@ -87,6 +87,9 @@ def inside_model_options() -> dict[str, tuple[str, str]]:
     for key, dataset in SHIPPED_DATASETS.items():
         if inside_checkpoints(dataset):
             opts[key] = shipped_option(key)
+    for key, paths in inside_checkpoint_sets().items():  # this session's training runs
+        if key not in SHIPPED_DATASETS:
+            opts[key] = ("run", paths[-1])
     for name, spec in cnnviz.ZOO.items():
         if spec.torchvision and models.imagenet_weights_status(name)[0]:
             opts[f"imagenet:{name}"] = ("imagenet", name)
@@ -104,6 +107,8 @@ def inside_model_label(key: str) -> str:
         return _("MNIST digits CNN (trained, bundled)")
     if key == INSIDE_UPLOAD:
         return _("Uploaded checkpoint (weights only)")
+    if key.startswith("run:"):
+        return inside_checkpoint_set_label(key)
     kind, _sep, name = key.partition(":")
     title = _(cnnviz.ZOO[name].title) if name in cnnviz.ZOO else name
     if kind == "imagenet":
@@ -154,7 +159,7 @@ def inside_model(kind: str, name: str = "", upload: bytes | None = None):
     if kind == "trained":  # name: the dataset it was trained on ("" for Fashion-MNIST)
         path = inside_checkpoints(name or "fashion_mnist")[-1]
         return inside_checkpoint_model(path, os.path.getmtime(path))
-    if kind == "run":  # a checkpoint file of a training run (``name`` is its path)
+    if kind == "run":  # a training run's last checkpoint (``name`` is its path)
         return inside_checkpoint_model(name, os.path.getmtime(name))
     if kind == "imagenet":
         return inside_imagenet_model(name)
@@ -211,6 +216,43 @@ def inside_grad_cam(kind: str, name: str, upload: bytes | None, photo: bytes | N
         return gradcam.grad_cam_result(model, seen.tensor, target, layer)
 
 
+@st.cache_resource(max_entries=4, ttl=3600, show_spinner=False)
+def inside_network_trace(kind: str, name: str, upload: bytes | None, photo: bytes | None, invert: bool, lang: str):
+    """``cnnviz.overview.trace_network`` of ``photo`` as the model takes it: every layer's maps, once for the class.
+    Shared and read-only. Raises ImageError / ValueError."""
+    from cnnviz import overview
+
+    model, card = inside_model(kind, name, upload)
+    seen, _shown, _prediction = inside_photo_view(kind, name, upload, photo, invert, False, 256, lang)
+    with i18n.language(lang):
+        return overview.trace_network(model, seen.tensor, classes=card.display_classes)
+
+
+@st.cache_resource(max_entries=4, ttl=3600, show_spinner=False)
+def inside_attributions(kind: str, name: str, upload: bytes | None, photo: bytes | None, invert: bool,
+                        target: int | None, lang: str):
+    """``cnnviz.attribution.attributions``: Grad-CAM, saliency, Integrated Gradients and occlusion of ``photo`` (as
+    the model takes it) for ``target`` (None: the prediction). Shared and read-only. Raises ValueError."""
+    from cnnviz import attribution
+
+    model, _card = inside_model(kind, name, upload)
+    seen, _shown, _prediction = inside_photo_view(kind, name, upload, photo, invert, False, 256, lang)
+    with i18n.language(lang):
+        return attribution.attributions(model, seen.tensor, target)
+
+
+@st.cache_resource(max_entries=4, ttl=3600, show_spinner=False)
+def inside_sanity_check(kind: str, name: str, upload: bytes | None, photo: bytes | None, invert: bool,
+                        target: int | None, lang: str):
+    """``cnnviz.attribution.randomization_check`` (Adebayo et al. 2018) of the same image and class."""
+    from cnnviz import attribution
+
+    model, _card = inside_model(kind, name, upload)
+    seen, _shown, _prediction = inside_photo_view(kind, name, upload, photo, invert, False, 256, lang)
+    with i18n.language(lang):
+        return attribution.randomization_check(model, seen.tensor, target)
+
+
 # ---- draw and predict
 DRAW_UPLOAD = "upload"
 
@@ -237,10 +279,6 @@ def draw_model_label(key: str) -> str:
 
 def draw_model(kind: str, name: str = "", upload: bytes | None = None):
     """(shared read-only model, ModelCard) for an entry of ``draw_model_options``; raises ValueError."""
-    import os
-
-    if kind == "run":
-        return inside_checkpoint_model(name, os.path.getmtime(name))
     return inside_model(kind, name, upload)
 
 

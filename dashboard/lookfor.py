@@ -119,3 +119,68 @@ def lookfor_stage_row(kind: str, name: str, upload: bytes | None, stages: tuple[
         return lookfor.stage_row(model, stages, count=count, input_shape=card.input_shape)
 
     return _lookfor_cached(("row", _model_key(kind, name, upload), stages, count), run)
+
+
+# ---- the channel atlas: computed in the background through the training queue, kept on disk for everyone
+def atlas_model_key(kind: str, name: str, upload: bytes | None) -> str:
+    """A name for the model an atlas belongs to, stable across restarts: the ImageNet or zoo model's name (a zoo
+    model is built with seed 0), or a digest of the checkpoint (its path and time, or the uploaded bytes)."""
+    import hashlib
+    import os
+
+    if kind in ("imagenet", "zoo"):
+        return f"{kind}-{name}"
+    if kind in ("trained", "run"):
+        path = inside_checkpoints()[-1] if kind == "trained" else name
+        digest = hashlib.sha256(f"{os.path.abspath(path)}:{os.path.getmtime(path)}".encode()).hexdigest()[:16]
+        return f"{kind}-{digest}"
+    return "upload-" + hashlib.sha256(upload or b"").hexdigest()[:16]
+
+
+def atlas_folder(kind: str, name: str, upload: bytes | None, layer: str):
+    """The atlas's folder: $CNNVIZ_RUNS/atlas/<model key>/<layer>/."""
+    from cnnviz import runs
+    from cnnviz.lookfor import atlas
+
+    return atlas.atlas_folder(runs.runs_root(), atlas_model_key(kind, name, upload), layer)
+
+
+@st.cache_resource(show_spinner=False)
+def _atlas_jobs() -> dict:
+    return {}  # atlas folder -> its AtlasJob while it waits or runs: every session sees the same job
+
+
+def atlas_job(folder):
+    """The job computing the atlas in ``folder`` (waiting, running or just ended), or None."""
+    return _atlas_jobs().get(str(folder))
+
+
+def atlas_settings(input_shape: tuple[int, int, int]) -> dict:
+    """The atlas's optimization settings: the page's defaults for one channel, in bfloat16 where the CPU has a
+    bfloat16 unit; a small net's tiny steps on one thread (more only wait on each other)."""
+    from cnnviz import lookfor
+    from cnnviz.training.cpu import bf16_fast
+
+    small = max(input_shape[1:]) <= 64
+    return {**lookfor.default_settings(input_shape), "bf16": bf16_fast() and not small, "threads": 1 if small else None}
+
+
+def start_atlas(kind: str, name: str, upload: bytes | None, layer: str):
+    """Queue the atlas of ``layer`` in the server's training queue (one job per folder, shared by everyone);
+    returns the job. Raises QueueFull (this student already has a run waiting or training) or ValueError."""
+    from cnnviz.lookfor.atlas import AtlasJob
+    from dashboard.session import training_session_id
+    from dashboard.training import work_queue
+
+    folder = atlas_folder(kind, name, upload, layer)
+    jobs = _atlas_jobs()
+    job = jobs.get(str(folder))
+    if job is not None and job.running:
+        return job
+    model, card = inside_model(kind, name, upload)
+    job = AtlasJob(model, layer, folder, mean=card.mean, std=card.std, settings=atlas_settings(card.input_shape),
+                   label=atlas_model_key(kind, name, upload))
+    job.enqueue(work_queue(), owner=training_session_id())
+    job.start()
+    jobs[str(folder)] = job
+    return job

@@ -93,6 +93,16 @@ PAGES: tuple[PageInfo, ...] = (
     PageInfo("24_draw.py", INSIDE, N_("Draw and predict"), ":material/draw:",
              N_("Draw a digit (or, for the Fashion-MNIST CNN, a shirt, a shoe or a trouser) and watch the MNIST "
                 "CNN's feature maps and prediction change as you draw; the MNIST preprocessing step by step.")),
+    PageInfo("25_network_overview.py", INSIDE, N_("The whole network"), ":material/account_tree:",
+             N_("One image through every layer, left to right, as CNN Explainer shows it: click a channel to see the "
+                "channels it reads, click a cell to see its arithmetic (windows, kernels, sums, bias, ReLU, "
+                "pooling) with the real numbers.")),
+    PageInfo("26_where_it_looks.py", INSIDE, N_("Where it looks, four ways"), ":material/compare:",
+             N_("Grad-CAM, plain gradients, Integrated Gradients and occlusion side by side for the same image and "
+                "class, when they disagree, and the sanity check of randomizing the last layer.")),
+    PageInfo("27_channel_atlas.py", INSIDE, N_("Channel atlas"), ":material/apps:",
+             N_("Every channel of a layer as the input optimized to excite it, in one grid (as OpenAI Microscope "
+                "shows), computed once in the background and kept; each tile leads to its top examples.")),
     PageInfo("30_training_studio.py", TRAINING, N_("Training studio"), ":material/model_training:",
              N_("Set up a run, start it and watch the loss and accuracy curves move while it trains in the "
                 "background. Stop and resume with no step lost.")),

@@ -10,7 +10,7 @@ import cnnviz
 from cnnviz import capture, gradcam, i18n
 from cnnviz.i18n import _
 from cnnviz.plots import maps
-from dashboard import layout, widgets
+from dashboard import layout, nav, widgets
 from dashboard.inside import inside_grad_cam, inside_model, inside_photo_view
 
 st.title(_("Grad-CAM: where does the model look?"))
@@ -100,3 +100,5 @@ with b:
                 key="gc_pred")
     if float(result.cam.max()) == 0:
         st.info(_("The heat map is empty: nothing in this layer pushes the score of this class up."))
+    st.page_link(str(nav.page("26_where_it_looks.py").path), icon=":material/compare:",
+                 label=_("Compare with three other methods and a sanity check"))

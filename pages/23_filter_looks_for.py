@@ -29,9 +29,10 @@ st.markdown(_("A feature map shows what a filter **outputs** for one image. Here
 # ---------------------------------------------------------------------------- model, layer, channel
 left, right = st.columns(2)
 with left:
-    kind, name, ckpt_bytes = widgets.model_choice(
+    kind, name, ckpt_bytes = widgets.model_choice(  # a link (e.g. from the channel atlas) may name the model
         help=_("The bundled ImageNet network sees photos; the Fashion-MNIST CNN sees 28×28 clothes, the MNIST CNN "
-               "28×28 digits."))
+               "28×28 digits."),
+        default=st.query_params.get("model"))
 try:
     model, card = inside_model(kind, name, ckpt_bytes)
 except (ValueError, RuntimeError) as err:  # CheckpointError, WeightsUnavailable

@@ -12,7 +12,8 @@ from plotly.subplots import make_subplots
 from ..i18n import _
 from ..lookfor import Example, Visualization
 
-__all__ = ["drawing_steps_figure", "examples_figure", "history_figure", "row_figure", "snapshots_figure"]
+__all__ = ["atlas_figure", "drawing_steps_figure", "examples_figure", "history_figure", "row_figure",
+           "snapshots_figure"]
 
 
 def _rgb(img: np.ndarray) -> np.ndarray:
@@ -110,3 +111,44 @@ def drawing_steps_figure(steps: Sequence[tuple[str, np.ndarray]], *, height: int
     fig.update_annotations(font_size=12)
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=60, b=10), showlegend=False)
     return _hide_axes(fig)
+
+
+def atlas_figure(tiles: dict, channels: int, *, layer: str, tile: int = 64, cols: int | None = None,
+                 width: int = 1100) -> go.Figure:
+    """A layer's atlas: every channel's optimized input in one grid (ONE image trace), the ones still to come grey,
+    each numbered; a transparent marker on each tile carries its channel for clicks."""
+    import math
+
+    from PIL import Image
+
+    from .maps import _image_uri
+
+    cols = cols or max(4, min(16, math.ceil(math.sqrt(channels * 2))))
+    rows = math.ceil(channels / cols)
+    gap = max(1, tile // 16)
+    grid = np.full((rows * (tile + gap) - gap, cols * (tile + gap) - gap, 3), 255, np.uint8)
+    for ch in range(channels):
+        r, c = divmod(ch, cols)
+        y, x = r * (tile + gap), c * (tile + gap)
+        if ch in tiles:
+            img = Image.fromarray(_rgb(tiles[ch])).resize((tile, tile), Image.Resampling.LANCZOS)
+            grid[y:y + tile, x:x + tile] = np.asarray(img)
+        else:
+            grid[y:y + tile, x:x + tile] = 225
+    xs = [(ch % cols) * (tile + gap) + tile / 2 for ch in range(channels)]
+    ys = [(ch // cols) * (tile + gap) + tile / 2 for ch in range(channels)]
+    fig = go.Figure(go.Image(source=_image_uri(grid), hoverinfo="skip"))
+    fig.add_trace(go.Scatter(
+        x=xs, y=ys, mode="markers+text", text=[str(ch) for ch in range(channels)], textposition="middle center",
+        textfont=dict(size=11, color="white", shadow="0px 0px 3px black"), customdata=list(range(channels)),
+        name="tiles", showlegend=False,
+        marker=dict(size=max(10, min(60, width // cols - 6)), symbol="square", opacity=0.01, color="white"),
+        hovertemplate=_("channel %{customdata}<br>click: its top examples") + "<extra></extra>"))
+    done = sum(1 for ch in range(channels) if ch in tiles)
+    title = _("{layer}: {done} of {n} channels").format(layer=layer, done=done, n=channels)
+    fig.update_layout(title=dict(text=title, font=dict(size=14)), showlegend=False, clickmode="event+select",
+                      dragmode=False, margin=dict(l=5, r=5, t=40, b=5),
+                      height=int(40 + 10 + width * grid.shape[0] / grid.shape[1]))
+    fig.update_xaxes(visible=False, range=[-0.5, grid.shape[1] - 0.5], constrain="domain")
+    fig.update_yaxes(visible=False, range=[grid.shape[0] - 0.5, -0.5], scaleanchor="x", constrain="domain")
+    return fig
