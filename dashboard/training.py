@@ -45,9 +45,10 @@ def training_speed(model: str, batch_size: int = 64, bf16: bool = False) -> floa
     return None
 
 
-def run_length(model: str, dataset: str, train_size: int | None, batch_size: int, epochs: int, bf16: bool) -> str:
-    """How long a run of these settings will take here, in words: its steps, and the time at the training speed
-    measured on this computer just now (or this session's last run of the model)."""
+def run_length(model: str, dataset: str, train_size: int | None, batch_size: int, epochs: int, bf16: bool,
+               max_steps: int = 0) -> str:
+    """How long a run of these settings will take here, in words: its steps (``max_steps`` ends it sooner), and the
+    time at the training speed measured on this computer just now (or this session's last run of the model)."""
     from cnnviz.i18n import _
     from cnnviz.training.presets import run_estimate_s, run_steps
 
@@ -56,6 +57,7 @@ def run_length(model: str, dataset: str, train_size: int | None, batch_size: int
         return ""
     images = min(images, cnnviz.DATASETS[dataset].train_size) if dataset in cnnviz.DATASETS else images
     steps = run_steps(epochs, images, batch_size)
+    steps = min(steps, max_steps) if max_steps else steps
     speed = training_speed(model, batch_size, bf16)
     if not speed:
         return _("{steps:,} steps; no time estimate yet (this computer's speed for this model is not known).").format(

@@ -147,7 +147,7 @@ with st.expander(_("Set up a run") if job is None else _("Set up a new run"), ex
                                 "them.").format(changes="; ".join(changes)), icon=":material/tune:")
     label = st.text_input(_("Name of the run (optional)"), max_chars=40, placeholder=_("e.g. adam-vs-sgd"))
     if not busy:  # (measuring the speed beside a run would slow it and read half the speed)
-        st.caption(run_length(model_name, dataset, train_size, int(batch_size), int(epochs), bf16))
+        st.caption(run_length(model_name, dataset, train_size, int(batch_size), int(epochs), bf16, int(max_steps)))
     start = st.button(_("Start training"), type="primary", icon=":material/play_arrow:",
                       disabled=busy or not available)
 

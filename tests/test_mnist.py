@@ -32,7 +32,7 @@ def test_mnist_is_bundled_and_read_with_the_known_label_counts(mnist):
     assert train.images.dtype == torch.uint8 and train.classes == tuple("0123456789")
     assert int((train.labels == 0).sum()) == 5_923 and int((test.labels == 0).sum()) == 980
     assert train.source.startswith("bundled")
-    assert cnnviz.dataset_status("mnist") == (True, f"bundled in {datasets.MNIST_DIR}")
+    assert cnnviz.dataset_status("mnist") == (True, "bundled with cnnviz")  # no server folder in words for readers
     mean, std = training.channel_stats(train)  # the normalisation the PyTorch notes write down: 0.1307, 0.3081
     assert mean[0] == pytest.approx(0.1307, abs=5e-5) and std[0] == pytest.approx(0.3081, abs=5e-5)
 
@@ -168,7 +168,8 @@ def test_run_config_and_job_carry_max_steps(small, tmp_path):
     with pytest.raises(ValueError, match="max_steps"):
         runs.RunConfig(max_steps=0)
     job = runs.new_run_job(tmp_path, config, threads=1)
-    assert job.estimate_s() == pytest.approx(9 * 50 / job.expected_speed)  # 9 steps of 50, not 4 epochs of 300
+    # 9 steps of 50, not 4 epochs of 300 (and a test pass per epoch, ~5 %)
+    assert job.estimate_s() == pytest.approx(9 * 50 / job.expected_speed * 1.05)
     job.start().join(120)
     h = job.history
     assert h.status == "finished" and h.step == 9 and h.total_steps == 9

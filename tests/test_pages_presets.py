@@ -189,8 +189,9 @@ def test_every_preset_trains_with_exactly_its_settings(name, app_at, tiny_runs, 
     h = job.history
     assert h.status == "finished", h.message
 
-    # the data: every training image when the preset says so (None), the whole test set
-    assert tiny_runs["data"] == [("fashion_mnist", p.train_size, 10_000)]
+    # the data: the preset's dataset (the notes' runs: MNIST), every training image when the preset says so (None),
+    # the whole test set
+    assert tiny_runs["data"] == [(p.dataset, p.train_size, 10_000)]
     # the model: the zoo's network of that name, its layers and their shapes
     zoo = build_model(p.model, num_classes=10, seed=0)
     assert type(job.model) is type(zoo)
