@@ -297,7 +297,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.only_actions:
             return 0
 
-        # 3: the class
+        # 3: the class (its runs are the ones made from here on: the actions above may have started one)
+        earlier = set(run_statuses(runs))
         t0 = time.perf_counter()
         students = asyncio.run(drive(base, args.sessions, args.train, timeout_ms))
         wall = time.perf_counter() - t0
@@ -318,10 +319,14 @@ def main(argv: list[str] | None = None) -> int:
 
         # the training runs: wait until none is running (bounded), then count
         deadline = time.time() + (120 if args.short else 900)
-        statuses = run_statuses(runs)
+
+        def class_runs() -> dict[str, str]:
+            return {k: v for k, v in run_statuses(runs).items() if k not in earlier}
+
+        statuses = class_runs()
         while time.time() < deadline and any(s in ("running", "queued", "new") for s in statuses.values()):
             time.sleep(2)
-            statuses = run_statuses(runs)
+            statuses = class_runs()
         print(f"'Start training' clicked again where the first click started nothing: "
               f"{sum(s.repeats for s in students)} of {args.train}")
         print(f"training runs: {len(statuses)} on disk; statuses: "

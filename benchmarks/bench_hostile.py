@@ -130,6 +130,9 @@ class Browser:
         for kind in ("Error", "Warning"):
             alerts = self.page.locator(f"[data-testid=stAlertContent{kind}]")
             texts += [alerts.nth(i).inner_text().strip() for i in range(alerts.count())]
+        uploaders = self.page.locator("[data-testid=stFileUploader]")  # a type the uploader itself refuses
+        texts += [line.strip() for i in range(uploaders.count()) for line in uploaders.nth(i).inner_text().splitlines()
+                  if "files are not allowed" in line]
         return " / ".join(t for t in texts if t), False
 
     def stable(self) -> tuple[str, bool]:
@@ -259,6 +262,7 @@ def transfer_zip(path: Path):
     def act(b: Browser) -> str | None:
         b.page.get_by_text("cnnviz CNN shipped with the project").first.click()
         b.settle()
+        b.choose("Target data (the new task)", "Your own images (a zip of one folder per class)")  # MNIST is first
         b.upload(path)
         message, tb = b.stable()
         return None if message or tb else "(accepted)"

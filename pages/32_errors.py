@@ -65,7 +65,8 @@ top = result.top_confusions(1)
 m3.metric(_("Most common mix-up"), f"{names[top[0][0]]} → {names[top[0][1]]}" if top else _("none"))
 
 # ---------------------------------------------------------------------------- the matrix and the chosen cell
-if st.session_state.get("err.true", 0) >= k or st.session_state.get("err.pred", 0) >= k:
+chosen = (st.session_state.get("err.true", 0), st.session_state.get("err.pred", 0))
+if not all(isinstance(i, int) and 0 <= i < k for i in chosen):  # another model's classes, or a stale widget value
     st.session_state.pop("err.true", None)
     st.session_state.pop("err.pred", None)
 if "err.true" not in st.session_state:

@@ -238,7 +238,9 @@ def test_messages_in_korean_carry_no_server_path_and_no_library_text(tmp_path, m
         run = folder / "20260101-000000-mine"
         run.mkdir(parents=True)
         (run / runs.CONFIG_FILE).write_text("{not json", encoding="utf-8")
-        message(lambda: runs.load_run(run))
+        damaged = runs.load_run(run)  # a damaged run is listed with its reason, never an exception
+        assert damaged.problem
+        seen.append(damaged.problem)
         (run / runs.CONFIG_FILE).write_text(json.dumps(runs.RunConfig().to_dict()), encoding="utf-8")
 
         def refuse(path, *args, **kwargs):

@@ -108,7 +108,7 @@ def test_studio_notes_presets_set_the_dataset_and_the_step_count(app_at):
     assert list(table["the notes' run"]) == [training.PRESETS[n].title for n in training.NOTES_RUNS]
     assert list(table["test accuracy: the notes"]) == ["at least 99%"] * 2
     assert [v.endswith("%") and float(v.rstrip("%")) >= 98.5 for v in table["test accuracy: here"]] == [True] * 2
-    measured = [s for s in specs(at) if s["data"] and s["data"][0]["name"].startswith("training accuracy")]
+    measured = [s for s in specs(at) if s["data"] and s["data"][0].get("name", "").startswith("training accuracy")]
     assert measured and measured[0]["data"][1]["x"] == [10_000]  # the TF notes' plot of the run made here
     at.selectbox(key="tr.preset").set_value("pytorch_mnist").run()
     assert at.selectbox(key="tr.dataset").value == "mnist" and at.number_input(key="tr.max_steps").value == 0
@@ -136,7 +136,7 @@ def test_studio_runs_a_notes_preset_on_mnist_to_its_step_count_with_the_notes_pl
     h = job.history
     assert h.status == "finished" and h.step == 25 and h.total_steps == 25 and len(h.epochs) == 3
     assert any("finished at step 25" in s.value for s in at.success)
-    live = next(s for s in specs(at) if s["data"] and s["data"][0]["name"].startswith("training accuracy"))
+    live = next(s for s in specs(at) if s["data"] and s["data"][0].get("name", "").startswith("training accuracy"))
     assert live["data"][1]["x"] == [25]  # the notes' plot: training accuracy, and the test accuracy at step 25
     config = runs.list_runs(job.options["checkpoint_dir"].parent)[-1].config
     assert (config.dataset, config.max_steps, config.preset) == ("mnist", 25, "tf_mnist")

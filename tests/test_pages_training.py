@@ -63,11 +63,11 @@ def test_tiny_run_end_to_end(app_at):
     assert metric(at, "Status") == "finished"
     assert metric(at, "Test accuracy") == f"{h.epochs[-1].test_acc:.2%}"
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    test_loss = next(t for t in spec["data"] if t["name"] == "test (after each epoch)")
+    test_loss = next(t for t in spec["data"] if t.get("name") == "test (after each epoch)")
     assert test_loss["y"] == pytest.approx([e.test_loss for e in h.epochs])
-    train = [t for t in spec["data"] if t["name"] == "training (last few steps)"]
+    train = [t for t in spec["data"] if t.get("name", "") == "training (last few steps)"]
     assert len(train) == 2 and len(train[0]["y"]) == len(h.steps) > 2  # loss and accuracy: one legend name for both
-    assert all("loss" not in t["name"] for t in spec["data"])  # the accuracy panel's line is not called "loss"
+    assert all("loss" not in t.get("name", "") for t in spec["data"])  # the accuracy panel's line is not called "loss"
     assert any("finished 2 epochs" in s.value and "%" in s.value for s in at.success)  # plural, a percentage
     for axis in ("xaxis", "xaxis2"):  # whole epochs only: no tick at 0.5 or 1.5
         assert (spec["layout"][axis]["tick0"], spec["layout"][axis]["dtick"]) == (0, 1)
@@ -167,7 +167,7 @@ def test_compare_overlays_runs_deletes_and_sessions_stay_apart(app_at):
     at.run()
     ok(at)
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
-    names = [t["name"] for t in spec["data"]]
+    names = [t.get("name", "") for t in spec["data"]]
     assert len(names) == 2 and "adam" in names[0] and "sgd" in names[1]
     assert (spec["layout"]["xaxis"]["tick0"], spec["layout"]["xaxis"]["dtick"]) == (0, 1)  # never 1.5 or 2.5
     curve = next(r for r in at.radio if r.label == "Curve")
@@ -179,7 +179,7 @@ def test_compare_overlays_runs_deletes_and_sessions_stay_apart(app_at):
     click(at, "Delete")
     spec = json.loads(at.get("plotly_chart")[0].proto.spec)
     assert names == ["1. adam · lr=0.001", "2. sgd · lr=0.01"]  # each run named by what differs
-    left = [t["name"] for t in spec["data"]]
+    left = [t.get("name", "") for t in spec["data"]]
     assert len(left) == 1 and left[0].startswith("1.") and "sgd" in left[0]
 
     other = app_at(COMPARE)  # another browser session sees none of these runs

@@ -36,7 +36,7 @@ class Worker:
             self.samples.append(torch.get_num_threads())  # the callback runs in the training thread
 
         def run() -> None:
-            self.result = fit(tiny_net(seed), train, test, epochs=100_000, batch_size=8, log_every=1, seed=seed,
+            self.result = fit(tiny_net(seed), train, test, epochs=1_000, batch_size=8, log_every=1, seed=seed,
                               callback=sample, stop=self.stop, **options)
 
         self.thread = threading.Thread(target=run, daemon=True)
