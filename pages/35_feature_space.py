@@ -34,6 +34,7 @@ sources = {k: s for k, s in curves.run_sources().items()
 if not sources:
     st.info(_("No trained network yet: train one in the **Training studio** first."))
     st.stop()
+early = layout.early_figure()  # on a projector the projection comes first, the run and its settings under it
 c1, c2, c3 = st.columns([4, 2, 2])
 source = curves.pick_run(sources, key="fs.run", where=c1)
 method = c2.radio(_("Projection"), list(projection.METHODS), key="fs.method", horizontal=True,
@@ -70,7 +71,7 @@ def scatter(where, epoch: int, key: str) -> None:
             st.rerun()
 
 
-figure_box = layout.main_figure()
+figure_box = layout.main_figure(early=early)
 if mode == "pair" and len(epochs) >= 2:
     left, right = figure_box.columns(2)
     scatter(left, min(epochs), "fs.before")

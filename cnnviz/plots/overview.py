@@ -194,14 +194,23 @@ def tile_position(trace: NetworkTrace, place: dict, j: int, channel: int, rows: 
 
 def network_figure(trace: NetworkTrace, *, show: Sequence[int] | None = None, selected: tuple[int, int] | None = None,
                    tile_px: int | None = None, width: int = 1150, rows: int = ROWS, label_px: int = 11,
-                   height: int = 560) -> go.Figure:
+                   height: int = 560, max_height: int | None = None) -> go.Figure:
     """Every column of ``trace`` (or the ``show`` ones) left to right, each a column of its channels' maps (one
     scale per layer), with its name, shape and operation above; the prediction as bars at the end. ``selected``
     (column, channel) is outlined and joined by lines to the channels it reads in the column before it. The tiles'
-    markers carry (column, channel) for clicks."""
+    markers carry (column, channel) for clicks. ``max_height`` (pixels): the figure is drawn narrower when it would
+    be taller (a projector's first screen)."""
     show = list(range(len(trace.columns))) if show is None else sorted(set(show))
     if not show:
         raise ValueError(_("choose at least one layer to show"))
+    if max_height is not None:
+        for _i in range(4):  # the labels keep their size: fit again at the narrower width
+            fig = network_figure(trace, show=show, selected=selected, tile_px=tile_px, width=width, rows=rows,
+                                 label_px=label_px, height=min(height, max_height))
+            if fig.layout.height <= max_height or width < 200:
+                break
+            width = int(width * 0.97 * (max_height - 40) / max(1, fig.layout.height - 40))
+        return fig
     rows, place, total_w, total_h = _fit(trace, show, width, label_px, height, rows)
     unit = width / max(total_w, 1.0)
     bottom = total_h
@@ -235,9 +244,12 @@ def network_figure(trace: NetworkTrace, *, show: Sequence[int] | None = None, se
                 customdata=[[j, u, p, float(c.values[u, 0, 0])] for u, p in zip(units, probs)],
                 hovertemplate=_("%{text}<br>probability %{customdata[2]:.1%}<br>logit %{customdata[3]:.4g}")
                 + "<extra></extra>", text=names, textposition="none", name="prediction", showlegend=False))
-            fig.add_trace(go.Scatter(x=[x + BAR_LENGTH + 0.2] * len(units), y=centres, mode="text",
-                                     text=[f"{n} {p:.0%}" for n, p in zip(names, probs)],
-                                     textposition="middle right", hoverinfo="skip", textfont=dict(size=label_px)))
+            # each class and its probability, ending at the figure's right edge: on a screen narrower than
+            # ``width`` (a phone) the text keeps its size while the tiles shrink, so it grows leftwards, on a white
+            # ground, rather than past the edge
+            annotations.extend(dict(x=total_w + 0.3, y=cy, text=f"{n} {p:.0%}", showarrow=False, xanchor="right",
+                                    bgcolor="rgba(255,255,255,0.85)", font=dict(size=label_px))
+                               for n, p, cy in zip(names, probs, centres))
             annotations.append(dict(x=x - 0.3, y=-0.4, text=label, showarrow=False, yanchor="bottom",
                                     xanchor="left", align="left", font=dict(size=label_px)))
             continue
