@@ -203,13 +203,14 @@ def network_figure(trace: NetworkTrace, *, show: Sequence[int] | None = None, se
     show = list(range(len(trace.columns))) if show is None else sorted(set(show))
     if not show:
         raise ValueError(_("choose at least one layer to show"))
-    if max_height is not None:
-        for _i in range(4):  # the labels keep their size: fit again at the narrower width
+    if max_height is not None:  # the tiles get what the labels above them leave; more tile columns, else narrower
+        room = max(100, int(max_height - _head(trace, show, label_px) - 20))
+        for _i in range(4):
             fig = network_figure(trace, show=show, selected=selected, tile_px=tile_px, width=width, rows=rows,
-                                 label_px=label_px, height=min(height, max_height))
+                                 label_px=label_px, height=min(height, room))
             if fig.layout.height <= max_height or width < 200:
                 break
-            width = int(width * 0.97 * (max_height - 40) / max(1, fig.layout.height - 40))
+            width = int(width * 0.97 * room / max(1, fig.layout.height - (max_height - room)))
         return fig
     rows, place, total_w, total_h = _fit(trace, show, width, label_px, height, rows)
     unit = width / max(total_w, 1.0)
@@ -250,8 +251,8 @@ def network_figure(trace: NetworkTrace, *, show: Sequence[int] | None = None, se
             annotations.extend(dict(x=total_w + 0.3, y=cy, text=f"{n} {p:.0%}", showarrow=False, xanchor="right",
                                     bgcolor="rgba(255,255,255,0.85)", font=dict(size=label_px))
                                for n, p, cy in zip(names, probs, centres))
-            annotations.append(dict(x=x - 0.3, y=-0.4, text=label, showarrow=False, yanchor="bottom",
-                                    xanchor="left", align="left", font=dict(size=label_px)))
+            annotations.append(dict(x=total_w + 0.3, y=-0.4, text=label, showarrow=False, yanchor="bottom",
+                                    xanchor="right", align="right", font=dict(size=label_px)))  # as the labels
             continue
         maps = c.values[list(c.shown)].numpy()
         rgb, _n = _tile_image(maps, rows, px, pad_px)
@@ -288,7 +289,7 @@ def network_figure(trace: NetworkTrace, *, show: Sequence[int] | None = None, se
         if lines[0]:
             fig.add_trace(go.Scatter(x=lines[0], y=lines[1], mode="lines", hoverinfo="skip", showlegend=False,
                                      line=dict(color="rgba(214,39,40,0.45)", width=1.2), name="reads"))
-    head = (max(len(_labels(trace, j)) for j in show) + 1) * label_px * 1.25 + 10  # the labels above the tiles
+    head = _head(trace, show, label_px)
     height = int(max(300, unit * bottom + head + 20))
     fig.update_layout(annotations=annotations, shapes=shapes, showlegend=False, clickmode="event+select",
                       dragmode=False, bargap=0)
@@ -297,6 +298,11 @@ def network_figure(trace: NetworkTrace, *, show: Sequence[int] | None = None, se
     fig.update_yaxes(range=[bottom + 0.3, -0.3 - head / unit], autorange=False)
     fig.update_layout(margin=dict(l=5, r=5, t=10, b=5))
     return fig
+
+
+def _head(trace: NetworkTrace, show: Sequence[int], label_px: float) -> float:
+    """The room in pixels of the labels above the tiles."""
+    return (max(len(_labels(trace, j)) for j in show) + 1) * label_px * 1.25 + 10
 
 
 def _selection(trace: NetworkTrace, place: dict, show: Sequence[int], selected: tuple[int, int], rows: int):
