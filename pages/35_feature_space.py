@@ -60,9 +60,10 @@ def scatter(where, epoch: int, key: str) -> None:
     names = [class_label(c) for c in result.classes]
     title = _("After epoch {epoch}: test accuracy {acc:.0%}").format(epoch=epoch, acc=result.accuracy) if epoch else \
         _("Before training: test accuracy {acc:.0%}").format(acc=result.accuracy)
-    event = layout.chart_in(where, proj_plots.projection_figure(result, names, title=title,
-                                                                highlight=st.session_state.get("fs.picked")),
-                            key=key, on_select="rerun", selection_mode="points")
+    fig = proj_plots.projection_figure(result, names, title=title, highlight=st.session_state.get("fs.picked"))
+    if layout.presenter():  # the legend below the presenter's larger tick labels and axis title, not over them
+        fig.update_layout(legend_y=-0.27)
+    event = layout.chart_in(where, fig, key=key, on_select="rerun", selection_mode="points")
     points = event.selection.points if event else []
     if points and points[0].get("point_index") is not None:
         picked = proj_plots.projection_point(result, int(points[0]["curve_number"]), int(points[0]["point_index"]))
