@@ -14,8 +14,10 @@ from cnnviz.plots import overview as ov_plots
 from dashboard import layout, widgets
 from dashboard.inside import INSIDE_TRAINED, inside_model, inside_network_trace
 
+PRESENTER_HEIGHT = 540  # px: the network under the title, within a 1280×720 projector's first screen
 st.title(_("The whole network at once"))
 presenting = layout.presenter()
+early = layout.early_figure()  # on a projector the network comes first, the image, model and layers under it
 with layout.explanation(_("How to read it")):
     st.markdown(_(
         "One image goes through every layer, left to right. Each column is one layer: its channels as small maps, "
@@ -104,9 +106,10 @@ if st.session_state.get("ov_channel") not in range(column.channels):
     st.session_state["ov_channel"] = units[0]
 channel = int(st.session_state["ov_channel"])
 
-with layout.main_figure():
+with layout.main_figure(early=early):
     layout.chart(ov_plots.network_figure(trace, show=show, selected=(j, channel),
-                                         label_px=layout.PRESENTER_FONT - 2 if presenting else 11), key="ov_network",
+                                         label_px=layout.PRESENTER_FONT - 2 if presenting else 11,
+                                         max_height=PRESENTER_HEIGHT if presenting else None), key="ov_network",
                  on_select="rerun", selection_mode="points")
 if why and presenting:
     st.info(why)

@@ -34,6 +34,7 @@ sources = {k: s for k, s in curves.run_sources().items()
 if not sources:
     st.info(_("No trained network yet: train one in the **Training studio** first."))
     st.stop()
+early = layout.early_figure()  # on a projector the projection comes first, the run and its settings under it
 c1, c2, c3 = st.columns([4, 2, 2])
 source = curves.pick_run(sources, key="fs.run", where=c1)
 method = c2.radio(_("Projection"), list(projection.METHODS), key="fs.method", horizontal=True,
@@ -59,9 +60,10 @@ def scatter(where, epoch: int, key: str) -> None:
     names = [class_label(c) for c in result.classes]
     title = _("After epoch {epoch}: test accuracy {acc:.0%}").format(epoch=epoch, acc=result.accuracy) if epoch else \
         _("Before training: test accuracy {acc:.0%}").format(acc=result.accuracy)
-    event = layout.chart_in(where, proj_plots.projection_figure(result, names, title=title,
-                                                                highlight=st.session_state.get("fs.picked")),
-                            key=key, on_select="rerun", selection_mode="points")
+    fig = proj_plots.projection_figure(result, names, title=title, highlight=st.session_state.get("fs.picked"))
+    if layout.presenter():  # the legend below the presenter's larger tick labels and axis title, not over them
+        fig.update_layout(legend_y=-0.27)
+    event = layout.chart_in(where, fig, key=key, on_select="rerun", selection_mode="points")
     points = event.selection.points if event else []
     if points and points[0].get("point_index") is not None:
         picked = proj_plots.projection_point(result, int(points[0]["curve_number"]), int(points[0]["point_index"]))
@@ -70,7 +72,7 @@ def scatter(where, epoch: int, key: str) -> None:
             st.rerun()
 
 
-figure_box = layout.main_figure()
+figure_box = layout.main_figure(early=early)
 if mode == "pair" and len(epochs) >= 2:
     left, right = figure_box.columns(2)
     scatter(left, min(epochs), "fs.before")

@@ -17,6 +17,11 @@ from dashboard import layout, session
 from dashboard.transfer import session_comparisons, start_transfer_job, transfer_job, transfer_zip
 
 st.title(_("Transfer learning: compare strategies"))
+job = transfer_job()  # also one this browser started before a reload or in another tab
+busy = job is not None and job.running
+# on a projector the comparison (under way, or the latest one) comes first, the set-up under it; a session without
+# one shows the set-up alone
+early = layout.early_figure() if job is not None or session_comparisons(session.training_runs_folder()) else None
 st.markdown(
     _("A network trained on one task has learnt filters (edges, textures, parts) that are useful for other tasks. "
     "**Transfer learning** keeps that trained *convolutional base* and puts a **new head** (here dense 128 → 64 → "
@@ -27,8 +32,6 @@ cols = st.columns(4)
 for col, s in zip(cols, transfer.STRATEGIES.values()):
     col.markdown(f"**{_(s.title)}**  \n{_(s.description)}")
 
-job = transfer_job()  # also one this browser started before a reload or in another tab
-busy = job is not None and job.running
 IMAGENET = list(transfer.IMAGENET_BACKBONES)
 TARGETS_FOR = {"heldout_cnn": ["fashion_heldout", "mnist", "folder"], "shipped_cnn": ["mnist", "folder"],
                "efficientnet_lite0": ["fashion_mnist", "folder", "cifar10", "mnist"]}
@@ -170,6 +173,7 @@ def table_formats() -> dict:
 
 
 def draw_result(result: transfer.ComparisonResult, key: str = "tl") -> None:
+    """One comparison's results; the one under 3 · Results (``key`` "tl") is the page's main figure."""
     st.caption(_("Source: {source}. Target: {k} classes ({classes}), {n_train} training and {n_test} test "
                  "images.").format(source=result.source_info, k=len(result.classes),
                                    classes=", ".join(class_label(c) for c in result.classes),
@@ -192,7 +196,8 @@ def draw_result(result: transfer.ComparisonResult, key: str = "tl") -> None:
                                  "test accuracy after {n} epochs; {trainable:,} of {total:,} parameters trained",
                                  len(r.epochs)).format(n=len(r.epochs), trainable=r.counts.trainable,
                                                         total=r.counts.total))
-    by_epoch, by_time = layout.main_figure().tabs([_("Accuracy vs epoch"), _("Accuracy vs wall time")])
+    figure = layout.main_figure(early=early) if key == "tl" else st.container()
+    by_epoch, by_time = figure.tabs([_("Accuracy vs epoch"), _("Accuracy vs wall time")])
     layout.chart_in(by_epoch, tplots.accuracy_figure(result, x="epoch"), width="stretch", key=f"{key}_by_epoch")
     layout.chart_in(by_time, tplots.accuracy_figure(result, x="time"), width="stretch", key=f"{key}_by_time")
     st.markdown(_("**Parameters and results per strategy** (frozen = kept from the source, not trained)"))
@@ -243,7 +248,7 @@ def draw_job(found: list) -> None:
         runs = tplots.live_results(p)
         if runs:
             layout.chart(tplots.accuracy_figure(runs, x="epoch"), width="stretch", key="tl_live",
-                         where=layout.main_figure())
+                         where=layout.main_figure(early=early))
         return
     if st.session_state.pop("tl.was_running", False):
         st.rerun()  # the whole page: enable the settings again
@@ -260,11 +265,11 @@ def draw_comparisons(found: list) -> None:
     st.subheader(_("Your comparisons"))
     cols = {"when": _("started (UTC)"), "what": _("comparison"), "state": _("status"), "done": _("strategies done"),
             "best": _("best test accuracy")}
-    st.dataframe([{cols["when"]: r.created.replace("T", " ").rstrip("Z"), cols["what"]: r.title,
+    layout.table([{cols["when"]: r.created.replace("T", " ").rstrip("Z"), cols["what"]: r.title,
                    cols["state"]: training.status_label(transfer.comparison_state(r)),
                    cols["done"]: f"{sum(x.status == 'finished' for x in r.runs)} / {len(r.config.strategies)}",
                    cols["best"]: max((x.best_acc for x in r.runs), default=None)} for _p, r in found],
-                 hide_index=True, column_config={cols["best"]: st.column_config.NumberColumn(format="percent")})
+                 percents=[cols["best"]])
     job = transfer_job()
     shown = job.folder if job is not None else found[0][0].parent  # drawn under 3 · Results already
     earlier = [(p, r) for p, r in found if p.parent != shown]

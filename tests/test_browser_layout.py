@@ -34,11 +34,16 @@ MIN_FIGURE_FONT = 18  # px: tick labels, axis and chart titles, legends, annotat
 MIN_BODY_FONT = 20  # px: paragraphs, captions and widget labels (presenter mode)
 MIN_CELL_FONT = 9  # px: numbers written in heatmap cells on a phone
 
-# Pages that show no figure yet in a fresh session, and what they show instead (their figure, once there is one, goes
-# into layout.main_figure() too). Every other page must have exactly one main figure.
+# Pages that show no figure yet in the test's session (a fresh server; the browser's runs hold one finished run written
+# by hand, with a history but no checkpoints or recordings, and one saved transfer comparison), and what they show
+# instead (their figure, once there is one, goes into layout.main_figure() too). Every other page must have exactly
+# one main figure. (Compare strategies shows the saved comparison, so it has one.)
 NO_FIGURE_YET = {
     "training_studio": "the set-up of a run; the live curves come once a run starts",
-    "transfer_compare": "the set-up of a comparison; its results come once it has run",
+    "where_it_looks": "the bundled ImageNet network's button: its four maps take half a minute, so they come on request",
+    "channel_atlas": "the button that starts the atlas: it is computed in the background, once per layer",
+    "weights_gradients": "that the newest run has recorded nothing (no recordings, no checkpoints) to draw",
+    "vanishing_gradients": "the button that trains the sigmoid and ReLU networks; their gradients come as they train",
     "class": "closed: the test server has no teacher's password",
 }
 

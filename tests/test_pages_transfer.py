@@ -422,3 +422,41 @@ def test_every_source_starts_a_comparison_with_exactly_the_settings_shown(app_at
             source=source, target=target, strategies=("frozen", "full"), source_classes=(0, 1, 2, 3, 4), shots=5,
             test_per_class=100, epochs=3, batch_size=32, lr=3e-3, image_size=96 if imagenet else 28)
     assert len(kept) == len(transfer.SOURCES) - 1
+
+
+def _in_order(node):
+    """The elements under ``node``, in the order the page draws them."""
+    yield node
+    children = getattr(node, "children", None) or {}
+    for k in sorted(children):
+        yield from _in_order(children[k])
+
+
+def test_a_projector_shows_the_latest_comparison_first_and_a_fresh_session_the_set_up_alone(app_at, runs):
+    """Presenter mode: with no comparison the page draws no figure; after a reload with a saved comparison its
+    accuracy curves come first, above the set-up (a projector shows them without scrolling)."""
+    fresh = app_at("40_transfer_compare.py", timeout=120, query={"lang": "en", "present": "1"})
+    assert not fresh.exception, [e.value for e in fresh.exception]
+    assert not fresh.get("plotly_chart")
+    assert not [b for b in _in_order(fresh.main) if "main_figure" in str(getattr(b, "proto", ""))]
+
+    pts = (EpochRecord(1, 1.0, 0.5, 1.0, 0.6, 2.0),)
+    run = transfer.StrategyResult("frozen", "finished", "", pts, transfer.ParamCounts(100, 10), (), 0.2)
+    transfer.save_comparison(transfer.ComparisonResult(transfer.ComparisonConfig(), (run,), ("a", "b"), 4, 4, "toy",
+                                                       "finished"), root=runs / "sessions" / "0123456789ab")
+    from conftest import APP
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.session_state[session.TRAIN_SESSION_KEY] = "0123456789ab"
+    at.run()
+    at.switch_page("../pages/40_transfer_compare.py")
+    at.query_params.update({"lang": "en", "present": "1"})
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    order = [(n.type, str(getattr(n, "value", ""))) for n in _in_order(at.main) if getattr(n, "type", None)]
+    first_chart = next(i for i, (kind, _v) in enumerate(order) if kind == "plotly_chart")
+    set_up = next(i for i, (kind, v) in enumerate(order) if kind == "subheader" and v.startswith("1 ·"))
+    assert first_chart < set_up
+    assert len([b for b in _in_order(at.main) if "main_figure" in str(getattr(b, "proto", ""))]) == 1
+    assert json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]["y"][-1] == pytest.approx(0.6)

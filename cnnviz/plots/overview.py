@@ -194,14 +194,24 @@ def tile_position(trace: NetworkTrace, place: dict, j: int, channel: int, rows: 
 
 def network_figure(trace: NetworkTrace, *, show: Sequence[int] | None = None, selected: tuple[int, int] | None = None,
                    tile_px: int | None = None, width: int = 1150, rows: int = ROWS, label_px: int = 11,
-                   height: int = 560) -> go.Figure:
+                   height: int = 560, max_height: int | None = None) -> go.Figure:
     """Every column of ``trace`` (or the ``show`` ones) left to right, each a column of its channels' maps (one
     scale per layer), with its name, shape and operation above; the prediction as bars at the end. ``selected``
     (column, channel) is outlined and joined by lines to the channels it reads in the column before it. The tiles'
-    markers carry (column, channel) for clicks."""
+    markers carry (column, channel) for clicks. ``max_height`` (pixels): the figure is drawn narrower when it would
+    be taller (a projector's first screen)."""
     show = list(range(len(trace.columns))) if show is None else sorted(set(show))
     if not show:
         raise ValueError(_("choose at least one layer to show"))
+    if max_height is not None:  # the tiles get what the labels above them leave; more tile columns, else narrower
+        room = max(100, int(max_height - _head(trace, show, label_px) - 20))
+        for _i in range(4):
+            fig = network_figure(trace, show=show, selected=selected, tile_px=tile_px, width=width, rows=rows,
+                                 label_px=label_px, height=min(height, room))
+            if fig.layout.height <= max_height or width < 200:
+                break
+            width = int(width * 0.97 * room / max(1, fig.layout.height - (max_height - room)))
+        return fig
     rows, place, total_w, total_h = _fit(trace, show, width, label_px, height, rows)
     unit = width / max(total_w, 1.0)
     bottom = total_h
@@ -235,11 +245,14 @@ def network_figure(trace: NetworkTrace, *, show: Sequence[int] | None = None, se
                 customdata=[[j, u, p, float(c.values[u, 0, 0])] for u, p in zip(units, probs)],
                 hovertemplate=_("%{text}<br>probability %{customdata[2]:.1%}<br>logit %{customdata[3]:.4g}")
                 + "<extra></extra>", text=names, textposition="none", name="prediction", showlegend=False))
-            fig.add_trace(go.Scatter(x=[x + BAR_LENGTH + 0.2] * len(units), y=centres, mode="text",
-                                     text=[f"{n} {p:.0%}" for n, p in zip(names, probs)],
-                                     textposition="middle right", hoverinfo="skip", textfont=dict(size=label_px)))
-            annotations.append(dict(x=x - 0.3, y=-0.4, text=label, showarrow=False, yanchor="bottom",
-                                    xanchor="left", align="left", font=dict(size=label_px)))
+            # each class and its probability, ending at the figure's right edge: on a screen narrower than
+            # ``width`` (a phone) the text keeps its size while the tiles shrink, so it grows leftwards, on a white
+            # ground, rather than past the edge
+            annotations.extend(dict(x=total_w + 0.3, y=cy, text=f"{n} {p:.0%}", showarrow=False, xanchor="right",
+                                    bgcolor="rgba(255,255,255,0.85)", font=dict(size=label_px))
+                               for n, p, cy in zip(names, probs, centres))
+            annotations.append(dict(x=total_w + 0.3, y=-0.4, text=label, showarrow=False, yanchor="bottom",
+                                    xanchor="right", align="right", font=dict(size=label_px)))  # as the labels
             continue
         maps = c.values[list(c.shown)].numpy()
         rgb, _n = _tile_image(maps, rows, px, pad_px)
@@ -276,7 +289,7 @@ def network_figure(trace: NetworkTrace, *, show: Sequence[int] | None = None, se
         if lines[0]:
             fig.add_trace(go.Scatter(x=lines[0], y=lines[1], mode="lines", hoverinfo="skip", showlegend=False,
                                      line=dict(color="rgba(214,39,40,0.45)", width=1.2), name="reads"))
-    head = (max(len(_labels(trace, j)) for j in show) + 1) * label_px * 1.25 + 10  # the labels above the tiles
+    head = _head(trace, show, label_px)
     height = int(max(300, unit * bottom + head + 20))
     fig.update_layout(annotations=annotations, shapes=shapes, showlegend=False, clickmode="event+select",
                       dragmode=False, bargap=0)
@@ -285,6 +298,11 @@ def network_figure(trace: NetworkTrace, *, show: Sequence[int] | None = None, se
     fig.update_yaxes(range=[bottom + 0.3, -0.3 - head / unit], autorange=False)
     fig.update_layout(margin=dict(l=5, r=5, t=10, b=5))
     return fig
+
+
+def _head(trace: NetworkTrace, show: Sequence[int], label_px: float) -> float:
+    """The room in pixels of the labels above the tiles."""
+    return (max(len(_labels(trace, j)) for j in show) + 1) * label_px * 1.25 + 10
 
 
 def _selection(trace: NetworkTrace, place: dict, show: Sequence[int], selected: tuple[int, int], rows: int):
