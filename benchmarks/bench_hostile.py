@@ -131,8 +131,8 @@ class Browser:
             alerts = self.page.locator(f"[data-testid=stAlertContent{kind}]")
             texts += [alerts.nth(i).inner_text().strip() for i in range(alerts.count())]
         uploaders = self.page.locator("[data-testid=stFileUploader]")  # a type the uploader itself refuses
-        texts += [line.strip() for i in range(uploaders.count()) for line in uploaders.nth(i).inner_text().splitlines()
-                  if "files are not allowed" in line]
+        if any("files are not allowed" in uploaders.nth(i).inner_text() for i in range(uploaders.count())):
+            texts.append("(the uploader refused the file's type)")  # Streamlit's own words, English in both languages
         return " / ".join(t for t in texts if t), False
 
     def stable(self) -> tuple[str, bool]:
