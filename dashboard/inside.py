@@ -170,6 +170,15 @@ def inside_model(kind: str, name: str = "", upload: bytes | None = None):
     return inside_zoo_model(name)
 
 
+def inside_model_or_stop(kind: str, name: str = "", upload: bytes | None = None):
+    """``inside_model``, or the page says in one sentence why the model cannot be had and stops there."""
+    try:
+        return inside_model(kind, name, upload)
+    except (ValueError, RuntimeError) as err:  # CheckpointError, WeightsUnavailable
+        st.error(str(err))
+        st.stop()
+
+
 # ---- one computation per content, shared by the class
 # 30 students on the same sample photo, model and layer cost one forward pass, not 30. Keys are the content (bytes are
 # hashed by Streamlit) and the language (class names are translated); the entries are few, as maps can be large.

@@ -12,7 +12,7 @@ from cnnviz.i18n import _
 from cnnviz.plots import maps
 from dashboard import layout, links, widgets
 from dashboard.data import decoded_image
-from dashboard.inside import INSIDE_TRAINED, inside_model, inside_photo_maps, inside_photo_view
+from dashboard.inside import INSIDE_TRAINED, inside_model_or_stop, inside_photo_maps, inside_photo_view
 
 MOSAIC_ON_A_PROJECTOR = 520  # pixels: every tile of the mosaic in a 1280×720 first screen, under the page's title
 
@@ -53,11 +53,7 @@ try:
 except cnnviz.ImageError as err:
     st.error(_("That file cannot be used: {err}").format(err=err))
     st.stop()
-try:
-    model, card = inside_model(kind, name, ckpt_bytes)
-except (ValueError, RuntimeError) as err:  # CheckpointError, WeightsUnavailable
-    st.error(str(err))
-    st.stop()
+model, card = inside_model_or_stop(kind, name, ckpt_bytes)
 
 small = card.input_shape[1] <= 64
 with right:

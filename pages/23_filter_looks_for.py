@@ -13,7 +13,7 @@ from cnnviz.plots import lookfor as lookfor_plots
 from cnnviz.plots import maps
 from dashboard import layout, widgets
 from dashboard.data import bundled_dataset
-from dashboard.inside import inside_model
+from dashboard.inside import inside_model_or_stop
 from dashboard.lookfor import (LOOKFOR_DATASETS, LOOKFOR_SOURCES, lookfor_channels, lookfor_index, lookfor_stage_row,
                                lookfor_visualization)
 
@@ -33,11 +33,7 @@ with left:
         help=_("The bundled ImageNet network sees photos; the Fashion-MNIST CNN sees 28×28 clothes, the MNIST CNN "
                "28×28 digits."),
         default=st.query_params.get("model"))
-try:
-    model, card = inside_model(kind, name, ckpt_bytes)
-except (ValueError, RuntimeError) as err:  # CheckpointError, WeightsUnavailable
-    st.error(str(err))
-    st.stop()
+model, card = inside_model_or_stop(kind, name, ckpt_bytes)
 
 layers = capture.viewable_layers(model)
 overview = capture.overview_layers(model)

@@ -12,7 +12,7 @@ from cnnviz import i18n, overview
 from cnnviz.i18n import _, ngettext
 from cnnviz.plots import overview as ov_plots
 from dashboard import layout, widgets
-from dashboard.inside import INSIDE_TRAINED, inside_model, inside_network_trace
+from dashboard.inside import INSIDE_TRAINED, inside_model_or_stop, inside_network_trace
 
 PRESENTER_HEIGHT = 540  # px: the network under the title, within a 1280×720 projector's first screen
 st.title(_("The whole network at once"))
@@ -33,11 +33,7 @@ with right:
     drawn = bool(st.session_state.get("ov_photo.draw"))
     kind, name, ckpt_bytes = widgets.model_choice(  # a link may name the model (?model=trained)
         default=st.query_params.get("model") or (INSIDE_TRAINED if drawn else None))
-try:
-    model, card = inside_model(kind, name, ckpt_bytes)
-except (ValueError, RuntimeError) as err:  # CheckpointError, WeightsUnavailable
-    st.error(str(err))
-    st.stop()
+model, card = inside_model_or_stop(kind, name, ckpt_bytes)
 with right:
     if not card.trained:
         st.warning(_("This model is **untrained**: its maps come from random filters."))

@@ -12,7 +12,7 @@ from cnnviz import attribution, i18n
 from cnnviz.i18n import _
 from cnnviz.plots import attribution as attr_plots
 from dashboard import layout, widgets
-from dashboard.inside import inside_attributions, inside_model, inside_photo_view, inside_sanity_check
+from dashboard.inside import inside_attributions, inside_model_or_stop, inside_photo_view, inside_sanity_check
 
 st.title(_("Where does it look? Four answers"))
 presenting = layout.presenter()
@@ -28,11 +28,7 @@ with left:
     photo = widgets.photo_bytes(key="wl_photo")
 with right:
     kind, name, ckpt_bytes = widgets.model_choice(default=st.query_params.get("model"))  # a link may name it
-try:
-    model, card = inside_model(kind, name, ckpt_bytes)
-except (ValueError, RuntimeError) as err:  # CheckpointError, WeightsUnavailable
-    st.error(str(err))
-    st.stop()
+model, card = inside_model_or_stop(kind, name, ckpt_bytes)
 with right:
     if not card.trained:
         st.warning(_("This model is **untrained**: its heat maps are as random as its weights."))

@@ -13,7 +13,7 @@ from cnnviz.lookfor.atlas import read_atlas
 from cnnviz.plots import lookfor as lookfor_plots
 from cnnviz.plots import maps
 from dashboard import layout, nav, widgets
-from dashboard.inside import inside_model, inside_model_options
+from dashboard.inside import inside_model_or_stop, inside_model_options
 from dashboard.lookfor import atlas_folder, atlas_job, atlas_settings, lookfor_channels, start_atlas
 
 st.title(_("Channel atlas"))
@@ -28,11 +28,7 @@ with layout.explanation(_("What is an atlas?")):
 left, right = st.columns(2)
 with left:
     kind, name, ckpt_bytes = widgets.model_choice(default=st.query_params.get("model"))  # a link may name it
-try:
-    model, card = inside_model(kind, name, ckpt_bytes)
-except (ValueError, RuntimeError) as err:  # CheckpointError, WeightsUnavailable
-    st.error(str(err))
-    st.stop()
+model, card = inside_model_or_stop(kind, name, ckpt_bytes)
 layers = capture.viewable_layers(model)
 stages = capture.overview_layers(model)
 kinds = {n: type(m).__name__ for n, m in model.named_modules()}
