@@ -297,3 +297,62 @@ def test_optimization_takes_a_share_of_the_cores_and_gives_it_back():
                               threads=1, progress=lambda d, t: seen.append(torch.get_num_threads()))
     assert seen == [1, 1, 1]
     assert torch.get_num_threads() == before
+
+
+def _random_stats(model: nn.Module) -> nn.Module:
+    """Batch norms with running statistics and affine parameters far from the identity (as after training)."""
+    gen = torch.Generator().manual_seed(1)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.copy_(torch.randn(m.num_features, generator=gen))
+            m.running_var.copy_(torch.rand(m.num_features, generator=gen) * 3 + 0.2)
+            m.weight.data.copy_(torch.randn(m.num_features, generator=gen))
+            m.bias.data.copy_(torch.randn(m.num_features, generator=gen))
+    return model.eval()
+
+
+@pytest.mark.parametrize("layer", ["layer1", "layer2.0.conv2", "layer2.0.bn2", "layer3"])
+def test_folded_batch_norms_give_the_same_maps_and_keep_the_asked_conv(layer):
+    """fold_batchnorms: the maps at the layer equal the network's own (PyTorch is the oracle), no batch norm is left
+    but the one after a conv that is itself the layer, and the model given is not changed."""
+    import torchvision
+
+    from cnnviz.lookfor.layers import fold_batchnorms, private_copy, run_to
+
+    net = private_copy(_random_stats(torchvision.models.resnet18(weights=None)))
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    folded = fold_batchnorms(net, layer, (3, 64, 64))
+    assert folded is not net
+    left = [n for n, m in folded.named_modules() if isinstance(m, nn.BatchNorm2d)]
+    assert left == (["layer2.0.bn2"] if layer == "layer2.0.conv2" else [])
+    x = torch.rand(3, 3, 64, 64)
+    with torch.no_grad():
+        want, got = run_to(net, layer, x), run_to(folded, layer, x)
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+    assert all(torch.equal(v, net.state_dict()[k]) for k, v in before.items())
+
+
+def test_folding_keeps_timm_activations_and_refuses_a_wrong_order():
+    """timm's BatchNormAct2d keeps its activation after folding (EfficientNet-Lite0, the bundled network); a network
+    whose children are registered in another order than they run is returned unfolded."""
+    from cnnviz.lookfor.layers import fold_batchnorms, private_copy, run_to
+
+    model = private_copy(cnnviz.load_imagenet_model("efficientnet_lite0", download=False))
+    folded = fold_batchnorms(model, "blocks.2", (3, 96, 96))
+    assert folded is not model and not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
+    x = torch.rand(2, 3, 96, 96)
+    with torch.no_grad():
+        torch.testing.assert_close(run_to(folded, "blocks.2", x), run_to(model, "blocks.2", x), rtol=1e-3, atol=1e-3)
+
+    class Backwards(nn.Module):  # the batch norm is registered after the conv but runs before it
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(4, 4, 3, padding=1)
+            self.bn = nn.BatchNorm2d(4)
+            self.act = nn.ReLU()
+
+        def forward(self, x):
+            return self.act(self.conv(self.bn(x)))
+
+    odd = _random_stats(Backwards())
+    assert fold_batchnorms(odd, "act", (4, 8, 8)) is odd

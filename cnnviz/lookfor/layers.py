@@ -12,7 +12,7 @@ from torch import Tensor, nn
 from ..errors import model_input_error
 from ..i18n import _
 
-__all__ = ["channel_count", "check_channel", "private_copy", "run_to"]
+__all__ = ["channel_count", "check_channel", "fold_batchnorms", "private_copy", "run_to"]
 
 
 class _Stop(Exception):
@@ -74,6 +74,61 @@ def private_copy(model: nn.Module) -> nn.Module:
     for p in copied.parameters():
         p.requires_grad_(False)
     return copied
+
+
+def _bn_after_folding(bn: nn.Module) -> nn.Module | None:
+    """What remains of a batch norm once its affine map moved into the convolution before it: nothing for
+    torch's BatchNorm2d, the dropout and activation for timm's BatchNormAct2d; None for any other kind (not folded)."""
+    if not isinstance(bn, nn.BatchNorm2d) or bn.running_mean is None or bn.running_var is None:
+        return None
+    if type(bn) is nn.BatchNorm2d:
+        return nn.Identity()
+    if type(bn).__name__ == "BatchNormAct2d" and isinstance(getattr(bn, "act", None), nn.Module) \
+            and isinstance(getattr(bn, "drop", None), nn.Module):
+        return nn.Sequential(bn.drop, bn.act)
+    return None
+
+
+@torch.no_grad()
+def _fold(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> None:
+    scale = bn.running_var.add(bn.eps).rsqrt()
+    if bn.weight is not None:
+        scale = scale * bn.weight
+    shift = -bn.running_mean * scale + (bn.bias if bn.bias is not None else 0)
+    if conv.bias is not None:
+        shift = shift + conv.bias * scale
+    conv.weight.mul_(scale.reshape(-1, 1, 1, 1))
+    conv.bias = nn.Parameter(shift.to(conv.weight.dtype), requires_grad=False)
+
+
+def fold_batchnorms(model: nn.Module, layer: str, input_shape: tuple[int, int, int]) -> nn.Module:
+    """An eval-mode copy (``private_copy``'s) whose batch norms are folded into the convolutions before them, for
+    optimizing images through it: the same maps at ``layer`` with a third less work per step (a batch norm's forward
+    and backward cost as much as a depthwise convolution's). A convolution that is ``layer`` itself keeps its batch
+    norm (its own maps are asked for). Pairs are a Conv2d child directly followed by its BatchNorm2d sibling; the
+    result is checked against ``model`` at ``layer`` on a random input, and ``model`` is returned when they differ
+    (a network whose order of children is not its order of computation)."""
+    folded = copy.deepcopy(model)
+    done = 0
+    for parent_name, parent in list(folded.named_modules()):
+        children = list(parent.named_children())
+        for (conv_name, conv), (bn_name, bn) in zip(children, children[1:]):
+            qualified = f"{parent_name}.{conv_name}" if parent_name else conv_name
+            rest = _bn_after_folding(bn)
+            if not isinstance(conv, nn.Conv2d) or rest is None or qualified == layer \
+                    or conv.out_channels != bn.num_features:
+                continue
+            _fold(conv, bn)
+            setattr(parent, bn_name, rest)
+            done += 1
+    if not done:
+        return model
+    x = torch.rand((2, *input_shape), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        want, got = run_to(model, layer, x), run_to(folded, layer, x)
+    if want.shape != got.shape or not torch.allclose(got, want, rtol=1e-3, atol=1e-4 * max(1.0, float(want.abs().max()))):
+        return model
+    return folded
 
 
 def channel_count(model: nn.Module, layer: str, input_shape: tuple[int, int, int]) -> int:

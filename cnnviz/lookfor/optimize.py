@@ -12,7 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..i18n import _
-from .layers import channel_count, check_channel, private_copy, run_to
+from .layers import channel_count, check_channel, fold_batchnorms, private_copy, run_to
 
 __all__ = ["OBJECTIVES", "Visualization", "default_settings", "stage_row", "visualize_channel", "visualize_channels"]
 
@@ -143,8 +143,9 @@ def visualize_channels(model: nn.Module, layer: str, channels: Sequence[int], *,
     c, h, w = (int(v) for v in input_shape)
     if steps < 1 or not 8 <= min(h, w) <= 1024:
         raise ValueError(_("the optimization needs at least one step and an image of 8 to 1024 pixels a side"))
-    net = private_copy(model).to(memory_format=torch.channels_last)
+    net = private_copy(model)
     total = channel_count(net, layer, (c, h, w))
+    net = fold_batchnorms(net, layer, (c, h, w)).to(memory_format=torch.channels_last)
     chans = [check_channel(ch, total, layer) for ch in channels]
     if not chans:
         raise ValueError(_("choose at least one channel"))
