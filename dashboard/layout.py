@@ -145,6 +145,7 @@ def table(data, *, where=None, counts=(), percents=(), **dataframe_kwargs):
         config = {c: st.column_config.NumberColumn(format="localized") for c in counts}
         config |= {c: st.column_config.NumberColumn(format="percent") for c in percents}
         config |= dataframe_kwargs.pop("column_config", None) or {}
+        dataframe_kwargs.setdefault("placeholder", "—")  # a missing value (a damaged run's accuracy), not "None"
         return box.dataframe(data, hide_index=True, width="stretch", column_config=config or None,
                              **dataframe_kwargs)
 

@@ -9,7 +9,7 @@ from cnnviz import training
 from cnnviz.i18n import _, ngettext
 from cnnviz.plots import notes as notes_plots
 from dashboard import layout
-from dashboard.training import notes_measured
+from dashboard.training import clock, notes_measured
 
 
 def _measured(preset: str):
@@ -18,16 +18,11 @@ def _measured(preset: str):
     return notes_measured(preset, mtime)
 
 
-def _duration(seconds: float) -> str:
-    seconds = int(round(seconds))
-    return f"{seconds // 60}:{seconds % 60:02d}"
-
-
 def notes_runs_table(selected: str) -> None:
     """The notes' two runs: the test accuracy the notes reach against the one measured here, with the time, speed,
     seed and CPU of that run; then the notes' plot of the ``selected`` preset's run made here."""
     cols = {"run": _("the notes' run"), "notes": _("test accuracy: the notes"), "here": _("test accuracy: here"),
-            "time": _("time here (min:s)"), "speed": _("images/s here"), "seed": _("seed"), "cpu": _("CPU here")}
+            "time": _("time here"), "speed": _("images/s here"), "seed": _("seed"), "cpu": _("CPU here")}
     rows = []
     for name, run in training.NOTES_RUNS.items():
         h = _measured(name)
@@ -36,7 +31,7 @@ def notes_runs_table(selected: str) -> None:
         speeds = [e.images_per_s for e in h.epochs if e.images_per_s == e.images_per_s]
         rows.append({cols["run"]: _(training.PRESETS[name].title),
                      cols["notes"]: _("at least {acc:.0%}").format(acc=run.notes_accuracy),
-                     cols["here"]: f"{h.epochs[-1].test_acc:.2%}", cols["time"]: _duration(h.elapsed_s),
+                     cols["here"]: f"{h.epochs[-1].test_acc:.2%}", cols["time"]: clock(h.elapsed_s),
                      cols["speed"]: f"{sum(speeds) / max(len(speeds), 1):,.0f}", cols["seed"]: run.seed,
                      cols["cpu"]: ngettext("{cpu}, {n} thread (a shared machine)", "{cpu}, {n} threads (a shared "
                                            "machine)", run.threads).format(cpu=run.cpu, n=run.threads)})

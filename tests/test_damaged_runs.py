@@ -332,6 +332,7 @@ def test_compare_runs_and_the_class_page_list_a_damaged_run_and_delete_it(real_r
     assert broken["Settings"] == "history.json is cut short or is not JSON"
     assert broken["Student"] == "#" + runs.session_tag(SESSION)
     assert broken["Run name"] == "broken"  # its folder: a damaged run has no name of its own to show
+    assert math.isnan(broken["Best test accuracy"]) and at.dataframe[-1].proto.placeholder == "—"  # not "None"
     target = next(o for o in at.selectbox[0].options if o.endswith("broken"))
     at.selectbox[0].set_value(target).run()
     assert any("damaged" in w.value for w in at.warning)

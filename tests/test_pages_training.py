@@ -261,6 +261,9 @@ def test_confusion_cells_are_clickable_points_and_accuracy_ticks_do_not_repeat()
     assert wide.layout.yaxis.tickformat == ".0%"
     long = tplots.compare_figure([("a", run([0.5] * 30))])
     assert (long.layout.xaxis.tick0, long.layout.xaxis.dtick) == (0, 5)  # about ten ticks, still whole epochs
+    for accs in ([0.85], [0.999], [0.0], [0.5, 0.9]):  # one epoch is one point: the axis stays within 0 … 100 %
+        low, high = tplots.compare_figure([("a", run(accs))]).layout.yaxis.range
+        assert 0 <= low <= min(accs) < max(accs) + 1e-9 <= high <= 1.0
 
 
 def metric_or_none(at, label: str):

@@ -149,7 +149,9 @@ def compare_figure(runs: Sequence[tuple[str, History]], *, metric: str = "test_a
     _whole_epochs(fig, last)
     if metric.endswith("acc"):
         span = (max(values) - min(values)) if values else 1.0
-        fig.update_yaxes(tickformat=".1%" if span < 0.1 else ".0%")
+        pad = max(span * 0.08, 0.01)  # one epoch is one point: plotly alone would stretch the axis to 150 %
+        fig.update_yaxes(tickformat=".1%" if span < 0.1 else ".0%",
+                         range=[max(0.0, min(values) - pad), min(1.0, max(values) + pad)] if values else [0, 1])
     return fig
 
 
