@@ -345,9 +345,6 @@ def test_grad_cam_out_of_memory_is_a_plain_sentence(monkeypatch):
 
 @pytest.mark.browser
 @pytest.mark.slow
-@pytest.mark.xfail(strict=False, reason="after this round's merges the step 'a new tab of the same browser' (the "
-                   "teacher's pass cookie) failed in two whole-suite runs and passed alone: not understood yet, so the "
-                   "bench reports it without failing the suite until it is")
 def test_a_real_server_lives_through_every_hostile_file():
     """benchmarks/bench_hostile.py --short: a real server, Chromium attacks every page with an input (hostile files,
     crafted checkpoints, the camera, zips, server folders, damaged runs, wrong passwords, extreme values); the server
