@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -178,7 +177,7 @@ class Deployment:
         conf = self.folder / "nginx.conf"
         conf.write_text(nginx_config(self.folder, self.replica_ports, listen))
         command = [self.nginx, "-p", str(self.folder), "-c", str(conf), "-e", str(self.folder / "error.log")]
-        check = subprocess.run([*command, "-t", "-q"], capture_output=True, text=True)
+        check = subprocess.run([*command, "-t", "-q"], capture_output=True, text=True, check=False)
         if check.returncode:
             raise RuntimeError(_("nginx refused its configuration: {reason}").format(
                 reason=(check.stderr.strip().splitlines() or ["?"])[-1]))
