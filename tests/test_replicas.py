@@ -73,8 +73,19 @@ def test_a_run_started_through_one_replica_survives_it_on_the_other(chromium, tm
         student = chromium.new_context(viewport={"width": 1400, "height": 1000})
         teacher = chromium.new_context(viewport={"width": 1400, "height": 1000})
         try:
-            # a student opens the studio through the balancer; nginx says which replica (A) serves this computer
+            # a student uploads a photo through the balancer: a PUT that carries Streamlit's XSRF token and must reach
+            # the replica that holds the session (a 240 kB photo once failed there: nginx's workers could not write
+            # its temporary file)
             page = student.new_page()
+            page.goto(f"{d.url}/pooling?lang=en")
+            settle(page)
+            with page.expect_response(lambda r: "/_stcore/upload_file/" in r.url) as upload:
+                page.locator("input[type=file]").first.set_input_files(str(ROOT / "assets" / "samples" / "cat.png"))
+            assert upload.value.status == 204
+            settle(page)
+            assert page.locator("[data-testid=stException]").count() == 0
+
+            # the student opens the studio through the balancer; nginx says which replica (A) serves this computer
             a = replica_of(page.goto(f"{d.url}/training_studio?lang=en"))
             b = next(p for p in replicas if p != a)
             settle(page)
