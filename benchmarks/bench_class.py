@@ -1,6 +1,6 @@
 """A class on one server: N students' browsers against one `streamlit run dashboard/app.py`, measured.
 
-    .venv/bin/python benchmarks/bench_class.py [--sessions 30] [--train 10] [--short]
+    .venv/bin/python benchmarks/bench_class.py [--sessions 30] [--train 10] [--short] [--replicas 2 | --url URL]
 
 Starts a real server on a free loopback port (its own runs folder), then:
 1. cold start: seconds from `streamlit run` to a healthy server, to the first page drawn, to Feature maps drawn;
@@ -12,6 +12,12 @@ Starts a real server on a free loopback port (its own runs folder), then:
 4. a fault: the server is killed during training and started again; the runs that were running must show as
    interrupted (or finished), and every checkpoint on disk must load.
 Only loopback traffic; every wait is bounded. Prints the CPU's capability with the figures.
+
+--replicas N: N replicas behind nginx instead (deploy/replicas.py; one shared runs folder): the students go through
+the balancer, each with its own X-Forwarded-For address, which nginx trusts from loopback and hashes on, so they
+spread over the replicas as separate laptops would; the server figures are summed over the replicas, and the
+fault step is left to tests/test_replicas.py. --url URL: students against a server that already runs (e.g. a
+balancer); its CPU (--pids) and runs (--runs) are measured only when given.
 """
 
 from __future__ import annotations
@@ -273,16 +279,35 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--actions", type=int, default=3, metavar="N",
                     help="repeats of each student action whose server CPU is measured (0: skip)")
     ap.add_argument("--only-actions", action="store_true", help="cold start and the actions' CPU only, no class")
+    ap.add_argument("--replicas", type=int, default=0, metavar="N", help="N replicas behind nginx (deploy/)")
+    ap.add_argument("--url", help="drive a server that already runs here (no start, no fault step)")
+    ap.add_argument("--pids", type=lambda t: [int(x) for x in t.split(",")], default=[],
+                    help="with --url: the server processes whose CPU and memory are measured (comma-separated)")
+    ap.add_argument("--runs", type=Path, help="with --url: that server's runs folder (to count its runs)")
     args = ap.parse_args(argv)
     if args.short:
         args.sessions, args.train = 5, 2
     timeout_ms = int(args.timeout * 1000)
     print(f"CPU capability: {torch.backends.cpu.get_cpu_capability()}, {os.cpu_count()} cores")
 
-    runs = Path(tempfile.mkdtemp(prefix="cnnviz-class-"))
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    server, healthy = start_server(port, runs)
+    runs: Path | None = Path(tempfile.mkdtemp(prefix="cnnviz-class-"))
+    server = deployment = None
+    if args.url:
+        base, runs, pids, healthy = args.url.rstrip("/"), args.runs, args.pids, float("nan")
+    elif args.replicas:
+        from deploy.replicas import Deployment, free_ports
+
+        balancer, *ports = free_ports(args.replicas + 1)
+        t0 = time.perf_counter()
+        deployment = Deployment(runs=runs, replica_ports=ports, port=balancer).start()
+        base, healthy = deployment.url, time.perf_counter() - t0
+        pids = [proc.pid for proc in deployment.replicas.values()]
+        print(f"{args.replicas} replicas (ports {', '.join(map(str, ports))}) behind nginx at {base}")
+    else:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        server, healthy = start_server(port, runs)
+        pids = [server.pid]
     ok = True
     try:
         # 1 + 2: cold start and one session alone
@@ -291,17 +316,19 @@ def main(argv: list[str] | None = None) -> int:
               f"after that; Feature maps {alone.times.get('feature_maps', float('nan')):.1f} s")
         single = asyncio.run(drive(base, 1, 0, timeout_ms))[0]
         print("one session alone (warm): " + ", ".join(f"{k} {v:.2f} s" for k, v in single.times.items()))
-        if args.actions:
-            print_action_costs(asyncio.run(action_costs(base, [server.pid], timeout_ms, args.actions)),
+        if args.actions and pids:
+            print_action_costs(asyncio.run(action_costs(base, pids, timeout_ms, args.actions)),
                                os.cpu_count() or 1)
         if args.only_actions:
             return 0
 
         # 3: the class (its runs are the ones made from here on: the actions above may have started one)
-        earlier = set(run_statuses(runs))
+        earlier = set(run_statuses(runs)) if runs else set()
+        cpu0 = [server_cpu(pid) for pid in pids]
         t0 = time.perf_counter()
         students = asyncio.run(drive(base, args.sessions, args.train, timeout_ms))
         wall = time.perf_counter() - t0
+        cpu1 = [server_cpu(pid) for pid in pids]
         errors = [f"student {s.index}: {e}" for s in students for e in s.errors]
         print(f"\n{args.sessions} sessions at once ({args.train} start training): {wall:.0f} s, "
               f"{len(errors)} errors")
@@ -313,9 +340,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  {name:<13} median {statistics.median(values) if values else float('nan'):6.2f} s  "
                   f"p95 {pct(values, 0.95):6.2f} s  alone {base_t:5.2f} s  "
                   f"ratio {statistics.median(values) / base_t if values and base_t else float('nan'):5.1f}x")
-        rss = peak_rss(server.pid)
-        print(f"server peak resident memory: {rss / 1024**3:.2f} GB (budget {BUDGET_BYTES / 1024**3:.0f} GB)")
-        ok = ok and not errors and rss < BUDGET_BYTES
+        if pids:  # each server process's CPU during the class: pages, and training threads still alive at the end
+            print("server CPU during the class, per process (all / training threads): " + "; ".join(
+                f"{b[0] - a[0]:.1f} / {max(0.0, b[1] - a[1]):.1f} CPU-s" for a, b in zip(cpu0, cpu1)))
+        rss = sum(peak_rss(pid) for pid in pids)
+        print(f"server peak resident memory: {rss / 1024**3:.2f} GB (budget {BUDGET_BYTES / 1024**3:.0f} GB"
+              f"{'' if len(pids) < 2 else ' per server; summed over ' + str(len(pids))})")
+        ok = ok and not errors and rss < BUDGET_BYTES * max(1, len(pids))
+        if runs is None:
+            print("OK" if ok else "FAILED")
+            return 0 if ok else 1
 
         # the training runs: wait until none is running (bounded), then count
         deadline = time.time() + (120 if args.short else 900)
@@ -334,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         ok = ok and len(statuses) == args.train and all(s == "finished" for s in statuses.values())
 
         # 4: a fault during training
-        if not args.no_fault and args.train:
+        if not args.no_fault and args.train and server is not None:
             before = set(run_statuses(runs))
             asyncio.run(drive(base, 1, 1, timeout_ms))
             deadline = time.time() + 120  # kill it once the new run has saved something to resume from
@@ -356,9 +390,12 @@ def main(argv: list[str] | None = None) -> int:
             ok = ok and not bad and interrupted >= 1 and can_resume == interrupted
             ok = ok and not any(s in ("running", "queued") for s in statuses.values())
     finally:
+        if deployment is not None:
+            deployment.stop()
         try:
-            os.killpg(server.pid, signal.SIGTERM)
-            server.wait(timeout=10)
+            if server is not None:
+                os.killpg(server.pid, signal.SIGTERM)
+                server.wait(timeout=10)
         except (ProcessLookupError, subprocess.TimeoutExpired):
             os.killpg(server.pid, signal.SIGKILL)
     print("OK" if ok else "FAILED")

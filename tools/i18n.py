@@ -28,7 +28,7 @@ from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_file
 from babel.messages.pofile import read_po, write_po
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ("cnnviz", "dashboard", "pages")
+SOURCES = ("cnnviz", "dashboard", "pages", "deploy")
 LOCALE_DIR = ROOT / "cnnviz" / "locale"
 POT = LOCALE_DIR / "cnnviz.pot"
 LANG = "ko"
