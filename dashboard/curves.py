@@ -87,7 +87,8 @@ SHIPPED = "shipped"
 
 @dataclass(frozen=True)
 class RunSource:
-    """A run a page can read: its title, folder (None: the shipped network's, read-only), epoch checkpoints, data."""
+    """A run a page can read: its title, folder (None: the shipped network's, read-only), epoch checkpoints, data,
+    and its status (``cnnviz.runs.RunInfo.status``: "running", "finished", "interrupted", ...)."""
 
     key: str
     title: str
@@ -98,6 +99,12 @@ class RunSource:
     seed: int
     steps_per_epoch: int
     model: str = ""
+    status: str = "finished"
+
+    @property
+    def under_way(self) -> bool:
+        """Whether the run is still training (or about to): what it records is yet to come."""
+        return self.status in ("new", "queued", "running")
 
 
 def run_sources() -> dict[str, RunSource]:
@@ -118,7 +125,7 @@ def run_sources() -> dict[str, RunSource]:
         out[f"run:{r.name}"] = RunSource(
             f"run:{r.name}", _("Your run: {title} ({name})").format(title=r.title, name=r.name), r.path,
             tuple(str(p) for p in r.checkpoints), c.dataset if c is not None else "fashion_mnist", tuple(shape),
-            c.seed if c is not None else 0, h.steps_per_epoch if h is not None else 0, c.model if c else "")
+            c.seed if c is not None else 0, h.steps_per_epoch if h is not None else 0, c.model if c else "", r.status)
     shipped = training.pretrained_checkpoints()
     if shipped:
         spe = 0

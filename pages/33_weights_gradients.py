@@ -10,16 +10,16 @@ import os
 
 import streamlit as st
 
-from cnnviz.i18n import _
+from cnnviz.i18n import _, ngettext
 from cnnviz.plots import probes as pplots
-from cnnviz.training import probes
+from cnnviz.training import probes, rundir
 from dashboard import curves, layout
 from dashboard.training import training_checkpoint_probes, training_probes
 
 st.title(_("Weights and gradients over time"))
 with layout.explanation(_("What is recorded?")):
     st.markdown(_("While a run trains, cnnviz keeps, for every layer with weights, a histogram and a few percentiles "
-                  "of its weights and of their gradients at about fifty moments, and the size (norm) of each layer's "
+                  "of its weights and of their gradients at about fifty moments (fewer in a short run), and the size (norm) of each layer's "
                   "gradient at every step: what TensorBoard's histograms and distributions show. Healthy training "
                   "moves the weights slowly and keeps the gradients of all layers within a few powers of ten of each "
                   "other."))
@@ -38,6 +38,10 @@ if source.folder is not None and (source.folder / probes.PROBES_FILE).is_file():
         recorded = training_probes(str(path), os.path.getmtime(path))
     except (ValueError, OSError) as err:
         note = str(err)
+if recorded is None and note is None and source.under_way and not any(
+        (rundir.epoch_number(p) or 0) > 0 for p in source.checkpoints):  # its first recording comes with epoch 1
+    st.info(_("This run has recorded nothing yet: come back after its first epoch."), icon=":material/hourglass_empty:")
+    st.stop()
 if recorded is None and source.checkpoints:  # an older run, a CLI run or the shipped network: weights only
     try:
         recorded = training_checkpoint_probes(source.checkpoints, tuple(os.path.getmtime(p) for p in source.checkpoints),
@@ -45,11 +49,20 @@ if recorded is None and source.checkpoints:  # an older run, a CLI run or the sh
     except (ValueError, OSError) as err:
         note = str(err)
     else:
-        st.info((note + " " if note else "") + _(
-            "This run has no recorded gradients: its weights are read from its checkpoints, one per epoch."),
-                icon=":material/info:")
+        n = len(source.checkpoints)
+        if note:  # a recording that cannot be read
+            st.info(note + " " + ngettext("The weights below are read from its only checkpoint instead.",
+                                          "The weights below are read from its {n} checkpoints instead.", n).format(n=n),
+                    icon=":material/info:")
+        else:
+            st.info(ngettext("This run was trained without recording its weights and gradients: the weights below are "
+                             "read from its only checkpoint, and its gradients cannot be shown.",
+                             "This run was trained without recording its weights and gradients: the weights below are "
+                             "read from its {n} checkpoints, and its gradients cannot be shown.", n).format(n=n),
+                    icon=":material/info:")
 if recorded is None or not recorded.layers:
-    st.warning(note or _("This run has recorded nothing yet: come back after its first epoch."))
+    st.warning(note or _("This run was trained without recording its weights and gradients and kept no checkpoints: "
+                         "there is nothing to show here."))
     st.stop()
 
 has_grads = len(recorded.grad_steps) > 0

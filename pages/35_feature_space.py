@@ -79,8 +79,10 @@ if mode == "pair" and len(epochs) >= 2:
     scatter(right, max(epochs), "fs.after")
     shown_epoch = max(epochs)
 else:
-    if len(epochs) < 2:
+    if len(epochs) < 2 and source.under_way:
         st.caption(_("This run has one checkpoint so far: the comparison appears after its first epoch."))
+    elif len(epochs) < 2:
+        st.caption(_("This run kept only one checkpoint: there is no other to compare it with."))
     shown_epoch = st.select_slider(_("After epoch"), list(epochs), value=max(epochs), key="fs.epoch",
                                    help=_("Epoch 0 is the untrained network. Each checkpoint is projected once."))
     scatter(figure_box, shown_epoch, "fs.one")

@@ -201,3 +201,102 @@ def test_studio_chart_follows_the_curve_controls(open_page, runs_root):
     assert list(plotly_array(raw[0]["y"])) == pytest.approx([s.loss for s in run.history.steps])
     assert chart["layout"]["xaxis"]["title"]["text"] == "step" and chart["layout"]["yaxis"]["type"] == "log"
     assert at.get("download_button")  # the history as CSV
+
+
+CASES = "insight-cases"  # another session's folder: copies of the tiny run, each missing what one case lacks
+
+
+def case_run(runs_root, name: str, *, probes_file: bool, epochs: tuple[int, ...], history: bool = True):
+    """A copy of the tiny run in the CASES session, with or without its probes.npz, keeping the checkpoints of
+    ``epochs`` only, with or without its history.json (a run before its first save has none)."""
+    import shutil
+
+    tiny = next(r for r in runs.list_runs(runs.session_folder(SESSION, root=runs_root)) if r.config.label == "tiny")
+    folder = runs.session_folder(CASES, root=runs_root) / name
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(tiny.path, folder)
+    if not probes_file:
+        (folder / probes.PROBES_FILE).unlink()
+    for path in folder.glob("epoch_*.pt"):
+        if int(path.stem.split("_")[1]) not in epochs:
+            path.unlink()
+    if not history:
+        (folder / "history.json").unlink()
+    return folder
+
+
+def open_case(open_page, page: str, folder, lang: str = "en", key: str = "wg.run"):
+    return open_page(page, lang, state={session.TRAIN_SESSION_KEY: CASES, key: f"run:{folder.name}"})
+
+
+def texts(at) -> list[str]:
+    return [e.value for e in (*at.info, *at.warning, *at.caption)]
+
+
+@pytest.mark.parametrize("lang", ["en", "ko"])
+def test_weights_page_says_what_each_run_has(open_page, runs_root, lang):
+    """A finished run without a recording is never told to wait: its checkpoints are shown (and said so), or it
+    is said that there is nothing; only a run still before its first epoch is asked to come back."""
+    from cnnviz.training.job import LiveLock
+
+    with i18n.language(lang):
+        wait = i18n._("This run has recorded nothing yet: come back after its first epoch.")
+        unrecorded = i18n.ngettext(
+            "This run was trained without recording its weights and gradients: the weights below are read from its "
+            "only checkpoint, and its gradients cannot be shown.",
+            "This run was trained without recording its weights and gradients: the weights below are read from its "
+            "{n} checkpoints, and its gradients cannot be shown.", 3).format(n=3)
+        nothing = i18n._("This run was trained without recording its weights and gradients and kept no checkpoints: "
+                         "there is nothing to show here.")
+    # finished, no recording, its three epoch checkpoints: the weights from them, said so; no gradients
+    at = open_case(open_page, "33_weights_gradients.py",
+                   case_run(runs_root, "unrecorded", probes_file=False, epochs=(0, 1, 2)), lang)
+    assert unrecorded in texts(at) and wait not in texts(at)
+    assert len(figures(at)) == 2 and at.radio(key="wg.what").options == [i18n_text(lang, "weights")]
+    # finished, nothing at all
+    at = open_case(open_page, "33_weights_gradients.py",
+                   case_run(runs_root, "bare", probes_file=False, epochs=()), lang)
+    assert nothing in texts(at) and wait not in texts(at) and not figures(at)
+    if lang == "ko":
+        assert has_hangul(unrecorded) and has_hangul(nothing)
+        return
+    # still before its first epoch (its initial checkpoint only, training in this server): come back later
+    early = case_run(runs_root, "early", probes_file=False, epochs=(0,), history=False)
+    live = LiveLock(early)
+    try:
+        at = open_case(open_page, "33_weights_gradients.py", early)
+        assert wait in texts(at) and not figures(at)
+    finally:
+        live.release()
+    # the same folder once nobody trains it any more (interrupted): its one checkpoint, said so
+    at = open_case(open_page, "33_weights_gradients.py", early)
+    assert any("read from its only checkpoint" in t for t in texts(at)) and wait not in texts(at)
+    # finished with a recording: nothing to explain, the gradients are there
+    at = open_case(open_page, "33_weights_gradients.py",
+                   case_run(runs_root, "recorded", probes_file=True, epochs=(0, 1, 2)))
+    assert not at.info and not at.warning and len(figures(at)) == 3
+    # the shipped network: from its checkpoints, said so
+    at = open_page("33_weights_gradients.py", state={"wg.run": "shipped"})
+    assert any(t.startswith("This run was trained without recording") for t in texts(at)) and len(figures(at)) == 2
+
+
+def i18n_text(lang: str, text: str) -> str:
+    with i18n.language(lang):
+        return i18n._(text)
+
+
+def test_feature_space_one_checkpoint_says_whether_more_will_come(open_page, runs_root):
+    from cnnviz.training.job import LiveLock
+
+    later = "This run has one checkpoint so far: the comparison appears after its first epoch."
+    never = "This run kept only one checkpoint: there is no other to compare it with."
+    at = open_case(open_page, "35_feature_space.py", case_run(runs_root, "last-only", probes_file=True, epochs=(2,)),
+                   key="fs.run")
+    assert never in texts(at) and later not in texts(at) and len(figures(at)) == 1
+    early = case_run(runs_root, "early-fs", probes_file=False, epochs=(0,), history=False)
+    live = LiveLock(early)
+    try:
+        at = open_case(open_page, "35_feature_space.py", early, key="fs.run")
+        assert later in texts(at) and never not in texts(at)
+    finally:
+        live.release()

@@ -126,3 +126,30 @@ def test_arrays_that_do_not_fit_are_damaged(tmp_path):
     good.save(tmp_path / P.PROBES_FILE)
     with pytest.raises(ValueError, match="damaged"):
         P.load_probes(tmp_path)
+
+
+def test_histogram_counts_values_on_edges_and_tiny_ranges_as_numpy():
+    """The histogram's bin arithmetic (with its one-step correction) against numpy's search among the same float32
+    edges: values exactly on edges, a range a few float32 steps wide, large values."""
+    rng = np.random.default_rng(0)
+    cases = [np.arange(-15, 16, dtype=np.float32) / 7,  # many values on an edge
+             rng.integers(-3, 4, 1000).astype(np.float32),
+             (1000 + rng.integers(0, 3, 500) * np.spacing(np.float32(1000))).astype(np.float32),  # edges round together
+             rng.standard_normal(200_003).astype(np.float32) * 100]
+    for a in cases:
+        lo, hi = float(a.min()), float(a.max())
+        edges = np.linspace(lo, hi, P.BINS + 1, dtype=np.float32)
+        _pct, hist = P.tensor_stats(torch.from_numpy(a))
+        np.testing.assert_array_equal(hist, np.histogram(a, bins=edges)[0])
+
+
+def test_a_short_run_records_histograms_at_most_one_step_in_min_gap(tmp_path):
+    """Besides step 0 and every epoch's last step, no more than one step in MIN_GAP gets histograms (each costs a
+    good part of a step); a save with nothing new writes nothing."""
+    rec = P.ProbeRecorder(NET(), tmp_path, step=0, total_steps=237, steps_per_epoch=79, resumed=False)
+    chosen = [s for s in range(1, 238) if rec.chosen(s)]
+    assert {79, 158, 237} <= set(chosen) and len(chosen) <= 237 // P.MIN_GAP + 3
+    rec.save()
+    written = (tmp_path / P.PROBES_FILE).stat().st_mtime_ns
+    rec.save()
+    assert (tmp_path / P.PROBES_FILE).stat().st_mtime_ns == written
