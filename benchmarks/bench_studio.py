@@ -80,7 +80,7 @@ def start_from_studio(page, base: str, epochs: int) -> None:
     page.goto(f"{base}/training_studio?lang=en")
     page.wait_for_selector("h1")
     page.wait_for_selector(SETTLED)
-    box = page.get_by_label("Epochs")
+    box = page.get_by_label("Epochs", exact=True)
     box.fill(str(epochs))
     box.press("Enter")
     page.wait_for_timeout(300)

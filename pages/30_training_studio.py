@@ -299,7 +299,7 @@ def draw_curves() -> None:
 CURVE_POINTS = 400  # training-loss points drawn at most: enough for a smooth curve, a bounded figure to send
 
 with live_area:
-    layout.live(draw_live, running=busy)
+    layout.live(draw_live, running=busy, every=layout.LIVE_NUMBERS_EVERY_S)
     layout.live(draw_curves, running=busy, every=layout.LIVE_FIGURE_EVERY_S)
 
 layout.reading_notes(

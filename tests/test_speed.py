@@ -100,8 +100,8 @@ def test_while_training_the_numbers_redraw_every_second_and_the_curves_less_ofte
     try:
         assert not at.exception, [e.value for e in at.exception]
         assert job.running
-        assert cadences == {"draw_live": layout.LIVE_EVERY_S, "draw_curves": layout.LIVE_FIGURE_EVERY_S}
-        assert layout.LIVE_FIGURE_EVERY_S >= 3 * layout.LIVE_EVERY_S
+        assert cadences == {"draw_live": layout.LIVE_NUMBERS_EVERY_S, "draw_curves": layout.LIVE_FIGURE_EVERY_S}
+        assert layout.LIVE_FIGURE_EVERY_S >= layout.LIVE_NUMBERS_EVERY_S >= 2 * layout.LIVE_EVERY_S
         assert at.get("plotly_chart"), "the curves are drawn while the run trains"
         badge = "bfloat16 fast math" if bf16_fast() else "float32"  # the switch defaults to what is native
         assert any(badge in m.value for m in at.markdown), [m.value for m in at.markdown]
