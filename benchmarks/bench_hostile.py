@@ -363,6 +363,10 @@ def reopen_signed_in(b: Browser) -> str | None:
     try:
         new = Browser(tab, b.base, b.timeout)
         new.open("class", "&present=1")
+        # the page may count as drawn for a moment after its connection opens and before its script starts: wait
+        # for one of the two answers (the teacher's view or the password form) before reading it
+        tab.locator("[data-testid=stButton] button:has-text('Sign out'), input[type=password], "
+                    "[data-testid=stException]").first.wait_for(timeout=b.timeout)
         message, tb = new.shown()
         if tb:
             return "TRACEBACK in the new tab: " + message
