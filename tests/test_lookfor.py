@@ -343,6 +343,11 @@ def test_folding_keeps_timm_activations_and_refuses_a_wrong_order():
     x = torch.rand(2, 3, 96, 96)
     with torch.no_grad():
         torch.testing.assert_close(run_to(folded, "blocks.2", x), run_to(model, "blocks.2", x), rtol=1e-3, atol=1e-3)
+    inner = "blocks.2.0.bn1.act"  # an activation inside timm's batch norm stays a layer one can ask for
+    folded = fold_batchnorms(model, inner, (3, 96, 96))
+    assert folded is not model
+    with torch.no_grad():
+        torch.testing.assert_close(run_to(folded, inner, x), run_to(model, inner, x), rtol=1e-3, atol=1e-3)
 
     class Backwards(nn.Module):  # the batch norm is registered after the conv but runs before it
         def __init__(self):
