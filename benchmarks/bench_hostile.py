@@ -42,7 +42,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import hostile_files  # noqa: E402
-from tools.live_server import CHROMIUM, CHROMIUM_ARGS, SETTLED, free_port, healthy, start_server  # noqa: E402
+from tools.live_server import (  # noqa: E402
+    CHROMIUM, CHROMIUM_ARGS, SETTLED, free_port, healthy, process_cpu, start_server)
 
 GiB = 1024**3
 PASSWORD = "bench-teacher-42"
@@ -66,15 +67,6 @@ def _status_kb(pid: int, key: str) -> int:
     except OSError:
         pass
     return 0
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of the process (all its threads), in seconds: what psutil.Process(pid).cpu_times() reads."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
 
 
 class MemorySampler(threading.Thread):
@@ -504,7 +496,7 @@ def drive(base: str, todo: list[Attack], server_pid: int, sampler: MemorySampler
         b = Browser(page, base, timeout_ms)
         for attack in todo:
             outcome = Outcome(attack)
-            t0, cpu0 = time.monotonic(), cpu_seconds(server_pid)
+            t0, cpu0 = time.monotonic(), process_cpu(server_pid)
             try:
                 if attack.fresh or b.current != attack.page:
                     b.open(attack.page, attack.query)
@@ -519,7 +511,7 @@ def drive(base: str, todo: list[Attack], server_pid: int, sampler: MemorySampler
                 if not healthy(port):
                     outcome.message += " (the server is down)"
             outcome.seconds = time.monotonic() - t0
-            outcome.cpu = cpu_seconds(server_pid) - cpu0
+            outcome.cpu = process_cpu(server_pid) - cpu0
             outcome.peak = sampler.peak_since(t0)
             outcome.problem = judge(attack, outcome.message, outcome.traceback, allowed)
             outcomes.append(outcome)
@@ -571,7 +563,7 @@ def main(argv: list[str] | None = None) -> int:
             alive = server.poll() is None and healthy(port)
             peak = max(_status_kb(server.pid, "VmHWM"), sampler.peak_since(0))
             end = _status_kb(server.pid, "VmRSS")
-            total_cpu = cpu_seconds(server.pid)
+            total_cpu = process_cpu(server.pid)
         finally:
             sampler.stop.set()
             try:

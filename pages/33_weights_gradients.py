@@ -19,10 +19,10 @@ from dashboard.training import training_checkpoint_probes, training_probes
 st.title(_("Weights and gradients over time"))
 with layout.explanation(_("What is recorded?")):
     st.markdown(_("While a run trains, cnnviz keeps, for every layer with weights, a histogram and a few percentiles "
-                  "of its weights and of their gradients at about fifty moments (fewer in a short run), and the size (norm) of each layer's "
-                  "gradient at every step: what TensorBoard's histograms and distributions show. Healthy training "
-                  "moves the weights slowly and keeps the gradients of all layers within a few powers of ten of each "
-                  "other."))
+                  "of its weights and of their gradients at about fifty moments (fewer in a short run), and the "
+                  "size (norm) of each layer's gradient at every step: what TensorBoard's histograms and "
+                  "distributions show. Healthy training moves the weights slowly and keeps the gradients of all "
+                  "layers within a few powers of ten of each other."))
 
 sources = curves.run_sources()
 if not sources:
@@ -51,9 +51,9 @@ if recorded is None and source.checkpoints:  # an older run, a CLI run or the sh
     else:
         n = len(source.checkpoints)
         if note:  # a recording that cannot be read
-            st.info(note + " " + ngettext("The weights below are read from its only checkpoint instead.",
-                                          "The weights below are read from its {n} checkpoints instead.", n).format(n=n),
-                    icon=":material/info:")
+            instead = ngettext("The weights below are read from its only checkpoint instead.",
+                               "The weights below are read from its {n} checkpoints instead.", n).format(n=n)
+            st.info(note + " " + instead, icon=":material/info:")
         else:
             st.info(ngettext("This run was trained without recording its weights and gradients: the weights below are "
                              "read from its only checkpoint, and its gradients cannot be shown.",

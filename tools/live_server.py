@@ -30,6 +30,14 @@ def _stat_cpu(stat: Path) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def process_cpu(pid: int) -> float:
+    """utime + stime of the process ``pid`` (all its threads), in seconds; 0.0 once it is gone."""
+    try:
+        return _stat_cpu(Path(f"/proc/{pid}/stat"))
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def server_cpu(pid: int) -> tuple[float, float]:
     """(CPU seconds the process ``pid`` has used so far, the part of it used by its live training threads): the
     difference is what drawing pages cost the server. Threads that ended still count in the first number only.

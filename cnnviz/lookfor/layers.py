@@ -130,9 +130,9 @@ def fold_batchnorms(model: nn.Module, layer: str, input_shape: tuple[int, int, i
             want, got = run_to(model, layer, x), run_to(folded, layer, x)
     except ValueError:  # the layer is no longer reachable the same way: keep the network as it is
         return model
-    if want.shape != got.shape or not torch.allclose(got, want, rtol=1e-3, atol=1e-4 * max(1.0, float(want.abs().max()))):
-        return model
-    return folded
+    close = want.shape == got.shape and torch.allclose(got, want, rtol=1e-3,
+                                                       atol=1e-4 * max(1.0, float(want.abs().max())))
+    return folded if close else model
 
 
 def channel_count(model: nn.Module, layer: str, input_shape: tuple[int, int, int]) -> int:

@@ -3,15 +3,17 @@
 Per layer (every trainable weight tensor of two or more dimensions: convolution kernels, fully connected weights):
 
 - at chosen steps (step 0 = the initial weights, about ``TARGET_RECORDS`` evenly spaced steps but ``MIN_GAP`` apart
-  at least, so never more than one step in ``MIN_GAP`` besides every epoch's last step), the distribution of the weights after that step's update and of the
-  gradients that step computed: a ``BINS``-bin histogram between the tensor's min and max, and TensorBoard's nine distribution points
-  (``PERCENTILES``: min, the normal distribution's ±1.5σ, ±σ, ±0.5σ, the median, max);
+  at least, so never more than one step in ``MIN_GAP`` besides every epoch's last step), the distribution of the
+  weights after that step's update and of the gradients that step computed: a ``BINS``-bin histogram between the
+  tensor's min and max, and TensorBoard's nine distribution points (``PERCENTILES``: min, the normal distribution's
+  ±1.5σ, ±σ, ±0.5σ, the median, max);
 - at every step, the norm of each layer's gradient (one multi-tensor norm per step).
 
 The recording lives in the run folder as ``probes.npz`` (numpy arrays only, no pickles), written atomically beside
-history.json at the same moments (and only when something new was recorded). ``load_probes`` reads it back; a damaged or foreign file raises ValueError with one
-sentence, so a page can say so and go on. ``probes_from_checkpoints`` computes the same weight statistics from a run's
-epoch checkpoints (for runs recorded without probes, and as the oracle the tests compare with).
+history.json at the same moments (and only when something new was recorded). ``load_probes`` reads it back; a
+damaged or foreign file raises ValueError with one sentence, so a page can say so and go on.
+``probes_from_checkpoints`` computes the same weight statistics from a run's epoch checkpoints (for runs recorded
+without probes, and as the oracle the tests compare with).
 """
 
 from __future__ import annotations
