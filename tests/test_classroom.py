@@ -60,6 +60,13 @@ def test_overlay_names_each_run_by_label_and_settings(class_root):
     assert any(n.startswith(f"#{minji} Minji lr 0.01 · mnist_cnn · sgd lr=0.01") for n in names)
     assert fig.layout.yaxis.tickformat == ".1%"
     assert list(fig.data[[i for i, n in enumerate(names) if n.startswith(f"#{other} ·")][0]].y) == [0.70, 0.88, 0.90]
+    low, high = fig.layout.yaxis.range  # accuracies: the axis holds every point and stays within 0 … 100 %
+    shown = [y for t in fig.data for y in t.y]
+    assert 0 <= low <= min(shown) and max(shown) <= high <= 1
+    one = [r for r in runs if r.info.history and r.info.history.epochs][:1]
+    only = class_overlay_figure(one, "test_acc")  # one run alone: its own points, still within 0 … 100 %
+    assert 0 <= only.layout.yaxis.range[0] and only.layout.yaxis.range[1] <= 1
+    assert class_overlay_figure(runs, "test_loss").layout.yaxis.range is None  # losses keep plotly's own range
 
 
 def _class_page(monkeypatch, password: str | None):

@@ -8,6 +8,7 @@ import plotly.graph_objects as go
 
 from ..classroom import ClassRun
 from ..i18n import N_, _
+from .training import accuracy_range
 
 __all__ = ["CLASS_METRICS", "class_overlay_figure"]
 
@@ -32,7 +33,8 @@ def class_overlay_figure(runs: Sequence[ClassRun], metric: str = "test_acc", *, 
     fig.update_layout(
         height=height, margin={"l": 60, "r": 20, "t": 40, "b": 50},
         xaxis={"title": {"text": _("Epoch")}, "dtick": 1},
-        yaxis={"title": {"text": _(CLASS_METRICS[metric])}, "tickformat": ".1%" if percent else ".3f"},
+        yaxis={"title": {"text": _(CLASS_METRICS[metric])}, "tickformat": ".1%" if percent else ".3f",
+               **({"range": accuracy_range([y for t in fig.data for y in t.y])} if percent else {})},
         legend={"orientation": "h", "y": -0.2},
     )
     return fig

@@ -12,7 +12,7 @@ from ..i18n import N_, _
 from ..training import History
 from .curves import CurveView
 
-__all__ = ["METRICS", "cam_overlay", "compare_figure", "confusion_figure", "curves_figure", "tiles"]
+__all__ = ["METRICS", "accuracy_range", "cam_overlay", "compare_figure", "confusion_figure", "curves_figure", "tiles"]
 
 METRICS = {  # shown as _(METRICS[key])
     "test_acc": N_("Test accuracy"),
@@ -149,10 +149,18 @@ def compare_figure(runs: Sequence[tuple[str, History]], *, metric: str = "test_a
     _whole_epochs(fig, last)
     if metric.endswith("acc"):
         span = (max(values) - min(values)) if values else 1.0
-        pad = max(span * 0.08, 0.01)  # one epoch is one point: plotly alone would stretch the axis to 150 %
-        fig.update_yaxes(tickformat=".1%" if span < 0.1 else ".0%",
-                         range=[max(0.0, min(values) - pad), min(1.0, max(values) + pad)] if values else [0, 1])
+        fig.update_yaxes(tickformat=".1%" if span < 0.1 else ".0%", range=accuracy_range(values))
     return fig
+
+
+def accuracy_range(values: Sequence[float]) -> list[float]:
+    """A y range for accuracies 0 … 1 that holds ``values`` with a little room and never leaves 0 … 100 % (one
+    epoch is one point: plotly alone would stretch the axis around it, from -50 % to 150 %)."""
+    values = [v for v in values if v == v]
+    if not values:
+        return [0.0, 1.0]
+    pad = max((max(values) - min(values)) * 0.08, 0.01)
+    return [max(0.0, min(values) - pad), min(1.0, max(values) + pad)]
 
 
 def confusion_figure(matrix: np.ndarray, classes: Sequence[str], *, normalize: bool = False,
