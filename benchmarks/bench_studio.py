@@ -2,6 +2,7 @@
 
     python benchmarks/bench_studio.py            # 3 epochs of 10,000 images, the studio's default run
     python benchmarks/bench_studio.py --short    # 2 epochs (CI's size)
+    python benchmarks/bench_studio.py --notes    # the notes' PyTorch MNIST run in the studio against the notes' loop
 
 The same run (the studio's default set-up: SimpleConvNet, Adam 1e-3, batch 64, 10,000 training and 2,000 test
 images, seed 0, bfloat16 where the CPU computes it natively, as the studio's switch defaults to) three ways:
@@ -15,6 +16,12 @@ images, seed 0, bfloat16 where the CPU computes it natively, as the studio's swi
 Images/s is the median of the run's epochs (its history.json); the ratio studio/CLI is the figure the issue asks
 for. While watched, the server's CPU outside its training threads (named cnnviz-train) is what the live updates
 cost it: printed per second (the share of one core) and per update.
+
+``--notes``: the notes' own run instead, the studio's preset "Notes: PyTorch MNIST net" (myCNN, SGD 0.01 momentum
+0.5, batch 64, all 60,000 MNIST images; bfloat16 where native, as every preset) for ``--epochs`` epochs (default 1),
+watched by a browser on the same machine, against the notes' PyTorch loop (torchvision dataset + ToTensor/Normalize +
+DataLoader, the same model, batch and optimizer; ``bench_training.notes_loop``) run before and after it in the same
+process. The ratio is the issue's figure: at least 2.5× on a CPU with native bfloat16.
 """
 
 from __future__ import annotations
@@ -75,11 +82,20 @@ def wait_finished(runs: Path, before: set[Path], timeout_s: float) -> Path:
     raise RuntimeError("the studio's run did not finish in time")
 
 
-def start_from_studio(page, base: str, epochs: int) -> None:
-    """Open the studio, set ``epochs`` and press Start training; returns once the run shows its Stop button."""
+NOTES_PRESET = "Notes: PyTorch MNIST net (SGD 0.01, momentum 0.5)"
+
+
+def start_from_studio(page, base: str, epochs: int, preset: str | None = None) -> None:
+    """Open the studio, choose ``preset`` (its title) if given, set ``epochs`` and press Start training; returns once
+    the run shows its Stop button."""
     page.goto(f"{base}/training_studio?lang=en")
     page.wait_for_selector("h1")
     page.wait_for_selector(SETTLED)
+    if preset:
+        page.locator("[data-testid=stSelectbox]").filter(has_text="Preset").locator("input").first.click()
+        page.get_by_role("option", name=preset).first.click()
+        page.wait_for_timeout(300)
+        page.wait_for_selector(SETTLED)
     box = page.get_by_label("Epochs", exact=True)
     box.fill(str(epochs))
     box.press("Enter")
@@ -89,9 +105,10 @@ def start_from_studio(page, base: str, epochs: int) -> None:
     page.get_by_role("button", name=re.compile("^(Stop|Cancel)$")).first.wait_for()
 
 
-def studio_run(base: str, runs: Path, pid: int, epochs: int, *, watch: bool, timeout_s: float) -> float:
-    """Start the default run from the studio page (``epochs`` epochs); watch it to the end or close the browser at
-    once. Returns the run's images/s."""
+def studio_run(base: str, runs: Path, pid: int, epochs: int, *, watch: bool, timeout_s: float,
+               preset: str | None = None) -> float:
+    """Start the default run (or ``preset``) from the studio page (``epochs`` epochs); watch it to the end or close
+    the browser at once. Returns the run's images/s."""
     from playwright.sync_api import sync_playwright
 
     before = set(runs.rglob("history.json"))
@@ -99,7 +116,7 @@ def studio_run(base: str, runs: Path, pid: int, epochs: int, *, watch: bool, tim
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         page.set_default_timeout(timeout_s * 1000)
-        start_from_studio(page, base, epochs)
+        start_from_studio(page, base, epochs, preset)
         if watch:
             path = wait_finished(runs, before, timeout_s)
             browser.close()
@@ -137,15 +154,19 @@ def main(argv: list[str] | None = None) -> int:
     from cnnviz.training import bf16_fast
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--epochs", type=int, help="epochs of the studio's run (default 3; with --notes 1)")
+    ap.add_argument("--notes", action="store_true", help="the notes' MNIST run against the notes' loop")
+    ap.add_argument("--notes-steps", type=int, default=300, help="batches of each notes' loop measurement")
     ap.add_argument("--short", action="store_true", help="2 epochs")
     ap.add_argument("--timeout", type=float, default=300)
     args = ap.parse_args(argv)
-    epochs = 2 if args.short else args.epochs
+    epochs = 2 if args.short else args.epochs or (1 if args.notes else 3)
     bf16 = bf16_fast()
     load = os.getloadavg()
     print(f"CPU capability: {torch.backends.cpu.get_cpu_capability()}, {os.cpu_count()} cores, bfloat16 "
           f"{'on (native)' if bf16 else 'off (not native)'}; load before: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    if args.notes:
+        return notes_in_studio(epochs, args.notes_steps, args.timeout, bf16)
     print(f"run: {RUN['model']} {RUN['optimizer']} lr {RUN['lr']:g} batch {RUN['batch_size']}, {RUN['train_size']:,} "
           f"training images, {epochs} epochs")
     tmp = Path(tempfile.mkdtemp(prefix="cnnviz-studio-bench-"))
@@ -170,6 +191,36 @@ def main(argv: list[str] | None = None) -> int:
           f"= {alone / cli_ips:.2f}× the CLI (goal ≥ 0.95)")
     print(f"live updates while training: the server's CPU outside training {per_s:.3f} CPU-s per second "
           f"({per_s:.1%} of a core, goal ≤ 5 %); {updates} websocket messages in 8 s")
+    load = os.getloadavg()
+    print(f"load after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+    return 0
+
+
+def notes_in_studio(epochs: int, steps: int, timeout_s: float, bf16: bool) -> int:
+    """The notes' preset in the studio, watched, against the notes' own loop before and after it (one run)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_training import notes_loop, torchvision_root
+
+    root = torchvision_root()
+    print(f"run: the studio's preset {NOTES_PRESET!r}, {epochs} epoch(s) of 60,000 MNIST images, watched; the notes' "
+          f"loop {steps} batches of 64 before and after")
+    tmp = Path(tempfile.mkdtemp(prefix="cnnviz-studio-bench-"))
+    runs = tmp / "runs"
+    port = free_port()
+    server, _healthy = start_server(port, runs)
+    try:
+        loop1 = notes_loop(steps, root)
+        studio = studio_run(f"http://127.0.0.1:{port}", runs, server.pid, epochs, watch=True, timeout_s=timeout_s,
+                            preset=NOTES_PRESET)
+        loop2 = notes_loop(steps, root)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(15)
+    loop = statistics.mean([loop1, loop2])
+    goal = "goal ≥ 2.5× with native bfloat16" if bf16 else "float32: no goal on this CPU"
+    print(f"the notes' loop             {loop:8,.0f} images/s  (two runs: {loop1:,.0f}, {loop2:,.0f})")
+    print(f"studio, notes' preset       {studio:8,.0f} images/s  = {studio / loop:.2f}× the notes' loop ({goal}; "
+          f"bfloat16 {'on' if bf16 else 'off'})")
     load = os.getloadavg()
     print(f"load after: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
     return 0

@@ -18,7 +18,7 @@ import streamlit as st  # noqa: E402
 import cnnviz  # noqa: E402
 from cnnviz.i18n import _  # noqa: E402
 from dashboard import layout, nav, session  # noqa: E402
-from dashboard.warmup import first_page_drawn, warm_up  # noqa: E402
+from dashboard.warmup import page_finished, page_started, warm_up  # noqa: E402
 
 
 def navigation_sections() -> dict[str, list[st.Page]]:
@@ -43,10 +43,11 @@ with st.sidebar:
     layout.export_buttons()
     st.caption(_("cnnviz {version} · runs on the CPU, no network needed").format(version=cnnviz.__version__))
     session.remember_session()
+page_started()
 try:
     navigation.run()
 finally:  # also after a page's st.stop() or st.rerun()
     # The default models load in the background once the first page has drawn (the server started that at its start;
     # under another server, e.g. AppTest, this call starts it).
     warm_up()
-    first_page_drawn()
+    page_finished()

@@ -94,3 +94,23 @@ def test_a_cap_holds_inside_the_worker_and_a_finished_fit_gives_its_thread_back(
     torch.set_num_threads(CORES)
     fit(tiny_net(), train, test, epochs=1, batch_size=16, threads=1)  # in this thread: capped at 1, then restored
     assert torch.get_num_threads() == CORES and THREADS.running() == 0
+
+
+@pytest.mark.skipif(CORES < 2, reason="needs at least 2 PyTorch threads to share")
+def test_a_fit_in_a_new_thread_gets_every_core_whatever_another_thread_set_before(data):
+    """torch.set_num_threads(1) in some other thread (a server's warm-up once did it) also sets the count that threads
+    started later begin with: the budget must not read the machine's cores from the first fit's thread."""
+    from cnnviz.training.cpu import MACHINE_THREADS
+
+    assert MACHINE_THREADS == CORES
+    other = threading.Thread(target=lambda: torch.set_num_threads(1))
+    other.start()
+    other.join()
+    try:
+        worker = Worker(data, 4).start()
+        try:
+            assert worker.wait_for(CORES), worker.samples[-5:]
+        finally:
+            worker.finish()
+    finally:
+        torch.set_num_threads(CORES)

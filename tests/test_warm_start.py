@@ -1,5 +1,6 @@
 """Cold start: `streamlit run dashboard/app.py` serves the dashboard script with a hook at server start that warms
-the caches in the background; the heavy part waits for the first page and then runs on one thread at low priority."""
+the caches in the background; the heavy part waits for the first page, then loads the photo pages' network at once
+and the rest at low priority, stepping aside while a page runs."""
 
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def warm(monkeypatch):
     monkeypatch.setattr(warmup, "_warm_steps", lambda: ([record("summary")],
                                                        [record("broken"), record("data"), record("models")]))
     monkeypatch.setattr(warmup, "_first_page", threading.Event())
-    monkeypatch.setattr(warmup, "WARM_BROWSER_S", 0.0)
+    monkeypatch.setattr(warmup, "_running", {"pages": 0})
 
     def start():
         thread = threading.Thread(target=warmup._warm_up, daemon=True)
@@ -75,14 +76,56 @@ def test_the_first_page_needs_come_at_once_the_rest_after_it_has_drawn_at_low_pr
     time.sleep(0.3)
     assert [c[0] for c in calls] == ["summary"]  # nothing heavy before the first page has drawn
     assert calls[0][2] == before[1]  # what the first page waits for runs at the usual priority
-    warmup.first_page_drawn()
+    warmup.page_started()
+    warmup.page_finished()
     thread.join(10)
     assert not thread.is_alive()
     assert [c[0] for c in calls] == ["summary", "broken", "data", "models"]  # a failing loader does not stop the rest
-    for _name, threads, priority in calls[1:]:
-        assert threads == 1 and priority >= min(before[1] + 10, 19)
+    # the photo pages' network (the next page a class opens waits for it) at the usual priority, the rest low
+    assert calls[1][2] == before[1]
+    for _name, _threads, priority in calls[2:]:
+        assert priority >= min(before[1] + 10, 19)
     # the thread that served pages keeps its threads and priority
     assert (torch.get_num_threads(), os.getpriority(os.PRIO_PROCESS, threading.get_native_id())) == before
+    # and so does every thread started later (a page's script, a training run): torch.set_num_threads in the
+    # warm-up would have set their count too (every studio run trained on one thread)
+    assert {threads for _name, threads, _priority in calls} == {before[0]}
+    later: list[int] = []
+    started = threading.Thread(target=lambda: later.append(torch.get_num_threads()))
+    started.start()
+    started.join()
+    assert later == [before[0]]
+
+
+def test_the_warm_up_steps_aside_while_a_page_runs(warm, monkeypatch):
+    """After the first heavy step, each step waits for the page scripts running now (one Python: a loader would slow
+    a student's page down), but never longer than WARM_YIELD_S."""
+    import time
+
+    from dashboard import warmup
+
+    calls, start = warm
+    monkeypatch.setattr(warmup, "WARM_YIELD_S", 30.0)
+    warmup.page_started()  # the first page, still running
+    warmup._first_page.set()  # (as if an earlier page had ended)
+    warmup.page_started()  # a second student's page
+    thread = start()
+    time.sleep(1.0)
+    assert [c[0] for c in calls] == ["summary", "broken"]  # the network: at once; the rest waits for the pages
+    warmup.page_finished()
+    time.sleep(0.5)
+    assert [c[0] for c in calls] == ["summary", "broken"]  # one page still runs
+    warmup.page_finished()
+    thread.join(10)
+    assert [c[0] for c in calls] == ["summary", "broken", "data", "models"]
+    assert warmup._running["pages"] == 0
+
+    calls.clear()
+    monkeypatch.setattr(warmup, "WARM_YIELD_S", 0.2)
+    warmup.page_started()  # a page that never ends (or a count gone wrong) holds nothing up for long
+    thread = start()
+    thread.join(10)
+    assert [c[0] for c in calls] == ["summary", "broken", "data", "models"]
 
 
 def test_without_a_visitor_the_rest_starts_anyway(warm, monkeypatch):

@@ -17,7 +17,11 @@ import torch
 
 from ..i18n import _
 
-__all__ = ["THREADS", "TRAIN_THREAD_NAME", "Lease", "bf16_fast", "bf16_slow_message", "cpu_capability", "name_os_thread"]
+__all__ = ["MACHINE_THREADS", "THREADS", "TRAIN_THREAD_NAME", "Lease", "bf16_fast", "bf16_slow_message", "cpu_capability", "name_os_thread"]
+
+# PyTorch's threads when cnnviz is imported (the number of cores unless $OMP_NUM_THREADS says otherwise): what running
+# fits share. Read once: torch.set_num_threads anywhere also changes the count that threads started later begin with.
+MACHINE_THREADS = torch.get_num_threads()
 
 # oneDNN instruction sets (ONEDNN_MAX_CPU_ISA) at or above which it computes bfloat16 natively
 _BF16_ISAS = ("ALL", "AVX512_CORE_BF16", "AVX512_CORE_FP16", "AVX512_CORE_AMX", "AVX512_CORE_AMX_FP16", "AVX10")
@@ -108,8 +112,11 @@ class _ThreadBudget:
 
     @property
     def cores(self) -> int:
-        """The threads shared out: PyTorch's count when the first fit started (normally the number of cores)."""
-        return self._cores or torch.get_num_threads() or os.cpu_count() or 1
+        """The threads shared out: PyTorch's count when cnnviz was imported (``MACHINE_THREADS``; normally the number
+        of cores). Not the count of the first fit's thread: a new thread takes the default that the last
+        ``torch.set_num_threads`` anywhere left (a server's warm-up set 1 once, and every studio run trained on one
+        thread)."""
+        return self._cores or MACHINE_THREADS or os.cpu_count() or 1
 
     def lease(self, cap: int | None = None) -> Lease:
         return Lease(self, cap)
@@ -128,8 +135,6 @@ class _ThreadBudget:
 
     def join(self, lease: Lease) -> None:
         with self._lock:
-            if not self._active and self._cores is None:
-                self._cores = torch.get_num_threads()  # read in the first fit's thread, before any share is set
             self._active.append(lease)
             self.generation += 1
 
@@ -152,8 +157,6 @@ class _ThreadBudget:
             restore = self.cores if not self._active else (lease.threads_before or self.cores)
             if torch.get_num_threads() != restore:
                 torch.set_num_threads(restore)
-            if not self._active:
-                self._cores = None
 
 
 THREADS = _ThreadBudget()
