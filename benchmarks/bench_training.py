@@ -578,7 +578,7 @@ def main(argv: list[str] | None = None) -> None:
         wall = time.perf_counter() - t0
         first = next(((e, t) for e, acc, t in marks if acc >= 0.91), None)
         print(f"\n4. fast preset {cap()}: {p.model}, {p.optimizer} {p.lr:g} {p.schedule}, batch {p.batch_size}, "
-              f"{p.epochs} epochs, all 60,000 images, fp32")
+              f"{p.run_epochs} epochs, all 60,000 images, {'bf16' if p.options()['bf16'] else 'fp32'}")
         for e, acc, t in marks:
             print(f"   epoch {e}: test accuracy {acc:.4f} at {t:5.1f} s ({h.epochs[e - 1].images_per_s:,.0f} images/s)")
         print(f"   reached 0.91 after {first[1]:.1f} s (epoch {first[0]})" if first else "   never reached 0.91")
@@ -601,7 +601,7 @@ def main(argv: list[str] | None = None) -> None:
         h = training.fit(model, train, test, seed=0, stop=stop, callback=watch, **p.options())
         print(f"\n5. ten minutes {cap()}: accurate preset ({p.model}, {p.optimizer} {p.lr:g} momentum {p.momentum:g} "
               f"weight decay {p.weight_decay:g} {p.schedule}, batch {p.batch_size}, augmentation {p.augment}, label "
-              f"smoothing {p.label_smoothing:g}, {p.epochs} epochs planned, fp32)")
+              f"smoothing {p.label_smoothing:g}, {p.run_epochs} epochs planned, {'bf16' if p.options()['bf16'] else 'fp32'})")
         for e, acc, t in marks:
             print(f"   epoch {e}: test accuracy {acc:.4f} at {t:5.0f} s ({h.epochs[e - 1].images_per_s:,.0f} images/s)")
         print(f"   {h.status} after {len(h.epochs)} epochs in {time.perf_counter() - t0:.0f} s (wall, test passes "
