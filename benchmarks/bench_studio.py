@@ -196,6 +196,29 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def settled_server(base: str, pid: int, timeout_s: float = 120.0) -> float:
+    """Open the home page once (the server's warm-up then loads its models at once) and wait until the server idles
+    (under 5 % of a core for two seconds running): nothing of the warm-up in what is measured next. Returns the
+    seconds it took."""
+    from playwright.sync_api import sync_playwright
+
+    t0 = time.perf_counter()
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page()
+        page.set_default_timeout(timeout_s * 1000)
+        page.goto(f"{base}/?lang=en")
+        page.wait_for_selector("h1")
+        page.wait_for_selector(SETTLED)
+        browser.close()
+    quiet = 0
+    while quiet < 2 and time.perf_counter() - t0 < timeout_s:
+        before = server_cpu(pid)[0]
+        time.sleep(1.0)
+        quiet = quiet + 1 if server_cpu(pid)[0] - before < 0.05 else 0
+    return time.perf_counter() - t0
+
+
 def notes_in_studio(epochs: int, steps: int, timeout_s: float, bf16: bool) -> int:
     """The notes' preset in the studio, watched, against the notes' own loop before and after it (one run)."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -209,6 +232,7 @@ def notes_in_studio(epochs: int, steps: int, timeout_s: float, bf16: bool) -> in
     port = free_port()
     server, _healthy = start_server(port, runs)
     try:
+        print(f"the server's warm-up done and idle after {settled_server(f'http://127.0.0.1:{port}', server.pid):.0f} s")
         loop1 = notes_loop(steps, root)
         studio = studio_run(f"http://127.0.0.1:{port}", runs, server.pid, epochs, watch=True, timeout_s=timeout_s,
                             preset=NOTES_PRESET)

@@ -49,5 +49,7 @@ try:
 finally:  # also after a page's st.stop() or st.rerun()
     # The default models load in the background once the first page has drawn (the server started that at its start;
     # under another server, e.g. AppTest, this call starts it).
-    warm_up()
-    page_finished()
+    try:
+        warm_up()
+    finally:
+        page_finished()

@@ -222,6 +222,8 @@ def preset_changes(preset, settings: dict) -> list[str]:
     from cnnviz.i18n import _
 
     wanted = preset.run_settings()
+    if "bf16" in settings:  # its epochs follow the fast-math switch (the accurate preset: 13 in bfloat16, 11 without)
+        wanted["epochs"] = preset.epochs_for(bool(settings["bf16"]))
     return [_("{setting} {preset} → {now}").format(setting=_(SETTING_LABELS.get(k, k)), preset=setting_text(wanted[k]),
                                                    now=setting_text(v))
             for k, v in settings.items() if k in wanted and v != wanted[k]]

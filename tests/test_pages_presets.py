@@ -35,9 +35,13 @@ def start(at) -> None:
     assert any("kept by the test" in e.value for e in at.error)
 
 
+EPOCHS_IN_BF16 = {"accurate": 13}  # the presets that spend bfloat16's speed on epochs (measured: README)
+
+
 def expected(p: training.TrainPreset) -> dict:
     """The preset's settings, written out field by field (not through the code under test)."""
-    return {"model": p.model, "optimizer": p.optimizer, "lr": p.lr, "batch_size": p.batch_size, "epochs": p.run_epochs,
+    epochs = EPOCHS_IN_BF16.get(p.name, p.epochs) if training.bf16_fast() else p.epochs
+    return {"model": p.model, "optimizer": p.optimizer, "lr": p.lr, "batch_size": p.batch_size, "epochs": epochs,
             "momentum": p.momentum, "augment": p.augment, "schedule": p.schedule, "train_size": p.train_size,
             "log_every": p.log_every, "label_smoothing": p.label_smoothing, "weight_decay": p.weight_decay,
             "bf16": p.bf16 and training.bf16_fast()}
@@ -78,7 +82,7 @@ def test_a_setting_changed_after_a_preset_changes_only_itself_and_the_page_says_
     at.select_slider(key="tr.lr").set_value(0.03).run()
     assert not at.exception
     notes = [i.value for i in at.info if "Changed from the preset" in i.value]
-    epochs = training.PRESETS["accurate"].run_epochs  # 13 where bfloat16 is native, 11 elsewhere
+    epochs = 13 if training.bf16_fast() else 11  # the accurate preset's epochs in bfloat16 where native, else float32
     assert notes and f"epochs {epochs} → 2" in notes[0] and "learning rate 0.1 → 0.03" in notes[0]
     assert any("label smoothing 0.1" in c.value and "weight decay 0.0005" in c.value for c in at.caption)
     start(at)
@@ -222,3 +226,37 @@ def test_every_preset_trains_with_exactly_its_settings(name, app_at, tiny_runs, 
     assert {k: saved[k] for k in expected(p)} == expected(p)
     assert any(m.label == "Epoch" and m.value == f"{p.run_epochs} / {p.run_epochs}" for m in at.metric)
     assert any(f"finished {p.run_epochs} epochs" in s.value for s in at.success)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_the_accurate_presets_epochs_follow_the_fast_math_switch(native, app_at, started, monkeypatch):
+    """13 epochs in bfloat16, 11 in float32 (the same ten minutes): chosen with the preset, swapped with the switch
+    unless the student set the epochs by hand, and the page lists only what the student changed."""
+    from cnnviz.training import presets
+
+    monkeypatch.setattr(presets, "bf16_fast", lambda: native)
+    monkeypatch.setattr(training, "bf16_fast", lambda: native)
+    at = app_at(STUDIO)
+    at.selectbox(key="tr.preset").set_value("accurate").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.number_input(key="tr.epochs").value == (13 if native else 11)
+    if not native:  # no switch: float32 only
+        assert not [t for t in at.toggle if t.key == "tr.bf16"]
+        start(at)
+        assert (started[-1].epochs, started[-1].bf16) == (11, False)
+        return
+    assert not [i for i in at.info if "Changed from the preset" in i.value]
+    at.toggle(key="tr.bf16").set_value(False).run()
+    assert at.number_input(key="tr.epochs").value == 11
+    notes = [i.value for i in at.info if "Changed from the preset" in i.value]
+    assert notes and "fast math (bfloat16) on → off" in notes[0] and "epochs" not in notes[0], notes
+    start(at)
+    assert (started[-1].epochs, started[-1].bf16) == (11, False)
+    at.toggle(key="tr.bf16").set_value(True).run()
+    assert at.number_input(key="tr.epochs").value == 13
+    assert not [i for i in at.info if "Changed from the preset" in i.value]
+    at.number_input(key="tr.epochs").set_value(5).run()  # set by hand: the switch leaves it alone
+    at.toggle(key="tr.bf16").set_value(False).run()
+    assert at.number_input(key="tr.epochs").value == 5
+    start(at)
+    assert (started[-1].epochs, started[-1].bf16) == (5, False)

@@ -138,7 +138,7 @@ def test_the_notes_presets_stay_as_the_notes_ran_them():
         assert p[name].train_size is None and not p[name].augment and p[name].schedule == "constant"
 
 
-def test_fast_and_accurate_presets_are_float32_runs_fit_accepts(data, monkeypatch):
+def test_fast_and_accurate_presets_are_runs_fit_accepts(data, monkeypatch):
     train, test = data
     for name in ("fast", "accurate"):
         p = training.PRESETS[name]
@@ -146,16 +146,28 @@ def test_fast_and_accurate_presets_are_float32_runs_fit_accepts(data, monkeypatc
         # bfloat16 exactly where this CPU computes it natively (float32 elsewhere: the figures are float32's)
         assert p.options()["bf16"] is training.bf16_fast()
         assert p.train_size is None  # all 60,000 images
-        assert p.steps == p.run_epochs * -(-60_000 // p.batch_size)
-        assert p.options()["epochs"] == p.run_settings()["epochs"] == p.run_epochs
-        # more epochs where bfloat16 is native (the same ten minutes go further), the float32 count elsewhere
-        assert p.run_epochs == (p.bf16_epochs if p.bf16_epochs and training.bf16_fast() else p.epochs)
+        # the accurate preset spends bfloat16's speed on epochs (13 where native, 11 in float32: the same ten minutes)
+        epochs = {"fast": 6, "accurate": 13 if training.bf16_fast() else 11}[name]
+        assert p.options()["epochs"] == p.run_settings()["epochs"] == epochs
+        assert p.steps == epochs * -(-60_000 // p.batch_size)
         options = {**p.options(), "epochs": 1}
         model = cnnviz.build_model(p.model, seed=0)
         h = fit(model, train.subset(2 * p.batch_size, seed=0), test, threads=1, **options)
         assert h.status == "finished"
     fast, accurate = training.PRESETS["fast"], training.PRESETS["accurate"]
     assert fast.estimate_s(1000.0) < accurate.estimate_s(1000.0)
+
+
+def test_the_accurate_preset_runs_13_epochs_in_bfloat16_and_11_in_float32(monkeypatch):
+    from cnnviz.training import presets
+
+    accurate = training.PRESETS["accurate"]
+    for native, epochs, bf16 in ((True, 13, True), (False, 11, False)):
+        monkeypatch.setattr(presets, "bf16_fast", lambda native=native: native)
+        assert (accurate.options()["epochs"], accurate.options()["bf16"]) == (epochs, bf16)
+        assert accurate.run_settings()["epochs"] == epochs and accurate.steps == epochs * 469
+    assert (accurate.epochs_for(True), accurate.epochs_for(False)) == (13, 11)
+    assert training.PRESETS["fast"].epochs_for(True) == training.PRESETS["fast"].epochs_for(False) == 6
 
 
 # ---------------------------------------------------------------------------- images/s, before and after a stop

@@ -49,10 +49,14 @@ class TrainPreset:
     max_steps: int | None = None  # the run ends at this step, mid-epoch if need be (the notes' TensorFlow run)
     bf16_epochs: int | None = None  # epochs where the CPU computes bfloat16 natively: the same minutes go further
 
+    def epochs_for(self, bf16: bool) -> int:
+        """The epochs of this preset trained in bfloat16 (``bf16_epochs`` when it has them) or in float32."""
+        return self.bf16_epochs if bf16 and self.bf16_epochs else self.epochs
+
     @property
     def run_epochs(self) -> int:
         """The epochs this preset runs on this CPU: ``bf16_epochs`` where it trains in bfloat16, else ``epochs``."""
-        return self.bf16_epochs if self.bf16_epochs and self.bf16 and bf16_fast() else self.epochs
+        return self.epochs_for(self.bf16 and bf16_fast())
 
     @property
     def steps(self) -> int:
