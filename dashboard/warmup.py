@@ -1,6 +1,7 @@
 """Warm start: one background thread per server process that fills the caches the first pages read (torch, the home
 page's summary and the photo pages' libraries at once; the ImageNet network as soon as the first page has drawn; then,
-at low priority and stepping aside while a page runs, plotly's first figures, the shipped CNN and Fashion-MNIST)."""
+at low priority and stepping aside while a page runs, plotly's first figures, the shipped CNN, Fashion-MNIST and the
+Grad-CAM pages' imports, and last it freezes the heap it loaded out of the garbage collector's sight)."""
 
 from __future__ import annotations
 
@@ -30,9 +31,10 @@ def warm_up():
     libraries the photo pages' network is built with (timm, torchvision: about 2 s of imports, while the first page
     draws); then, as soon as the first page's script has ended (``page_finished``), the bundled ImageNet network with
     one forward pass, at the usual priority (Feature maps, the page a class opens next, waits for it); then plotly's
-    first figures, the shipped CNN and Fashion-MNIST at low priority, so a student's browser comes
-    first, each step waiting (up to ``WARM_YIELD_S``) for the page scripts running now to end, so a student's page
-    does not share Python with a loader. Measured with ``benchmarks/bench_class.py --only-actions`` (the README)."""
+    first figures, the shipped CNN, Fashion-MNIST, the Grad-CAM pages' imports and ``freeze_heap`` at low priority,
+    so a student's browser comes first, each step waiting (up to ``WARM_YIELD_S``) for the page scripts running now
+    to end, so a student's page does not share Python with a loader. Measured with ``benchmarks/bench_class.py
+    --only-actions`` (the README)."""
     import os
 
     if os.environ.get(WARM_ENV):
