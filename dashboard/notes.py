@@ -9,7 +9,7 @@ from cnnviz import training
 from cnnviz.i18n import _, ngettext
 from cnnviz.plots import notes as notes_plots
 from dashboard import layout
-from dashboard.training import clock, notes_measured
+from dashboard.training import clock, notes_measured, notes_seeds
 
 
 def _measured(preset: str):
@@ -44,11 +44,30 @@ def notes_runs_table(selected: str) -> None:
     st.caption(_("Each run was made once on this project's 2-core computer while other work shared it, with "
                  "`cnnviz train` and the preset's settings; the time includes a test pass after every epoch. "
                  "`python benchmarks/bench_notes.py` runs them again."))
+    if selected in training.NOTES_RUNS:
+        seeds_caption(selected)
     h = _measured(selected) if selected in training.NOTES_RUNS else None
     if h is not None:
         layout.chart(notes_plots.notes_figure(h, training.NOTES_RUNS[selected].plot, height=300),
                      key="tr.notes_measured")
         st.caption(notes_caption(training.NOTES_RUNS[selected].plot))
+
+
+def seeds_caption(preset: str) -> None:
+    """Under the table, when the notes' run ``preset`` was also made here with other seeds: each seed's test accuracy
+    after the last epoch (and its best), and their range and mean."""
+    run = training.NOTES_RUNS[preset]
+    paths = [run.history, *(path for _seed, path in run.other_seeds)]
+    results = notes_seeds(preset, tuple(p.stat().st_mtime if p.is_file() else 0.0 for p in paths))
+    if len(results) < 2:
+        return
+    each = ", ".join(_("seed {seed}: {final:.2%} (best {best:.2%})").format(seed=r.seed, final=r.final, best=r.best)
+                     for r in results)
+    finals = [r.final for r in results]
+    st.caption(_("The same run here with {n} seeds, test accuracy after the last epoch: {each}. From {low:.2%} to "
+                 "{high:.2%}, mean {mean:.2%}: SGD at a fixed learning rate wobbles by a few tenths of a point from "
+                 "epoch to epoch and from seed to seed.").format(n=len(results), each=each, low=min(finals),
+                                                                 high=max(finals), mean=sum(finals) / len(finals)))
 
 
 def notes_caption(plot: str) -> str:

@@ -252,6 +252,15 @@ def notes_measured(preset: str, mtime: float):
     return training.measured_history(preset)
 
 
+@st.cache_data(max_entries=4, show_spinner=False)
+def notes_seeds(preset: str, mtimes: tuple[float, ...]):
+    """Every run of a notes' run made here (``cnnviz.training.seed_results``: seed, final and best test accuracy),
+    read once per version of the files (``mtimes``)."""
+    from cnnviz import training
+
+    return training.seed_results(preset)
+
+
 # ---- what a run recorded: its layers over time, its feature space, the vanishing-gradient pair
 PAIR_JOB_KEY = "cnnviz.training.pair"  # the session's cnnviz.runs.experiments.PairJob (running or last one)
 

@@ -110,10 +110,24 @@ def test_studio_notes_presets_set_the_dataset_and_the_step_count(app_at):
     assert [v.endswith("%") and float(v.rstrip("%")) >= 98.5 for v in table["test accuracy: here"]] == [True] * 2
     measured = [s for s in specs(at) if s["data"] and s["data"][0].get("name", "").startswith("training accuracy")]
     assert measured and measured[0]["data"][1]["x"] == [10_000]  # the TF notes' plot of the run made here
+    assert not [c for c in at.caption if "seeds" in c.value]  # the TensorFlow run was made here with one seed
     at.selectbox(key="tr.preset").set_value("pytorch_mnist").run()
     assert at.selectbox(key="tr.dataset").value == "mnist" and at.number_input(key="tr.max_steps").value == 0
+    # the PyTorch run, made here with four seeds: each one's test accuracy after epoch 10, as its history says
+    [seeds] = [c.value for c in at.caption if "The same run here with 4 seeds" in c.value]
+    for r in training.seed_results("pytorch_mnist"):
+        assert f"seed {r.seed}: {r.final:.2%} (best {r.best:.2%})" in seeds
+    assert "From 98.89% to 99.18%, mean 99.03%" in seeds
     at.selectbox(key="tr.preset").set_value("fast").run()
     assert at.selectbox(key="tr.dataset").value == "fashion_mnist"
+
+
+def test_studio_says_the_seeds_of_the_notes_run_in_korean(app_at):
+    at = app_at("30_training_studio.py", query={"lang": "ko"})
+    at.selectbox(key="tr.preset").select_index(1 + list(training.PRESETS).index("pytorch_mnist")).run()
+    ok(at)
+    [seeds] = [c.value for c in at.caption if "시드 4개" in c.value]
+    assert "시드 3: 99.18% (최고 99.20%)" in seeds and "평균 99.03%" in seeds
 
 
 def test_studio_runs_a_notes_preset_on_mnist_to_its_step_count_with_the_notes_plot(app_at):

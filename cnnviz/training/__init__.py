@@ -34,7 +34,7 @@ from .job import TrainJob, run_is_live
 from .loop import fit
 from .presets import PRESETS, TrainPreset
 from .records import RUN_STATUSES, EpochRecord, History, StepRecord, status_label
-from .notes import NOTES_RUNS, NotesRun, measured_history
+from .notes import NOTES_RUNS, NotesRun, SeedResult, measured_history, seed_results
 from .rundir import HISTORY_FILE, PRETRAINED_DIR, PRETRAINED_DIRS, pretrained_checkpoints, resume_point
 from .settings import OPTIMIZERS, SCHEDULES
 from .tensors import (
@@ -59,6 +59,7 @@ __all__ = [
     "EpochRecord",
     "History",
     "NotesRun",
+    "SeedResult",
     "StepRecord",
     "TrainJob",
     "TrainPreset",
@@ -75,5 +76,6 @@ __all__ = [
     "pretrained_checkpoints",
     "resume_point",
     "run_is_live",
+    "seed_results",
     "status_label",
 ]

@@ -16,7 +16,7 @@ from pathlib import Path
 from ..data import ASSETS
 from .records import History
 
-__all__ = ["NOTES_RUNS", "NotesRun", "measured_history"]
+__all__ = ["NOTES_RUNS", "NotesRun", "SeedResult", "measured_history", "seed_results"]
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class NotesRun:
     cpu: str  # torch.backends.cpu.get_cpu_capability() where it ran
     threads: int  # PyTorch threads it ran on (the 2-core machine was shared with other work)
     command: str  # what made the history
+    other_seeds: tuple[tuple[int, Path], ...] = ()  # (seed, history) of the same run made here with other seeds
 
 
 NOTES_RUNS: dict[str, NotesRun] = {
@@ -40,7 +41,8 @@ NOTES_RUNS: dict[str, NotesRun] = {
         NotesRun("pytorch_mnist", "epochs", 0.99, ASSETS / "pretrained" / "mnist_cnn" / "history.json", 0, "AVX512", 1,
                  "cnnviz train mnist_cnn --dataset mnist --epochs 10 --batch-size 64 --optimizer sgd --lr 0.01 "
                  "--momentum 0.5 --seed 0 --log-every 50 --save-every-epoch --save-initial --threads 1 "
-                 "--out assets/pretrained/mnist_cnn"),
+                 "--out assets/pretrained/mnist_cnn",
+                 other_seeds=tuple((n, ASSETS / "notes_runs" / f"pytorch_mnist_seed{n}_history.json") for n in (1, 2, 3))),
         NotesRun("tf_mnist", "steps", 0.99, ASSETS / "notes_runs" / "tf_mnist_history.json", 0, "AVX512", 1,
                  "cnnviz train tf_mnist --dataset mnist --epochs 9 --max-steps 10000 --batch-size 50 --optimizer adam "
                  "--lr 0.0001 --seed 0 --log-every 100 --threads 1 --out RUN_FOLDER"),
@@ -57,3 +59,29 @@ def measured_history(preset: str) -> History | None:
         return History.load(run.history)
     except ValueError:
         return None
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    """One run of a notes' recipe made here: its seed, the test accuracy after its last epoch and the best one."""
+
+    seed: int
+    final: float
+    best: float
+
+
+def seed_results(preset: str) -> list[SeedResult]:
+    """Every run of the notes' run ``preset`` made here, its own seed first, then ``other_seeds`` (those whose
+    history is missing, unreadable or empty are left out)."""
+    run = NOTES_RUNS.get(preset)
+    if run is None:
+        return []
+    found = []
+    for seed, path in ((run.seed, run.history), *run.other_seeds):
+        try:
+            h = History.load(path) if path.is_file() else None
+        except ValueError:
+            h = None
+        if h is not None and h.epochs:
+            found.append(SeedResult(seed, h.epochs[-1].test_acc, max(e.test_acc for e in h.epochs)))
+    return found
