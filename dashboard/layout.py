@@ -294,11 +294,12 @@ def figure_file_name(fig, key: str | None) -> str:
 
 LIVE_EVERY_S = 1.0  # how often a page redraws a job that runs in the background
 # how often it redraws a live figure: a figure's rerun, its JSON and the browser's plotly redraw cost far more than a
-# few numbers, and at this cadence they stay within 5 % of a core while a run trains on the same CPU
-LIVE_FIGURE_EVERY_S = 3.0
+# few numbers. With the studio's numbers every 3 s and curves every 4 s the server's live updates cost 4.9–5.4 % of a
+# core while a run trains on both cores (2 s and 3 s: 6.4–7.0 %; bench_studio.py, quiet 2-core AVX-512)
+LIVE_FIGURE_EVERY_S = 4.0
 # how often the training studio redraws its numbers (status, loss, accuracy, speed, progress): each redraw is a dozen
 # elements sent and laid out by a browser that shares the cores with the run it watches
-LIVE_NUMBERS_EVERY_S = 2.0
+LIVE_NUMBERS_EVERY_S = 3.0
 
 
 def live(draw, *, running: bool, every: float = LIVE_EVERY_S) -> None:
