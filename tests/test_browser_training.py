@@ -43,7 +43,11 @@ def test_runs_follow_the_browser_not_the_address(browser_page, chromium, dashboa
     not; the read-only link shows them to anyone, without delete."""
     page = browser_page
     page.goto_page("training_studio")
-    cookie = [c for c in page.context.cookies() if c["name"] == "cnnviz_runs"]
+    cookie = []
+    for _ in range(100):  # the page sets it from the browser, once its script's last message has been drawn
+        if cookie := [c for c in page.context.cookies() if c["name"] == "cnnviz_runs"]:
+            break
+        page.wait_for_timeout(100)
     assert cookie and len(cookie[0]["value"]) >= 32 and cookie[0]["value"] not in page.url
     page.get_by_role("button", name="Start training").click()
     page.get_by_text(STEPPING).first.wait_for(timeout=60_000)

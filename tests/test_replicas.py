@@ -24,7 +24,8 @@ STEPPING = re.compile(r"step [\d,]+ of [\d,]+")
 
 
 def trainers(pid: int) -> int:
-    """How many training threads the server process ``pid`` runs now."""
+    """How many training threads the server process ``pid`` runs now (a run's own thread and the OpenMP workers it
+    starts, which take its name: one run on two cores counts 2)."""
     count = 0
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
@@ -95,7 +96,7 @@ def test_a_run_started_through_one_replica_survives_it_on_the_other(chromium, tm
             settle(page)
             page.get_by_role("button", name="Start training").click()
             page.get_by_text(STEPPING).first.wait_for(timeout=90_000)
-            assert trainers(d.replicas[a].pid) == 1 and trainers(d.replicas[b].pid) == 0
+            assert trainers(d.replicas[a].pid) >= 1 and trainers(d.replicas[b].pid) == 0
             run = the_run(runs)
             tag = cnnviz_runs.session_tag(run.parent.name)
 
@@ -127,7 +128,7 @@ def test_a_run_started_through_one_replica_survives_it_on_the_other(chromium, tm
             page.get_by_text("was interrupted at step", exact=False).first.wait_for(timeout=60_000)
             page.get_by_role("button", name="Resume it").click()
             page.get_by_text(STEPPING).first.wait_for(timeout=90_000)
-            assert trainers(d.replicas[b].pid) == 1
+            assert trainers(d.replicas[b].pid) >= 1
             wait_for(lambda: cnnviz_runs.load_run(run).history.step > stopped_at + 50, 120,
                      "the resumed run to train on")
             desk.reload()
