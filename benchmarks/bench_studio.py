@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,6 +149,21 @@ def page_cpu_while_training(base: str, pid: int, seconds: float, timeout_s: floa
     return ((total1 - total0) - (train1 - train0)) / (t1 - t0), f1 - f0
 
 
+@contextmanager
+def studio_server():
+    """A real server with a runs folder of its own in a new temporary folder: yields (its URL, the runs folder, its
+    pid, the temporary folder); stopped on the way out."""
+    tmp = Path(tempfile.mkdtemp(prefix="cnnviz-studio-bench-"))
+    runs = tmp / "runs"
+    port = free_port()
+    server, _healthy = start_server(port, runs)
+    try:
+        yield f"http://127.0.0.1:{port}", runs, server.pid, tmp
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(15)
+
+
 def main(argv: list[str] | None = None) -> int:
     import torch
 
@@ -170,21 +186,13 @@ def main(argv: list[str] | None = None) -> int:
         return notes_in_studio(epochs, args.notes_steps, args.timeout, bf16)
     print(f"run: {RUN['model']} {RUN['optimizer']} lr {RUN['lr']:g} batch {RUN['batch_size']}, {RUN['train_size']:,} "
           f"training images, {epochs} epochs")
-    tmp = Path(tempfile.mkdtemp(prefix="cnnviz-studio-bench-"))
-    runs = tmp / "runs"
-    port = free_port()
-    server, _healthy = start_server(port, runs)
-    base = f"http://127.0.0.1:{port}"
-    try:
+    with studio_server() as (base, runs, pid, tmp):
         cli = cli_run(epochs, bf16, tmp / "cli")
-        watched = studio_run(base, runs, server.pid, epochs, watch=True, timeout_s=args.timeout)
-        alone = studio_run(base, runs, server.pid, epochs, watch=False, timeout_s=args.timeout)
+        watched = studio_run(base, runs, pid, epochs, watch=True, timeout_s=args.timeout)
+        alone = studio_run(base, runs, pid, epochs, watch=False, timeout_s=args.timeout)
         cli2 = cli_run(epochs, bf16, tmp / "cli2")
         cli_ips = statistics.mean([cli, cli2])
-        per_s, updates = page_cpu_while_training(base, server.pid, 8.0, args.timeout)
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(15)
+        per_s, updates = page_cpu_while_training(base, pid, 8.0, args.timeout)
     print(f"CLI                         {cli_ips:8,.0f} images/s  (two runs: {cli:,.0f}, {cli2:,.0f})")
     print(f"studio, browser watching    {watched:8,.0f} images/s  "
           f"= {watched / cli_ips:.2f}× the CLI (goal ≥ 0.85)")
@@ -228,19 +236,11 @@ def notes_in_studio(epochs: int, steps: int, timeout_s: float, bf16: bool) -> in
     root = torchvision_root()
     print(f"run: the studio's preset {NOTES_PRESET!r}, {epochs} epoch(s) of 60,000 MNIST images, watched; the notes' "
           f"loop {steps} batches of 64 before and after")
-    tmp = Path(tempfile.mkdtemp(prefix="cnnviz-studio-bench-"))
-    runs = tmp / "runs"
-    port = free_port()
-    server, _healthy = start_server(port, runs)
-    try:
-        print(f"the server's warm-up done and idle after {settled_server(f'http://127.0.0.1:{port}', server.pid):.0f} s")
+    with studio_server() as (base, runs, pid, _tmp):
+        print(f"the server's warm-up done and idle after {settled_server(base, pid):.0f} s")
         loop1 = notes_loop(steps, root)
-        studio = studio_run(f"http://127.0.0.1:{port}", runs, server.pid, epochs, watch=True, timeout_s=timeout_s,
-                            preset=NOTES_PRESET)
+        studio = studio_run(base, runs, pid, epochs, watch=True, timeout_s=timeout_s, preset=NOTES_PRESET)
         loop2 = notes_loop(steps, root)
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(15)
     loop = statistics.mean([loop1, loop2])
     goal = "goal ≥ 2.5× with native bfloat16" if bf16 else "float32: no goal on this CPU"
     print(f"the notes' loop             {loop:8,.0f} images/s  (two runs: {loop1:,.0f}, {loop2:,.0f})")

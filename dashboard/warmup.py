@@ -124,23 +124,27 @@ def freeze_heap() -> None:
 def _warm_up() -> None:
     import os
 
-    first, later = _warm_steps()
-    for i, step in enumerate([*first, *later]):
-        if i == len(first):  # the photo pages' network: the next page a class opens waits for it, at the usual priority
-            # (never torch.set_num_threads here: it also sets the count every thread started later begins with, the
-            # pages' and the training runs')
-            _first_page.wait(WARM_WAIT_S)
-        elif i > len(first):  # the rest leaves the CPU to students' pages and their browsers
-            if i == len(first) + 1:
-                try:  # Linux: a thread is a task of its own, with its own priority
-                    os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
-                except (AttributeError, OSError):  # elsewhere it runs at the usual priority
-                    pass
-            _wait_for_pages(WARM_YIELD_S)
+    def run(step) -> None:
         try:
             step()
         except Exception:  # noqa: BLE001 - a page that needs it will compute it and say what is wrong
-            continue
+            pass
+
+    first, (network, *rest) = _warm_steps()
+    for step in first:
+        run(step)
+    # the photo pages' network: the next page a class opens waits for it, at the usual priority (never
+    # torch.set_num_threads here: it also sets the count every thread started later begins with, the pages' and the
+    # training runs')
+    _first_page.wait(WARM_WAIT_S)
+    run(network)
+    try:  # the rest leaves the CPU to students' pages and their browsers; Linux: a thread has its own priority
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):  # elsewhere it runs at the usual priority
+        pass
+    for step in rest:
+        _wait_for_pages(WARM_YIELD_S)
+        run(step)
 
 
 WARM_IMAGENET = "efficientnet_lite0"  # the photo pages' default model

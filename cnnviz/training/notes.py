@@ -50,15 +50,20 @@ NOTES_RUNS: dict[str, NotesRun] = {
 }
 
 
+def _history(path: Path) -> History | None:
+    """The history in ``path``, None when the file is missing or unreadable."""
+    if not path.is_file():
+        return None
+    try:
+        return History.load(path)
+    except ValueError:
+        return None
+
+
 def measured_history(preset: str) -> History | None:
     """The history of the notes' run ``preset`` as it was run here (None when its file is missing or unreadable)."""
     run = NOTES_RUNS.get(preset)
-    if run is None or not run.history.is_file():
-        return None
-    try:
-        return History.load(run.history)
-    except ValueError:
-        return None
+    return None if run is None else _history(run.history)
 
 
 @dataclass(frozen=True)
@@ -78,10 +83,7 @@ def seed_results(preset: str) -> list[SeedResult]:
         return []
     found = []
     for seed, path in ((run.seed, run.history), *run.other_seeds):
-        try:
-            h = History.load(path) if path.is_file() else None
-        except ValueError:
-            h = None
+        h = _history(path)
         if h is not None and h.epochs:
             found.append(SeedResult(seed, h.epochs[-1].test_acc, max(e.test_acc for e in h.epochs)))
     return found

@@ -54,9 +54,14 @@ class TrainPreset:
         return self.bf16_epochs if bf16 and self.bf16_epochs else self.epochs
 
     @property
+    def run_bf16(self) -> bool:
+        """Whether this preset trains in bfloat16 on this CPU: only where it computes it natively."""
+        return self.bf16 and bf16_fast()
+
+    @property
     def run_epochs(self) -> int:
         """The epochs this preset runs on this CPU: ``bf16_epochs`` where it trains in bfloat16, else ``epochs``."""
-        return self.epochs_for(self.bf16 and bf16_fast())
+        return self.epochs_for(self.run_bf16)
 
     @property
     def steps(self) -> int:
@@ -74,13 +79,13 @@ class TrainPreset:
         return {"model": self.model, "optimizer": self.optimizer, "lr": self.lr, "batch_size": self.batch_size,
                 "epochs": self.run_epochs, "momentum": self.momentum, "augment": self.augment, "schedule": self.schedule,
                 "train_size": self.train_size, "log_every": self.log_every, "label_smoothing": self.label_smoothing,
-                "weight_decay": self.weight_decay, "bf16": self.bf16 and bf16_fast()}
+                "weight_decay": self.weight_decay, "bf16": self.run_bf16}
 
     def options(self) -> dict[str, Any]:
         """The keyword options of ``fit`` this preset sets."""
         return {"epochs": self.run_epochs, "batch_size": self.batch_size, "optimizer": self.optimizer, "lr": self.lr,
                 "momentum": self.momentum, "augment": self.augment, "log_every": self.log_every,
-                "schedule": self.schedule, "bf16": self.bf16 and bf16_fast(), "label_smoothing": self.label_smoothing,
+                "schedule": self.schedule, "bf16": self.run_bf16, "label_smoothing": self.label_smoothing,
                 "weight_decay": self.weight_decay, "max_steps": self.max_steps}
 
 
